@@ -1,0 +1,291 @@
+//! The command line: clap arguments, their validation into options, running a
+//! subcommand, and exit codes. This is the only module that prints or exits.
+//!
+//! Exit codes (every subcommand): `0` success, `2` usage error, an input that could
+//! not be read at all, or (with `--strict`) the first rejected line.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::format::Layout;
+use crate::output::csv::CsvWriter;
+use crate::output::jsonl::JsonLinesWriter;
+use crate::output::parquet::ParquetWriter;
+use crate::output::BatchWriter;
+use crate::parse::Reject;
+use crate::scan::{scan, ScanOptions, ScanSink, ScanStats};
+use crate::source::{discover, Source};
+use crate::Error;
+
+mod report;
+pub mod time;
+
+use report::Reporter;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vpcflow",
+    version,
+    about = "Who is actually talking to my Amazon ECS tasks? Fast answers from AWS VPC Flow Logs.",
+    long_about = "Reads AWS VPC Flow Logs (versions 2 to 11, any field order, plain or .gz files, \
+                  S3 directory trees, stdin) and prints, converts or analyses them.\n\n\
+                  Exit codes: 0 success, 2 usage error or unreadable input."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print every accepted flow record, in input order, as JSON Lines or CSV.
+    Cat(CatArgs),
+    /// Convert flow logs to Parquet (zstd) with AWS's Parquet column names and types.
+    Convert(ConvertArgs),
+}
+
+/// How flow logs are read: shared by every subcommand that takes INPUT.
+#[derive(Args, Debug, Clone)]
+struct ReadArgs {
+    /// Files (plain or .gz), directories (walked recursively, S3 layouts included), or -
+    /// for stdin. Files are processed in sorted path order.
+    #[arg(value_name = "INPUT")]
+    inputs: Vec<String>,
+
+    /// Field order for input without a header line, e.g. "version srcaddr dstaddr ..." or
+    /// AWS's "${version} ${srcaddr} ...". A header line in the input takes precedence.
+    /// Default: the AWS default (v2) format.
+    #[arg(long, value_name = "FIELDS")]
+    fields: Option<String>,
+
+    /// Keep records whose start is at or after T (RFC 3339 or unix seconds).
+    #[arg(long, value_name = "T")]
+    since: Option<String>,
+
+    /// Keep records whose start is before T (RFC 3339 or unix seconds).
+    #[arg(long, value_name = "T")]
+    until: Option<String>,
+
+    /// Write every rejected line to FILE as JSON Lines {file, line, byte_offset, error}.
+    #[arg(long, value_name = "FILE")]
+    errors: Option<String>,
+
+    /// Stop at the first rejected line or damaged file (exit 2).
+    #[arg(long)]
+    strict: bool,
+
+    /// Print no summary and no progress bar on stderr.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+
+    /// Records per Arrow batch.
+    #[arg(long, default_value_t = 8192, value_name = "N", hide = true)]
+    batch_size: usize,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum CatFormat {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Args, Debug)]
+struct CatArgs {
+    #[command(flatten)]
+    read: ReadArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CatFormat::Jsonl)]
+    format: CatFormat,
+}
+
+#[derive(Args, Debug)]
+struct ConvertArgs {
+    #[command(flatten)]
+    read: ReadArgs,
+
+    /// The Parquet file to write.
+    #[arg(long, short = 'o', value_name = "OUT.parquet")]
+    output: String,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Cat(args) => cat(args),
+        Command::Convert(args) => convert(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vpcflow: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The validated reading options.
+struct ReadConfig {
+    sources: Vec<Source>,
+    missing: Vec<String>,
+    scan: ScanOptions,
+    reporter: Reporter,
+}
+
+impl ReadArgs {
+    /// Validates the arguments; `default_stdin` reads stdin when no INPUT is given.
+    fn config(&self, default_stdin: bool) -> Result<ReadConfig, Error> {
+        let layout = match &self.fields {
+            Some(spec) => Some(Arc::new(
+                Layout::parse_spec(spec).map_err(|e| Error::Usage(format!("--fields: {e}")))?,
+            )),
+            None => None,
+        };
+        let since = self
+            .since
+            .as_deref()
+            .map(|t| time::parse_time(t).map_err(|e| Error::Usage(format!("--since: {e}"))))
+            .transpose()?;
+        let until = self
+            .until
+            .as_deref()
+            .map(|t| time::parse_time(t).map_err(|e| Error::Usage(format!("--until: {e}"))))
+            .transpose()?;
+        if self.batch_size == 0 {
+            return Err(Error::Usage("--batch-size must be at least 1".into()));
+        }
+        let mut inputs = self.inputs.clone();
+        if inputs.is_empty() {
+            if !default_stdin {
+                return Err(Error::Usage("no INPUT given (use - for stdin)".into()));
+            }
+            inputs.push("-".into());
+        }
+        let (sources, errors) = discover(&inputs);
+        let missing = errors
+            .into_iter()
+            .map(|e| format!("{}: {}", e.path, e.error))
+            .collect();
+        let reporter = Reporter::new(self.errors.as_deref(), self.strict, self.quiet)?;
+        Ok(ReadConfig {
+            sources,
+            missing,
+            scan: ScanOptions {
+                batch_size: self.batch_size,
+                layout,
+                since,
+                until,
+                ..ScanOptions::default()
+            },
+            reporter,
+        })
+    }
+}
+
+/// Feeds batches to a writer and problems to the reporter.
+struct WriterSink<'a> {
+    writer: &'a mut dyn BatchWriter,
+    reporter: &'a mut Reporter,
+}
+
+impl ScanSink for WriterSink<'_> {
+    fn batch(&mut self, _source: &Source, batch: RecordBatch) -> Result<(), Error> {
+        self.writer.write(&batch)?;
+        Ok(())
+    }
+    fn reject(&mut self, source: &Source, reject: &Reject) -> Result<(), Error> {
+        self.reporter.reject(source, reject)
+    }
+    fn file_error(&mut self, source: &Source, message: &str) -> Result<(), Error> {
+        self.reporter.file_error(source, message)
+    }
+    fn progress(&mut self, raw_bytes: u64) {
+        self.reporter.progress(raw_bytes);
+    }
+}
+
+/// Runs a scan into `writer` and reports; shared by `cat` and `convert`.
+fn read_into(config: ReadConfig, writer: &mut dyn BatchWriter) -> Result<ExitCode, Error> {
+    let ReadConfig {
+        sources,
+        missing,
+        scan: options,
+        mut reporter,
+    } = config;
+    for m in &missing {
+        reporter.input_missing(m);
+    }
+    if !missing.is_empty() && reporter.strict() {
+        return Err(Error::Input(missing.join("; ")));
+    }
+    reporter.start_progress(&sources);
+    let stats: ScanStats = scan(
+        &sources,
+        &options,
+        &mut WriterSink {
+            writer,
+            reporter: &mut reporter,
+        },
+    )?;
+    writer.finish()?;
+    reporter.finish(&stats, &options)?;
+    let unreadable = !missing.is_empty() || reporter.unreadable_files() > 0;
+    Ok(if unreadable {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn cat(args: CatArgs) -> Result<ExitCode, Error> {
+    let config = args.read.config(true)?;
+    let stdout = io::stdout();
+    let out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut writer: Box<dyn BatchWriter> = match args.format {
+        CatFormat::Jsonl => Box::new(JsonLinesWriter::new(out)),
+        CatFormat::Csv => Box::new(CsvWriter::new(out)),
+    };
+    read_into(config, writer.as_mut())
+}
+
+fn convert(args: ConvertArgs) -> Result<ExitCode, Error> {
+    let config = args.read.config(false)?;
+    if config
+        .sources
+        .iter()
+        .any(|s| matches!(s, Source::File(p) if p.as_os_str() == args.output.as_str()))
+    {
+        return Err(Error::Usage(format!(
+            "{}: the output is also an input",
+            args.output
+        )));
+    }
+    let mut writer = ParquetWriter::create(&args.output)
+        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", args.output)))?;
+    let code = read_into(config, &mut writer)?;
+    let _ = io::stderr().flush();
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,242 @@
+//! What a run tells the user on stderr: rejected lines, damaged files, a progress bar
+//! on a terminal, and the closing summary with its line accounting.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::parse::Reject;
+use crate::scan::{ScanOptions, ScanStats};
+use crate::source::Source;
+use crate::Error;
+
+/// Rejected lines shown on stderr before the rest are only counted.
+const SHOWN_REJECTS: u64 = 10;
+
+pub struct Reporter {
+    errors: Option<(String, BufWriter<File>)>,
+    strict: bool,
+    quiet: bool,
+    rejects_seen: u64,
+    unreadable: u64,
+    damaged: u64,
+    bar: Option<ProgressBar>,
+}
+
+#[derive(Serialize)]
+struct RejectRecord<'a> {
+    file: &'a str,
+    line: u64,
+    byte_offset: u64,
+    error: &'a str,
+}
+
+impl Reporter {
+    pub fn new(errors: Option<&str>, strict: bool, quiet: bool) -> Result<Reporter, Error> {
+        let errors = match errors {
+            Some(path) => {
+                let file = File::create(path)
+                    .map_err(|e| Error::Usage(format!("--errors: cannot create {path}: {e}")))?;
+                Some((path.to_string(), BufWriter::new(file)))
+            }
+            None => None,
+        };
+        Ok(Reporter {
+            errors,
+            strict,
+            quiet,
+            rejects_seen: 0,
+            unreadable: 0,
+            damaged: 0,
+            bar: None,
+        })
+    }
+
+    pub fn strict(&self) -> bool {
+        self.strict
+    }
+
+    /// Files that could not be opened at all.
+    pub fn unreadable_files(&self) -> u64 {
+        self.unreadable
+    }
+
+    fn println(&self, msg: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{msg}")),
+            None => eprintln!("{msg}"),
+        }
+    }
+
+    pub fn input_missing(&mut self, message: &str) {
+        self.println(&format!("vpcflow: {message}"));
+    }
+
+    pub fn reject(&mut self, source: &Source, reject: &Reject) -> Result<(), Error> {
+        let path = source.display();
+        let line = format!("{path}:{}: {}", reject.line, reject.message);
+        if self.strict {
+            return Err(Error::Input(format!("{line} (--strict)")));
+        }
+        self.rejects_seen += 1;
+        if self.rejects_seen <= SHOWN_REJECTS {
+            self.println(&line);
+        }
+        if let Some((name, out)) = &mut self.errors {
+            let record = RejectRecord {
+                file: &path,
+                line: reject.line,
+                byte_offset: reject.byte_offset,
+                error: &reject.message,
+            };
+            serde_json::to_writer(&mut *out, &record)
+                .map_err(io::Error::from)
+                .and_then(|_| out.write_all(b"\n"))
+                .map_err(|e| Error::Input(format!("--errors: cannot write {name}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    pub fn file_error(&mut self, source: &Source, message: &str) -> Result<(), Error> {
+        let line = format!("{}: {message}", source.display());
+        if self.strict {
+            return Err(Error::Input(format!("{line} (--strict)")));
+        }
+        if message.starts_with("cannot read") {
+            self.unreadable += 1;
+        } else {
+            self.damaged += 1;
+        }
+        self.println(&format!("vpcflow: {line}"));
+        Ok(())
+    }
+
+    /// Shows a progress bar over the inputs' total size, on a terminal only.
+    pub fn start_progress(&mut self, sources: &[Source]) {
+        if self.quiet || !io::stderr().is_terminal() {
+            return;
+        }
+        let total: u64 = sources.iter().filter_map(Source::size).sum();
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        self.bar = Some(bar);
+    }
+
+    pub fn progress(&mut self, raw_bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(raw_bytes);
+        }
+    }
+
+    /// Ends the progress bar, flushes `--errors`, and prints the summary.
+    pub fn finish(&mut self, stats: &ScanStats, options: &ScanOptions) -> Result<(), Error> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if let Some((name, out)) = &mut self.errors {
+            out.flush()
+                .map_err(|e| Error::Input(format!("--errors: cannot write {name}: {e}")))?;
+        }
+        if !self.quiet {
+            eprintln!(
+                "{}",
+                summary(
+                    stats,
+                    options,
+                    self.rejects_seen,
+                    self.damaged + self.unreadable
+                )
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The closing summary, e.g.
+/// `vpcflow: 2 files, 1204 lines = 1190 records + 4 rejected + 3 headers + 7 blank; ...`.
+pub fn summary(stats: &ScanStats, options: &ScanOptions, shown_from: u64, failed: u64) -> String {
+    let c = &stats.counts;
+    let secs = stats.elapsed.as_secs_f64().max(1e-9);
+    let mut s = format!(
+        "vpcflow: {} file{}, {} lines = {} records + {} rejected + {} headers + {} blank",
+        stats.files,
+        if stats.files == 1 { "" } else { "s" },
+        c.lines,
+        c.records,
+        c.rejected,
+        c.headers,
+        c.blanks,
+    );
+    if shown_from > SHOWN_REJECTS {
+        s += &format!(
+            " (first {SHOWN_REJECTS} rejected lines shown{})",
+            if options_has_errors_hint(shown_from) {
+                "; --errors FILE lists all"
+            } else {
+                ""
+            }
+        );
+    }
+    if options.since.is_some() || options.until.is_some() {
+        s += &format!(
+            "; {} records outside --since/--until, {} kept",
+            stats.outside_window,
+            stats.records_kept()
+        );
+        if stats.files_skipped > 0 {
+            s += &format!(
+                "; {} files skipped by their path's date",
+                stats.files_skipped
+            );
+        }
+    }
+    if failed > 0 {
+        s += &format!(
+            "; {failed} file{} with read errors",
+            if failed == 1 { "" } else { "s" }
+        );
+    }
+    s += &format!("; {} read", human_bytes(stats.raw_bytes));
+    if stats.text_bytes != stats.raw_bytes {
+        s += &format!(" ({} of text)", human_bytes(stats.text_bytes));
+    }
+    s += &format!(
+        " in {:.2} s: {:.1} MB/s, {} records/s",
+        secs,
+        stats.text_bytes as f64 / 1e6 / secs,
+        human_count(c.records as f64 / secs)
+    );
+    s
+}
+
+fn options_has_errors_hint(rejects: u64) -> bool {
+    rejects > SHOWN_REJECTS
+}
+
+/// `1234567` -> `1.2 MB`.
+pub fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    match n {
+        n if n >= 1e9 => format!("{:.2} GB", n / 1e9),
+        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
+        n if n >= 1e3 => format!("{:.1} kB", n / 1e3),
+        n => format!("{n} B"),
+    }
+}
+
+/// `2830000.0` -> `2.83 M`.
+pub fn human_count(n: f64) -> String {
+    match n {
+        n if n >= 1e9 => format!("{:.2} G", n / 1e9),
+        n if n >= 1e6 => format!("{:.2} M", n / 1e6),
+        n if n >= 1e3 => format!("{:.1} k", n / 1e3),
+        n => format!("{n:.0}"),
+    }
+}

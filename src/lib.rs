@@ -1,0 +1,37 @@
+//! # vpcflow
+//!
+//! Who is actually talking to my Amazon ECS tasks, and should they be? `vpcflow` reads
+//! AWS VPC Flow Logs (every format from the v2 default to v11, custom field orders,
+//! header lines, plain, gzip, S3 directory trees, stdin) into Arrow `RecordBatch`es and
+//! answers that question from them.
+//!
+//! The library holds all the logic; the `vpcflow` binary is a thin command line over
+//! it. Data flows one way:
+//!
+//! ```text
+//! source (paths, S3 layouts, gzip, stdin)
+//!   -> scan (read blocks, roll partial lines, time window, accounting)
+//!   -> parse::Decoder (bytes -> validated fields, push contract, no I/O)
+//!   -> batch::BatchBuilder (Arrow columns -> RecordBatch)
+//!   -> output (JSON Lines, CSV, Parquet)
+//! ```
+//!
+//! - [`format`] — the field registry of versions 2 to 11 and record layouts.
+//! - [`parse`] — the push decoder.
+//! - [`batch`] — Arrow column builders.
+//! - [`source`] — finding and opening inputs.
+//! - [`scan`] — the read loop and its statistics.
+//! - [`output`] — writers.
+
+pub mod batch;
+pub mod cli;
+pub mod error;
+pub mod format;
+pub mod output;
+pub mod parse;
+pub mod scan;
+pub mod source;
+
+pub use error::Error;
+pub use format::Layout;
+pub use parse::{Decoder, DecoderOptions, LineCounts, Reject};

@@ -1,0 +1,192 @@
+//! Writers for decoded batches: JSON Lines, CSV and Parquet.
+//!
+//! Text writers share [`Col`], a typed view of one column that writes a value without
+//! going through `String` or `serde`: flow-log output is millions of rows, and the
+//! formatting is the hot path of `vpcflow cat`.
+
+use std::io::{self, Write};
+use std::net::Ipv6Addr;
+
+use arrow::array::{
+    Array, ArrayRef, DictionaryArray, FixedSizeBinaryArray, Int32Array, Int64Array, StringArray,
+};
+use arrow::datatypes::{DataType, Int32Type};
+use arrow::record_batch::RecordBatch;
+
+pub mod csv;
+pub mod jsonl;
+pub mod parquet;
+
+/// A writer of record batches in one output format.
+pub trait BatchWriter {
+    /// Writes every row of `batch`.
+    fn write(&mut self, batch: &RecordBatch) -> io::Result<()>;
+    /// Writes what is buffered and ends the output.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// A typed view of one column.
+pub enum Col<'a> {
+    I32(&'a Int32Array),
+    I64(&'a Int64Array),
+    Addr(&'a FixedSizeBinaryArray),
+    Dict(&'a Int32Array, &'a StringArray),
+    Str(&'a StringArray),
+}
+
+impl<'a> Col<'a> {
+    /// The view of `array`; `None` for a type this crate never produces.
+    pub fn new(array: &'a ArrayRef) -> Option<Col<'a>> {
+        let any = array.as_any();
+        Some(match array.data_type() {
+            DataType::Int32 => Col::I32(any.downcast_ref()?),
+            DataType::Int64 => Col::I64(any.downcast_ref()?),
+            DataType::FixedSizeBinary(16) => Col::Addr(any.downcast_ref()?),
+            DataType::Utf8 => Col::Str(any.downcast_ref()?),
+            DataType::Dictionary(_, _) => {
+                let d: &DictionaryArray<Int32Type> = any.downcast_ref()?;
+                Col::Dict(d.keys(), d.values().as_any().downcast_ref()?)
+            }
+            _ => return None,
+        })
+    }
+
+    /// Whether the value is written as a JSON number.
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Col::I32(_) | Col::I64(_))
+    }
+
+    pub fn is_null(&self, row: usize) -> bool {
+        match self {
+            Col::I32(a) => a.is_null(row),
+            Col::I64(a) => a.is_null(row),
+            Col::Addr(a) => a.is_null(row),
+            Col::Dict(k, _) => k.is_null(row),
+            Col::Str(a) => a.is_null(row),
+        }
+    }
+
+    /// The string value of a text column (`None` for numbers and addresses).
+    pub fn str(&self, row: usize) -> Option<&'a str> {
+        match self {
+            Col::Dict(k, v) => Some(v.value(k.value(row) as usize)),
+            Col::Str(a) => Some(a.value(row)),
+            _ => None,
+        }
+    }
+
+    /// Writes a non-null value as plain text (strings unquoted, unescaped).
+    pub fn write_text(&self, row: usize, out: &mut Vec<u8>) {
+        match self {
+            Col::I32(a) => {
+                out.extend_from_slice(itoa::Buffer::new().format(a.value(row)).as_bytes())
+            }
+            Col::I64(a) => {
+                out.extend_from_slice(itoa::Buffer::new().format(a.value(row)).as_bytes())
+            }
+            Col::Addr(a) => write_addr(a.value(row), out),
+            Col::Dict(..) | Col::Str(_) => {
+                out.extend_from_slice(self.str(row).unwrap_or_default().as_bytes())
+            }
+        }
+    }
+}
+
+/// Views of every column of `batch`, or an error naming a column of another type.
+pub fn columns(batch: &RecordBatch) -> io::Result<Vec<Col<'_>>> {
+    batch
+        .columns()
+        .iter()
+        .zip(batch.schema().fields())
+        .map(|(c, f)| {
+            Col::new(c).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("column {} has unsupported type {}", f.name(), c.data_type()),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Writes a 16-byte address in its canonical text form: dotted quad for IPv4 (stored
+/// IPv4-mapped), RFC 5952 for IPv6.
+pub fn write_addr(bytes: &[u8], out: &mut Vec<u8>) {
+    let octets: [u8; 16] = bytes.try_into().unwrap_or([0; 16]);
+    if octets[..10] == [0; 10] && octets[10] == 0xff && octets[11] == 0xff {
+        let mut b = itoa::Buffer::new();
+        for (i, o) in octets[12..].iter().enumerate() {
+            if i > 0 {
+                out.push(b'.');
+            }
+            out.extend_from_slice(b.format(*o).as_bytes());
+        }
+    } else {
+        let _ = write!(out, "{}", Ipv6Addr::from(octets));
+    }
+}
+
+/// An address as text.
+pub fn addr_string(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(39);
+    write_addr(bytes, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes `s` as a JSON string literal.
+pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(bytes);
+    } else {
+        for c in s.chars() {
+            match c {
+                '"' => out.extend_from_slice(b"\\\""),
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                '\t' => out.extend_from_slice(b"\\t"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => {
+                    let mut tmp = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                }
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_addr;
+
+    #[test]
+    fn addresses_round_trip_to_canonical_text() {
+        for (input, text) in [
+            ("10.0.0.1", "10.0.0.1"),
+            ("0.0.0.0", "0.0.0.0"),
+            (
+                "2001:db8:1234:a100:8d6e:3477:df66:f105",
+                "2001:db8:1234:a100:8d6e:3477:df66:f105",
+            ),
+            ("2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"),
+            ("::1", "::1"),
+        ] {
+            assert_eq!(addr_string(&parse_addr(input.as_bytes()).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut out = Vec::new();
+        write_json_str("a\"b\\c\nd\u{1}é", &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), r#""a\"b\\c\nd\u0001é""#);
+        let back: String = serde_json::from_str(r#""a\"b\\c\nd\u0001é""#).unwrap();
+        assert_eq!(back, "a\"b\\c\nd\u{1}é");
+    }
+}

@@ -1,0 +1,491 @@
+//! The push decoder: flow-log bytes in, whole lines consumed, `RecordBatch`es out.
+//!
+//! It never does I/O, so the same decoder serves a plain file, a gzip stream, stdin or
+//! a newline-aligned range of a memory-mapped file (the arrow-csv `Decoder` contract):
+//!
+//! ```
+//! use vpcflow::parse::{Decoder, DecoderOptions};
+//! let text = b"2 123456789010 eni-0a1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1439387263 1439387264 ACCEPT OK\n";
+//! let mut decoder = Decoder::new(DecoderOptions::default());
+//! let consumed = decoder.decode(text);
+//! assert_eq!(consumed, text.len());
+//! let batch = decoder.flush().unwrap();
+//! assert_eq!(batch.num_rows(), 1);
+//! assert_eq!(decoder.counts().records, 1);
+//! ```
+//!
+//! [`Decoder::decode`] consumes complete lines only and stops early when a batch is full
+//! or a header line changes the layout; the caller then calls [`Decoder::flush`] and
+//! feeds the rest again. At the end of the input, [`Decoder::finish`] takes a final
+//! line that has no newline.
+//!
+//! Each line is validated into a reused `Vec<Value>` before anything is appended, so a
+//! bad line is rejected whole (counted, with its position and a message naming the
+//! field and the offending text) and never leaves half a record. Nothing allocates per
+//! line except the message of a rejected one.
+
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use memchr::memchr;
+
+use crate::batch::{BatchBuilder, Value};
+use crate::format::{is_header, Kind, Layout};
+
+/// How a [`Decoder`] is set up.
+#[derive(Clone, Debug)]
+pub struct DecoderOptions {
+    /// Rows per batch (at least 1).
+    pub batch_size: usize,
+    /// The layout for headerless input (`--fields`); the AWS default v2 when `None`.
+    /// A header line in the input always takes precedence from where it appears.
+    pub layout: Option<Arc<Layout>>,
+}
+
+impl Default for DecoderOptions {
+    fn default() -> Self {
+        DecoderOptions {
+            batch_size: 8192,
+            layout: None,
+        }
+    }
+}
+
+/// What happened to the lines consumed so far. Always
+/// `lines == records + rejected + headers + blanks`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LineCounts {
+    pub lines: u64,
+    pub records: u64,
+    pub rejected: u64,
+    pub headers: u64,
+    pub blanks: u64,
+}
+
+impl std::ops::AddAssign for LineCounts {
+    fn add_assign(&mut self, o: LineCounts) {
+        self.lines += o.lines;
+        self.records += o.records;
+        self.rejected += o.rejected;
+        self.headers += o.headers;
+        self.blanks += o.blanks;
+    }
+}
+
+/// A line that could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reject {
+    /// 1-based line number, counting header and blank lines.
+    pub line: u64,
+    /// Offset of the line's first byte in the (decompressed) stream.
+    pub byte_offset: u64,
+    pub message: String,
+}
+
+/// Longest piece of offending text quoted in a message.
+const QUOTE_MAX: usize = 60;
+
+/// The push decoder; see the module documentation.
+pub struct Decoder {
+    builder: BatchBuilder,
+    /// A layout announced by a header line while rows of the old one were buffered.
+    pending: Option<Arc<Layout>>,
+    batch_size: usize,
+    line: u64,
+    offset: u64,
+    counts: LineCounts,
+    rejects: Vec<Reject>,
+    spans: Vec<(u32, u32)>,
+    values: Vec<Value>,
+}
+
+impl Decoder {
+    pub fn new(options: DecoderOptions) -> Decoder {
+        let layout = options
+            .layout
+            .unwrap_or_else(|| Arc::new(Layout::default_v2()));
+        let batch_size = options.batch_size.max(1);
+        Decoder {
+            builder: BatchBuilder::new(layout, batch_size.min(8192)),
+            pending: None,
+            batch_size,
+            line: 0,
+            offset: 0,
+            counts: LineCounts::default(),
+            rejects: Vec::new(),
+            spans: Vec::with_capacity(64),
+            values: Vec::with_capacity(64),
+        }
+    }
+
+    /// Continues line numbers and offsets from a position other than the start of the
+    /// stream (for a newline-aligned range of a larger file).
+    pub fn with_position(mut self, lines_before: u64, bytes_before: u64) -> Decoder {
+        self.line = lines_before;
+        self.offset = bytes_before;
+        self
+    }
+
+    /// Consumes complete lines from `buf` and returns how many bytes it used. It stops
+    /// before the end when [`Decoder::ready`] becomes true; call [`Decoder::flush`] and
+    /// feed the rest again. Bytes after the last newline are left for the next call.
+    pub fn decode(&mut self, buf: &[u8]) -> usize {
+        self.decode_lines(buf, false)
+    }
+
+    /// Like [`Decoder::decode`], but `buf` ends the input: a final line without a
+    /// newline is decoded too. Call until it has consumed all of `buf`, flushing
+    /// whenever [`Decoder::ready`] is true.
+    pub fn finish(&mut self, buf: &[u8]) -> usize {
+        self.decode_lines(buf, true)
+    }
+
+    /// True when a batch must be flushed before more input is decoded.
+    pub fn ready(&self) -> bool {
+        self.builder.rows() >= self.batch_size || self.pending.is_some()
+    }
+
+    /// Rows buffered and not flushed yet.
+    pub fn buffered_rows(&self) -> usize {
+        self.builder.rows()
+    }
+
+    /// The buffered rows as a batch (`None` if there are none), then switches to a
+    /// layout announced by a header line, if any.
+    pub fn flush(&mut self) -> Option<RecordBatch> {
+        let batch = (self.builder.rows() > 0).then(|| self.builder.finish());
+        if let Some(layout) = self.pending.take() {
+            self.builder = BatchBuilder::new(layout, self.batch_size.min(8192));
+        }
+        batch
+    }
+
+    /// Counts of the lines consumed so far.
+    pub fn counts(&self) -> LineCounts {
+        self.counts
+    }
+
+    /// Lines consumed so far (the number of the last line consumed).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The layout records are decoded with now.
+    pub fn layout(&self) -> &Arc<Layout> {
+        self.pending.as_ref().unwrap_or(self.builder.layout())
+    }
+
+    /// Takes the rejected lines collected since the last call.
+    pub fn take_rejects(&mut self) -> Vec<Reject> {
+        std::mem::take(&mut self.rejects)
+    }
+
+    /// Rejected lines collected and not taken yet.
+    pub fn rejects(&self) -> &[Reject] {
+        &self.rejects
+    }
+
+    fn decode_lines(&mut self, buf: &[u8], eof: bool) -> usize {
+        let mut pos = 0;
+        while pos < buf.len() && !self.ready() {
+            let (end, next) = match memchr(b'\n', &buf[pos..]) {
+                Some(i) => (pos + i, pos + i + 1),
+                None if eof => (buf.len(), buf.len()),
+                None => break,
+            };
+            self.process_line(&buf[pos..end], (next - pos) as u64);
+            pos = next;
+        }
+        pos
+    }
+
+    fn process_line(&mut self, raw: &[u8], consumed: u64) {
+        self.line += 1;
+        self.counts.lines += 1;
+        let byte_offset = self.offset;
+        self.offset += consumed;
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+
+        self.spans.clear();
+        split_spaces(line, &mut self.spans);
+        if self.spans.is_empty() {
+            self.counts.blanks += 1;
+            return;
+        }
+        let first = line[self.spans[0].0 as usize];
+        if (first.is_ascii_lowercase() || first == b'$') && is_header(self.tokens(line)) {
+            self.header(line, byte_offset);
+            return;
+        }
+        match self.validate(line) {
+            Ok(()) => {
+                self.builder.append(line, &self.values);
+                self.counts.records += 1;
+            }
+            Err(message) => self.reject(byte_offset, message),
+        }
+    }
+
+    fn tokens<'a>(&'a self, line: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.spans
+            .iter()
+            .map(move |&(s, e)| &line[s as usize..e as usize])
+    }
+
+    fn header(&mut self, line: &[u8], byte_offset: u64) {
+        // `is_header` accepted only ASCII identifiers, so this cannot fail.
+        let names = self
+            .tokens(line)
+            .map(|t| std::str::from_utf8(t).unwrap_or("?"));
+        match Layout::new(names) {
+            Ok(layout) => {
+                self.counts.headers += 1;
+                if **self.layout() != layout {
+                    let layout = Arc::new(layout);
+                    if self.builder.rows() == 0 {
+                        self.pending = None;
+                        self.builder = BatchBuilder::new(layout, self.batch_size.min(8192));
+                    } else {
+                        self.pending = Some(layout);
+                    }
+                }
+            }
+            Err(e) => self.reject(byte_offset, format!("invalid header line: {e}")),
+        }
+    }
+
+    fn reject(&mut self, byte_offset: u64, message: String) {
+        self.counts.rejected += 1;
+        self.rejects.push(Reject {
+            line: self.line,
+            byte_offset,
+            message,
+        });
+    }
+
+    /// Converts every token of `line` into `self.values`, or explains the first problem.
+    fn validate(&mut self, line: &[u8]) -> Result<(), String> {
+        let layout = self.builder.layout();
+        if self.spans.len() != layout.len() {
+            return Err(format!(
+                "expected {} fields, found {}",
+                layout.len(),
+                self.spans.len()
+            ));
+        }
+        self.values.clear();
+        for (column, &(s, e)) in layout.columns().iter().zip(&self.spans) {
+            let token = &line[s as usize..e as usize];
+            let value = if token == b"-" {
+                Value::Null
+            } else {
+                convert(column.kind, token, s, e)
+                    .map_err(|why| format!("field {}: {why}", column.name))?
+            };
+            self.values.push(value);
+        }
+        Ok(())
+    }
+}
+
+/// Converts one non-null token.
+fn convert(kind: Kind, token: &[u8], s: u32, e: u32) -> Result<Value, String> {
+    match kind {
+        Kind::Int32 { max } => {
+            let v = parse_uint(token).ok_or_else(|| not_a(token, "a number"))?;
+            if v > max as u64 {
+                return Err(format!("{} is out of range (0 to {max})", quote(token)));
+            }
+            Ok(Value::Int(v as i64))
+        }
+        Kind::Int64 | Kind::Timestamp => {
+            let v = parse_uint(token).ok_or_else(|| not_a(token, "a number"))?;
+            let v = i64::try_from(v)
+                .map_err(|_| format!("{} is out of range (0 to {})", quote(token), i64::MAX))?;
+            if kind == Kind::Timestamp && v >= MILLISECONDS_FROM {
+                return Ok(Value::Int(v / 1000));
+            }
+            Ok(Value::Int(v))
+        }
+        Kind::Addr => parse_addr(token)
+            .map(Value::Addr)
+            .ok_or_else(|| not_a(token, "an IP address")),
+        Kind::Dict | Kind::Str => match std::str::from_utf8(token) {
+            Ok(_) => Ok(Value::Str(s, e)),
+            Err(_) => Err(format!("invalid UTF-8 in {}", quote(token))),
+        },
+    }
+}
+
+/// Timestamps at or above this (13 digits: year 5138 in seconds) are milliseconds.
+const MILLISECONDS_FROM: i64 = 100_000_000_000;
+
+fn not_a(token: &[u8], what: &str) -> String {
+    format!("{} is not {what}", quote(token))
+}
+
+/// The offending text in double quotes, non-printable bytes escaped, long text cut.
+fn quote(token: &[u8]) -> String {
+    let cut = token.len() > QUOTE_MAX;
+    let shown = &token[..token.len().min(QUOTE_MAX)];
+    let mut s = String::with_capacity(shown.len() + 8);
+    s.push('"');
+    s.push_str(&shown.escape_ascii().to_string());
+    if cut {
+        s.push_str("...");
+    }
+    s.push('"');
+    s
+}
+
+/// Splits on runs of spaces into `(start, end)` token spans.
+fn split_spaces(line: &[u8], spans: &mut Vec<(u32, u32)>) {
+    let mut start = 0usize;
+    for i in memchr::memchr_iter(b' ', line) {
+        if i > start {
+            spans.push((start as u32, i as u32));
+        }
+        start = i + 1;
+    }
+    if line.len() > start {
+        spans.push((start as u32, line.len() as u32));
+    }
+}
+
+/// A decimal number of ASCII digits, no sign; `None` on anything else or overflow.
+pub fn parse_uint(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(d as u64)?;
+    }
+    Some(v)
+}
+
+/// An IPv4 address in the IPv4-mapped IPv6 form `::ffff:a.b.c.d`.
+pub fn mapped_v4(o: [u8; 4]) -> [u8; 16] {
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, o[0], o[1], o[2], o[3],
+    ]
+}
+
+/// Parses an IPv4 (dotted quad, no leading zeros) or IPv6 address into 16 bytes.
+pub fn parse_addr(s: &[u8]) -> Option<[u8; 16]> {
+    if let Some(v4) = parse_v4(s) {
+        return Some(mapped_v4(v4));
+    }
+    memchr(b':', s)?;
+    let text = std::str::from_utf8(s).ok()?;
+    text.parse::<Ipv6Addr>().ok().map(|a| a.octets())
+}
+
+fn parse_v4(s: &[u8]) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut i = 0;
+    for (n, octet) in out.iter_mut().enumerate() {
+        let start = i;
+        let mut v: u32 = 0;
+        while i < s.len() && s[i].is_ascii_digit() {
+            v = v * 10 + (s[i] - b'0') as u32;
+            i += 1;
+            if i - start > 3 {
+                return None;
+            }
+        }
+        if i == start || v > 255 || (i - start > 1 && s[start] == b'0') {
+            return None;
+        }
+        *octet = v as u8;
+        if n < 3 {
+            if s.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    (i == s.len()).then_some(out)
+}
+
+/// Decodes a whole in-memory input (tests, small inputs): every batch, the counts and
+/// every rejected line.
+pub fn decode_slice(input: &[u8], options: DecoderOptions) -> Decoded {
+    let mut decoder = Decoder::new(options);
+    let mut batches = Vec::new();
+    let mut pos = 0;
+    loop {
+        pos += decoder.finish(&input[pos..]);
+        if !decoder.ready() {
+            break;
+        }
+        batches.extend(decoder.flush());
+    }
+    batches.extend(decoder.flush());
+    Decoded {
+        batches,
+        counts: decoder.counts(),
+        rejects: decoder.take_rejects(),
+    }
+}
+
+/// Everything [`decode_slice`] produced.
+#[derive(Debug)]
+pub struct Decoded {
+    pub batches: Vec<RecordBatch>,
+    pub counts: LineCounts,
+    pub rejects: Vec<Reject>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(parse_addr(b"10.0.0.1"), Some(mapped_v4([10, 0, 0, 1])));
+        assert_eq!(parse_addr(b"255.255.255.255"), Some(mapped_v4([255; 4])));
+        for bad in [
+            &b"10.0.0.256"[..],
+            b"10.0.0",
+            b"10.0.0.1.",
+            b"10.00.0.1",
+            b"1.2.3.4.5",
+            b"",
+            b"x",
+            b"::g",
+        ] {
+            assert_eq!(parse_addr(bad), None, "{}", bad.escape_ascii());
+        }
+        let v6 = parse_addr(b"2001:db8::1").unwrap();
+        assert_eq!(v6[..4], [0x20, 0x01, 0x0d, 0xb8]);
+        assert_eq!(v6[15], 1);
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_uint(b"0"), Some(0));
+        assert_eq!(parse_uint(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_uint(b"18446744073709551616"), None);
+        assert_eq!(parse_uint(b"-1"), None);
+        assert_eq!(parse_uint(b"+1"), None);
+        assert_eq!(parse_uint(b"1a"), None);
+    }
+
+    #[test]
+    fn messages_quote_and_cut() {
+        assert_eq!(quote(b"a\xffb"), "\"a\\xffb\"");
+        assert_eq!(quote(&[b'x'; 70]), format!("\"{}...\"", "x".repeat(60)));
+        assert_eq!(not_a(b"x", "a number"), "\"x\" is not a number");
+    }
+}

@@ -1,0 +1,275 @@
+//! Finding and opening inputs: files, `.gz` files, directory trees in the AWS S3
+//! layouts, and stdin.
+//!
+//! A directory is walked recursively (hidden entries skipped) and every file found is
+//! an input; all files are then processed in sorted path order, stdin where it was
+//! named. Compression is detected from the content (the gzip magic bytes), not the
+//! name, and multi-member gzip (concatenated objects) is read whole.
+//!
+//! The S3 layouts put the delivery time in the path, which lets `--since`/`--until`
+//! skip whole files unread:
+//! `AWSLogs/<acct>/vpcflowlogs/<region>/YYYY/MM/DD/[HH/]<acct>_vpcflowlogs_<region>_<flow-log-id>_YYYYMMDDTHHmmZ_<hash>.log.gz`
+//! and the Hive-style `.../year=YYYY/month=MM/day=DD/hour=HH/...`.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+use flate2::bufread::MultiGzDecoder;
+
+/// One input to read.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    /// A file: the path as given, or as found by the directory walk.
+    File(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+}
+
+impl Source {
+    /// The name used in messages: the path, or `-` for stdin.
+    pub fn display(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Stdin => "-".to_string(),
+        }
+    }
+
+    /// The size on disk, when known.
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Source::Stdin => None,
+        }
+    }
+
+    /// Opens the input for reading, decompressing gzip. `raw_bytes` counts the bytes
+    /// read from the file or stdin itself (before decompression).
+    pub fn open(&self, raw_bytes: Arc<AtomicU64>) -> io::Result<Box<dyn Read + Send>> {
+        let raw: Box<dyn Read + Send> = match self {
+            Source::File(p) => Box::new(File::open(p)?),
+            Source::Stdin => Box::new(io::stdin()),
+        };
+        let mut reader = BufReader::with_capacity(
+            256 * 1024,
+            Counting {
+                inner: raw,
+                count: raw_bytes,
+            },
+        );
+        let head = reader.fill_buf()?;
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Ok(Box::new(MultiGzDecoder::new(reader)))
+        } else {
+            Ok(Box::new(reader))
+        }
+    }
+}
+
+/// Counts bytes as they are read.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// An input argument that could not be used at all.
+#[derive(Debug)]
+pub struct InputError {
+    pub path: String,
+    pub error: io::Error,
+}
+
+/// Expands the `INPUT` arguments into sources in sorted path order. Arguments that do
+/// not exist or cannot be listed are returned as errors; the others are still used.
+pub fn discover(inputs: &[String]) -> (Vec<Source>, Vec<InputError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let mut stdin = false;
+    for input in inputs {
+        if input == "-" {
+            stdin = true;
+            continue;
+        }
+        let path = PathBuf::from(input);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk(&path, &mut files, &mut errors),
+            Ok(_) => files.push(path),
+            Err(error) => errors.push(InputError {
+                path: input.clone(),
+                error,
+            }),
+        }
+    }
+    files.sort();
+    let mut sources: Vec<Source> = files.into_iter().map(Source::File).collect();
+    if stdin {
+        sources.push(Source::Stdin);
+    }
+    (sources, errors)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(error) => {
+            errors.push(InputError {
+                path: dir.display().to_string(),
+                error,
+            });
+            return;
+        }
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(error) => {
+                errors.push(InputError {
+                    path: dir.display().to_string(),
+                    error,
+                });
+                continue;
+            }
+        };
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        // Follow symbolic links, as `ls` and `cat` users expect.
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk(&path, files, errors),
+            Ok(m) if m.is_file() => files.push(path),
+            Ok(_) => {}
+            Err(error) => errors.push(InputError {
+                path: path.display().to_string(),
+                error,
+            }),
+        }
+    }
+}
+
+/// Records can start this long before the time in their object's path (aggregation
+/// interval plus delivery delay); files are skipped only with this much margin.
+pub const PATH_TIME_SLACK: i64 = 3600;
+
+/// The span of time `[from, to)` (unix seconds) that an S3-layout path covers, from its
+/// most precise part: the `YYYYMMDDTHHmmZ` in an AWS object name, else the hour or day
+/// folder. `None` when the path says nothing about time.
+pub fn path_time_span(path: &Path) -> Option<(i64, i64)> {
+    if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+        for part in name.split('_') {
+            if let Ok(t) = NaiveDateTime::parse_from_str(part, "%Y%m%dT%H%MZ") {
+                let t = Utc.from_utc_datetime(&t).timestamp();
+                return Some((t - 3600, t + 60));
+            }
+        }
+    }
+    let parts: Vec<&str> = path
+        .parent()?
+        .components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .collect();
+    // Default layout: .../YYYY/MM/DD[/HH]; Hive: .../year=YYYY/month=MM/day=DD[/hour=HH].
+    let value = |p: &str, key: &str| -> Option<u32> {
+        let v = p.strip_prefix(key).unwrap_or(p);
+        (v.len() <= 4 && !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| v.parse().ok())
+            .flatten()
+    };
+    for i in 0..parts.len().saturating_sub(2) {
+        let (y, m, d) = (
+            value(parts[i], "year="),
+            value(parts[i + 1], "month="),
+            value(parts[i + 2], "day="),
+        );
+        if let (Some(y), Some(m), Some(d)) = (y, m, d) {
+            if parts[i].len() < 4 || y < 2000 {
+                continue;
+            }
+            let date = NaiveDate::from_ymd_opt(y as i32, m, d)?;
+            let day = Utc
+                .from_utc_datetime(&date.and_hms_opt(0, 0, 0)?)
+                .timestamp();
+            if let Some(h) = parts.get(i + 3).and_then(|p| value(p, "hour=")) {
+                if h < 24 {
+                    let t = day + h as i64 * 3600;
+                    return Some((t, t + 3600));
+                }
+            }
+            return Some((day, day + 86_400));
+        }
+    }
+    None
+}
+
+/// Whether a file's path proves that none of its records can start in `[since, until)`.
+pub fn outside_window(path: &Path, since: Option<i64>, until: Option<i64>) -> bool {
+    let Some((from, to)) = path_time_span(path) else {
+        return false;
+    };
+    let (from, to) = (from - PATH_TIME_SLACK, to + PATH_TIME_SLACK);
+    since.is_some_and(|s| to <= s) || until.is_some_and(|u| from >= u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp()
+    }
+
+    #[test]
+    fn spans_from_s3_paths() {
+        let p = Path::new(
+            "x/AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/01/\
+             123456789012_vpcflowlogs_us-east-1_fl-1234abcd_20261101T0105Z_fe123456.log.gz",
+        );
+        assert_eq!(
+            path_time_span(p),
+            Some((ts("2026-11-01T00:05:00Z"), ts("2026-11-01T01:06:00Z")))
+        );
+        let p = Path::new("AWSLogs/1/vpcflowlogs/us-east-1/2026/11/01/07/a.log.gz");
+        assert_eq!(
+            path_time_span(p),
+            Some((ts("2026-11-01T07:00:00Z"), ts("2026-11-01T08:00:00Z")))
+        );
+        let p = Path::new("AWSLogs/1/vpcflowlogs/us-east-1/2026/11/01/a.log.gz");
+        assert_eq!(
+            path_time_span(p),
+            Some((ts("2026-11-01T00:00:00Z"), ts("2026-11-02T00:00:00Z")))
+        );
+        let p = Path::new(
+            "AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-east-1/\
+             year=2026/month=11/day=01/hour=07/a.log.gz",
+        );
+        assert_eq!(
+            path_time_span(p),
+            Some((ts("2026-11-01T07:00:00Z"), ts("2026-11-01T08:00:00Z")))
+        );
+        assert_eq!(path_time_span(Path::new("logs/flows.log")), None);
+        assert_eq!(path_time_span(Path::new("1/2/3/flows.log")), None);
+    }
+
+    #[test]
+    fn window_skips_only_with_margin() {
+        let p = Path::new("AWSLogs/1/vpcflowlogs/r/2026/11/01/07/a.log.gz");
+        let h7 = ts("2026-11-01T07:00:00Z");
+        assert!(!outside_window(p, Some(h7), None));
+        assert!(!outside_window(p, Some(h7 + 7200 - 1), None));
+        assert!(outside_window(p, Some(h7 + 7200), None));
+        assert!(!outside_window(p, None, Some(h7 - 3600 + 1)));
+        assert!(outside_window(p, None, Some(h7 - 3600)));
+        assert!(!outside_window(Path::new("a.log"), Some(i64::MAX), None));
+    }
+}
