@@ -298,16 +298,11 @@ impl Decoder {
 fn convert(kind: Kind, token: &[u8], s: u32, e: u32) -> Result<Value, String> {
     match kind {
         Kind::Int32 { max } => {
-            let v = parse_uint(token).ok_or_else(|| not_a(token, "a number"))?;
-            if v > max as u64 {
-                return Err(format!("{} is out of range (0 to {max})", quote(token)));
-            }
+            let v = parse_number(token, max as u64)?;
             Ok(Value::Int(v as i64))
         }
         Kind::Int64 | Kind::Timestamp => {
-            let v = parse_uint(token).ok_or_else(|| not_a(token, "a number"))?;
-            let v = i64::try_from(v)
-                .map_err(|_| format!("{} is out of range (0 to {})", quote(token), i64::MAX))?;
+            let v = parse_number(token, i64::MAX as u64)? as i64;
             if kind == Kind::Timestamp && v >= MILLISECONDS_FROM {
                 return Ok(Value::Int(v / 1000));
             }
@@ -320,6 +315,15 @@ fn convert(kind: Kind, token: &[u8], s: u32, e: u32) -> Result<Value, String> {
             Ok(_) => Ok(Value::Str(s, e)),
             Err(_) => Err(format!("invalid UTF-8 in {}", quote(token))),
         },
+    }
+}
+
+/// A decimal number in `0..=max`, or a message saying why not.
+fn parse_number(token: &[u8], max: u64) -> Result<u64, String> {
+    match parse_uint(token) {
+        Some(v) if v <= max => Ok(v),
+        None if !token.iter().all(u8::is_ascii_digit) => Err(not_a(token, "a number")),
+        _ => Err(format!("{} is out of range (0 to {max})", quote(token))),
     }
 }
 

@@ -1,0 +1,213 @@
+//! `vpcflow convert`: Parquet with AWS's column names and types, values identical to
+//! `vpcflow cat`, read back by the parquet crate and (where installed) by DuckDB.
+
+use std::process::Command;
+
+use arrow::array::{Array, Int32Array, Int64Array, StringArray};
+use arrow::datatypes::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{ConvertedType, Type as PhysicalType};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/demo/logs");
+
+fn cat_rows(args: &[&str]) -> Vec<serde_json::Map<String, Value>> {
+    let o = Command::new(BIN).arg("cat").args(args).output().unwrap();
+    assert!(o.status.success());
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| match serde_json::from_str(l).unwrap() {
+            Value::Object(m) => m,
+            _ => panic!("not an object"),
+        })
+        .collect()
+}
+
+/// Every row of a Parquet file as JSON-like maps (nulls included).
+fn parquet_rows(path: &std::path::Path) -> Vec<serde_json::Map<String, Value>> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        for r in 0..batch.num_rows() {
+            let mut m = serde_json::Map::new();
+            for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+                let v = if c.is_null(r) {
+                    Value::Null
+                } else {
+                    match c.data_type() {
+                        DataType::Int32 => c
+                            .as_any()
+                            .downcast_ref::<Int32Array>()
+                            .unwrap()
+                            .value(r)
+                            .into(),
+                        DataType::Int64 => c
+                            .as_any()
+                            .downcast_ref::<Int64Array>()
+                            .unwrap()
+                            .value(r)
+                            .into(),
+                        DataType::Utf8 => c
+                            .as_any()
+                            .downcast_ref::<StringArray>()
+                            .unwrap()
+                            .value(r)
+                            .into(),
+                        t => panic!("unexpected type {t} for {}", f.name()),
+                    }
+                };
+                m.insert(f.name().clone(), v);
+            }
+            rows.push(m);
+        }
+    }
+    rows
+}
+
+#[test]
+fn parquet_has_aws_types_and_cat_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo.parquet");
+    let o = Command::new(BIN)
+        .args(["convert", DEMO, "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Physical types as AWS writes them.
+    let file = std::fs::File::open(&out).unwrap();
+    let meta = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let schema = meta.parquet_schema();
+    let int32 = [
+        "version",
+        "srcport",
+        "dstport",
+        "protocol",
+        "tcp_flags",
+        "traffic_path",
+    ];
+    let int64 = ["packets", "bytes", "start", "end"];
+    for col in schema.columns() {
+        let name = col.name();
+        let expected = if int32.contains(&name) {
+            PhysicalType::INT32
+        } else if int64.contains(&name) {
+            PhysicalType::INT64
+        } else {
+            assert_eq!(col.converted_type(), ConvertedType::UTF8, "{name}");
+            PhysicalType::BYTE_ARRAY
+        };
+        assert_eq!(col.physical_type(), expected, "{name}");
+    }
+    assert_eq!(schema.num_columns(), 29);
+    let rg = meta.metadata().row_group(0);
+    assert_eq!(
+        format!("{:?}", rg.column(0).compression())
+            .split('(')
+            .next(),
+        Some("ZSTD")
+    );
+
+    let want = cat_rows(&[DEMO]);
+    let got = parquet_rows(&out);
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "Parquet rows equal cat's JSON rows");
+}
+
+#[test]
+fn later_layout_with_fewer_columns_gets_nulls_and_extra_columns_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.log");
+    std::fs::write(
+        &input,
+        "version srcaddr dstaddr bytes\n5 10.0.0.1 10.0.0.2 100\nversion srcaddr\n5 10.0.0.3\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.parquet");
+    let o = Command::new(BIN)
+        .args([
+            "convert",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let rows = parquet_rows(&out);
+    assert_eq!(
+        serde_json::to_value(&rows).unwrap(),
+        serde_json::json!([
+            {"version": 5, "srcaddr": "10.0.0.1", "dstaddr": "10.0.0.2", "bytes": 100},
+            {"version": 5, "srcaddr": "10.0.0.3", "dstaddr": null, "bytes": null},
+        ])
+    );
+    std::fs::write(
+        &input,
+        "version srcaddr\n5 10.0.0.3\nversion srcaddr action\n5 10.0.0.3 ACCEPT\n",
+    )
+    .unwrap();
+    let o = Command::new(BIN)
+        .args([
+            "convert",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("with column action that the first layout lacks"));
+}
+
+#[test]
+fn duckdb_reads_back_identical_values() {
+    let probe = Command::new("python3")
+        .args(["-c", "import duckdb"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipping: the Python duckdb package is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo.parquet");
+    assert!(Command::new(BIN)
+        .args(["convert", DEMO, "-o", out.to_str().unwrap(), "-q"])
+        .status()
+        .unwrap()
+        .success());
+    let script = format!(
+        "import duckdb, json, sys\n\
+         rel = duckdb.sql(\"select * from read_parquet('{}')\")\n\
+         cols = rel.columns\n\
+         types = [str(t) for t in rel.types]\n\
+         print(json.dumps({{'types': dict(zip(cols, types)), 'rows': [dict(zip(cols, r)) for r in rel.fetchall()]}}))\n",
+        out.display()
+    );
+    let o = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["types"]["srcport"], "INTEGER");
+    assert_eq!(v["types"]["bytes"], "BIGINT");
+    assert_eq!(v["types"]["srcaddr"], "VARCHAR");
+    let got: Vec<serde_json::Map<String, Value>> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_object().unwrap().clone())
+        .collect();
+    let want = cat_rows(&[DEMO]);
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "DuckDB rows equal cat's JSON rows");
+}
