@@ -349,7 +349,7 @@ fn time_window_keeps_start_in_since_until_and_skips_files_by_path() {
     assert!(o.status.success());
     assert!(stdout(&o).is_empty());
     let err = stderr(&o);
-    assert!(err.contains(&format!("0 files, 0 lines")), "{err}");
+    assert!(err.contains("0 files, 0 lines"), "{err}");
     assert!(
         err.contains(&format!(
             "{} files skipped by their path's date",
