@@ -44,14 +44,23 @@ fn generate(version: u8, target: usize) -> (Vec<u8>, u64) {
         let eni = r.below(40);
         let src = format!("10.0.{}.{}", r.below(64), 1 + r.below(250));
         let dst = if r.below(4) == 0 {
-            format!("{}.{}.{}.{}", 3 + r.below(200), r.below(256), r.below(256), 1 + r.below(250))
+            format!(
+                "{}.{}.{}.{}",
+                3 + r.below(200),
+                r.below(256),
+                r.below(256),
+                1 + r.below(250)
+            )
         } else {
             format!("10.0.{}.{}", r.below(64), 1 + r.below(250))
         };
         let start = 1_793_491_200 + records / 50;
         let nodata = r.below(100) == 0;
         let mut line = if nodata {
-            format!("{version} 123456789012 eni-0a{eni:015x} - - - - - - - {start} {} - NODATA", start + 60)
+            format!(
+                "{version} 123456789012 eni-0a{eni:015x} - - - - - - - {start} {} - NODATA",
+                start + 60
+            )
         } else {
             format!(
                 "{version} 123456789012 eni-0a{eni:015x} {src} {dst} {} {} 6 {} {} {start} {} {} OK",

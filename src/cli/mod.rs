@@ -43,8 +43,17 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print every accepted flow record, in input order, as JSON Lines or CSV.
+    #[command(after_help = "Examples:\n  \
+        vpcflow cat AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/01/\n  \
+        vpcflow cat flows.log.gz --since 2026-11-01T07:00:00Z --until 2026-11-01T08:00:00Z\n  \
+        vpcflow cat export.txt --fields '${version} ${interface-id} ${srcaddr} ${dstaddr} ...'\n  \
+        zcat flows.log.gz | vpcflow cat - --format csv\n  \
+        vpcflow cat logs/ | jq 'select(.action == \"REJECT\")'")]
     Cat(CatArgs),
     /// Convert flow logs to Parquet (zstd) with AWS's Parquet column names and types.
+    #[command(after_help = "Examples:\n  \
+        vpcflow convert AWSLogs/ -o flows.parquet\n  \
+        vpcflow convert flows.log.gz --errors rejected.jsonl -o flows.parquet")]
     Convert(ConvertArgs),
 }
 
