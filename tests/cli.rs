@@ -397,3 +397,32 @@ fn broken_pipe_is_a_normal_exit() {
     drop(out);
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn each_file_starts_from_the_default_or_fields_layout() {
+    // A header in one file does not carry over to the next file: every S3 object has
+    // its own, and a headerless file means --fields or the default v2 format.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.log"), "version srcaddr\n5 10.0.0.1\n").unwrap();
+    std::fs::write(dir.path().join("b.log"), format!("{}\n", v2_line(1))).unwrap();
+    let o = vpcflow(&["cat", dir.path().to_str().unwrap()]);
+    assert!(o.status.success());
+    let rows = jsonl(&o);
+    assert_eq!(
+        rows[0],
+        serde_json::json!({"version": 5, "srcaddr": "10.0.0.1"})
+    );
+    assert_eq!(rows[1]["interface_id"], "eni-0a001");
+    assert_eq!(accounting(&stderr(&o)), [3, 2, 0, 1, 0]);
+}
+
+#[test]
+fn parquet_input_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("flows.parquet");
+    std::fs::write(&p, b"PAR1\x15\x04junk").unwrap();
+    let o = vpcflow(&["cat", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("flows.parquet: cannot read: this is a Parquet file; Parquet input is not supported yet"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+}

@@ -61,6 +61,12 @@ impl Source {
             },
         );
         let head = reader.fill_buf()?;
+        if head.starts_with(b"PAR1") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "this is a Parquet file; Parquet input is not supported yet",
+            ));
+        }
         if head.starts_with(&[0x1f, 0x8b]) {
             Ok(Box::new(MultiGzDecoder::new(reader)))
         } else {
