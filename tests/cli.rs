@@ -426,3 +426,23 @@ fn parquet_input_is_refused_clearly() {
     assert!(stderr(&o).contains("flows.parquet: cannot read: this is a Parquet file; Parquet input is not supported yet"), "{}", stderr(&o));
     assert!(o.stdout.is_empty());
 }
+
+#[test]
+fn multi_member_gzip_is_read_whole() {
+    // Concatenated .gz objects (`cat a.gz b.gz > c.gz`) are one file of two members.
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = gzip(format!("{V2_HEADER}\n{}\n", v2_line(1)).as_bytes());
+    data.extend(gzip(
+        format!("{V2_HEADER}\n{}\n{}\n", v2_line(2), v2_line(3)).as_bytes(),
+    ));
+    let p = dir.path().join("joined.log.gz");
+    std::fs::write(&p, data).unwrap();
+    let o = vpcflow(&["cat", p.to_str().unwrap()]);
+    assert!(o.status.success());
+    let ports: Vec<u64> = jsonl(&o)
+        .iter()
+        .map(|r| r["srcport"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ports, [30001, 30002, 30003]);
+    assert_eq!(accounting(&stderr(&o)), [5, 3, 0, 2, 0]);
+}
