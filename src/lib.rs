@@ -25,12 +25,15 @@
 
 pub mod batch;
 pub mod cli;
+pub mod enrich;
 pub mod error;
 pub mod format;
+pub mod net;
 pub mod output;
 pub mod parse;
 pub mod scan;
 pub mod source;
+pub mod time;
 
 pub use error::Error;
 pub use format::Layout;

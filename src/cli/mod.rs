@@ -11,7 +11,9 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::enrich::{load_map_file, write_map_csv, EniMap, EnrichStats, Enricher};
 use crate::format::Layout;
+use crate::net::Cidr;
 use crate::output::csv::CsvWriter;
 use crate::output::jsonl::JsonLinesWriter;
 use crate::output::parquet::ParquetWriter;
@@ -22,8 +24,8 @@ use crate::source::{discover, Source};
 use crate::Error;
 
 mod report;
-pub mod time;
 
+use crate::time;
 use report::Reporter;
 
 #[derive(Parser, Debug)]
@@ -50,6 +52,14 @@ enum Command {
         zcat flows.log.gz | vpcflow cat - --format csv\n  \
         vpcflow cat logs/ | jq 'select(.action == \"REJECT\")'")]
     Cat(CatArgs),
+    /// Merge ENI map files (CSV, describe-tasks, describe-network-interfaces) and print
+    /// them as one canonical CSV, or who held each address at one moment.
+    #[command(after_help = "Examples:\n  \
+        aws ecs describe-tasks --cluster prod --tasks ... > tasks.json\n  \
+        aws ec2 describe-network-interfaces --filters Name=vpc-id,Values=vpc-... > enis.json\n  \
+        vpcflow map tasks.json enis.json > eni-map.csv\n  \
+        vpcflow map eni-map.csv --at 2026-11-01T07:30:00Z")]
+    Map(MapArgs),
     /// Convert flow logs to Parquet (zstd) with AWS's Parquet column names and types.
     #[command(after_help = "Examples:\n  \
         vpcflow convert AWSLogs/ -o flows.parquet\n  \
@@ -102,14 +112,71 @@ enum CatFormat {
     Csv,
 }
 
+/// ENI map options: shared by every subcommand that attributes records.
+#[derive(Args, Debug, Clone, Default)]
+struct MapOpts {
+    /// ENI map file: canonical CSV, `aws ecs describe-tasks` or `aws ec2
+    /// describe-network-interfaces` JSON (detected from the content). Repeatable: files are
+    /// merged.
+    #[arg(long = "map", value_name = "FILE")]
+    maps: Vec<String>,
+
+    /// The VPC's CIDR blocks (repeatable): unknown peers inside are `vpc`, outside
+    /// `internet`. Default: the private ranges (RFC 1918, RFC 6598, IPv6 ULA).
+    #[arg(long = "vpc-cidr", value_name = "CIDR")]
+    vpc_cidrs: Vec<String>,
+}
+
+impl MapOpts {
+    fn cidrs(&self) -> Result<Vec<Cidr>, Error> {
+        self.vpc_cidrs
+            .iter()
+            .map(|c| {
+                c.parse()
+                    .map_err(|e| Error::Usage(format!("--vpc-cidr: {e}")))
+            })
+            .collect()
+    }
+
+    /// Loads and merges the map files; a malformed file is an error (exit 2).
+    fn load(&self, quiet: bool) -> Result<EniMap, Error> {
+        let mut facts = Vec::new();
+        for path in &self.maps {
+            facts.extend(load_map_file(path).map_err(|e| Error::Usage(format!("--map: {e}")))?);
+        }
+        let map = EniMap::from_facts(facts);
+        if !quiet {
+            for w in map.warnings() {
+                eprintln!("vpcflow: warning: {w}");
+            }
+        }
+        Ok(map)
+    }
+}
+
 #[derive(Args, Debug)]
 struct CatArgs {
     #[command(flatten)]
     read: ReadArgs,
 
+    #[command(flatten)]
+    map: MapOpts,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = CatFormat::Jsonl)]
     format: CatFormat,
+}
+
+#[derive(Args, Debug)]
+struct MapArgs {
+    /// Map files to merge.
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<String>,
+
+    /// Print only the rows in force at time T (RFC 3339 or unix seconds): who held each
+    /// address then.
+    #[arg(long, value_name = "T")]
+    at: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +201,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Cat(args) => cat(args),
         Command::Convert(args) => convert(args),
+        Command::Map(args) => map_cmd(args),
     };
     match result {
         Ok(code) => code,
@@ -203,15 +271,25 @@ impl ReadArgs {
     }
 }
 
-/// Feeds batches to a writer and problems to the reporter.
+/// Feeds batches (enriched when a map is given) to a writer and problems to the
+/// reporter.
 struct WriterSink<'a> {
     writer: &'a mut dyn BatchWriter,
     reporter: &'a mut Reporter,
+    enricher: Option<&'a Enricher>,
+    enriched: EnrichStats,
 }
 
 impl ScanSink for WriterSink<'_> {
     fn batch(&mut self, _source: &Source, batch: RecordBatch) -> Result<(), Error> {
-        self.writer.write(&batch)?;
+        match self.enricher {
+            Some(e) => {
+                let (batch, stats) = e.enrich(&batch);
+                self.enriched += stats;
+                self.writer.write(&batch)?;
+            }
+            None => self.writer.write(&batch)?,
+        }
         Ok(())
     }
     fn reject(&mut self, source: &Source, reject: &Reject) -> Result<(), Error> {
@@ -226,7 +304,11 @@ impl ScanSink for WriterSink<'_> {
 }
 
 /// Runs a scan into `writer` and reports; shared by `cat` and `convert`.
-fn read_into(config: ReadConfig, writer: &mut dyn BatchWriter) -> Result<ExitCode, Error> {
+fn read_into(
+    config: ReadConfig,
+    writer: &mut dyn BatchWriter,
+    enricher: Option<&Enricher>,
+) -> Result<ExitCode, Error> {
     let ReadConfig {
         sources,
         missing,
@@ -240,16 +322,19 @@ fn read_into(config: ReadConfig, writer: &mut dyn BatchWriter) -> Result<ExitCod
         return Err(Error::Input(missing.join("; ")));
     }
     reporter.start_progress(&sources);
-    let stats: ScanStats = scan(
-        &sources,
-        &options,
-        &mut WriterSink {
-            writer,
-            reporter: &mut reporter,
-        },
-    )?;
+    let mut sink = WriterSink {
+        writer,
+        reporter: &mut reporter,
+        enricher,
+        enriched: EnrichStats::default(),
+    };
+    let stats: ScanStats = scan(&sources, &options, &mut sink)?;
+    let enriched = sink.enriched;
     writer.finish()?;
     reporter.finish(&stats, &options)?;
+    if enricher.is_some() {
+        reporter.attribution(&enriched);
+    }
     let unreadable = !missing.is_empty() || reporter.unreadable_files() > 0;
     Ok(if unreadable {
         ExitCode::from(2)
@@ -260,13 +345,42 @@ fn read_into(config: ReadConfig, writer: &mut dyn BatchWriter) -> Result<ExitCod
 
 fn cat(args: CatArgs) -> Result<ExitCode, Error> {
     let config = args.read.config(true)?;
+    let cidrs = args.map.cidrs()?;
+    let enricher = if args.map.maps.is_empty() {
+        None
+    } else {
+        Some(Enricher::new(
+            Arc::new(args.map.load(args.read.quiet)?),
+            &cidrs,
+        ))
+    };
     let stdout = io::stdout();
     let out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut writer: Box<dyn BatchWriter> = match args.format {
         CatFormat::Jsonl => Box::new(JsonLinesWriter::new(out)),
         CatFormat::Csv => Box::new(CsvWriter::new(out)),
     };
-    read_into(config, writer.as_mut())
+    read_into(config, writer.as_mut(), enricher.as_ref())
+}
+
+fn map_cmd(args: MapArgs) -> Result<ExitCode, Error> {
+    let at = args
+        .at
+        .as_deref()
+        .map(|t| time::parse_time(t).map_err(|e| Error::Usage(format!("--at: {e}"))))
+        .transpose()?;
+    let opts = MapOpts {
+        maps: args.files,
+        ..MapOpts::default()
+    };
+    let map = opts.load(false)?;
+    let rows = map
+        .rows()
+        .iter()
+        .filter(|r| at.is_none_or(|t| r.holds_at(t)));
+    let stdout = io::stdout();
+    write_map_csv(rows, stdout.lock())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn convert(args: ConvertArgs) -> Result<ExitCode, Error> {
@@ -283,7 +397,7 @@ fn convert(args: ConvertArgs) -> Result<ExitCode, Error> {
     }
     let mut writer = ParquetWriter::create(&args.output)
         .map_err(|e| Error::Usage(format!("cannot create {}: {e}", args.output)))?;
-    let code = read_into(config, &mut writer)?;
+    let code = read_into(config, &mut writer, None)?;
     let _ = io::stderr().flush();
     Ok(code)
 }

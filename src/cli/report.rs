@@ -159,6 +159,27 @@ impl Reporter {
     }
 }
 
+impl Reporter {
+    /// The attribution summary of a run with `--map`.
+    pub fn attribution(&self, s: &crate::enrich::EnrichStats) {
+        if self.quiet {
+            return;
+        }
+        let mut line = format!(
+            "vpcflow: attribution: {} records; own ENI from the map {}, from ECS fields {}; \
+             peer from the map {}",
+            s.records, s.own_from_map, s.own_from_ecs_fields, s.peer_from_map
+        );
+        if s.ecs_disagreements > 0 {
+            line += &format!(
+                "; {} records whose ECS fields name another task than the map (the map wins)",
+                s.ecs_disagreements
+            );
+        }
+        eprintln!("{line}");
+    }
+}
+
 /// The closing summary, e.g.
 /// `vpcflow: 2 files, 1204 lines = 1190 records + 4 rejected + 3 headers + 7 blank; ...`.
 pub fn summary(stats: &ScanStats, options: &ScanOptions, shown_from: u64, failed: u64) -> String {

@@ -1,4 +1,4 @@
-//! Parsing the times users give on the command line.
+//! Times as users write them (`--since`, map files) and as we print them.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
