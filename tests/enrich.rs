@@ -47,7 +47,7 @@ const T0: i64 = 1_793_491_200;
 
 const CSV: &str = "\
 eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,subnet_id,vpc_id,valid_from,valid_to
-eni-a,task,10.0.1.10,arn:aws:ecs:us-east-1:123456789012:task/prod/aaa,prod,admin-gateway,admin-gateway,,subnet-1,,2026-11-01T00:00:00Z,2026-11-01T00:10:00Z
+eni-a,task,10.0.1.10,arn:aws:ecs:us-east-1:123456789012:task/prod/aaa,prod,admin-gateway,admin-gateway,,subnet-1,vpc-1,2026-11-01T00:00:00Z,2026-11-01T00:10:00Z
 eni-b,task,10.0.1.10,arn:aws:ecs:us-east-1:123456789012:task/prod/bbb,prod,worker,worker,sg-worker,subnet-1,vpc-1,2026-11-01T00:12:00Z,
 eni-api,task,10.0.2.20,arn:aws:ecs:us-east-1:123456789012:task/prod/ccc,prod,api,api,sg-api;sg-common,subnet-2,vpc-1,2026-10-31T00:00:00Z,
 eni-api,task,10.0.2.21,arn:aws:ecs:us-east-1:123456789012:task/prod/ccc,prod,api,api,sg-api;sg-common,subnet-2,vpc-1,2026-10-31T00:00:00Z,
@@ -242,9 +242,10 @@ fn json_pair_merges_into_the_equivalent_csv() {
     let a = String::from_utf8(from_json.stdout).unwrap();
     let b = String::from_utf8(from_csv.stdout).unwrap();
     assert_eq!(a, b);
-    // The stopped task is known from describe-tasks alone, with its window; the
-    // running ones take their security groups from describe-network-interfaces.
-    assert!(a.contains("eni-a,task,10.0.1.10,arn:aws:ecs:us-east-1:123456789012:task/prod/aaa,prod,admin-gateway,admin-gateway,,subnet-1,,2026-11-01T00:00:00Z,2026-11-01T00:10:00Z\n"), "{a}");
+    // The stopped task is known from describe-tasks alone, with its window (and its
+    // subnet's VPC); the running ones take their security groups from
+    // describe-network-interfaces.
+    assert!(a.contains("eni-a,task,10.0.1.10,arn:aws:ecs:us-east-1:123456789012:task/prod/aaa,prod,admin-gateway,admin-gateway,,subnet-1,vpc-1,2026-11-01T00:00:00Z,2026-11-01T00:10:00Z\n"), "{a}");
     assert!(a.contains("eni-api,task,10.0.2.21,arn:aws:ecs:us-east-1:123456789012:task/prod/ccc,prod,api,api,sg-api;sg-common,subnet-2,vpc-1,2026-10-31T00:00:00Z,\n"), "{a}");
     // Round trip: the printed CSV reads back to itself.
     let again = dir.path().join("again.csv");
@@ -416,5 +417,45 @@ fn overlapping_windows_of_different_enis_are_a_warning_naming_both_rows() {
     assert_eq!(
         err,
         format!("vpcflow: warning: 10.0.1.10 is held by eni-a ({path}:2) and eni-b ({path}:3) at the same time from 2026-11-01T00:08:00Z; the later-starting holder wins\n")
+    );
+}
+
+#[test]
+fn bundled_aws_json_pair_equals_its_csv() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/aws-json");
+    let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let json = vpcflow(&[
+        "map",
+        &p("describe-tasks.json"),
+        &p("describe-network-interfaces.json"),
+    ]);
+    let csv = vpcflow(&["map", &p("equivalent.csv")]);
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    assert!(
+        json.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let (a, b) = (
+        String::from_utf8(json.stdout).unwrap(),
+        String::from_utf8(csv.stdout).unwrap(),
+    );
+    assert_eq!(a, b);
+    assert!(a.lines().count() > 3);
+    // describe-tasks alone knows a task's IPv6 address from its containers' interfaces.
+    let tasks = String::from_utf8(vpcflow(&["map", &p("describe-tasks.json")]).stdout).unwrap();
+    let v6: Vec<&str> = tasks
+        .lines()
+        .filter(|l| l.split(',').nth(2).is_some_and(|a| a.contains(':')))
+        .collect();
+    assert_eq!(v6.len(), 1, "{tasks}");
+    assert!(
+        b.contains(&v6[0][..v6[0].find(",20").unwrap()]),
+        "same task row in the CSV: {}",
+        v6[0]
     );
 }

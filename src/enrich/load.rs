@@ -337,6 +337,26 @@ fn describe_tasks(name: &str, v: &Value) -> Result<Vec<EniFact>, MapError> {
                     "{name}: {here}: no privateIPv4Address for {eni}"
                 )));
             }
+            // The containers list the task ENI's IPv6 address, when it has one.
+            let task_here = path(&[&"tasks", &format!("[{i}]")]);
+            for (k, c) in array(name, task, "containers", &task_here)?
+                .iter()
+                .enumerate()
+            {
+                let at = format!("{task_here}.containers[{k}]");
+                for ni in array(name, c, "networkInterfaces", &at)? {
+                    if let Some(a) = str_at(ni, "ipv6Address") {
+                        let ip = net::addr(a).ok_or_else(|| {
+                            MapError(format!(
+                                "{name}: {at}: ipv6Address {a:?} is not an IP address"
+                            ))
+                        })?;
+                        if !addrs.iter().any(|(x, _, _)| *x == ip) {
+                            addrs.push((ip, from, to));
+                        }
+                    }
+                }
+            }
             facts.push(EniFact {
                 eni_id: eni.to_string(),
                 source: Source::DescribeTasks,

@@ -197,6 +197,18 @@ impl EniMap {
         for (eni_id, facts) in per_eni {
             rows.extend(merge_eni(eni_id, facts));
         }
+        // A subnet lies in exactly one VPC: a stopped task's ENI, known only from
+        // describe-tasks, takes its VPC from another ENI of the same subnet.
+        let vpc_of_subnet: HashMap<String, String> = rows
+            .iter()
+            .filter_map(|r| Some((r.subnet_id.clone()?, r.vpc_id.clone()?)))
+            .collect();
+        for r in rows.iter_mut().filter(|r| r.vpc_id.is_none()) {
+            r.vpc_id = r
+                .subnet_id
+                .as_ref()
+                .and_then(|s| vpc_of_subnet.get(s).cloned());
+        }
         EniMap::from_rows(rows)
     }
 
