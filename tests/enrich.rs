@@ -453,9 +453,10 @@ fn bundled_aws_json_pair_equals_its_csv() {
         .filter(|l| l.split(',').nth(2).is_some_and(|a| a.contains(':')))
         .collect();
     assert_eq!(v6.len(), 1, "{tasks}");
+    let first4 = |l: &str| l.split(',').take(4).collect::<Vec<_>>().join(",");
     assert!(
-        b.contains(&v6[0][..v6[0].find(",20").unwrap()]),
-        "same task row in the CSV: {}",
+        b.lines().any(|l| first4(l) == first4(v6[0])),
+        "the CSV has the same ENI, address and task: {}",
         v6[0]
     );
 }
