@@ -31,6 +31,7 @@ pub mod format;
 pub mod net;
 pub mod output;
 pub mod parse;
+pub mod policy;
 pub mod scan;
 pub mod source;
 pub mod time;

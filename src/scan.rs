@@ -81,6 +81,42 @@ pub struct ScanStats {
     pub elapsed: Duration,
 }
 
+impl std::ops::AddAssign for ScanStats {
+    fn add_assign(&mut self, o: ScanStats) {
+        self.files += o.files;
+        self.files_skipped += o.files_skipped;
+        self.files_failed += o.files_failed;
+        self.counts += o.counts;
+        self.outside_window += o.outside_window;
+        self.raw_bytes += o.raw_bytes;
+        self.text_bytes += o.text_bytes;
+        self.elapsed = self.elapsed.max(o.elapsed);
+    }
+}
+
+/// Scans every source on the current rayon pool, one worker per source, each into its
+/// own sink made by `make`. Returns the sinks and their statistics in source order, so
+/// that callers can merge them (and replay what they collected) deterministically.
+pub fn scan_parallel<S, F>(
+    sources: &[Source],
+    options: &ScanOptions,
+    make: F,
+) -> Vec<(S, Result<ScanStats, crate::Error>)>
+where
+    S: ScanSink + Send,
+    F: Fn() -> S + Sync,
+{
+    use rayon::prelude::*;
+    sources
+        .par_iter()
+        .map(|source| {
+            let mut sink = make();
+            let stats = scan(std::slice::from_ref(source), options, &mut sink);
+            (sink, stats)
+        })
+        .collect()
+}
+
 impl ScanStats {
     /// Records kept after the time window.
     pub fn records_kept(&self) -> u64 {

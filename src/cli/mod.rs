@@ -4,7 +4,7 @@
 //! Exit codes (every subcommand): `0` success, `2` usage error, an input that could
 //! not be read at all, or (with `--strict`) the first rejected line.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -15,11 +15,14 @@ use crate::enrich::{load_map_file, write_map_csv, EniMap, EnrichStats, Enricher}
 use crate::format::Layout;
 use crate::net::Cidr;
 use crate::output::csv::CsvWriter;
+use crate::output::findings;
 use crate::output::jsonl::JsonLinesWriter;
 use crate::output::parquet::ParquetWriter;
 use crate::output::BatchWriter;
 use crate::parse::Reject;
-use crate::scan::{scan, ScanOptions, ScanSink, ScanStats};
+use crate::policy::audit::{AuditState, Auditor};
+use crate::policy::{CommandLineRules, Policy};
+use crate::scan::{scan, scan_parallel, ScanOptions, ScanSink, ScanStats};
 use crate::source::{discover, Source};
 use crate::Error;
 
@@ -52,6 +55,13 @@ enum Command {
         zcat flows.log.gz | vpcflow cat - --format csv\n  \
         vpcflow cat logs/ | jq 'select(.action == \"REJECT\")'")]
     Cat(CatArgs),
+    /// Flag the peers that opened (or tried to open) connections to tasks that the policy
+    /// does not allow. Exit 0: no findings; 1: findings; 2: error.
+    #[command(after_help = "Examples:\n  \
+        vpcflow audit AWSLogs/ --map eni-map.csv --policy policy.toml\n  \
+        vpcflow audit logs/ --map tasks.json --map enis.json --vpc-cidr 10.0.0.0/16 --allow-sg sg-0alb\n  \
+        vpcflow audit logs/ --map eni-map.csv --policy policy.toml --format json | jq -r .reason")]
+    Audit(AuditArgs),
     /// Merge ENI map files (CSV, describe-tasks, describe-network-interfaces) and print
     /// them as one canonical CSV, or who held each address at one moment.
     #[command(after_help = "Examples:\n  \
@@ -100,6 +110,10 @@ struct ReadArgs {
     /// Print no summary and no progress bar on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
+
+    /// Worker threads (default: all cores). Output is the same for any number.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
 
     /// Records per Arrow batch.
     #[arg(long, default_value_t = 8192, value_name = "N", hide = true)]
@@ -167,6 +181,45 @@ struct CatArgs {
     format: CatFormat,
 }
 
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Args, Debug)]
+struct AuditArgs {
+    #[command(flatten)]
+    read: ReadArgs,
+
+    #[command(flatten)]
+    map: MapOpts,
+
+    /// The policy file (TOML): who may connect to the tasks of each service.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<String>,
+
+    /// Allow connections from ENIs in this security group into every task (repeatable;
+    /// added to the policy's [defaults]).
+    #[arg(long = "allow-sg", value_name = "SG")]
+    allow_sg: Vec<String>,
+
+    /// Allow connections from this CIDR block ("vpc" for the VPC's) into every task
+    /// (repeatable; added to the policy's [defaults]).
+    #[arg(long = "allow-cidr", value_name = "CIDR")]
+    allow_cidr: Vec<String>,
+
+    /// Allow connections from tasks of this service into every task (repeatable; added
+    /// to the policy's [defaults]).
+    #[arg(long = "allow-service", value_name = "SERVICE")]
+    allow_service: Vec<String>,
+
+    /// Output format. Default: table on a terminal, json (JSON Lines) otherwise.
+    #[arg(long, value_enum)]
+    format: Option<ReportFormat>,
+}
+
 #[derive(Args, Debug)]
 struct MapArgs {
     /// Map files to merge.
@@ -202,6 +255,7 @@ pub fn run() -> ExitCode {
         Command::Cat(args) => cat(args),
         Command::Convert(args) => convert(args),
         Command::Map(args) => map_cmd(args),
+        Command::Audit(args) => audit(args),
     };
     match result {
         Ok(code) => code,
@@ -400,6 +454,146 @@ fn convert(args: ConvertArgs) -> Result<ExitCode, Error> {
     let code = read_into(config, &mut writer, None)?;
     let _ = io::stderr().flush();
     Ok(code)
+}
+
+/// Collects what one worker's scan of one source produced for the audit.
+struct AuditSink<'a> {
+    enricher: &'a Enricher,
+    auditor: &'a Auditor<'a>,
+    state: AuditState,
+    enriched: EnrichStats,
+    rejects: Vec<Reject>,
+    file_errors: Vec<String>,
+}
+
+impl ScanSink for AuditSink<'_> {
+    fn batch(&mut self, _source: &Source, batch: RecordBatch) -> Result<(), Error> {
+        let (batch, stats) = self.enricher.enrich(&batch);
+        self.enriched += stats;
+        self.state.add(&batch, self.auditor);
+        Ok(())
+    }
+    fn reject(&mut self, _source: &Source, reject: &Reject) -> Result<(), Error> {
+        self.rejects.push(reject.clone());
+        Ok(())
+    }
+    fn file_error(&mut self, _source: &Source, message: &str) -> Result<(), Error> {
+        self.file_errors.push(message.to_string());
+        Ok(())
+    }
+}
+
+/// A rayon pool of `threads` workers (0: one per core).
+fn pool(threads: usize) -> Result<rayon::ThreadPool, Error> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Usage(format!("--threads: {e}")))
+}
+
+fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
+    let config = args.read.config(true)?;
+    let cidrs = args.map.cidrs()?;
+    let extra = CommandLineRules {
+        security_groups: args.allow_sg.clone(),
+        cidrs: args.allow_cidr.clone(),
+        services: args.allow_service.clone(),
+    };
+    let policy = match &args.policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::Usage(format!("--policy: cannot read {path}: {e}")))?;
+            Policy::parse(path, &text, &cidrs, &extra)
+        }
+        None if !extra.is_empty() => Policy::from_command_line(&cidrs, &extra),
+        None => {
+            return Err(Error::Usage(
+                "audit needs --policy FILE, or rules for every task with --allow-sg, \
+                 --allow-cidr or --allow-service"
+                    .into(),
+            ))
+        }
+    }
+    .map_err(|e| Error::Usage(format!("--policy: {e}")))?;
+    let map = Arc::new(args.map.load(args.read.quiet)?);
+    policy
+        .check_against(args.policy.as_deref().unwrap_or("command line"), &map)
+        .map_err(|e| Error::Usage(format!("--policy: {e}")))?;
+    let enricher = Enricher::new(map.clone(), &policy.vpc_cidrs);
+    let auditor = Auditor {
+        policy: &policy,
+        map: &map,
+    };
+
+    let ReadConfig {
+        sources,
+        missing,
+        scan: options,
+        mut reporter,
+    } = config;
+    for m in &missing {
+        reporter.input_missing(m);
+    }
+    if !missing.is_empty() && reporter.strict() {
+        return Err(Error::Input(missing.join("; ")));
+    }
+    let started = std::time::Instant::now();
+    let results = pool(args.read.threads)?.install(|| {
+        scan_parallel(&sources, &options, || AuditSink {
+            enricher: &enricher,
+            auditor: &auditor,
+            state: AuditState::default(),
+            enriched: EnrichStats::default(),
+            rejects: Vec::new(),
+            file_errors: Vec::new(),
+        })
+    });
+    // Reduce in source order, replaying what each worker collected.
+    let mut state = AuditState::default();
+    let mut stats = ScanStats::default();
+    let mut enriched = EnrichStats::default();
+    for (source, (sink, result)) in sources.iter().zip(results) {
+        for r in &sink.rejects {
+            reporter.reject(source, r)?;
+        }
+        for e in &sink.file_errors {
+            reporter.file_error(source, e)?;
+        }
+        stats += result?;
+        enriched += sink.enriched;
+        state.merge(sink.state);
+    }
+    stats.elapsed = started.elapsed();
+    let (findings, summary) = state.finish(&auditor);
+    let stdout = io::stdout();
+    let format = args.format.unwrap_or(if stdout.is_terminal() {
+        ReportFormat::Table
+    } else {
+        ReportFormat::Json
+    });
+    let out = io::BufWriter::new(stdout.lock());
+    match format {
+        ReportFormat::Json => findings::write_json(&findings, out)?,
+        ReportFormat::Csv => findings::write_csv(&findings, out)?,
+        ReportFormat::Table => {
+            let width = io::stdout()
+                .is_terminal()
+                .then(|| comfy_table::Table::new().width())
+                .flatten();
+            findings::write_table(&findings, width, out)?
+        }
+    }
+    reporter.finish(&stats, &options)?;
+    reporter.attribution(&enriched);
+    reporter.audit(&summary);
+    let unreadable = !missing.is_empty() || reporter.unreadable_files() > 0;
+    Ok(if unreadable {
+        ExitCode::from(2)
+    } else if summary.findings() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[cfg(test)]

@@ -180,6 +180,30 @@ impl Reporter {
     }
 }
 
+impl Reporter {
+    /// The audit summary.
+    pub fn audit(&self, s: &crate::policy::audit::AuditSummary) {
+        if self.quiet {
+            return;
+        }
+        let mut line = format!(
+            "vpcflow: audit: {} tasks audited, {} not audited",
+            s.tasks_audited, s.tasks_not_audited
+        );
+        if !s.services_not_audited.is_empty() {
+            line += &format!(
+                " (services without a rule: {})",
+                s.services_not_audited.join(", ")
+            );
+        }
+        line += &format!(
+            "; {} conversations checked, {} opened by peers; findings: {} high, {} medium, {} low",
+            s.conversations, s.opened_by_peers, s.high, s.medium, s.low
+        );
+        eprintln!("{line}");
+    }
+}
+
 /// The closing summary, e.g.
 /// `vpcflow: 2 files, 1204 lines = 1190 records + 4 rejected + 3 headers + 7 blank; ...`.
 pub fn summary(stats: &ScanStats, options: &ScanOptions, shown_from: u64, failed: u64) -> String {

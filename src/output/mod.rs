@@ -14,6 +14,7 @@ use arrow::datatypes::{DataType, Int32Type};
 use arrow::record_batch::RecordBatch;
 
 pub mod csv;
+pub mod findings;
 pub mod jsonl;
 pub mod parquet;
 

@@ -1,0 +1,188 @@
+//! Writers for audit findings: JSON Lines, CSV, and a table for people (grouped by
+//! service, worst first).
+
+use std::io::{self, Write};
+
+use comfy_table::{presets, ContentArrangement, Table};
+
+use crate::policy::audit::Finding;
+use crate::time::rfc3339;
+
+/// Protocol numbers people know by name.
+pub fn protocol_name(p: i32) -> String {
+    match p {
+        1 => "icmp".into(),
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        58 => "icmpv6".into(),
+        -1 => "-".into(),
+        p => p.to_string(),
+    }
+}
+
+/// One JSON object per finding.
+pub fn write_json(findings: &[Finding], mut out: impl Write) -> io::Result<()> {
+    for f in findings {
+        serde_json::to_writer(&mut out, f)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// The columns of the CSV output, in order.
+pub const CSV_COLUMNS: [&str; 21] = [
+    "rule",
+    "severity",
+    "eni_id",
+    "task_arn",
+    "service",
+    "cluster",
+    "peer_addr",
+    "peer_kind",
+    "peer_service",
+    "peer_eni_id",
+    "peer_task_arn",
+    "ports",
+    "protocol",
+    "action",
+    "flows",
+    "records",
+    "packets",
+    "bytes",
+    "first_seen",
+    "last_seen",
+    "reason",
+];
+
+/// CSV with a header row; `ports` separated by `;`.
+pub fn write_csv(findings: &[Finding], out: impl Write) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(CSV_COLUMNS)?;
+    let o = |s: &Option<String>| s.clone().unwrap_or_default();
+    for f in findings {
+        w.write_record([
+            f.rule.to_string(),
+            f.severity.as_str().to_string(),
+            f.eni_id.clone(),
+            o(&f.task_arn),
+            o(&f.service),
+            o(&f.cluster),
+            f.peer_addr.clone(),
+            o(&f.peer_kind),
+            o(&f.peer_service),
+            o(&f.peer_eni_id),
+            o(&f.peer_task_arn),
+            ports(&f.ports, ";"),
+            f.protocol.to_string(),
+            f.action.to_string(),
+            f.flows.to_string(),
+            f.records.to_string(),
+            f.packets.to_string(),
+            f.bytes.to_string(),
+            rfc3339(f.first_seen),
+            rfc3339(f.last_seen),
+            f.reason.clone(),
+        ])?;
+    }
+    w.flush()
+}
+
+fn ports(p: &[u16], sep: &str) -> String {
+    p.iter().map(u16::to_string).collect::<Vec<_>>().join(sep)
+}
+
+/// The task id: the last part of the task ARN.
+fn short_task(arn: &Option<String>) -> String {
+    arn.as_deref()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// A table per service, services with the worst findings first. `width` is the
+/// terminal width, if any.
+pub fn write_table(
+    findings: &[Finding],
+    width: Option<u16>,
+    mut out: impl Write,
+) -> io::Result<()> {
+    if findings.is_empty() {
+        writeln!(out, "No unexpected ingress: every connection into an audited task is allowed by the policy.")?;
+        return out.flush();
+    }
+    let mut services: Vec<(Option<&str>, crate::policy::audit::Severity)> = Vec::new();
+    for f in findings {
+        let s = f.service.as_deref();
+        match services.iter_mut().find(|(x, _)| *x == s) {
+            Some(e) => e.1 = e.1.min(f.severity),
+            None => services.push((s, f.severity)),
+        }
+    }
+    services.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
+    for (i, (service, _)) in services.iter().enumerate() {
+        let rows: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.service.as_deref() == *service)
+            .collect();
+        if i > 0 {
+            writeln!(out)?;
+        }
+        writeln!(
+            out,
+            "service {} — {} finding{}",
+            service.unwrap_or("(none)"),
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" }
+        )?;
+        let mut t = Table::new();
+        t.load_preset(presets::UTF8_FULL_CONDENSED);
+        match width {
+            Some(w) => {
+                t.set_content_arrangement(ContentArrangement::Dynamic);
+                t.set_width(w);
+            }
+            None => {
+                t.set_content_arrangement(ContentArrangement::Disabled);
+            }
+        }
+        t.set_header([
+            "SEVERITY",
+            "TASK",
+            "ENI",
+            "PEER",
+            "PEER IS",
+            "PROTO",
+            "PORTS",
+            "ACTION",
+            "FLOWS",
+            "BYTES",
+            "FIRST SEEN",
+            "LAST SEEN",
+        ]);
+        for f in &rows {
+            let peer_is = match (&f.peer_kind, &f.peer_service) {
+                (Some(k), Some(s)) => format!("{k} ({s})"),
+                (Some(k), None) => k.clone(),
+                _ => "-".into(),
+            };
+            t.add_row([
+                f.severity.as_str().to_string(),
+                short_task(&f.task_arn),
+                f.eni_id.clone(),
+                f.peer_addr.clone(),
+                peer_is,
+                protocol_name(f.protocol),
+                ports(&f.ports, ","),
+                f.action.to_string(),
+                f.flows.to_string(),
+                f.bytes.to_string(),
+                rfc3339(f.first_seen),
+                rfc3339(f.last_seen),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+        for f in &rows {
+            writeln!(out, "  - {}", f.reason)?;
+        }
+    }
+    out.flush()
+}

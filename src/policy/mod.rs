@@ -1,0 +1,474 @@
+//! The intended policy: who may open connections to the tasks of each service.
+//!
+//! ```toml
+//! [network]
+//! vpc_cidrs = ["10.0.0.0/16"]          # the word "vpc" in rule lists stands for these
+//!
+//! [defaults]                            # optional: rules for tasks of unlisted services
+//! ingress_from_cidrs = ["vpc"]
+//!
+//! [[service]]
+//! name = "web"                          # optional: cluster = "prod"
+//! ports = [8080]                        # listener ports of the task (optional)
+//! ingress_from_security_groups = ["sg-0123456789abcdef0"]
+//! ingress_from_cidrs = ["vpc", "192.0.2.0/24"]
+//! ingress_from_services = ["admin-gateway"]
+//! ```
+//!
+//! A connection into a task is allowed when the peer, as of the connection's time,
+//! matches any entry of any `ingress_from_*` list of the task's service. A service with
+//! no entries allows no inbound connection. Tasks of unlisted services without
+//! `[defaults]` are not audited.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use crate::enrich::EniMap;
+use crate::net::Cidr;
+
+pub mod audit;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    network: Network,
+    defaults: Option<RuleFile>,
+    #[serde(default)]
+    service: Vec<ServiceFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Network {
+    #[serde(default)]
+    vpc_cidrs: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    ports: Vec<u16>,
+    #[serde(default)]
+    ingress_from_security_groups: Vec<String>,
+    #[serde(default)]
+    ingress_from_cidrs: Vec<String>,
+    #[serde(default)]
+    ingress_from_services: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceFile {
+    name: String,
+    cluster: Option<String>,
+    // The rule's fields, spelled out: `#[serde(flatten)]` would lose the position and
+    // the list of expected keys in "unknown field" messages.
+    #[serde(default)]
+    ports: Vec<u16>,
+    #[serde(default)]
+    ingress_from_security_groups: Vec<String>,
+    #[serde(default)]
+    ingress_from_cidrs: Vec<String>,
+    #[serde(default)]
+    ingress_from_services: Vec<String>,
+}
+
+impl ServiceFile {
+    fn rule(&self) -> RuleFile {
+        RuleFile {
+            ports: self.ports.clone(),
+            ingress_from_security_groups: self.ingress_from_security_groups.clone(),
+            ingress_from_cidrs: self.ingress_from_cidrs.clone(),
+            ingress_from_services: self.ingress_from_services.clone(),
+        }
+    }
+}
+
+/// One resolved ingress rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rule {
+    /// The listener ports of the service's tasks (may be empty).
+    pub ports: Vec<u16>,
+    pub security_groups: Vec<String>,
+    /// CIDR blocks with `vpc` expanded.
+    pub cidrs: Vec<Cidr>,
+    /// The CIDR entries as written (`vpc`, `10.0.0.50/32`), for messages.
+    pub cidr_names: Vec<String>,
+    pub services: Vec<String>,
+}
+
+impl Rule {
+    /// Whether the rule admits no one.
+    pub fn admits_nobody(&self) -> bool {
+        self.security_groups.is_empty() && self.cidrs.is_empty() && self.services.is_empty()
+    }
+
+    /// Whether a peer with this address, security groups and service is admitted.
+    pub fn admits(&self, addr: &[u8; 16], groups: &[String], service: Option<&str>) -> bool {
+        self.cidrs.iter().any(|c| c.contains(addr))
+            || groups.iter().any(|g| self.security_groups.contains(g))
+            || service.is_some_and(|s| self.services.iter().any(|x| x == s))
+    }
+
+    /// "admits only sg-0abc (ALB), services web and admin-gateway, and 10.0.0.50/32".
+    pub fn describe(&self, map: &EniMap) -> String {
+        if self.admits_nobody() {
+            return "admits no inbound connections".to_string();
+        }
+        let mut parts = Vec::new();
+        if !self.security_groups.is_empty() {
+            let sgs: Vec<String> = self
+                .security_groups
+                .iter()
+                .map(|sg| match sg_owner(map, sg) {
+                    Some(owner) => format!("{sg} ({owner})"),
+                    None => sg.clone(),
+                })
+                .collect();
+            parts.push(format!(
+                "security group{} {}",
+                plural(sgs.len()),
+                list(&sgs)
+            ));
+        }
+        if !self.services.is_empty() {
+            parts.push(format!(
+                "service{} {}",
+                plural(self.services.len()),
+                list(&self.services)
+            ));
+        }
+        parts.extend(self.cidr_names.iter().map(|c| {
+            if c == "vpc" {
+                "the VPC".to_string()
+            } else {
+                c.clone()
+            }
+        }));
+        // "services web and admin-gateway, and 10.0.0.50/32": the comma keeps the parts apart.
+        let text = match parts.as_slice() {
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{}, and {last}", rest.join(", ")),
+            [] => String::new(),
+        };
+        format!("admits only {text}")
+    }
+}
+
+/// What uses a security group, for messages: `ALB`, `NLB`, `tasks of web`.
+fn sg_owner(map: &EniMap, sg: &str) -> Option<String> {
+    let kinds: BTreeSet<String> = map
+        .holders()
+        .iter()
+        .filter(|h| h.security_groups.iter().any(|g| g == sg))
+        .map(|h| match (&h.service, h.kind) {
+            (Some(s), _) => format!("tasks of {s}"),
+            (None, k) => k.as_str().to_uppercase(),
+        })
+        .collect();
+    (!kinds.is_empty()).then(|| kinds.into_iter().collect::<Vec<_>>().join(", "))
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [a] => a.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// A service's rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRule {
+    pub name: String,
+    pub cluster: Option<String>,
+    pub rule: Rule,
+}
+
+/// The resolved policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub vpc_cidrs: Vec<Cidr>,
+    pub defaults: Option<Rule>,
+    pub services: Vec<ServiceRule>,
+}
+
+/// Extra rules from the command line (`--allow-sg`, `--allow-cidr`, `--allow-service`):
+/// added to `[defaults]`, which they create if the policy has none.
+#[derive(Debug, Clone, Default)]
+pub struct CommandLineRules {
+    pub security_groups: Vec<String>,
+    pub cidrs: Vec<String>,
+    pub services: Vec<String>,
+}
+
+impl CommandLineRules {
+    pub fn is_empty(&self) -> bool {
+        self.security_groups.is_empty() && self.cidrs.is_empty() && self.services.is_empty()
+    }
+}
+
+impl Policy {
+    /// Parses and resolves a policy file. `vpc_cidrs` given on the command line take
+    /// precedence over `[network]`; with neither, `vpc` means the private ranges.
+    pub fn parse(
+        name: &str,
+        text: &str,
+        vpc_cidrs: &[Cidr],
+        extra: &CommandLineRules,
+    ) -> Result<Policy, String> {
+        let file: PolicyFile = toml::from_str(text).map_err(|e| {
+            let msg = e.message().trim().to_string();
+            match e.span() {
+                Some(span) => {
+                    let line = text[..span.start].matches('\n').count() + 1;
+                    format!("{name}:{line}: {msg}")
+                }
+                None => format!("{name}: {msg}"),
+            }
+        })?;
+        Policy::resolve(name, file, vpc_cidrs, extra)
+    }
+
+    /// The policy of the command-line rules alone (no policy file).
+    pub fn from_command_line(
+        vpc_cidrs: &[Cidr],
+        extra: &CommandLineRules,
+    ) -> Result<Policy, String> {
+        Policy::resolve("command line", PolicyFile::default(), vpc_cidrs, extra)
+    }
+
+    fn resolve(
+        name: &str,
+        mut file: PolicyFile,
+        cli_cidrs: &[Cidr],
+        extra: &CommandLineRules,
+    ) -> Result<Policy, String> {
+        let vpc_cidrs = if cli_cidrs.is_empty() {
+            file.network
+                .vpc_cidrs
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    c.parse::<Cidr>()
+                        .map_err(|e| format!("{name}: network.vpc_cidrs[{i}]: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            cli_cidrs.to_vec()
+        };
+        let vpc = crate::enrich::vpc_cidrs_or_private(&vpc_cidrs);
+        if !extra.is_empty() {
+            let d = file.defaults.get_or_insert_with(RuleFile::default);
+            d.ingress_from_security_groups
+                .extend(extra.security_groups.iter().cloned());
+            d.ingress_from_cidrs.extend(extra.cidrs.iter().cloned());
+            d.ingress_from_services
+                .extend(extra.services.iter().cloned());
+        }
+        let rule = |r: &RuleFile, at: &str| -> Result<Rule, String> {
+            let mut cidrs = Vec::new();
+            for (i, c) in r.ingress_from_cidrs.iter().enumerate() {
+                if c == "vpc" {
+                    cidrs.extend(vpc.iter().copied());
+                } else {
+                    cidrs.push(c.parse::<Cidr>().map_err(|e| {
+                        format!("{name}: {at}.ingress_from_cidrs[{i}]: {e} (or \"vpc\")")
+                    })?);
+                }
+            }
+            Ok(Rule {
+                ports: r.ports.clone(),
+                security_groups: r.ingress_from_security_groups.clone(),
+                cidrs,
+                cidr_names: r.ingress_from_cidrs.clone(),
+                services: r.ingress_from_services.clone(),
+            })
+        };
+        let defaults = file
+            .defaults
+            .as_ref()
+            .map(|d| rule(d, "defaults"))
+            .transpose()?;
+        let mut services: Vec<ServiceRule> = Vec::new();
+        for (i, s) in file.service.iter().enumerate() {
+            let at = format!("service[{i}] ({})", s.name);
+            if s.name.is_empty() {
+                return Err(format!("{name}: service[{i}].name is empty"));
+            }
+            if services
+                .iter()
+                .any(|x| x.name == s.name && x.cluster == s.cluster)
+            {
+                return Err(format!("{name}: {at}: service {} is listed twice", s.name));
+            }
+            services.push(ServiceRule {
+                name: s.name.clone(),
+                cluster: s.cluster.clone(),
+                rule: rule(&s.rule(), &at)?,
+            });
+        }
+        Ok(Policy {
+            vpc_cidrs,
+            defaults,
+            services,
+        })
+    }
+
+    /// Checks that every service and security group the policy names is known to the
+    /// map (when the map knows any), so that a typo does not silently admit no one.
+    pub fn check_against(&self, name: &str, map: &EniMap) -> Result<(), String> {
+        if map.is_empty() {
+            return Ok(());
+        }
+        let services = map.known_services();
+        let groups = map.known_security_groups();
+        let mut rules: Vec<(String, &Rule)> = Vec::new();
+        if let Some(d) = &self.defaults {
+            rules.push(("defaults".into(), d));
+        }
+        for (i, s) in self.services.iter().enumerate() {
+            let at = format!("service[{i}] ({})", s.name);
+            if !services.contains(&s.name.as_str()) {
+                return Err(format!(
+                    "{name}: {at}: the map has no task of service {:?} (known: {})",
+                    s.name,
+                    services.join(", ")
+                ));
+            }
+            rules.push((at, &s.rule));
+        }
+        for (at, r) in rules {
+            for sg in &r.security_groups {
+                if !groups.contains(&sg.as_str()) {
+                    return Err(format!(
+                        "{name}: {at}.ingress_from_security_groups: {sg} is not a security group of any ENI in the map"
+                    ));
+                }
+            }
+            for s in &r.services {
+                if !services.contains(&s.as_str()) {
+                    return Err(format!(
+                        "{name}: {at}.ingress_from_services: the map has no task of service {s:?}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rule for a task of `service` in `cluster`, if its tasks are audited.
+    pub fn rule_for(&self, service: Option<&str>, cluster: Option<&str>) -> Option<&Rule> {
+        service
+            .and_then(|s| {
+                self.services.iter().find(|r| {
+                    r.name == s && r.cluster.as_deref().is_none_or(|c| Some(c) == cluster)
+                })
+            })
+            .map(|r| &r.rule)
+            .or(self.defaults.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = r#"
+[network]
+vpc_cidrs = ["10.0.0.0/16"]
+
+[[service]]
+name = "web"
+ports = [8080]
+ingress_from_security_groups = ["sg-alb"]
+
+[[service]]
+name = "api"
+cluster = "prod"
+ingress_from_cidrs = ["vpc", "192.0.2.0/24"]
+ingress_from_services = ["web"]
+"#;
+
+    #[test]
+    fn parses_and_resolves() {
+        let p = Policy::parse("p.toml", POLICY, &[], &CommandLineRules::default()).unwrap();
+        assert_eq!(p.vpc_cidrs, vec!["10.0.0.0/16".parse().unwrap()]);
+        assert!(p.defaults.is_none());
+        let web = p.rule_for(Some("web"), Some("any")).unwrap();
+        assert_eq!(web.ports, [8080]);
+        let api = p.rule_for(Some("api"), Some("prod")).unwrap();
+        assert_eq!(api.cidrs.len(), 2);
+        assert!(p.rule_for(Some("api"), Some("staging")).is_none());
+        assert!(p.rule_for(Some("worker"), None).is_none());
+        let a = crate::net::v4(10, 0, 9, 9);
+        assert!(api.admits(&a, &[], None));
+        assert!(!web.admits(&a, &[], Some("web")));
+        assert!(web.admits(&a, &["sg-x".into(), "sg-alb".into()], None));
+        assert!(api.admits(&crate::net::v4(8, 8, 8, 8), &[], Some("web")));
+        assert!(!api.admits(&crate::net::v4(8, 8, 8, 8), &[], Some("worker")));
+    }
+
+    #[test]
+    fn command_line_rules_become_defaults() {
+        let extra = CommandLineRules {
+            security_groups: vec!["sg-alb".into()],
+            cidrs: vec!["vpc".into()],
+            services: vec![],
+        };
+        let p = Policy::from_command_line(&["10.1.0.0/16".parse().unwrap()], &extra).unwrap();
+        let d = p.rule_for(Some("anything"), None).unwrap();
+        assert_eq!(d.security_groups, ["sg-alb"]);
+        assert_eq!(d.cidrs, vec!["10.1.0.0/16".parse().unwrap()]);
+    }
+
+    #[test]
+    fn errors_name_file_key_and_problem() {
+        let e =
+            |t: &str| Policy::parse("p.toml", t, &[], &CommandLineRules::default()).unwrap_err();
+        assert_eq!(
+            e("[network]\nvpc_cidrs = [\"10.0.0.0/33\"]\n"),
+            "p.toml: network.vpc_cidrs[0]: \"10.0.0.0/33\": prefix length must be 0 to 32"
+        );
+        assert_eq!(
+            e("[[service]]\nname = \"web\"\ningress_from_cidrs = [\"internet\"]\n"),
+            "p.toml: service[0] (web).ingress_from_cidrs[0]: \"internet\" is not a CIDR block (like 10.0.0.0/16) (or \"vpc\")"
+        );
+        assert!(e("[[service]]\nname = \"web\"\nport = [80]\n")
+            .starts_with("p.toml:3: unknown field `port`"));
+        assert!(e("[netwrk]\n").starts_with("p.toml:1: unknown field `netwrk`"));
+        assert_eq!(
+            e("[[service]]\nname = \"web\"\n[[service]]\nname = \"web\"\n"),
+            "p.toml: service[1] (web): service web is listed twice"
+        );
+    }
+
+    #[test]
+    fn descriptions() {
+        let map = EniMap::default();
+        let p = Policy::parse("p.toml", POLICY, &[], &CommandLineRules::default()).unwrap();
+        assert_eq!(
+            p.rule_for(Some("api"), Some("prod"))
+                .unwrap()
+                .describe(&map),
+            "admits only service web, the VPC, and 192.0.2.0/24"
+        );
+        assert_eq!(
+            Rule::default().describe(&map),
+            "admits no inbound connections"
+        );
+        assert_eq!(list(&["a".into(), "b".into(), "c".into()]), "a, b and c");
+    }
+}
