@@ -187,8 +187,10 @@ impl Reporter {
             return;
         }
         let mut line = format!(
-            "vpcflow: audit: {} tasks audited, {} not audited",
-            s.tasks_audited, s.tasks_not_audited
+            "vpcflow: audit: {} task{} audited, {} not audited",
+            s.tasks_audited,
+            if s.tasks_audited == 1 { "" } else { "s" },
+            s.tasks_not_audited
         );
         if !s.services_not_audited.is_empty() {
             line += &format!(

@@ -147,10 +147,8 @@ pub fn write_table(
         t.set_header([
             "SEVERITY",
             "TASK",
-            "ENI",
             "PEER",
             "PEER IS",
-            "PROTO",
             "PORTS",
             "ACTION",
             "FLOWS",
@@ -167,11 +165,9 @@ pub fn write_table(
             t.add_row([
                 f.severity.as_str().to_string(),
                 short_task(&f.task_arn),
-                f.eni_id.clone(),
                 f.peer_addr.clone(),
                 peer_is,
-                protocol_name(f.protocol),
-                ports(&f.ports, ","),
+                format!("{} {}", protocol_name(f.protocol), ports(&f.ports, ",")),
                 f.action.to_string(),
                 f.flows.to_string(),
                 f.bytes.to_string(),

@@ -367,11 +367,15 @@ impl AuditState {
         let mut summary = AuditSummary {
             tasks_audited: self.tasks.values().filter(|a| **a).count() as u64,
             tasks_not_audited: self.tasks.values().filter(|a| !**a).count() as u64,
-            services_not_audited: self
-                .unaudited_services
-                .iter()
-                .filter_map(|&i| s.get(i).map(String::from))
-                .collect(),
+            services_not_audited: {
+                let mut v: Vec<String> = self
+                    .unaudited_services
+                    .iter()
+                    .filter_map(|&i| s.get(i).map(String::from))
+                    .collect();
+                v.sort();
+                v
+            },
             ..AuditSummary::default()
         };
         let mut groups: BTreeMap<(String, [u8; 16], usize), Finding> = BTreeMap::new();
