@@ -35,6 +35,8 @@ pub struct ScanOptions {
     pub until: Option<i64>,
     /// Size of the read buffer in bytes.
     pub buffer_size: usize,
+    /// The columns to build (projection pushdown); `None`: all.
+    pub projection: Option<Arc<crate::batch::Projection>>,
 }
 
 impl Default for ScanOptions {
@@ -45,6 +47,7 @@ impl Default for ScanOptions {
             since: None,
             until: None,
             buffer_size: 1 << 20,
+            projection: None,
         }
     }
 }
@@ -167,6 +170,7 @@ fn scan_one(
     let mut decoder = Decoder::new(DecoderOptions {
         batch_size: options.batch_size,
         layout: options.layout.clone(),
+        projection: options.projection.clone(),
     });
     let block = options.buffer_size.max(1);
     buf.clear();

@@ -77,6 +77,7 @@ fn options(batch_size: usize) -> DecoderOptions {
     DecoderOptions {
         batch_size,
         layout: None,
+        projection: None,
     }
 }
 
@@ -330,6 +331,7 @@ fn fields_layout_and_headers() {
         DecoderOptions {
             batch_size: 10,
             layout: Some(layout),
+            projection: None,
         },
     );
     assert_eq!(d.counts.records, 1);
@@ -347,6 +349,7 @@ fn fields_layout_and_headers() {
         DecoderOptions {
             batch_size: 10,
             layout: Some(Arc::new(Layout::default_v2())),
+            projection: None,
         },
     );
     let v: serde_json::Value = serde_json::from_str(jsonl(&d.batches).trim()).unwrap();
@@ -362,4 +365,40 @@ fn millisecond_timestamps_become_seconds() {
     let v: serde_json::Value = serde_json::from_str(jsonl(&d.batches).trim()).unwrap();
     assert_eq!(v["start"], 1512564058);
     assert_eq!(v["end"], 1512564059);
+}
+
+#[test]
+fn projection_builds_only_the_needed_columns_and_skips_their_conversion() {
+    let projection: vpcflow::batch::Projection = ["interface_id", "bytes", "start"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    // The dstport is out of range, but nobody asked for it: only delimited.
+    let text = b"2 123456789010 eni-0a1 10.0.0.1 10.0.0.2 443 70000 6 10 840 1439387263 1439387264 ACCEPT OK\n\
+                 2 123456789010 eni-0a2 10.0.0.1 10.0.0.2 443 80 6 10 x 1439387263 1439387264 ACCEPT OK\n\
+                 2 123456789010 eni-0a3 10.0.0.1\n";
+    let d = decode_slice(
+        text,
+        DecoderOptions {
+            batch_size: 10,
+            layout: None,
+            projection: Some(Arc::new(projection)),
+        },
+    );
+    assert_eq!(d.counts.records, 1);
+    assert_eq!(
+        d.rejects
+            .iter()
+            .map(|r| r.message.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "field bytes: \"x\" is not a number",
+            "expected 14 fields, found 4"
+        ]
+    );
+    let v: serde_json::Value = serde_json::from_str(jsonl(&d.batches).trim()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"interface_id": "eni-0a1", "bytes": 840, "start": 1439387263})
+    );
 }

@@ -97,7 +97,7 @@ proptest! {
             text.push_str(&tokens.join(" "));
             text.push('\n');
         }
-        let d = decode_slice(text.as_bytes(), DecoderOptions { batch_size, layout });
+        let d = decode_slice(text.as_bytes(), DecoderOptions { batch_size, layout, projection: None });
         prop_assert!(d.rejects.is_empty(), "{:?}", d.rejects);
         prop_assert_eq!(d.counts.records, rows.len() as u64);
         prop_assert_eq!(d.counts.headers, header as u64);

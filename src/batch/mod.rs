@@ -14,7 +14,7 @@ use arrow::array::{
     ArrayRef, DictionaryArray, FixedSizeBinaryBuilder, Int32Builder, Int64Builder, StringArray,
     StringBuilder,
 };
-use arrow::datatypes::Int32Type;
+use arrow::datatypes::{Int32Type, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use rustc_hash::FxHashMap;
 
@@ -82,35 +82,67 @@ enum ColumnBuilder {
     Str(StringBuilder),
 }
 
-/// Builders for every column of one layout.
+/// The columns a reader needs (Arrow names, `log_status`): the others are only
+/// delimited, never converted, and left out of the batches (projection pushdown).
+pub type Projection = std::collections::HashSet<String>;
+
+/// Builders for the (projected) columns of one layout.
 pub struct BatchBuilder {
     layout: Arc<Layout>,
-    columns: Vec<ColumnBuilder>,
+    /// One entry per layout column: `None` when the projection leaves it out.
+    columns: Vec<Option<ColumnBuilder>>,
+    schema: SchemaRef,
     rows: usize,
 }
 
 impl BatchBuilder {
-    pub fn new(layout: Arc<Layout>, capacity: usize) -> BatchBuilder {
+    pub fn new(
+        layout: Arc<Layout>,
+        capacity: usize,
+        projection: Option<&Projection>,
+    ) -> BatchBuilder {
+        let keep =
+            |i: usize| projection.is_none_or(|p| p.contains(layout.schema().field(i).name()));
+        let schema = match projection {
+            None => layout.schema().clone(),
+            Some(_) => Arc::new(Schema::new(
+                (0..layout.len())
+                    .filter(|&i| keep(i))
+                    .map(|i| layout.schema().field(i).clone())
+                    .collect::<Vec<_>>(),
+            )),
+        };
         let columns = layout
             .columns()
             .iter()
-            .map(|c| match c.kind {
-                Kind::Int32 { .. } => ColumnBuilder::Int32(Int32Builder::with_capacity(capacity)),
-                Kind::Int64 | Kind::Timestamp => {
-                    ColumnBuilder::Int64(Int64Builder::with_capacity(capacity))
-                }
-                Kind::Addr => {
-                    ColumnBuilder::Addr(FixedSizeBinaryBuilder::with_capacity(capacity, 16))
-                }
-                Kind::Dict => ColumnBuilder::Dict(Box::default()),
-                Kind::Str => ColumnBuilder::Str(StringBuilder::new()),
+            .enumerate()
+            .map(|(i, c)| {
+                keep(i).then(|| match c.kind {
+                    Kind::Int32 { .. } => {
+                        ColumnBuilder::Int32(Int32Builder::with_capacity(capacity))
+                    }
+                    Kind::Int64 | Kind::Timestamp => {
+                        ColumnBuilder::Int64(Int64Builder::with_capacity(capacity))
+                    }
+                    Kind::Addr => {
+                        ColumnBuilder::Addr(FixedSizeBinaryBuilder::with_capacity(capacity, 16))
+                    }
+                    Kind::Dict => ColumnBuilder::Dict(Box::default()),
+                    Kind::Str => ColumnBuilder::Str(StringBuilder::new()),
+                })
             })
             .collect();
         BatchBuilder {
             layout,
             columns,
+            schema,
             rows: 0,
         }
+    }
+
+    /// Whether layout column `i` is built (not projected away).
+    pub fn keeps(&self, i: usize) -> bool {
+        self.columns[i].is_some()
     }
 
     pub fn layout(&self) -> &Arc<Layout> {
@@ -130,6 +162,7 @@ impl BatchBuilder {
             std::str::from_utf8(&line[s as usize..e as usize]).unwrap_or_default()
         };
         for (builder, value) in self.columns.iter_mut().zip(values) {
+            let Some(builder) = builder else { continue };
             match (builder, *value) {
                 (ColumnBuilder::Int32(b), Value::Int(v)) => b.append_value(v as i32),
                 (ColumnBuilder::Int32(b), _) => b.append_null(),
@@ -153,6 +186,7 @@ impl BatchBuilder {
         let arrays: Vec<ArrayRef> = self
             .columns
             .iter_mut()
+            .flatten()
             .map(|c| -> ArrayRef {
                 match c {
                     ColumnBuilder::Int32(b) => Arc::new(b.finish()),
@@ -165,7 +199,7 @@ impl BatchBuilder {
             .collect();
         let rows = std::mem::take(&mut self.rows);
         RecordBatch::try_new_with_options(
-            self.layout.schema().clone(),
+            self.schema.clone(),
             arrays,
             &arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows)),
         )

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 use memchr::memchr;
 
-use crate::batch::{BatchBuilder, Value};
+use crate::batch::{BatchBuilder, Projection, Value};
 use crate::format::{is_header, Kind, Layout};
 
 /// How a [`Decoder`] is set up.
@@ -41,6 +41,8 @@ pub struct DecoderOptions {
     /// The layout for headerless input (`--fields`); the AWS default v2 when `None`.
     /// A header line in the input always takes precedence from where it appears.
     pub layout: Option<Arc<Layout>>,
+    /// Only these columns are converted and built; `None` builds every column.
+    pub projection: Option<Arc<Projection>>,
 }
 
 impl Default for DecoderOptions {
@@ -48,6 +50,7 @@ impl Default for DecoderOptions {
         DecoderOptions {
             batch_size: 8192,
             layout: None,
+            projection: None,
         }
     }
 }
@@ -89,6 +92,7 @@ const QUOTE_MAX: usize = 60;
 /// The push decoder; see the module documentation.
 pub struct Decoder {
     builder: BatchBuilder,
+    projection: Option<Arc<Projection>>,
     /// A layout announced by a header line while rows of the old one were buffered.
     pending: Option<Arc<Layout>>,
     batch_size: usize,
@@ -107,7 +111,8 @@ impl Decoder {
             .unwrap_or_else(|| Arc::new(Layout::default_v2()));
         let batch_size = options.batch_size.max(1);
         Decoder {
-            builder: BatchBuilder::new(layout, batch_size.min(8192)),
+            builder: BatchBuilder::new(layout, batch_size.min(8192), options.projection.as_deref()),
+            projection: options.projection,
             pending: None,
             batch_size,
             line: 0,
@@ -156,7 +161,7 @@ impl Decoder {
     pub fn flush(&mut self) -> Option<RecordBatch> {
         let batch = (self.builder.rows() > 0).then(|| self.builder.finish());
         if let Some(layout) = self.pending.take() {
-            self.builder = BatchBuilder::new(layout, self.batch_size.min(8192));
+            self.builder = self.builder_for(layout);
         }
         batch
     }
@@ -250,7 +255,7 @@ impl Decoder {
                     let layout = Arc::new(layout);
                     if self.builder.rows() == 0 {
                         self.pending = None;
-                        self.builder = BatchBuilder::new(layout, self.batch_size.min(8192));
+                        self.builder = self.builder_for(layout);
                     } else {
                         self.pending = Some(layout);
                     }
@@ -258,6 +263,14 @@ impl Decoder {
             }
             Err(e) => self.reject(byte_offset, format!("invalid header line: {e}")),
         }
+    }
+
+    fn builder_for(&self, layout: Arc<Layout>) -> BatchBuilder {
+        BatchBuilder::new(
+            layout,
+            self.batch_size.min(8192),
+            self.projection.as_deref(),
+        )
     }
 
     fn reject(&mut self, byte_offset: u64, message: String) {
@@ -280,9 +293,9 @@ impl Decoder {
             ));
         }
         self.values.clear();
-        for (column, &(s, e)) in layout.columns().iter().zip(&self.spans) {
+        for (i, (column, &(s, e))) in layout.columns().iter().zip(&self.spans).enumerate() {
             let token = &line[s as usize..e as usize];
-            let value = if token == b"-" {
+            let value = if token == b"-" || !self.builder.keeps(i) {
                 Value::Null
             } else {
                 convert(column.kind, token, s, e)

@@ -353,6 +353,7 @@ pub fn parse(input: &[u8], fields: Option<&str>) -> Parsed {
         DecoderOptions {
             batch_size: 2,
             layout,
+            projection: None,
         },
     );
     let mut out = Vec::new();
