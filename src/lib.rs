@@ -28,6 +28,7 @@ pub mod cli;
 pub mod enrich;
 pub mod error;
 pub mod format;
+pub mod intern;
 pub mod net;
 pub mod output;
 pub mod parse;

@@ -25,10 +25,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use arrow::array::{
-    Array, DictionaryArray, FixedSizeBinaryArray, Int32Array, Int64Array, StringArray,
-};
-use arrow::datatypes::Int32Type;
+use arrow::array::{Array, FixedSizeBinaryArray, Int32Array, Int64Array};
 use arrow::record_batch::RecordBatch;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -36,7 +33,7 @@ use serde::Serialize;
 use super::Policy;
 use crate::enrich::EniMap;
 
-const NONE: u32 = u32::MAX;
+use crate::intern::{DictIds, Strings, NONE};
 
 /// The fixed setting of an audit: the policy and the map.
 pub struct Auditor<'a> {
@@ -130,30 +127,6 @@ pub enum Initiator {
     Unknown,
 }
 
-/// Strings interned to `u32` ids, so conversation keys are `Copy` and lookups do not
-/// allocate.
-#[derive(Default, Clone)]
-struct Strings {
-    ids: FxHashMap<String, u32>,
-    values: Vec<String>,
-}
-
-impl Strings {
-    fn id(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.ids.get(s) {
-            return i;
-        }
-        let i = self.values.len() as u32;
-        self.ids.insert(s.to_string(), i);
-        self.values.push(s.to_string());
-        i
-    }
-
-    fn get(&self, id: u32) -> Option<&str> {
-        (id != NONE).then(|| self.values[id as usize].as_str())
-    }
-}
-
 /// The audit's mergeable state.
 #[derive(Default, Clone)]
 pub struct AuditState {
@@ -165,51 +138,6 @@ pub struct AuditState {
     unaudited_services: BTreeSet<u32>,
 }
 
-/// A dictionary column whose values are interned lazily, once per distinct value.
-struct DictIds<'a> {
-    keys: &'a Int32Array,
-    values: &'a StringArray,
-    ids: Vec<u32>,
-}
-
-const UNSET: u32 = u32::MAX - 1;
-
-impl<'a> DictIds<'a> {
-    fn of(batch: &'a RecordBatch, name: &str) -> Option<DictIds<'a>> {
-        let d = batch
-            .column_by_name(name)?
-            .as_any()
-            .downcast_ref::<DictionaryArray<Int32Type>>()?;
-        let values = d.values().as_any().downcast_ref::<StringArray>()?;
-        Some(DictIds {
-            keys: d.keys(),
-            values,
-            ids: vec![UNSET; values.len()],
-        })
-    }
-
-    fn str(&self, row: usize) -> Option<&'a str> {
-        self.keys
-            .is_valid(row)
-            .then(|| self.values.value(self.keys.value(row) as usize))
-    }
-
-    fn id(&mut self, row: usize, strings: &mut Strings) -> u32 {
-        if !self.keys.is_valid(row) {
-            return NONE;
-        }
-        let k = self.keys.value(row) as usize;
-        if self.ids[k] == UNSET {
-            self.ids[k] = strings.id(self.values.value(k));
-        }
-        self.ids[k]
-    }
-}
-
-fn dict_ids<'a>(batch: &'a RecordBatch, name: &str) -> Option<DictIds<'a>> {
-    DictIds::of(batch, name)
-}
-
 fn int<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Option<&'a T> {
     batch.column_by_name(name)?.as_any().downcast_ref::<T>()
 }
@@ -219,19 +147,19 @@ impl AuditState {
     pub fn add(&mut self, batch: &RecordBatch, auditor: &Auditor) {
         let n = batch.num_rows();
         let (Some(mut eni), Some(kind), Some(mut task), Some(mut service), Some(mut cluster)) = (
-            dict_ids(batch, "interface_id"),
-            dict_ids(batch, "eni_kind"),
-            dict_ids(batch, "task_arn"),
-            dict_ids(batch, "service"),
-            dict_ids(batch, "cluster"),
+            DictIds::of(batch, "interface_id"),
+            DictIds::of(batch, "eni_kind"),
+            DictIds::of(batch, "task_arn"),
+            DictIds::of(batch, "service"),
+            DictIds::of(batch, "cluster"),
         ) else {
             return;
         };
         let (Some(mut peer_eni), Some(mut peer_kind), Some(mut peer_task), Some(mut peer_service)) = (
-            dict_ids(batch, "peer_eni_id"),
-            dict_ids(batch, "peer_kind"),
-            dict_ids(batch, "peer_task_arn"),
-            dict_ids(batch, "peer_service"),
+            DictIds::of(batch, "peer_eni_id"),
+            DictIds::of(batch, "peer_kind"),
+            DictIds::of(batch, "peer_task_arn"),
+            DictIds::of(batch, "peer_service"),
         ) else {
             return;
         };
@@ -244,7 +172,7 @@ impl AuditState {
         let srcport = int::<Int32Array>(batch, "srcport");
         let dstport = int::<Int32Array>(batch, "dstport");
         let flags = int::<Int32Array>(batch, "tcp_flags");
-        let action = dict_ids(batch, "action");
+        let action = DictIds::of(batch, "action");
         let packets = int::<Int64Array>(batch, "packets");
         let bytes = int::<Int64Array>(batch, "bytes");
         let start = int::<Int64Array>(batch, "start");
@@ -330,12 +258,7 @@ impl AuditState {
 
     /// Adds another state (from another file or thread).
     pub fn merge(&mut self, other: AuditState) {
-        let remap: Vec<u32> = other
-            .strings
-            .values
-            .iter()
-            .map(|s| self.strings.id(s))
-            .collect();
+        let remap = self.strings.remap(&other.strings);
         let m = |id: u32| if id == NONE { NONE } else { remap[id as usize] };
         for (k, c) in other.convs {
             let key = ConvKey {

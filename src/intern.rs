@@ -1,0 +1,78 @@
+//! Strings interned to `u32` ids, so that aggregation keys are `Copy` and looking a
+//! string up does not allocate. Mergeable states remap ids with [`Strings::id`].
+
+use arrow::array::{Array, DictionaryArray, Int32Array, StringArray};
+use arrow::datatypes::Int32Type;
+use arrow::record_batch::RecordBatch;
+use rustc_hash::FxHashMap;
+
+/// The id of "no string" (null).
+pub const NONE: u32 = u32::MAX;
+/// The interning table.
+#[derive(Default, Clone, Debug)]
+pub struct Strings {
+    ids: FxHashMap<String, u32>,
+    pub values: Vec<String>,
+}
+
+impl Strings {
+    pub fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.values.len() as u32;
+        self.ids.insert(s.to_string(), i);
+        self.values.push(s.to_string());
+        i
+    }
+
+    pub fn get(&self, id: u32) -> Option<&str> {
+        (id != NONE).then(|| self.values[id as usize].as_str())
+    }
+
+    /// Ids of another table's strings in this one.
+    pub fn remap(&mut self, other: &Strings) -> Vec<u32> {
+        other.values.iter().map(|s| self.id(s)).collect()
+    }
+}
+
+/// A dictionary column whose values are interned lazily, once per distinct value.
+pub struct DictIds<'a> {
+    keys: &'a Int32Array,
+    values: &'a StringArray,
+    ids: Vec<u32>,
+}
+
+const UNSET: u32 = u32::MAX - 1;
+
+impl<'a> DictIds<'a> {
+    pub fn of(batch: &'a RecordBatch, name: &str) -> Option<DictIds<'a>> {
+        let d = batch
+            .column_by_name(name)?
+            .as_any()
+            .downcast_ref::<DictionaryArray<Int32Type>>()?;
+        let values = d.values().as_any().downcast_ref::<StringArray>()?;
+        Some(DictIds {
+            keys: d.keys(),
+            values,
+            ids: vec![UNSET; values.len()],
+        })
+    }
+
+    pub fn str(&self, row: usize) -> Option<&'a str> {
+        self.keys
+            .is_valid(row)
+            .then(|| self.values.value(self.keys.value(row) as usize))
+    }
+
+    pub fn id(&mut self, row: usize, strings: &mut Strings) -> u32 {
+        if !self.keys.is_valid(row) {
+            return NONE;
+        }
+        let k = self.keys.value(row) as usize;
+        if self.ids[k] == UNSET {
+            self.ids[k] = strings.id(self.values.value(k));
+        }
+        self.ids[k]
+    }
+}
