@@ -33,6 +33,7 @@ pub mod net;
 pub mod output;
 pub mod parse;
 pub mod policy;
+pub mod query;
 pub mod scan;
 pub mod source;
 pub mod time;

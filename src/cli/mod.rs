@@ -15,13 +15,15 @@ use crate::enrich::{load_map_file, write_map_csv, EniMap, EnrichStats, Enricher}
 use crate::format::Layout;
 use crate::net::Cidr;
 use crate::output::csv::CsvWriter;
-use crate::output::findings;
 use crate::output::jsonl::JsonLinesWriter;
 use crate::output::parquet::ParquetWriter;
 use crate::output::BatchWriter;
+use crate::output::{findings, rows};
 use crate::parse::Reject;
 use crate::policy::audit::{AuditState, Auditor};
 use crate::policy::{CommandLineRules, Policy};
+use crate::query::conversations::ConversationState;
+use crate::query::{parse_protocol, Filters, Key, Query, QueryState};
 use crate::scan::{scan, scan_parallel, ScanOptions, ScanSink, ScanStats};
 use crate::source::{discover, Source};
 use crate::Error;
@@ -62,6 +64,13 @@ enum Command {
         vpcflow audit logs/ --map tasks.json --map enis.json --vpc-cidr 10.0.0.0/16 --allow-sg sg-0alb\n  \
         vpcflow audit logs/ --map eni-map.csv --policy policy.toml --format json | jq -r .reason")]
     Audit(AuditArgs),
+    /// Filter, group and total flow records: who talked to what, how much, when.
+    #[command(after_help = "Examples:\n  \
+        vpcflow query logs/ --map eni-map.csv --service api --group-by peer --top 10\n  \
+        vpcflow query logs/ --action REJECT --group-by dstport,hour\n  \
+        vpcflow query logs/ --map eni-map.csv --task 7eed8d14 --group-by peer,dstport --stats\n  \
+        vpcflow query logs/ --addr 203.0.113.0/24 --conversations --format json")]
+    Query(Box<QueryArgs>),
     /// Merge ENI map files (CSV, describe-tasks, describe-network-interfaces) and print
     /// them as one canonical CSV, or who held each address at one moment.
     #[command(after_help = "Examples:\n  \
@@ -221,6 +230,68 @@ struct AuditArgs {
 }
 
 #[derive(Args, Debug)]
+struct QueryArgs {
+    #[command(flatten)]
+    read: ReadArgs,
+
+    #[command(flatten)]
+    map: MapOpts,
+
+    /// Only records of this ENI (interface-id); repeatable.
+    #[arg(long, value_name = "ENI")]
+    eni: Vec<String>,
+    /// Only records of this task (ARN or task id); repeatable.
+    #[arg(long, value_name = "TASK")]
+    task: Vec<String>,
+    /// Only records of tasks of this service; repeatable.
+    #[arg(long, value_name = "NAME")]
+    service: Vec<String>,
+    /// Only records of tasks of this cluster (name or ARN); repeatable.
+    #[arg(long, value_name = "NAME")]
+    cluster: Vec<String>,
+    /// Only records with the source or destination address in CIDR; repeatable.
+    #[arg(long, value_name = "CIDR")]
+    addr: Vec<String>,
+    /// Only records whose peer (the other side than the ENI) is in CIDR; repeatable.
+    #[arg(long, value_name = "CIDR")]
+    peer: Vec<String>,
+    /// Only records with this source or destination port; repeatable.
+    #[arg(long, value_name = "PORT")]
+    port: Vec<u16>,
+    /// Only records of this protocol (tcp, udp, icmp, icmpv6 or a number); repeatable.
+    #[arg(long, value_name = "PROTO")]
+    protocol: Vec<String>,
+    /// Only records with this action (ACCEPT or REJECT).
+    #[arg(long, value_name = "ACTION")]
+    action: Vec<String>,
+    /// Only records with this log status (OK, NODATA or SKIPDATA).
+    #[arg(long, value_name = "STATUS")]
+    status: Vec<String>,
+    /// Only records in this direction relative to their ENI (ingress or egress).
+    #[arg(long, value_name = "DIR")]
+    direction: Vec<String>,
+
+    /// Group keys, comma-separated: eni, task, service, cluster, srcaddr, dstaddr, peer,
+    /// srcport, dstport, protocol, action, status, direction, minute, hour, day.
+    #[arg(long = "group-by", value_name = "KEYS")]
+    group_by: Option<String>,
+    /// Only the first N rows (by bytes).
+    #[arg(long, value_name = "N")]
+    top: Option<usize>,
+    /// Add p50, p90, p99 and max of bytes per record (HDR histogram).
+    #[arg(long)]
+    stats: bool,
+    /// One row per connection: request and response records joined, with initiator,
+    /// responder and both directions' packets and bytes.
+    #[arg(long, conflicts_with_all = ["group_by", "stats"])]
+    conversations: bool,
+
+    /// Output format. Default: table on a terminal, json (JSON Lines) otherwise.
+    #[arg(long, value_enum)]
+    format: Option<ReportFormat>,
+}
+
+#[derive(Args, Debug)]
 struct MapArgs {
     /// Map files to merge.
     #[arg(value_name = "FILE", required = true)]
@@ -256,6 +327,7 @@ pub fn run() -> ExitCode {
         Command::Convert(args) => convert(args),
         Command::Map(args) => map_cmd(args),
         Command::Audit(args) => audit(args),
+        Command::Query(args) => query_cmd(*args),
     };
     match result {
         Ok(code) => code,
@@ -456,21 +528,27 @@ fn convert(args: ConvertArgs) -> Result<ExitCode, Error> {
     Ok(code)
 }
 
-/// Collects what one worker's scan of one source produced for the audit.
-struct AuditSink<'a> {
-    enricher: &'a Enricher,
-    auditor: &'a Auditor<'a>,
-    state: AuditState,
+/// Collects what one worker's scan of one source produced: a fold state, and the
+/// rejected lines and file errors to replay in source order.
+struct FoldSink<'a, S> {
+    enricher: Option<&'a Enricher>,
+    add: &'a (dyn Fn(&mut S, &RecordBatch) + Sync),
+    state: S,
     enriched: EnrichStats,
     rejects: Vec<Reject>,
     file_errors: Vec<String>,
 }
 
-impl ScanSink for AuditSink<'_> {
+impl<S> ScanSink for FoldSink<'_, S> {
     fn batch(&mut self, _source: &Source, batch: RecordBatch) -> Result<(), Error> {
-        let (batch, stats) = self.enricher.enrich(&batch);
-        self.enriched += stats;
-        self.state.add(&batch, self.auditor);
+        match self.enricher {
+            Some(e) => {
+                let (batch, stats) = e.enrich(&batch);
+                self.enriched += stats;
+                (self.add)(&mut self.state, &batch);
+            }
+            None => (self.add)(&mut self.state, &batch),
+        }
         Ok(())
     }
     fn reject(&mut self, _source: &Source, reject: &Reject) -> Result<(), Error> {
@@ -483,6 +561,83 @@ impl ScanSink for AuditSink<'_> {
     }
 }
 
+/// What a parallel fold over the inputs produced.
+struct Folded<S> {
+    state: S,
+    stats: ScanStats,
+    enriched: EnrichStats,
+    options: ScanOptions,
+    reporter: Reporter,
+    unreadable: bool,
+}
+
+/// Reads every input on `threads` workers (one per file), folds each file's (enriched)
+/// batches into its own state with `add`, then merges the states and replays rejected
+/// lines and file errors in source order: the result is the same for any thread count.
+fn fold_inputs<S: Default + Send>(
+    config: ReadConfig,
+    threads: usize,
+    enricher: Option<&Enricher>,
+    add: &(dyn Fn(&mut S, &RecordBatch) + Sync),
+    merge: impl Fn(&mut S, S),
+) -> Result<Folded<S>, Error> {
+    let ReadConfig {
+        sources,
+        missing,
+        scan: options,
+        mut reporter,
+    } = config;
+    for m in &missing {
+        reporter.input_missing(m);
+    }
+    if !missing.is_empty() && reporter.strict() {
+        return Err(Error::Input(missing.join("; ")));
+    }
+    let started = std::time::Instant::now();
+    let results = pool(threads)?.install(|| {
+        scan_parallel(&sources, &options, || FoldSink {
+            enricher,
+            add,
+            state: S::default(),
+            enriched: EnrichStats::default(),
+            rejects: Vec::new(),
+            file_errors: Vec::new(),
+        })
+    });
+    let mut state = S::default();
+    let mut stats = ScanStats::default();
+    let mut enriched = EnrichStats::default();
+    for (source, (sink, result)) in sources.iter().zip(results) {
+        for r in &sink.rejects {
+            reporter.reject(source, r)?;
+        }
+        for e in &sink.file_errors {
+            reporter.file_error(source, e)?;
+        }
+        stats += result?;
+        enriched += sink.enriched;
+        merge(&mut state, sink.state);
+    }
+    stats.elapsed = started.elapsed();
+    let unreadable = !missing.is_empty() || reporter.unreadable_files() > 0;
+    Ok(Folded {
+        state,
+        stats,
+        enriched,
+        options,
+        reporter,
+        unreadable,
+    })
+}
+
+/// The terminal width when stdout is a terminal (for tables).
+fn terminal_width() -> Option<u16> {
+    io::stdout()
+        .is_terminal()
+        .then(|| comfy_table::Table::new().width())
+        .flatten()
+}
+
 /// A rayon pool of `threads` workers (0: one per core).
 fn pool(threads: usize) -> Result<rayon::ThreadPool, Error> {
     rayon::ThreadPoolBuilder::new()
@@ -490,6 +645,28 @@ fn pool(threads: usize) -> Result<rayon::ThreadPool, Error> {
         .build()
         .map_err(|e| Error::Usage(format!("--threads: {e}")))
 }
+
+/// The columns the audit reads (projection pushdown).
+const AUDIT_COLUMNS: [&str; 18] = [
+    "interface_id",
+    "srcaddr",
+    "dstaddr",
+    "pkt_srcaddr",
+    "pkt_dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "tcp_flags",
+    "action",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "flow_direction",
+    "ecs_task_arn",
+    "ecs_service_name",
+    "ecs_cluster_name",
+];
 
 fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
     let config = args.read.config(true)?;
@@ -525,45 +702,24 @@ fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
         map: &map,
     };
 
-    let ReadConfig {
-        sources,
-        missing,
-        scan: options,
+    let mut config = config;
+    config.scan.projection = Some(Arc::new(
+        AUDIT_COLUMNS.iter().map(|c| c.to_string()).collect(),
+    ));
+    let Folded {
+        state,
+        stats,
+        enriched,
+        options,
         mut reporter,
-    } = config;
-    for m in &missing {
-        reporter.input_missing(m);
-    }
-    if !missing.is_empty() && reporter.strict() {
-        return Err(Error::Input(missing.join("; ")));
-    }
-    let started = std::time::Instant::now();
-    let results = pool(args.read.threads)?.install(|| {
-        scan_parallel(&sources, &options, || AuditSink {
-            enricher: &enricher,
-            auditor: &auditor,
-            state: AuditState::default(),
-            enriched: EnrichStats::default(),
-            rejects: Vec::new(),
-            file_errors: Vec::new(),
-        })
-    });
-    // Reduce in source order, replaying what each worker collected.
-    let mut state = AuditState::default();
-    let mut stats = ScanStats::default();
-    let mut enriched = EnrichStats::default();
-    for (source, (sink, result)) in sources.iter().zip(results) {
-        for r in &sink.rejects {
-            reporter.reject(source, r)?;
-        }
-        for e in &sink.file_errors {
-            reporter.file_error(source, e)?;
-        }
-        stats += result?;
-        enriched += sink.enriched;
-        state.merge(sink.state);
-    }
-    stats.elapsed = started.elapsed();
+        unreadable,
+    } = fold_inputs(
+        config,
+        args.read.threads,
+        Some(&enricher),
+        &|state: &mut AuditState, batch| state.add(batch, &auditor),
+        |a, b| a.merge(b),
+    )?;
     let (findings, summary) = state.finish(&auditor);
     let stdout = io::stdout();
     let format = args.format.unwrap_or(if stdout.is_terminal() {
@@ -575,22 +731,176 @@ fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
     match format {
         ReportFormat::Json => findings::write_json(&findings, out)?,
         ReportFormat::Csv => findings::write_csv(&findings, out)?,
-        ReportFormat::Table => {
-            let width = io::stdout()
-                .is_terminal()
-                .then(|| comfy_table::Table::new().width())
-                .flatten();
-            findings::write_table(&findings, width, out)?
-        }
+        ReportFormat::Table => findings::write_table(&findings, terminal_width(), out)?,
     }
     reporter.finish(&stats, &options)?;
     reporter.attribution(&enriched);
     reporter.audit(&summary);
-    let unreadable = !missing.is_empty() || reporter.unreadable_files() > 0;
     Ok(if unreadable {
         ExitCode::from(2)
     } else if summary.findings() > 0 {
         ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+impl QueryArgs {
+    /// Validates the filters and keys into a query.
+    fn query(&self) -> Result<Query, Error> {
+        let cidrs = |flag: &str, v: &[String]| -> Result<Vec<Cidr>, Error> {
+            v.iter()
+                .map(|c| {
+                    c.parse()
+                        .map_err(|e| Error::Usage(format!("--{flag}: {e}")))
+                })
+                .collect()
+        };
+        let one_of = |flag: &str,
+                      v: &[String],
+                      allowed: &[&str],
+                      upper: bool|
+         -> Result<Vec<String>, Error> {
+            v.iter()
+                .map(|x| {
+                    let x = if upper {
+                        x.to_ascii_uppercase()
+                    } else {
+                        x.to_ascii_lowercase()
+                    };
+                    if allowed.contains(&x.as_str()) {
+                        Ok(x)
+                    } else {
+                        Err(Error::Usage(format!(
+                            "--{flag}: {x:?} is not one of {}",
+                            allowed.join(", ")
+                        )))
+                    }
+                })
+                .collect()
+        };
+        Ok(Query {
+            filters: Filters {
+                eni: self.eni.clone(),
+                task: self.task.clone(),
+                service: self.service.clone(),
+                cluster: self.cluster.clone(),
+                addr: cidrs("addr", &self.addr)?,
+                peer: cidrs("peer", &self.peer)?,
+                port: self.port.clone(),
+                protocol: self
+                    .protocol
+                    .iter()
+                    .map(|p| {
+                        parse_protocol(p).map_err(|e| Error::Usage(format!("--protocol: {e}")))
+                    })
+                    .collect::<Result<_, _>>()?,
+                action: one_of("action", &self.action, &["ACCEPT", "REJECT"], true)?,
+                status: one_of("status", &self.status, &["OK", "NODATA", "SKIPDATA"], true)?,
+                direction: one_of("direction", &self.direction, &["ingress", "egress"], false)?,
+            },
+            keys: match &self.group_by {
+                Some(k) => {
+                    Key::parse_list(k).map_err(|e| Error::Usage(format!("--group-by: {e}")))?
+                }
+                None => Vec::new(),
+            },
+            stats: self.stats,
+        })
+    }
+}
+
+fn query_cmd(args: QueryArgs) -> Result<ExitCode, Error> {
+    let query = args.query()?;
+    let mut config = args.read.config(true)?;
+    let cidrs = args.map.cidrs()?;
+    // Attribution is needed only for task/service/cluster/peer/direction.
+    let enricher = if query.needs_enrichment() {
+        Some(Enricher::new(
+            Arc::new(args.map.load(args.read.quiet)?),
+            &cidrs,
+        ))
+    } else {
+        None
+    };
+    let mut projection = query.projection();
+    if args.conversations {
+        projection.extend(
+            [
+                "interface_id",
+                "srcaddr",
+                "dstaddr",
+                "srcport",
+                "dstport",
+                "protocol",
+                "tcp_flags",
+                "action",
+            ]
+            .iter()
+            .map(|c| c.to_string()),
+        );
+    }
+    config.scan.projection = Some(Arc::new(projection));
+    let threads = args.read.threads;
+    let (rows, folded_stats, enriched, options, mut reporter, unreadable) = if args.conversations {
+        let f = fold_inputs(
+            config,
+            threads,
+            enricher.as_ref(),
+            &|s: &mut ConversationState, b| s.add(b, &query.filters),
+            |a, b| a.merge(b),
+        )?;
+        (
+            f.state.finish(args.top),
+            f.stats,
+            f.enriched,
+            f.options,
+            f.reporter,
+            f.unreadable,
+        )
+    } else {
+        let f = fold_inputs(
+            config,
+            threads,
+            enricher.as_ref(),
+            &|s: &mut QueryState, b| s.add(b, &query),
+            |a, b| a.merge(b),
+        )?;
+        let rows = f
+            .state
+            .finish(&query, args.top)
+            .iter()
+            .map(|r| r.columns())
+            .collect();
+        (
+            rows,
+            f.stats,
+            f.enriched,
+            f.options,
+            f.reporter,
+            f.unreadable,
+        )
+    };
+    let mut columns: Vec<&str> = query.keys.iter().map(|k| k.name()).collect();
+    columns.extend(["records", "packets", "bytes", "first_seen", "last_seen"]);
+    let stdout = io::stdout();
+    let format = args.format.unwrap_or(if stdout.is_terminal() {
+        ReportFormat::Table
+    } else {
+        ReportFormat::Json
+    });
+    let out = io::BufWriter::new(stdout.lock());
+    match format {
+        ReportFormat::Json => rows::write_json(&rows, out)?,
+        ReportFormat::Csv => rows::write_csv(&rows, &columns, out)?,
+        ReportFormat::Table => rows::write_table(&rows, &columns, terminal_width(), out)?,
+    }
+    reporter.finish(&folded_stats, &options)?;
+    if enricher.is_some() {
+        reporter.attribution(&enriched);
+    }
+    Ok(if unreadable {
+        ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })

@@ -17,6 +17,7 @@ pub mod csv;
 pub mod findings;
 pub mod jsonl;
 pub mod parquet;
+pub mod rows;
 
 /// A writer of record batches in one output format.
 pub trait BatchWriter {

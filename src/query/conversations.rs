@@ -1,0 +1,280 @@
+//! `vpcflow query --conversations`: the request and response records of one
+//! connection (the same 5-tuple in both directions, in the same minute, on every ENI
+//! that logged it) as one row with initiator, responder and both directions' traffic.
+//!
+//! A connection seen on two ENIs (a task calling another task) is logged twice per
+//! direction; each direction's packets and bytes are the largest seen on any one ENI,
+//! not the sum, so nothing is counted twice. The initiator is the sender of SYN (or
+//! the receiver of SYN-ACK) where TCP flags are logged, else the side with the
+//! ephemeral port against a well-known or registered one.
+
+use arrow::array::{FixedSizeBinaryArray, Int32Array, Int64Array};
+use arrow::record_batch::RecordBatch;
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+
+use super::{addr, col, filter, int32, int64, Filters, TextCol};
+use crate::intern::Strings;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Endpoint {
+    addr: [u8; 16],
+    port: i32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct ConvKey {
+    window: i64,
+    protocol: i32,
+    a: Endpoint,
+    b: Endpoint,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Side {
+    records: u64,
+    packets: u64,
+    bytes: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Conv {
+    /// Per ENI: traffic a->b and b->a.
+    per_eni: Vec<(u32, [Side; 2])>,
+    syn_from: [bool; 2],
+    synack_from: [bool; 2],
+    accept: bool,
+    reject: bool,
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
+impl Conv {
+    fn merge(&mut self, o: &Conv, remap: &dyn Fn(u32) -> u32) {
+        for (eni, sides) in &o.per_eni {
+            let eni = remap(*eni);
+            match self.per_eni.iter_mut().find(|(e, _)| *e == eni) {
+                Some((_, mine)) => {
+                    for d in 0..2 {
+                        mine[d].records += sides[d].records;
+                        mine[d].packets += sides[d].packets;
+                        mine[d].bytes += sides[d].bytes;
+                    }
+                }
+                None => self.per_eni.push((eni, *sides)),
+            }
+        }
+        for d in 0..2 {
+            self.syn_from[d] |= o.syn_from[d];
+            self.synack_from[d] |= o.synack_from[d];
+        }
+        self.accept |= o.accept;
+        self.reject |= o.reject;
+        self.first = super::min_opt(self.first, o.first);
+        self.last = super::max_opt(self.last, o.last);
+    }
+}
+
+/// The mergeable state of a conversations query.
+#[derive(Clone, Default)]
+pub struct ConversationState {
+    enis: Strings,
+    convs: FxHashMap<ConvKey, Conv>,
+}
+
+impl ConversationState {
+    /// Filters a batch and folds its records into conversations.
+    pub fn add(&mut self, batch: &RecordBatch, filters: &Filters) {
+        let batch = filter(batch, filters);
+        let eni = TextCol::of(&batch, "interface_id");
+        let src: Option<&FixedSizeBinaryArray> = col(&batch, "srcaddr");
+        let dst: Option<&FixedSizeBinaryArray> = col(&batch, "dstaddr");
+        let sport: Option<&Int32Array> = col(&batch, "srcport");
+        let dport: Option<&Int32Array> = col(&batch, "dstport");
+        let proto: Option<&Int32Array> = col(&batch, "protocol");
+        let flags: Option<&Int32Array> = col(&batch, "tcp_flags");
+        let packets: Option<&Int64Array> = col(&batch, "packets");
+        let bytes: Option<&Int64Array> = col(&batch, "bytes");
+        let start: Option<&Int64Array> = col(&batch, "start");
+        let end: Option<&Int64Array> = col(&batch, "end");
+        let action = TextCol::of(&batch, "action");
+        for row in 0..batch.num_rows() {
+            let (Some(s), Some(d)) = (addr(src, row), addr(dst, row)) else {
+                continue; // NODATA / SKIPDATA records belong to no connection
+            };
+            let from = Endpoint {
+                addr: s,
+                port: int32(sport, row).unwrap_or(0),
+            };
+            let to = Endpoint {
+                addr: d,
+                port: int32(dport, row).unwrap_or(0),
+            };
+            let (a, b, dir) = if from <= to {
+                (from, to, 0)
+            } else {
+                (to, from, 1)
+            };
+            let t = int64(start, row).or(int64(end, row)).unwrap_or(0);
+            let key = ConvKey {
+                window: t.div_euclid(60) * 60,
+                protocol: int32(proto, row).unwrap_or(-1),
+                a,
+                b,
+            };
+            let eni_id = match eni.as_ref().and_then(|c| c.get(row)) {
+                Some(e) => self.enis.id(e),
+                None => crate::intern::NONE,
+            };
+            let c = self.convs.entry(key).or_default();
+            let sides = match c.per_eni.iter().position(|(e, _)| *e == eni_id) {
+                Some(i) => &mut c.per_eni[i].1,
+                None => {
+                    c.per_eni.push((eni_id, [Side::default(); 2]));
+                    &mut c.per_eni.last_mut().expect("just pushed").1
+                }
+            };
+            sides[dir].records += 1;
+            sides[dir].packets += int64(packets, row).unwrap_or(0).max(0) as u64;
+            sides[dir].bytes += int64(bytes, row).unwrap_or(0).max(0) as u64;
+            if let Some(f) = int32(flags, row) {
+                c.syn_from[dir] |= f & 0x12 == 0x02;
+                c.synack_from[dir] |= f & 0x12 == 0x12;
+            }
+            match action.as_ref().and_then(|x| x.get(row)) {
+                Some("ACCEPT") => c.accept = true,
+                Some("REJECT") => c.reject = true,
+                _ => {}
+            }
+            c.first = super::min_opt(c.first, Some(t));
+            c.last = super::max_opt(c.last, int64(end, row).or(Some(t)));
+        }
+    }
+
+    pub fn merge(&mut self, other: ConversationState) {
+        let remap = self.enis.remap(&other.enis);
+        let id = |e: u32| {
+            if e == crate::intern::NONE {
+                e
+            } else {
+                remap[e as usize]
+            }
+        };
+        for (k, c) in other.convs {
+            self.convs.entry(k).or_default().merge(&c, &id);
+        }
+    }
+
+    /// One row per conversation, most bytes first; at most `top`.
+    pub fn finish(&self, top: Option<usize>) -> Vec<Vec<(&'static str, Value)>> {
+        let mut rows: Vec<(u64, Vec<(&'static str, Value)>)> = self
+            .convs
+            .iter()
+            .map(|(k, c)| {
+                let (init, how) = initiator(k, c);
+                let (i, r) = if init == 0 { (k.a, k.b) } else { (k.b, k.a) };
+                let best = |d: usize| -> Side {
+                    c.per_eni
+                        .iter()
+                        .map(|(_, s)| s[d])
+                        .max_by_key(|s| (s.bytes, s.packets))
+                        .unwrap_or_default()
+                };
+                let (sent, recv) = (best(init), best(1 - init));
+                let mut enis: Vec<&str> = c
+                    .per_eni
+                    .iter()
+                    .filter_map(|(e, _)| self.enis.get(*e))
+                    .collect();
+                enis.sort_unstable();
+                let port = |p: i32| if p > 0 { Value::from(p) } else { Value::Null };
+                let records: u64 = c
+                    .per_eni
+                    .iter()
+                    .map(|(_, s)| s[0].records + s[1].records)
+                    .sum();
+                let action = match (c.accept, c.reject) {
+                    (true, false) => "ACCEPT",
+                    (false, true) => "REJECT",
+                    (true, true) => "ACCEPT+REJECT",
+                    _ => "-",
+                };
+                let t = |x: Option<i64>| {
+                    x.map_or(Value::Null, |t| Value::from(crate::time::rfc3339(t)))
+                };
+                let row = vec![
+                    ("window", Value::from(crate::time::rfc3339(k.window))),
+                    ("protocol", Value::from(k.protocol)),
+                    (
+                        "initiator",
+                        Value::from(crate::output::addr_string(&i.addr)),
+                    ),
+                    ("initiator_port", port(i.port)),
+                    (
+                        "responder",
+                        Value::from(crate::output::addr_string(&r.addr)),
+                    ),
+                    ("responder_port", port(r.port)),
+                    ("initiator_by", Value::from(how)),
+                    ("enis", Value::from(enis.join(" "))),
+                    ("action", Value::from(action)),
+                    ("records", Value::from(records)),
+                    ("request_packets", Value::from(sent.packets)),
+                    ("request_bytes", Value::from(sent.bytes)),
+                    ("response_packets", Value::from(recv.packets)),
+                    ("response_bytes", Value::from(recv.bytes)),
+                    ("first_seen", t(c.first)),
+                    ("last_seen", t(c.last)),
+                ];
+                (sent.bytes + recv.bytes, row)
+            })
+            .collect();
+        rows.sort_by(|x, y| {
+            y.0.cmp(&x.0).then_with(|| {
+                let key = |r: &Vec<(&'static str, Value)>| {
+                    r.iter()
+                        .take(6)
+                        .map(|(_, v)| v.to_string())
+                        .collect::<Vec<_>>()
+                };
+                key(&x.1).cmp(&key(&y.1))
+            })
+        });
+        if let Some(n) = top {
+            rows.truncate(n);
+        }
+        rows.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+/// Which side (0: `a`, 1: `b`) opened the connection, and by what evidence.
+fn initiator(k: &ConvKey, c: &Conv) -> (usize, &'static str) {
+    for d in 0..2 {
+        if c.syn_from[d] {
+            return (d, "tcp-flags");
+        }
+    }
+    for d in 0..2 {
+        if c.synack_from[d] {
+            return (1 - d, "tcp-flags");
+        }
+    }
+    if k.a.port > 0 && k.b.port > 0 && k.a.port != k.b.port {
+        let class = |p: i32| match p {
+            0..=1023 => 0,
+            1024..=32767 => 1,
+            _ => 2,
+        };
+        // The server has the lower class of port (then the lower port); the other
+        // side opened the connection.
+        let a_is_server = (class(k.a.port), k.a.port) < (class(k.b.port), k.b.port);
+        return (if a_is_server { 1 } else { 0 }, "ports");
+    }
+    // No ports (ICMP): whoever sent when only one side did, else the first side.
+    let sent = |d: usize| c.per_eni.iter().any(|(_, s)| s[d].records > 0);
+    if sent(1) && !sent(0) {
+        (1, "one-way")
+    } else {
+        (0, "unknown")
+    }
+}
