@@ -1,0 +1,86 @@
+//! Helpers shared by integration tests: the demo data read back independently of
+//! vpcflow (plain gunzip and split), and the map CSV as plain rows.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub struct Row {
+    pub eni: String,
+    pub ip: String,
+    pub task: Option<String>,
+    pub service: Option<String>,
+    pub cluster: Option<String>,
+    pub kind: String,
+    pub from: i64,
+    pub to: i64,
+}
+
+pub fn time(s: &str, default: i64) -> i64 {
+    if s.is_empty() {
+        default
+    } else {
+        chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp()
+    }
+}
+
+pub fn map_rows(csv: &Path) -> Vec<Row> {
+    let text = std::fs::read_to_string(csv).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+            Row {
+                eni: c[0].into(),
+                kind: c[1].into(),
+                ip: c[2].into(),
+                task: opt(c[3]),
+                service: opt(c[5]),
+                cluster: opt(c[4]),
+                from: time(c[10], i64::MIN),
+                to: time(c[11], i64::MAX),
+            }
+        })
+        .collect()
+}
+
+/// Every record of the demo as (field name -> value) maps, in sorted file order.
+pub fn records(dir: &Path) -> Vec<BTreeMap<String, String>> {
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        let mut header: Vec<String> = Vec::new();
+        for line in text.lines() {
+            if line.starts_with("version ") {
+                header = line.split(' ').map(String::from).collect();
+                continue;
+            }
+            out.push(
+                header
+                    .iter()
+                    .cloned()
+                    .zip(line.split(' ').map(String::from))
+                    .collect(),
+            );
+        }
+    }
+    out
+}
