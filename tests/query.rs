@@ -41,6 +41,7 @@ fn query(args: &[&str]) -> Vec<Value> {
 }
 
 type Rec = BTreeMap<String, String>;
+type Pred = Box<dyn Fn(&Rec) -> bool>;
 
 struct Demo {
     recs: Vec<Rec>,
@@ -124,7 +125,7 @@ fn every_filter_selects_exactly_the_matching_records() {
         .to_string();
     let eni = task.eni.clone();
     let t0 = 1_793_491_200u64;
-    let cases: Vec<(Vec<String>, Box<dyn Fn(&Rec) -> bool>)> = vec![
+    let cases: Vec<(Vec<String>, Pred)> = vec![
         (
             vec!["--eni".into(), eni.clone()],
             Box::new(move |r: &Rec| is(r, "interface-id", &eni)),
