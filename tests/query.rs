@@ -41,7 +41,7 @@ fn query(args: &[&str]) -> Vec<Value> {
 }
 
 type Rec = BTreeMap<String, String>;
-type Pred = Box<dyn Fn(&Rec) -> bool>;
+type Pred<'a> = Box<dyn Fn(&Rec) -> bool + 'a>;
 
 struct Demo {
     recs: Vec<Rec>,
@@ -125,7 +125,7 @@ fn every_filter_selects_exactly_the_matching_records() {
         .to_string();
     let eni = task.eni.clone();
     let t0 = 1_793_491_200u64;
-    let cases: Vec<(Vec<String>, Pred)> = vec![
+    let cases: Vec<(Vec<String>, Pred<'_>)> = vec![
         (
             vec!["--eni".into(), eni.clone()],
             Box::new(move |r: &Rec| is(r, "interface-id", &eni)),
