@@ -640,11 +640,21 @@ impl QueryState {
                 bytes: a.bytes,
                 first_seen: a.first,
                 last_seen: a.last,
-                stats: a.hist.as_ref().map(|h| Stats {
-                    p50: (!h.is_empty()).then(|| h.value_at_quantile(0.5)),
-                    p90: (!h.is_empty()).then(|| h.value_at_quantile(0.9)),
-                    p99: (!h.is_empty()).then(|| h.value_at_quantile(0.99)),
-                    max: a.max_bytes,
+                stats: a.hist.as_ref().map(|h| {
+                    // HDR reports a bucket's highest equivalent value, which can pass the
+                    // exact maximum: never report a percentile above it.
+                    let q = |q: f64| {
+                        (!h.is_empty()).then(|| {
+                            let v = h.value_at_quantile(q);
+                            a.max_bytes.map_or(v, |m| v.min(m))
+                        })
+                    };
+                    Stats {
+                        p50: q(0.5),
+                        p90: q(0.9),
+                        p99: q(0.99),
+                        max: a.max_bytes,
+                    }
                 }),
             })
             .collect();
