@@ -21,7 +21,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::format::Layout;
 use crate::parse::{Decoder, DecoderOptions, LineCounts, Reject};
-use crate::source::{outside_window, Source};
+use crate::source::{open_range, outside_window, Source};
 
 /// How inputs are read.
 #[derive(Clone, Debug)]
@@ -97,25 +97,202 @@ impl std::ops::AddAssign for ScanStats {
     }
 }
 
-/// Scans every source on the current rayon pool, one worker per source, each into its
-/// own sink made by `make`. Returns the sinks and their statistics in source order, so
-/// that callers can merge them (and replay what they collected) deterministically.
+/// A unit of parallel work: a whole source, or a newline-aligned byte range of a large
+/// plain file.
+#[derive(Clone, Debug)]
+pub struct Unit {
+    pub source: Source,
+    /// Index of the source in the list given to [`plan`].
+    pub source_index: usize,
+    /// `start..end` for a chunk of a plain file; `None` for a whole source.
+    pub range: Option<(u64, u64)>,
+    /// The layout the unit is decoded with from its first byte. For a chunk after the
+    /// first this is a guess (the file's first header, else `--fields` or the default);
+    /// [`UnitResult::start_layout`] lets the caller check it and decode again if a
+    /// header line in an earlier chunk changed the layout.
+    pub layout: Option<Arc<Layout>>,
+}
+
+/// What scanning one unit produced.
+#[derive(Debug)]
+pub struct UnitResult {
+    pub stats: ScanStats,
+    /// The layout the unit was decoded with from its first byte.
+    pub start_layout: Option<Arc<Layout>>,
+    /// The layout in force at its end (`None` if it could not be read).
+    pub end_layout: Option<Arc<Layout>>,
+}
+
+/// Bytes per chunk of a plain file. Tiny in debug builds, so that every test crosses
+/// chunk boundaries.
+pub fn chunk_bytes() -> u64 {
+    if cfg!(debug_assertions) {
+        2048
+    } else {
+        16 << 20
+    }
+}
+
+/// Splits the sources into units: large plain files into newline-aligned chunks of
+/// about `chunk` bytes, everything else whole. Files whose path proves them outside the
+/// time window are left out and counted.
+pub fn plan(sources: &[Source], options: &ScanOptions, chunk: u64) -> (Vec<Unit>, u64) {
+    let mut units = Vec::new();
+    let mut skipped = 0;
+    let base = Some(
+        options
+            .layout
+            .clone()
+            .unwrap_or_else(|| Arc::new(Layout::default_v2())),
+    );
+    for (i, source) in sources.iter().enumerate() {
+        let whole = Unit {
+            source: source.clone(),
+            source_index: i,
+            range: None,
+            layout: base.clone(),
+        };
+        let Source::File(path) = source else {
+            units.push(whole);
+            continue;
+        };
+        if outside_window(path, options.since, options.until) {
+            skipped += 1;
+            continue;
+        }
+        match chunks(path, chunk) {
+            Some((bounds, header)) if bounds.len() > 2 => {
+                let guess = header.map(Arc::new).or(base.clone());
+                for (k, w) in bounds.windows(2).enumerate() {
+                    units.push(Unit {
+                        range: Some((w[0], w[1])),
+                        layout: if k == 0 { base.clone() } else { guess.clone() },
+                        ..whole.clone()
+                    });
+                }
+            }
+            _ => units.push(whole),
+        }
+    }
+    (units, skipped)
+}
+
+/// Newline-aligned chunk boundaries of a plain file (`[0, b1, ..., size]`) and the
+/// layout of its first line if that is a header; `None` for compressed, binary or
+/// unreadable files (they are read whole and report their own errors).
+fn chunks(path: &std::path::Path, chunk: u64) -> Option<(Vec<u64>, Option<Layout>)> {
+    use std::io::{Seek, SeekFrom};
+    let size = std::fs::metadata(path).ok()?.len();
+    if size <= chunk {
+        return None;
+    }
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut head = vec![0u8; 64 * 1024];
+    let n = read_full(&mut f, &mut head).ok()?;
+    head.truncate(n);
+    if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"PAR1") {
+        return None;
+    }
+    let first = &head[..memchr::memchr(b'\n', &head).unwrap_or(head.len())];
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    let tokens = || first.split(|&b| b == b' ').filter(|t| !t.is_empty());
+    let header = crate::format::is_header(tokens())
+        .then(|| Layout::new(tokens().map(|t| std::str::from_utf8(t).unwrap_or("?"))).ok())
+        .flatten();
+    let mut bounds = vec![0];
+    let mut window = vec![0u8; 64 * 1024];
+    let mut pos = chunk;
+    while pos < size {
+        f.seek(SeekFrom::Start(pos)).ok()?;
+        let mut at = pos;
+        let next = loop {
+            let n = read_full(&mut f, &mut window).ok()?;
+            if n == 0 {
+                break size;
+            }
+            if let Some(i) = memchr::memchr(b'\n', &window[..n]) {
+                break at + i as u64 + 1;
+            }
+            at += n as u64;
+        };
+        if next >= size {
+            break;
+        }
+        bounds.push(next);
+        pos = next + chunk;
+    }
+    bounds.push(size);
+    Some((bounds, header))
+}
+
+fn read_full(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Scans one unit into `sink`. Line numbers of a chunk start at 1 at the chunk's first
+/// line; the caller adds the lines of the chunks before it. Byte offsets are absolute.
+pub fn scan_unit(
+    unit: &Unit,
+    options: &ScanOptions,
+    sink: &mut dyn ScanSink,
+) -> Result<UnitResult, crate::Error> {
+    let started = Instant::now();
+    let raw = Arc::new(AtomicU64::new(0));
+    let mut stats = ScanStats::default();
+    let mut buf = Vec::with_capacity(options.buffer_size.max(1));
+    let unit_options = ScanOptions {
+        layout: unit.layout.clone(),
+        ..options.clone()
+    };
+    if unit.range.is_none_or(|r| r.0 == 0) {
+        stats.files = 1;
+    }
+    let end_layout = scan_one(
+        &unit.source,
+        unit.range,
+        &unit_options,
+        sink,
+        &raw,
+        &mut buf,
+        &mut stats,
+    )?;
+    stats.raw_bytes = raw.load(Ordering::Relaxed);
+    stats.elapsed = started.elapsed();
+    Ok(UnitResult {
+        stats,
+        start_layout: unit.layout.clone(),
+        end_layout,
+    })
+}
+
+/// Scans every unit on the current rayon pool, each into its own sink made by `make`.
+/// Returns the sinks and results in unit order, so that callers can check chunk
+/// layouts, number lines and merge deterministically.
 pub fn scan_parallel<S, F>(
-    sources: &[Source],
+    units: &[Unit],
     options: &ScanOptions,
     make: F,
-) -> Vec<(S, Result<ScanStats, crate::Error>)>
+) -> Vec<(S, Result<UnitResult, crate::Error>)>
 where
     S: ScanSink + Send,
     F: Fn() -> S + Sync,
 {
     use rayon::prelude::*;
-    sources
+    units
         .par_iter()
-        .map(|source| {
+        .map(|unit| {
             let mut sink = make();
-            let stats = scan(std::slice::from_ref(source), options, &mut sink);
-            (sink, stats)
+            let result = scan_unit(unit, options, &mut sink);
+            (sink, result)
         })
         .collect()
 }
@@ -145,33 +322,42 @@ pub fn scan(
             }
         }
         stats.files += 1;
-        scan_one(source, options, sink, &raw, &mut buf, &mut stats)?;
+        scan_one(source, None, options, sink, &raw, &mut buf, &mut stats)?;
     }
     stats.raw_bytes = raw.load(Ordering::Relaxed);
     stats.elapsed = started.elapsed();
     Ok(stats)
 }
 
+/// Reads one source (or the byte range `range` of a plain file) and returns the layout
+/// in force at its end.
 fn scan_one(
     source: &Source,
+    range: Option<(u64, u64)>,
     options: &ScanOptions,
     sink: &mut dyn ScanSink,
     raw: &Arc<AtomicU64>,
     buf: &mut Vec<u8>,
     stats: &mut ScanStats,
-) -> Result<(), crate::Error> {
-    let mut reader = match source.open(raw.clone()) {
+) -> Result<Option<Arc<Layout>>, crate::Error> {
+    let opened = match (range, source) {
+        (Some((from, to)), Source::File(path)) => open_range(path, from, to, raw.clone()),
+        _ => source.open(raw.clone()),
+    };
+    let mut reader = match opened {
         Ok(r) => r,
         Err(e) => {
             stats.files_failed += 1;
-            return sink.file_error(source, &format!("cannot read: {e}"));
+            sink.file_error(source, &format!("cannot read: {e}"))?;
+            return Ok(None);
         }
     };
     let mut decoder = Decoder::new(DecoderOptions {
         batch_size: options.batch_size,
         layout: options.layout.clone(),
         projection: options.projection.clone(),
-    });
+    })
+    .with_position(0, range.map_or(0, |r| r.0));
     let block = options.buffer_size.max(1);
     buf.clear();
     let mut start = 0; // first unconsumed byte of buf
@@ -232,7 +418,7 @@ fn scan_one(
             ),
         )?;
     }
-    Ok(())
+    Ok(Some(decoder.layout().clone()))
 }
 
 /// Flushes the decoder's batch through the time window into the sink.

@@ -368,15 +368,16 @@ fn millisecond_timestamps_become_seconds() {
 }
 
 #[test]
-fn projection_builds_only_the_needed_columns_and_skips_their_conversion() {
+fn projection_builds_only_the_needed_columns_and_still_validates_the_others() {
     let projection: vpcflow::batch::Projection = ["interface_id", "bytes", "start"]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    // The dstport is out of range, but nobody asked for it: only delimited.
+    // The first line's dstport is out of range: rejected although nobody asked for it.
     let text = b"2 123456789010 eni-0a1 10.0.0.1 10.0.0.2 443 70000 6 10 840 1439387263 1439387264 ACCEPT OK\n\
                  2 123456789010 eni-0a2 10.0.0.1 10.0.0.2 443 80 6 10 x 1439387263 1439387264 ACCEPT OK\n\
-                 2 123456789010 eni-0a3 10.0.0.1\n";
+                 2 123456789010 eni-0a3 10.0.0.1\n\
+                 2 123456789010 eni-0a4 10.0.0.1 10.0.0.2 443 80 6 10 840 1439387263 1439387264 ACCEPT OK\n";
     let d = decode_slice(
         text,
         DecoderOptions {
@@ -392,6 +393,7 @@ fn projection_builds_only_the_needed_columns_and_skips_their_conversion() {
             .map(|r| r.message.as_str())
             .collect::<Vec<_>>(),
         [
+            "field dstport: \"70000\" is out of range (0 to 65535)",
             "field bytes: \"x\" is not a number",
             "expected 14 fields, found 4"
         ]
@@ -399,6 +401,6 @@ fn projection_builds_only_the_needed_columns_and_skips_their_conversion() {
     let v: serde_json::Value = serde_json::from_str(jsonl(&d.batches).trim()).unwrap();
     assert_eq!(
         v,
-        serde_json::json!({"interface_id": "eni-0a1", "bytes": 840, "start": 1439387263})
+        serde_json::json!({"interface_id": "eni-0a4", "bytes": 840, "start": 1439387263})
     );
 }

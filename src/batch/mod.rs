@@ -82,8 +82,9 @@ enum ColumnBuilder {
     Str(StringBuilder),
 }
 
-/// The columns a reader needs (Arrow names, `log_status`): the others are only
-/// delimited, never converted, and left out of the batches (projection pushdown).
+/// The columns a reader needs (Arrow names, `log_status`): the others are validated
+/// (a bad value still rejects the line, as the contract requires) but never built into
+/// arrays, and left out of the batches (projection pushdown).
 pub type Projection = std::collections::HashSet<String>;
 
 /// Builders for the (projected) columns of one layout.

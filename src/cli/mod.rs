@@ -24,7 +24,9 @@ use crate::policy::audit::{AuditState, Auditor};
 use crate::policy::{CommandLineRules, Policy};
 use crate::query::conversations::ConversationState;
 use crate::query::{parse_protocol, Filters, Key, Query, QueryState};
-use crate::scan::{scan, scan_parallel, ScanOptions, ScanSink, ScanStats};
+use crate::scan::{
+    chunk_bytes, plan, scan, scan_parallel, scan_unit, ScanOptions, ScanSink, ScanStats, Unit,
+};
 use crate::source::{discover, Source};
 use crate::Error;
 
@@ -594,27 +596,57 @@ fn fold_inputs<S: Default + Send>(
         return Err(Error::Input(missing.join("; ")));
     }
     let started = std::time::Instant::now();
-    let results = pool(threads)?.install(|| {
-        scan_parallel(&sources, &options, || FoldSink {
-            enricher,
-            add,
-            state: S::default(),
-            enriched: EnrichStats::default(),
-            rejects: Vec::new(),
-            file_errors: Vec::new(),
-        })
-    });
+    let (units, skipped) = plan(&sources, &options, chunk_bytes());
+    let make = || FoldSink {
+        enricher,
+        add,
+        state: S::default(),
+        enriched: EnrichStats::default(),
+        rejects: Vec::new(),
+        file_errors: Vec::new(),
+    };
+    let pool = pool(threads)?;
+    let results = pool.install(|| scan_parallel(&units, &options, make));
     let mut state = S::default();
-    let mut stats = ScanStats::default();
+    let mut stats = ScanStats {
+        files_skipped: skipped,
+        ..ScanStats::default()
+    };
     let mut enriched = EnrichStats::default();
-    for (source, (sink, result)) in sources.iter().zip(results) {
+    // In unit order: a chunk decoded with a layout other than the one in force where
+    // it starts (a header line in an earlier chunk changed it) is decoded again; line
+    // numbers of chunks continue from the chunks before them.
+    let mut layout_here: Option<Arc<Layout>> = None;
+    let mut lines_before = 0;
+    for (unit, (mut sink, mut result)) in units.iter().zip(results) {
+        let first = unit.range.is_none_or(|r| r.0 == 0);
+        if first {
+            lines_before = 0;
+        } else if let Ok(r) = &result {
+            if r.start_layout != layout_here {
+                let again = Unit {
+                    layout: layout_here.clone(),
+                    ..unit.clone()
+                };
+                sink = make();
+                result = pool.install(|| scan_unit(&again, &options, &mut sink));
+            }
+        }
+        let source = &unit.source;
         for r in &sink.rejects {
-            reporter.reject(source, r)?;
+            let r = Reject {
+                line: r.line + lines_before,
+                ..r.clone()
+            };
+            reporter.reject(source, &r)?;
         }
         for e in &sink.file_errors {
             reporter.file_error(source, e)?;
         }
-        stats += result?;
+        let result = result?;
+        lines_before += result.stats.counts.lines;
+        layout_here = result.end_layout;
+        stats += result.stats;
         enriched += sink.enriched;
         merge(&mut state, sink.state);
     }

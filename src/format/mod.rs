@@ -198,6 +198,8 @@ impl PartialEq for Layout {
     }
 }
 
+impl Eq for Layout {}
+
 /// Why a header line or `--fields` value is not a usable layout.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {

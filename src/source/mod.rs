@@ -75,6 +75,22 @@ impl Source {
     }
 }
 
+/// Opens bytes `start..end` of a plain file (a newline-aligned chunk).
+pub fn open_range(
+    path: &Path,
+    start: u64,
+    end: u64,
+    raw_bytes: Arc<AtomicU64>,
+) -> io::Result<Box<dyn Read + Send>> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(start))?;
+    Ok(Box::new(Counting {
+        inner: f.take(end - start),
+        count: raw_bytes,
+    }))
+}
+
 /// Counts bytes as they are read.
 struct Counting<R> {
     inner: R,
