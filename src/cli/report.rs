@@ -199,8 +199,9 @@ impl Reporter {
             );
         }
         line += &format!(
-            "; {} conversations checked, {} opened by peers; findings: {} high, {} medium, {} low",
-            s.conversations, s.opened_by_peers, s.high, s.medium, s.low
+            "; {} records from admitted peers; {} conversations with other peers, {} opened by \
+             the peer; findings: {} high, {} medium, {} low",
+            s.allowed_records, s.conversations, s.opened_by_peers, s.high, s.medium, s.low
         );
         eprintln!("{line}");
     }

@@ -20,7 +20,9 @@
 //!    not a finding.
 //!
 //! A response to the task's own connection is therefore never a finding, in any
-//! format. State is mergeable ([`AuditState::merge`]), so files are folded in
+//! format. Records whose peer the policy admits are only counted: no conversation
+//! state is kept for them, so memory follows the suspicious traffic, not all of it.
+//! State is mergeable ([`AuditState::merge`]), so files are folded in
 //! parallel and reduced, with identical results for any thread count.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -136,6 +138,8 @@ pub struct AuditState {
     tasks: FxHashMap<u32, bool>,
     /// Services of tasks that are not audited.
     unaudited_services: BTreeSet<u32>,
+    /// Records of audited tasks whose peer the policy admits.
+    allowed_records: u64,
 }
 
 fn int<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Option<&'a T> {
@@ -193,18 +197,27 @@ impl AuditState {
             }
             let service_id = service.id(row, &mut self.strings);
             let cluster_id = cluster.id(row, &mut self.strings);
-            let audited = auditor
-                .policy
-                .rule_for(service.str(row), cluster.str(row))
-                .is_some();
-            self.tasks.insert(task_id, audited);
-            if !audited {
+            let rule = auditor.policy.rule_for(service.str(row), cluster.str(row));
+            self.tasks.insert(task_id, rule.is_some());
+            let Some(rule) = rule else {
                 if service_id != NONE {
                     self.unaudited_services.insert(service_id);
                 }
                 continue;
-            }
+            };
             let peer: [u8; 16] = peer_addr.value(row).try_into().expect("16 bytes");
+            // A peer the rule admits can never make a finding, whoever opened the
+            // connection: count its record and keep no state for it. This keeps memory
+            // proportional to the suspicious conversations, not to all of them.
+            let groups = peer_eni
+                .str(row)
+                .and_then(|e| auditor.map.eni(e))
+                .map(|h| h.security_groups.as_slice())
+                .unwrap_or(&[]);
+            if rule.admits(&peer, groups, peer_service.str(row)) {
+                self.allowed_records += 1;
+                continue;
+            }
             let sender = src
                 .filter(|a| a.is_valid(row))
                 .or(src_plain.filter(|a| a.is_valid(row)))
@@ -282,6 +295,7 @@ impl AuditState {
         for s in other.unaudited_services {
             self.unaudited_services.insert(m(s));
         }
+        self.allowed_records += other.allowed_records;
     }
 
     /// Decides every conversation and returns the findings, worst first, and totals.
@@ -290,6 +304,7 @@ impl AuditState {
         let mut summary = AuditSummary {
             tasks_audited: self.tasks.values().filter(|a| **a).count() as u64,
             tasks_not_audited: self.tasks.values().filter(|a| !**a).count() as u64,
+            allowed_records: self.allowed_records,
             services_not_audited: {
                 let mut v: Vec<String> = self
                     .unaudited_services
@@ -527,6 +542,9 @@ pub struct AuditSummary {
     pub tasks_audited: u64,
     pub tasks_not_audited: u64,
     pub services_not_audited: Vec<String>,
+    /// Records of audited tasks whose peer the policy admits.
+    pub allowed_records: u64,
+    /// Conversations with peers the policy does not admit.
     pub conversations: u64,
     pub opened_by_peers: u64,
     pub high: u64,
