@@ -1,5 +1,7 @@
-//! Attribution throughput: `Enricher::enrich` on 4 million decoded records (records/s), with a map
-//! of thousands of task ENIs whose addresses are reused over a day.
+//! Attribution and policy-check throughput (records/s) on 4 million decoded records,
+//! with a map of thousands of task ENIs whose addresses are reused over a day:
+//! `Enricher::enrich` alone, then the audit's fold (`AuditState::add`) over enriched
+//! batches plus its decision (`finish`).
 //!
 //! `cargo bench --bench join`
 
@@ -10,6 +12,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use vpcflow::enrich::{EniKind, EniMap, Enricher, MapRow};
 use vpcflow::net::v4;
 use vpcflow::parse::{decode_slice, DecoderOptions};
+use vpcflow::policy::audit::{AuditState, Auditor};
+use vpcflow::policy::{CommandLineRules, Policy};
 
 const TASKS_PER_SLOT: u32 = 2000;
 const SLOTS: i64 = 12; // each address is reused by 12 tasks over the day
@@ -93,6 +97,42 @@ fn bench(c: &mut Criterion) {
                 black_box(out);
             }
             assert_eq!(own, n as u64);
+        })
+    });
+    group.finish();
+
+    let policy = Policy::parse(
+        "bench.toml",
+        "[network]\nvpc_cidrs = [\"10.0.0.0/16\"]\n\
+         [[service]]\nname = \"web\"\nports = [8080]\ningress_from_services = [\"api\"]\n\
+         [[service]]\nname = \"api\"\nports = [8080]\ningress_from_cidrs = [\"vpc\"]\n\
+         [[service]]\nname = \"worker\"\n\
+         [[service]]\nname = \"admin-gateway\"\ningress_from_services = [\"web\", \"api\"]\n",
+        &[],
+        &CommandLineRules::default(),
+    )
+    .unwrap();
+    let enriched: Vec<_> = decoded
+        .batches
+        .iter()
+        .map(|b| enricher.enrich(b).0)
+        .collect();
+    let auditor = Auditor {
+        policy: &policy,
+        map: enricher.map(),
+    };
+    let mut group = c.benchmark_group("policy");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("audit_4M_enriched_records", |b| {
+        b.iter(|| {
+            let mut state = AuditState::default();
+            for batch in &enriched {
+                state.add(black_box(batch), &auditor);
+            }
+            let (findings, summary) = state.finish(&auditor);
+            assert!(summary.tasks_audited > 0);
+            findings.len()
         })
     });
     group.finish();

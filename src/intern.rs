@@ -40,7 +40,15 @@ impl Strings {
 pub struct DictIds<'a> {
     keys: &'a Int32Array,
     values: &'a StringArray,
-    ids: Vec<u32>,
+    /// Interned ids by dictionary key: dense for small dictionaries; a map when the
+    /// values are many more than a batch's rows (the enrichment columns share one
+    /// array of every string of the ENI map), so that no batch pays for the whole map.
+    ids: Ids,
+}
+
+enum Ids {
+    Dense(Vec<u32>),
+    Sparse(FxHashMap<u32, u32>),
 }
 
 const UNSET: u32 = u32::MAX - 1;
@@ -52,10 +60,15 @@ impl<'a> DictIds<'a> {
             .as_any()
             .downcast_ref::<DictionaryArray<Int32Type>>()?;
         let values = d.values().as_any().downcast_ref::<StringArray>()?;
+        let ids = if values.len() <= batch.num_rows().max(1024) {
+            Ids::Dense(vec![UNSET; values.len()])
+        } else {
+            Ids::Sparse(FxHashMap::default())
+        };
         Some(DictIds {
             keys: d.keys(),
             values,
-            ids: vec![UNSET; values.len()],
+            ids,
         })
     }
 
@@ -70,9 +83,17 @@ impl<'a> DictIds<'a> {
             return NONE;
         }
         let k = self.keys.value(row) as usize;
-        if self.ids[k] == UNSET {
-            self.ids[k] = strings.id(self.values.value(k));
+        let values = self.values;
+        match &mut self.ids {
+            Ids::Dense(ids) => {
+                if ids[k] == UNSET {
+                    ids[k] = strings.id(values.value(k));
+                }
+                ids[k]
+            }
+            Ids::Sparse(ids) => *ids
+                .entry(k as u32)
+                .or_insert_with(|| strings.id(values.value(k))),
         }
-        self.ids[k]
     }
 }

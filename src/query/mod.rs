@@ -21,7 +21,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::batch::Projection;
-use crate::intern::{Strings, NONE};
+use crate::intern::{DictIds, Strings, NONE};
 use crate::net::Cidr;
 
 pub mod conversations;
@@ -510,19 +510,16 @@ impl QueryState {
         let end: Option<&Int64Array> = col(&batch, "end");
         // One reader per key.
         enum Reader<'a> {
-            Text(Option<TextCol<'a>>, Vec<u32>),
+            Dict(DictIds<'a>),
+            Text(Option<TextCol<'a>>),
             Addr(Option<&'a FixedSizeBinaryArray>),
             Int(Option<&'a Int32Array>),
             Time(i64),
             Dir(Direction<'a>),
         }
-        let text = |name: &str| {
-            let c = TextCol::of(&batch, name);
-            let len = match &c {
-                Some(TextCol::Dict(_, v)) => v.len(),
-                _ => 0,
-            };
-            Reader::Text(c, vec![u32::MAX - 1; len])
+        let text = |name: &str| match DictIds::of(&batch, name) {
+            Some(d) => Reader::Dict(d),
+            None => Reader::Text(TextCol::of(&batch, name)),
         };
         let mut readers: Vec<Reader> = q
             .keys
@@ -550,22 +547,15 @@ impl QueryState {
             let t = int64(start, row).or(int64(end, row));
             for r in readers.iter_mut() {
                 key.push(match r {
-                    Reader::Text(Some(TextCol::Dict(k, v)), cache) => {
-                        if k.is_valid(row) {
-                            let i = k.value(row) as usize;
-                            if cache[i] == u32::MAX - 1 {
-                                cache[i] = self.strings.id(v.value(i));
-                            }
-                            KeyValue::Str(cache[i])
-                        } else {
-                            KeyValue::Null
-                        }
-                    }
-                    Reader::Text(Some(c), _) => match c.get(row) {
+                    Reader::Dict(d) => match d.id(row, &mut self.strings) {
+                        NONE => KeyValue::Null,
+                        id => KeyValue::Str(id),
+                    },
+                    Reader::Text(Some(c)) => match c.get(row) {
                         Some(s) => KeyValue::Str(self.strings.id(s)),
                         None => KeyValue::Null,
                     },
-                    Reader::Text(None, _) => KeyValue::Null,
+                    Reader::Text(None) => KeyValue::Null,
                     Reader::Addr(a) => addr(*a, row).map_or(KeyValue::Null, KeyValue::Addr),
                     Reader::Int(a) => {
                         int32(*a, row).map_or(KeyValue::Null, |v| KeyValue::Int(v as i64))
