@@ -431,6 +431,17 @@ impl ScanSink for WriterSink<'_> {
     }
 }
 
+/// Reports inputs that could not be found or listed; fatal with `--strict`.
+fn report_missing(reporter: &mut Reporter, missing: &[String]) -> Result<(), Error> {
+    for m in missing {
+        reporter.input_missing(m);
+    }
+    if !missing.is_empty() && reporter.strict() {
+        return Err(Error::Input(missing.join("; ")));
+    }
+    Ok(())
+}
+
 /// Runs a scan into `writer` and reports; shared by `cat` and `convert`.
 fn read_into(
     config: ReadConfig,
@@ -443,12 +454,7 @@ fn read_into(
         scan: options,
         mut reporter,
     } = config;
-    for m in &missing {
-        reporter.input_missing(m);
-    }
-    if !missing.is_empty() && reporter.strict() {
-        return Err(Error::Input(missing.join("; ")));
-    }
+    report_missing(&mut reporter, &missing)?;
     reporter.start_progress(&sources);
     let mut sink = WriterSink {
         writer,
@@ -589,12 +595,7 @@ fn fold_inputs<S: Default + Send>(
         scan: options,
         mut reporter,
     } = config;
-    for m in &missing {
-        reporter.input_missing(m);
-    }
-    if !missing.is_empty() && reporter.strict() {
-        return Err(Error::Input(missing.join("; ")));
-    }
+    report_missing(&mut reporter, &missing)?;
     let started = std::time::Instant::now();
     let (units, skipped) = plan(&sources, &options, chunk_bytes());
     let make = || FoldSink {

@@ -3,8 +3,6 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{presets, ContentArrangement, Table};
-
 use crate::policy::audit::Finding;
 use crate::time::rfc3339;
 
@@ -133,17 +131,7 @@ pub fn write_table(
             rows.len(),
             if rows.len() == 1 { "" } else { "s" }
         )?;
-        let mut t = Table::new();
-        t.load_preset(presets::UTF8_FULL_CONDENSED);
-        match width {
-            Some(w) => {
-                t.set_content_arrangement(ContentArrangement::Dynamic);
-                t.set_width(w);
-            }
-            None => {
-                t.set_content_arrangement(ContentArrangement::Disabled);
-            }
-        }
+        let mut t = super::rows::new_table(width);
         t.set_header([
             "SEVERITY",
             "TASK",

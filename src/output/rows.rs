@@ -53,13 +53,8 @@ pub fn write_csv(rows: &[Row], columns: &[&str], out: impl Write) -> io::Result<
     w.flush()
 }
 
-/// An aligned table; numbers right-aligned, nulls as `-`.
-pub fn write_table(
-    rows: &[Row],
-    columns: &[&str],
-    width: Option<u16>,
-    mut out: impl Write,
-) -> io::Result<()> {
+/// An empty table in our style, wrapped to `width` on a terminal, unwrapped otherwise.
+pub fn new_table(width: Option<u16>) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED);
     match width {
@@ -71,6 +66,17 @@ pub fn write_table(
             t.set_content_arrangement(ContentArrangement::Disabled);
         }
     }
+    t
+}
+
+/// An aligned table; numbers right-aligned, nulls as `-`.
+pub fn write_table(
+    rows: &[Row],
+    columns: &[&str],
+    width: Option<u16>,
+    mut out: impl Write,
+) -> io::Result<()> {
+    let mut t = new_table(width);
     let header: Vec<&str> = match rows.first() {
         Some(r) => r.iter().map(|(k, _)| *k).collect(),
         None => columns.to_vec(),
