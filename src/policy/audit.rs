@@ -46,18 +46,18 @@ pub struct Auditor<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct ConvKey {
     eni: u32,
-    task: u32,
-    service: u32,
-    cluster: u32,
     protocol: i32,
     own_port: i32,
     peer_addr: [u8; 16],
     peer_port: i32,
     peer_eni: u32,
     peer_kind: u32,
-    peer_task: u32,
-    peer_service: u32,
 }
+
+/// What an ENI belongs to: (task, service, cluster) of an audited task ENI, or (task,
+/// service, unused) of a peer ENI. Constant per ENI, so kept beside the conversations
+/// rather than in every key.
+type Owner = [u32; 3];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Inbound {
@@ -140,6 +140,10 @@ pub struct AuditState {
     unaudited_services: BTreeSet<u32>,
     /// Records of audited tasks whose peer the policy admits.
     allowed_records: u64,
+    /// Who each audited ENI of a conversation key belongs to.
+    owners: FxHashMap<u32, Owner>,
+    /// Who each peer ENI of a conversation key belongs to.
+    peer_owners: FxHashMap<u32, Owner>,
 }
 
 fn int<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Option<&'a T> {
@@ -230,18 +234,23 @@ impl AuditState {
             let (own_port, peer_port) = if inbound { (dp, sp) } else { (sp, dp) };
             let key = ConvKey {
                 eni: eni.id(row, &mut self.strings),
-                task: task_id,
-                service: service_id,
-                cluster: cluster_id,
                 protocol: get32(protocol, row).unwrap_or(-1),
                 own_port,
                 peer_addr: peer,
                 peer_port,
                 peer_eni: peer_eni.id(row, &mut self.strings),
                 peer_kind: peer_kind.id(row, &mut self.strings),
-                peer_task: peer_task.id(row, &mut self.strings),
-                peer_service: peer_service.id(row, &mut self.strings),
             };
+            self.owners
+                .entry(key.eni)
+                .or_insert([task_id, service_id, cluster_id]);
+            if key.peer_eni != NONE {
+                let (t, s) = (
+                    peer_task.id(row, &mut self.strings),
+                    peer_service.id(row, &mut self.strings),
+                );
+                self.peer_owners.entry(key.peer_eni).or_insert([t, s, NONE]);
+            }
             let conv = self.convs.entry(key).or_default();
             if let Some(f) = get32(flags, row) {
                 let (syn, synack) = (f & 0x12 == 0x02, f & 0x12 == 0x12);
@@ -276,13 +285,8 @@ impl AuditState {
         for (k, c) in other.convs {
             let key = ConvKey {
                 eni: m(k.eni),
-                task: m(k.task),
-                service: m(k.service),
-                cluster: m(k.cluster),
                 peer_eni: m(k.peer_eni),
                 peer_kind: m(k.peer_kind),
-                peer_task: m(k.peer_task),
-                peer_service: m(k.peer_service),
                 ..k
             };
             self.convs.entry(key).or_default().merge(&c);
@@ -296,6 +300,12 @@ impl AuditState {
             self.unaudited_services.insert(m(s));
         }
         self.allowed_records += other.allowed_records;
+        for (e, o) in other.owners {
+            self.owners.entry(m(e)).or_insert(o.map(m));
+        }
+        for (e, o) in other.peer_owners {
+            self.peer_owners.entry(m(e)).or_insert(o.map(m));
+        }
     }
 
     /// Decides every conversation and returns the findings, worst first, and totals.
@@ -334,12 +344,18 @@ impl AuditState {
         });
         for (k, c) in convs {
             summary.conversations += 1;
-            let service = s.get(k.service);
-            let cluster = s.get(k.cluster);
+            let own = self.owners.get(&k.eni).copied().unwrap_or([NONE; 3]);
+            let peer = self
+                .peer_owners
+                .get(&k.peer_eni)
+                .copied()
+                .unwrap_or([NONE; 3]);
+            let service = s.get(own[1]);
+            let cluster = s.get(own[2]);
             let Some(rule) = auditor.policy.rule_for(service, cluster) else {
                 continue;
             };
-            let peer_service = s.get(k.peer_service);
+            let peer_service = s.get(peer[1]);
             if initiator(k, c, rule, auditor, peer_service) != Initiator::Peer {
                 continue;
             }
@@ -363,14 +379,14 @@ impl AuditState {
                         rule: "unexpected-ingress",
                         severity: Severity::Low,
                         eni_id: eni,
-                        task_arn: s.get(k.task).map(String::from),
+                        task_arn: s.get(own[0]).map(String::from),
                         service: service.map(String::from),
                         cluster: cluster.map(String::from),
                         peer_addr: crate::output::addr_string(&k.peer_addr),
                         peer_kind: s.get(k.peer_kind).map(String::from),
                         peer_service: peer_service.map(String::from),
                         peer_eni_id: s.get(k.peer_eni).map(String::from),
-                        peer_task_arn: s.get(k.peer_task).map(String::from),
+                        peer_task_arn: s.get(peer[0]).map(String::from),
                         ports: Vec::new(),
                         protocol: k.protocol,
                         action: if a == 0 { "ACCEPT" } else { "REJECT" },
