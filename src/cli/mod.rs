@@ -663,6 +663,15 @@ fn fold_inputs<S: Default + Send>(
     })
 }
 
+/// A table on a terminal, JSON Lines otherwise (for pipes into `jq`).
+fn default_format() -> ReportFormat {
+    if io::stdout().is_terminal() {
+        ReportFormat::Table
+    } else {
+        ReportFormat::Json
+    }
+}
+
 /// The terminal width when stdout is a terminal (for tables).
 fn terminal_width() -> Option<u16> {
     io::stdout()
@@ -754,12 +763,8 @@ fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
         |a, b| a.merge(b),
     )?;
     let (findings, summary) = state.finish(&auditor);
+    let format = args.format.unwrap_or_else(default_format);
     let stdout = io::stdout();
-    let format = args.format.unwrap_or(if stdout.is_terminal() {
-        ReportFormat::Table
-    } else {
-        ReportFormat::Json
-    });
     let out = io::BufWriter::new(stdout.lock());
     match format {
         ReportFormat::Json => findings::write_json(&findings, out)?,
@@ -916,12 +921,8 @@ fn query_cmd(args: QueryArgs) -> Result<ExitCode, Error> {
     };
     let mut columns: Vec<&str> = query.keys.iter().map(|k| k.name()).collect();
     columns.extend(["records", "packets", "bytes", "first_seen", "last_seen"]);
+    let format = args.format.unwrap_or_else(default_format);
     let stdout = io::stdout();
-    let format = args.format.unwrap_or(if stdout.is_terminal() {
-        ReportFormat::Table
-    } else {
-        ReportFormat::Json
-    });
     let out = io::BufWriter::new(stdout.lock());
     match format {
         ReportFormat::Json => rows::write_json(&rows, out)?,
