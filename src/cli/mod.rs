@@ -540,6 +540,9 @@ fn convert(args: ConvertArgs) -> Result<ExitCode, Error> {
 /// rejected lines and file errors to replay in source order.
 struct FoldSink<'a, S> {
     enricher: Option<&'a Enricher>,
+    /// The progress bar (on a terminal), advanced by the bytes this worker read.
+    bar: Option<indicatif::ProgressBar>,
+    read: u64,
     add: &'a (dyn Fn(&mut S, &RecordBatch) + Sync),
     state: S,
     enriched: EnrichStats,
@@ -566,6 +569,12 @@ impl<S> ScanSink for FoldSink<'_, S> {
     fn file_error(&mut self, _source: &Source, message: &str) -> Result<(), Error> {
         self.file_errors.push(message.to_string());
         Ok(())
+    }
+    fn progress(&mut self, raw_bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(raw_bytes.saturating_sub(self.read));
+        }
+        self.read = raw_bytes;
     }
 }
 
@@ -598,8 +607,12 @@ fn fold_inputs<S: Default + Send>(
     report_missing(&mut reporter, &missing)?;
     let started = std::time::Instant::now();
     let (units, skipped) = plan(&sources, &options, chunk_bytes());
+    reporter.start_progress(&sources);
+    let bar = reporter.progress_bar();
     let make = || FoldSink {
         enricher,
+        bar: bar.clone(),
+        read: 0,
         add,
         state: S::default(),
         enriched: EnrichStats::default(),
@@ -652,6 +665,8 @@ fn fold_inputs<S: Default + Send>(
         merge(&mut state, sink.state);
     }
     stats.elapsed = started.elapsed();
+    drop(bar);
+    reporter.clear_progress();
     let unreadable = !missing.is_empty() || reporter.unreadable_files() > 0;
     Ok(Folded {
         state,
@@ -674,10 +689,13 @@ fn default_format() -> ReportFormat {
 
 /// The terminal width when stdout is a terminal (for tables).
 fn terminal_width() -> Option<u16> {
+    // A terminal that reports no real size (a pseudo-terminal without one) gets an
+    // unwrapped table rather than one squeezed into a few columns.
     io::stdout()
         .is_terminal()
         .then(|| comfy_table::Table::new().width())
         .flatten()
+        .filter(|w| *w >= 60)
 }
 
 /// A rayon pool of `threads` workers (0: one per core).

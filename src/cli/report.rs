@@ -129,6 +129,18 @@ impl Reporter {
         self.bar = Some(bar);
     }
 
+    /// Removes the progress bar (before results are printed).
+    pub fn clear_progress(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// The progress bar, if one is shown, for workers to advance.
+    pub fn progress_bar(&self) -> Option<ProgressBar> {
+        self.bar.clone()
+    }
+
     pub fn progress(&mut self, raw_bytes: u64) {
         if let Some(bar) = &self.bar {
             bar.set_position(raw_bytes);
