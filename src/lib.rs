@@ -25,6 +25,7 @@
 
 pub mod batch;
 pub mod cli;
+pub mod columns;
 pub mod enrich;
 pub mod error;
 pub mod format;

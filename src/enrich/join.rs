@@ -30,6 +30,7 @@ use arrow::record_batch::RecordBatch;
 use rustc_hash::FxHashMap;
 
 use super::{EniKind, EniMap, PEER_INTERNET, PEER_VPC};
+use crate::columns::{addr, col, TextCol};
 use crate::net::Cidr;
 
 /// The columns the join adds, in order.
@@ -76,34 +77,6 @@ pub struct Enricher {
     kind_keys: [i32; 7],
     vpc_key: i32,
     internet_key: i32,
-}
-
-/// Column `name` of `batch` as `T`, if present with that type.
-fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Option<&'a T> {
-    batch.column_by_name(name)?.as_any().downcast_ref::<T>()
-}
-
-/// A string column (dictionary or plain) as per-row text.
-enum Text<'a> {
-    Dict(&'a Int32Array, &'a StringArray),
-    Plain(&'a StringArray),
-}
-
-impl<'a> Text<'a> {
-    fn of(batch: &'a RecordBatch, name: &str) -> Option<Text<'a>> {
-        let c = batch.column_by_name(name)?;
-        if let Some(d) = c.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
-            return Some(Text::Dict(d.keys(), d.values().as_any().downcast_ref()?));
-        }
-        c.as_any().downcast_ref::<StringArray>().map(Text::Plain)
-    }
-
-    fn get(&self, row: usize) -> Option<&'a str> {
-        match self {
-            Text::Dict(k, v) => k.is_valid(row).then(|| v.value(k.value(row) as usize)),
-            Text::Plain(a) => a.is_valid(row).then(|| a.value(row)),
-        }
-    }
 }
 
 /// Interns per-batch strings (from ECS fields) after the map's shared strings.
@@ -181,14 +154,14 @@ impl Enricher {
                     .collect();
                 Some((d.keys(), holders))
             });
-        let ecs_task = Text::of(batch, "ecs_task_arn");
-        let ecs_service = Text::of(batch, "ecs_service_name");
-        let ecs_cluster = Text::of(batch, "ecs_cluster_name");
+        let ecs_task = TextCol::of(batch, "ecs_task_arn");
+        let ecs_service = TextCol::of(batch, "ecs_service_name");
+        let ecs_cluster = TextCol::of(batch, "ecs_cluster_name");
         let src = col::<FixedSizeBinaryArray>(batch, "srcaddr");
         let dst = col::<FixedSizeBinaryArray>(batch, "dstaddr");
         let pkt_src = col::<FixedSizeBinaryArray>(batch, "pkt_srcaddr");
         let pkt_dst = col::<FixedSizeBinaryArray>(batch, "pkt_dstaddr");
-        let direction = Text::of(batch, "flow_direction");
+        let direction = TextCol::of(batch, "flow_direction");
         let start = col::<Int64Array>(batch, "start");
         let end = col::<Int64Array>(batch, "end");
 
@@ -199,12 +172,6 @@ impl Enricher {
         };
         let mut out: Vec<Int32Builder> = (0..8).map(|_| Int32Builder::with_capacity(n)).collect();
         let mut peer_addr = FixedSizeBinaryBuilder::with_capacity(n, 16);
-        let addr_at = |a: Option<&FixedSizeBinaryArray>, row: usize| -> Option<[u8; 16]> {
-            let a = a?;
-            a.is_valid(row)
-                .then(|| a.value(row).try_into().ok())
-                .flatten()
-        };
 
         for row in 0..n {
             let own = iface.as_ref().and_then(|(keys, holders)| {
@@ -251,8 +218,8 @@ impl Enricher {
             }
 
             // Peer side.
-            let (s, d) = (addr_at(src, row), addr_at(dst, row));
-            let (ps, pd) = (addr_at(pkt_src, row).or(s), addr_at(pkt_dst, row).or(d));
+            let (s, d) = (addr(src, row), addr(dst, row));
+            let (ps, pd) = (addr(pkt_src, row).or(s), addr(pkt_dst, row).or(d));
             let t = start
                 .filter(|a| a.is_valid(row))
                 .or(end.filter(|a| a.is_valid(row)))

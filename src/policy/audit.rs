@@ -35,6 +35,7 @@ use serde::Serialize;
 use super::Policy;
 use crate::enrich::EniMap;
 
+use crate::columns::{col, int32, int64};
 use crate::intern::{DictIds, Strings, NONE};
 
 /// The fixed setting of an audit: the policy and the map.
@@ -146,10 +147,6 @@ pub struct AuditState {
     peer_owners: FxHashMap<u32, Owner>,
 }
 
-fn int<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Option<&'a T> {
-    batch.column_by_name(name)?.as_any().downcast_ref::<T>()
-}
-
 impl AuditState {
     /// Folds one enriched batch (see `enrich::join`) into the state.
     pub fn add(&mut self, batch: &RecordBatch, auditor: &Auditor) {
@@ -171,26 +168,20 @@ impl AuditState {
         ) else {
             return;
         };
-        let Some(peer_addr) = int::<FixedSizeBinaryArray>(batch, "peer_addr") else {
+        let Some(peer_addr) = col::<FixedSizeBinaryArray>(batch, "peer_addr") else {
             return;
         };
-        let src = int::<FixedSizeBinaryArray>(batch, "pkt_srcaddr");
-        let src_plain = int::<FixedSizeBinaryArray>(batch, "srcaddr");
-        let protocol = int::<Int32Array>(batch, "protocol");
-        let srcport = int::<Int32Array>(batch, "srcport");
-        let dstport = int::<Int32Array>(batch, "dstport");
-        let flags = int::<Int32Array>(batch, "tcp_flags");
+        let src = col::<FixedSizeBinaryArray>(batch, "pkt_srcaddr");
+        let src_plain = col::<FixedSizeBinaryArray>(batch, "srcaddr");
+        let protocol = col::<Int32Array>(batch, "protocol");
+        let srcport = col::<Int32Array>(batch, "srcport");
+        let dstport = col::<Int32Array>(batch, "dstport");
+        let flags = col::<Int32Array>(batch, "tcp_flags");
         let action = DictIds::of(batch, "action");
-        let packets = int::<Int64Array>(batch, "packets");
-        let bytes = int::<Int64Array>(batch, "bytes");
-        let start = int::<Int64Array>(batch, "start");
-        let end = int::<Int64Array>(batch, "end");
-        let get32 = |a: Option<&Int32Array>, row: usize| {
-            a.filter(|a| a.is_valid(row)).map(|a| a.value(row))
-        };
-        let get64 = |a: Option<&Int64Array>, row: usize| {
-            a.filter(|a| a.is_valid(row)).map(|a| a.value(row))
-        };
+        let packets = col::<Int64Array>(batch, "packets");
+        let bytes = col::<Int64Array>(batch, "bytes");
+        let start = col::<Int64Array>(batch, "start");
+        let end = col::<Int64Array>(batch, "end");
         for row in 0..n {
             if kind.str(row) != Some("task") || !peer_addr.is_valid(row) {
                 continue;
@@ -228,13 +219,13 @@ impl AuditState {
                 .map(|a| a.value(row));
             let inbound = sender == Some(&peer[..]);
             let (sp, dp) = (
-                get32(srcport, row).unwrap_or(0),
-                get32(dstport, row).unwrap_or(0),
+                int32(srcport, row).unwrap_or(0),
+                int32(dstport, row).unwrap_or(0),
             );
             let (own_port, peer_port) = if inbound { (dp, sp) } else { (sp, dp) };
             let key = ConvKey {
                 eni: eni.id(row, &mut self.strings),
-                protocol: get32(protocol, row).unwrap_or(-1),
+                protocol: int32(protocol, row).unwrap_or(-1),
                 own_port,
                 peer_addr: peer,
                 peer_port,
@@ -252,7 +243,7 @@ impl AuditState {
                 self.peer_owners.entry(key.peer_eni).or_insert([t, s, NONE]);
             }
             let conv = self.convs.entry(key).or_default();
-            if let Some(f) = get32(flags, row) {
+            if let Some(f) = int32(flags, row) {
                 let (syn, synack) = (f & 0x12 == 0x02, f & 0x12 == 0x12);
                 if inbound {
                     conv.peer_syn |= syn;
@@ -264,11 +255,11 @@ impl AuditState {
             }
             if inbound {
                 let rejected = action.as_ref().and_then(|a| a.str(row)) == Some("REJECT");
-                let s = get64(start, row).or(get64(end, row)).unwrap_or(0);
-                let e = get64(end, row).unwrap_or(s);
+                let s = int64(start, row).or(int64(end, row)).unwrap_or(0);
+                let e = int64(end, row).unwrap_or(s);
                 conv.inbound[rejected as usize].add(
-                    get64(packets, row).unwrap_or(0).max(0) as u64,
-                    get64(bytes, row).unwrap_or(0).max(0) as u64,
+                    int64(packets, row).unwrap_or(0).max(0) as u64,
+                    int64(bytes, row).unwrap_or(0).max(0) as u64,
                     s,
                     e,
                 );

@@ -13,7 +13,8 @@ use arrow::record_batch::RecordBatch;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use super::{addr, col, filter, int32, int64, Filters, TextCol};
+use super::{filter, Filters};
+use crate::columns::{addr, col, int32, int64, TextCol};
 use crate::intern::Strings;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

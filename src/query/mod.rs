@@ -10,17 +10,15 @@
 
 use std::collections::HashSet;
 
-use arrow::array::{
-    Array, BooleanArray, DictionaryArray, FixedSizeBinaryArray, Int32Array, Int64Array, StringArray,
-};
+use arrow::array::{Array, BooleanArray, FixedSizeBinaryArray, Int32Array, Int64Array};
 use arrow::compute::filter_record_batch;
-use arrow::datatypes::Int32Type;
 use arrow::record_batch::RecordBatch;
 use hdrhistogram::Histogram;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::batch::Projection;
+use crate::columns::{addr, col, int32, int64, TextCol};
 use crate::intern::{DictIds, Strings, NONE};
 use crate::net::Cidr;
 
@@ -316,62 +314,6 @@ pub struct QueryState {
     pub records_kept: u64,
 }
 
-/// A string column (dictionary or plain), by row.
-pub(crate) enum TextCol<'a> {
-    Dict(&'a Int32Array, &'a StringArray),
-    Plain(&'a StringArray),
-}
-
-impl<'a> TextCol<'a> {
-    pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Option<TextCol<'a>> {
-        let c = batch.column_by_name(name)?;
-        if let Some(d) = c.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
-            return Some(TextCol::Dict(d.keys(), d.values().as_any().downcast_ref()?));
-        }
-        c.as_any().downcast_ref::<StringArray>().map(TextCol::Plain)
-    }
-
-    pub(crate) fn get(&self, row: usize) -> Option<&'a str> {
-        match self {
-            TextCol::Dict(k, v) => k.is_valid(row).then(|| v.value(k.value(row) as usize)),
-            TextCol::Plain(a) => a.is_valid(row).then(|| a.value(row)),
-        }
-    }
-
-    /// A per-row mask of `pred` over the values, testing each distinct dictionary
-    /// value once.
-    fn mask(&self, len: usize, pred: impl Fn(&str) -> bool) -> Vec<bool> {
-        match self {
-            TextCol::Dict(k, v) => {
-                let hit: Vec<bool> = (0..v.len()).map(|i| pred(v.value(i))).collect();
-                (0..len)
-                    .map(|r| k.is_valid(r) && hit[k.value(r) as usize])
-                    .collect()
-            }
-            TextCol::Plain(a) => (0..len)
-                .map(|r| a.is_valid(r) && pred(a.value(r)))
-                .collect(),
-        }
-    }
-}
-
-pub(crate) fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Option<&'a T> {
-    batch.column_by_name(name)?.as_any().downcast_ref::<T>()
-}
-
-pub(crate) fn int32(a: Option<&Int32Array>, row: usize) -> Option<i32> {
-    a.filter(|a| a.is_valid(row)).map(|a| a.value(row))
-}
-
-pub(crate) fn int64(a: Option<&Int64Array>, row: usize) -> Option<i64> {
-    a.filter(|a| a.is_valid(row)).map(|a| a.value(row))
-}
-
-pub(crate) fn addr(a: Option<&FixedSizeBinaryArray>, row: usize) -> Option<[u8; 16]> {
-    a.filter(|a| a.is_valid(row))
-        .and_then(|a| a.value(row).try_into().ok())
-}
-
 /// The direction of a record relative to its ENI: `flow-direction` when logged, else
 /// from the attribution (the peer sent it: ingress).
 pub(crate) struct Direction<'a> {
@@ -405,6 +347,35 @@ impl<'a> Direction<'a> {
     }
 }
 
+/// A per-row mask of `pred` over a text column, testing each distinct dictionary
+/// value once.
+fn mask(c: &TextCol, len: usize, pred: impl Fn(&str) -> bool) -> Vec<bool> {
+    match c {
+        // The enrichment columns share one array of every string of the map: test
+        // only the values this batch uses when they are many more than its rows.
+        TextCol::Dict(k, v) if v.len() > len.max(1024) => {
+            let mut hit: rustc_hash::FxHashMap<i32, bool> = Default::default();
+            (0..len)
+                .map(|r| {
+                    k.is_valid(r)
+                        && *hit
+                            .entry(k.value(r))
+                            .or_insert_with(|| pred(v.value(k.value(r) as usize)))
+                })
+                .collect()
+        }
+        TextCol::Dict(k, v) => {
+            let hit: Vec<bool> = (0..v.len()).map(|i| pred(v.value(i))).collect();
+            (0..len)
+                .map(|r| k.is_valid(r) && hit[k.value(r) as usize])
+                .collect()
+        }
+        TextCol::Plain(a) => (0..len)
+            .map(|r| a.is_valid(r) && pred(a.value(r)))
+            .collect(),
+    }
+}
+
 /// The rows of `batch` that pass every filter.
 pub fn filter(batch: &RecordBatch, f: &Filters) -> RecordBatch {
     let n = batch.num_rows();
@@ -418,7 +389,7 @@ pub fn filter(batch: &RecordBatch, f: &Filters) -> RecordBatch {
         |name: &str, values: &[String], pred: &dyn Fn(&str, &String) -> bool| match TextCol::of(
             batch, name,
         ) {
-            Some(c) => c.mask(n, |s| values.iter().any(|v| pred(s, v))),
+            Some(c) => mask(&c, n, |s| values.iter().any(|v| pred(s, v))),
             None => vec![false; n],
         };
     if !f.eni.is_empty() {
