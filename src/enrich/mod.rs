@@ -25,6 +25,7 @@ use std::sync::Arc;
 use arrow::array::{Array, StringArray};
 use rustc_hash::FxHashMap;
 
+use crate::intern::Strings;
 use crate::net::Cidr;
 
 pub mod join;
@@ -217,23 +218,25 @@ impl EniMap {
         rows.sort_by(|a, b| {
             (&a.eni_id, a.private_ip, a.valid_from).cmp(&(&b.eni_id, b.private_ip, b.valid_from))
         });
-        let mut strings = Interner::default();
+        // Keys into the shared string array; Arrow dictionary keys are i32.
+        let mut interned = Strings::default();
+        let mut key = |s: &str| interned.id(s) as i32;
         for k in EniKind::ALL {
-            strings.key(k.as_str());
+            key(k.as_str());
         }
-        strings.key(PEER_VPC);
-        strings.key(PEER_INTERNET);
+        key(PEER_VPC);
+        key(PEER_INTERNET);
         let mut holders: Vec<Holder> = Vec::new();
         let mut by_eni: FxHashMap<String, u32> = FxHashMap::default();
         let mut by_addr: FxHashMap<[u8; 16], Vec<Window>> = FxHashMap::default();
         for (i, row) in rows.iter().enumerate() {
             let h = *by_eni.entry(row.eni_id.clone()).or_insert_with(|| {
                 let keys = HolderKeys {
-                    eni: strings.key(&row.eni_id),
-                    kind: strings.key(row.kind.as_str()),
-                    task: row.task_arn.as_deref().map(|s| strings.key(s)),
-                    service: row.service.as_deref().map(|s| strings.key(s)),
-                    cluster: row.cluster.as_deref().map(|s| strings.key(s)),
+                    eni: key(&row.eni_id),
+                    kind: key(row.kind.as_str()),
+                    task: row.task_arn.as_deref().map(&mut key),
+                    service: row.service.as_deref().map(&mut key),
+                    cluster: row.cluster.as_deref().map(&mut key),
                 };
                 holders.push(Holder {
                     eni_id: row.eni_id.clone(),
@@ -290,7 +293,7 @@ impl EniMap {
             holders,
             by_eni,
             by_addr,
-            strings: Arc::new(strings.finish()),
+            strings: Arc::new(StringArray::from_iter_values(interned.values)),
             warnings,
         }
     }
@@ -381,29 +384,6 @@ impl EniMap {
         v.sort_unstable();
         v.dedup();
         v
-    }
-}
-
-/// Distinct strings in first-seen order.
-#[derive(Default)]
-struct Interner {
-    keys: HashMap<String, i32>,
-    values: Vec<String>,
-}
-
-impl Interner {
-    fn key(&mut self, s: &str) -> i32 {
-        if let Some(&k) = self.keys.get(s) {
-            return k;
-        }
-        let k = self.values.len() as i32;
-        self.keys.insert(s.to_string(), k);
-        self.values.push(s.to_string());
-        k
-    }
-
-    fn finish(self) -> StringArray {
-        StringArray::from_iter_values(self.values)
     }
 }
 
