@@ -1,6 +1,8 @@
 //! The `vpcflow` binary end to end: `cat`, `convert`, inputs of every kind, rejected
 //! lines, damaged files, time windows, exit codes and the summary's accounting.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -57,29 +59,7 @@ fn accounting(err: &str) -> [u64; 5] {
 
 /// Every demo object, decompressed, in sorted path order (independent of vpcflow).
 fn demo_files() -> Vec<(PathBuf, String)> {
-    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out)
-            } else {
-                out.push(p)
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(Path::new(DEMO), &mut files);
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let mut s = String::new();
-            flate2::read::MultiGzDecoder::new(std::fs::File::open(&p).unwrap())
-                .read_to_string(&mut s)
-                .unwrap();
-            (p, s)
-        })
-        .collect()
+    common::gz_files(Path::new(DEMO))
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {

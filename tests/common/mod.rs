@@ -47,7 +47,8 @@ pub fn map_rows(csv: &Path) -> Vec<Row> {
 }
 
 /// Every record of the demo as (field name -> value) maps, in sorted file order.
-pub fn records(dir: &Path) -> Vec<BTreeMap<String, String>> {
+/// Every `.gz` object under `dir`, decompressed, in sorted path order.
+pub fn gz_files(dir: &Path) -> Vec<(PathBuf, String)> {
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();
@@ -61,12 +62,22 @@ pub fn records(dir: &Path) -> Vec<BTreeMap<String, String>> {
     let mut files = Vec::new();
     walk(dir, &mut files);
     files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let mut text = String::new();
+            flate2::read::MultiGzDecoder::new(std::fs::File::open(&p).unwrap())
+                .read_to_string(&mut text)
+                .unwrap();
+            (p, text)
+        })
+        .collect()
+}
+
+/// Every record under `dir` as (field name -> value) maps, in sorted file order.
+pub fn records(dir: &Path) -> Vec<BTreeMap<String, String>> {
     let mut out = Vec::new();
-    for f in files {
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
+    for (_, text) in gz_files(dir) {
         let mut header: Vec<String> = Vec::new();
         for line in text.lines() {
             if line.starts_with("version ") {
