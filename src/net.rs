@@ -17,11 +17,26 @@ pub struct Cidr {
 }
 
 impl Cidr {
-    /// Whether the 16-byte address lies in the block.
+    /// Whether the 16-byte address lies in the block. A block matches addresses of its
+    /// own family only: `::/0` is every IPv6 address and no IPv4 one, although IPv4
+    /// addresses are stored IPv4-mapped (`::ffff:a.b.c.d`, inside `::/0` as bits).
     pub fn contains(&self, addr: &[u8; 16]) -> bool {
+        if is_v4(addr) != self.v4 {
+            return false;
+        }
         let a = u128::from_be_bytes(*addr);
         (a ^ self.network) & mask(self.prefix) == 0
     }
+
+    /// Whether this is an IPv4 block.
+    pub fn is_v4(&self) -> bool {
+        self.v4
+    }
+}
+
+/// Whether a stored address is an IPv4 one (IPv4-mapped in the 16-byte form).
+pub fn is_v4(addr: &[u8; 16]) -> bool {
+    addr[..10] == [0; 10] && addr[10] == 0xff && addr[11] == 0xff
 }
 
 fn mask(prefix: u8) -> u128 {
@@ -121,6 +136,14 @@ mod tests {
         let all: Cidr = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains(&v4(203, 0, 113, 5)));
         assert!(!all.contains(&addr("2001:db8::1").unwrap()));
+        let any6: Cidr = "::/0".parse().unwrap();
+        assert!(any6.contains(&addr("2001:db8::1").unwrap()));
+        assert!(
+            !any6.contains(&v4(203, 0, 113, 5)),
+            "an IPv6 block holds no IPv4 address"
+        );
+        let mapped: Cidr = "::ffff:0:0/96".parse().unwrap();
+        assert!(!mapped.contains(&v4(10, 0, 0, 1)));
         let ula: Cidr = "fc00::/7".parse().unwrap();
         assert!(ula.contains(&addr("fd12:3456::1").unwrap()));
         assert!(!ula.contains(&addr("2001:db8::1").unwrap()));
