@@ -206,7 +206,8 @@ pub struct Policy {
 }
 
 /// Extra rules from the command line (`--allow-sg`, `--allow-cidr`, `--allow-service`):
-/// added to `[defaults]`, which they create if the policy has none.
+/// added to every `[[service]]` rule and to `[defaults]`; without a policy file they
+/// are the `[defaults]`, so that every task is audited with them.
 #[derive(Debug, Clone, Default)]
 pub struct CommandLineRules {
     pub security_groups: Vec<String>,
@@ -271,12 +272,31 @@ impl Policy {
         };
         let vpc = crate::enrich::vpc_cidrs_or_private(&vpc_cidrs);
         if !extra.is_empty() {
-            let d = file.defaults.get_or_insert_with(RuleFile::default);
-            d.ingress_from_security_groups
-                .extend(extra.security_groups.iter().cloned());
-            d.ingress_from_cidrs.extend(extra.cidrs.iter().cloned());
-            d.ingress_from_services
-                .extend(extra.services.iter().cloned());
+            if file.defaults.is_none() && file.service.is_empty() {
+                file.defaults = Some(RuleFile::default());
+            }
+            let lists = file
+                .defaults
+                .iter_mut()
+                .map(|d| {
+                    (
+                        &mut d.ingress_from_security_groups,
+                        &mut d.ingress_from_cidrs,
+                        &mut d.ingress_from_services,
+                    )
+                })
+                .chain(file.service.iter_mut().map(|s| {
+                    (
+                        &mut s.ingress_from_security_groups,
+                        &mut s.ingress_from_cidrs,
+                        &mut s.ingress_from_services,
+                    )
+                }));
+            for (sgs, cidrs, services) in lists {
+                sgs.extend(extra.security_groups.iter().cloned());
+                cidrs.extend(extra.cidrs.iter().cloned());
+                services.extend(extra.services.iter().cloned());
+            }
         }
         let rule = |r: &RuleFile, at: &str| -> Result<Rule, String> {
             let mut cidrs = Vec::new();
@@ -369,17 +389,31 @@ impl Policy {
         Ok(())
     }
 
-    /// The rule for a task of `service` in `cluster`, if its tasks are audited.
+    /// The rule for a task of `service` in `cluster`, if its tasks are audited: the
+    /// rule for `(service, cluster)`, else the one for `service` in any cluster, else
+    /// `[defaults]`. A cluster matches by name or ARN.
     pub fn rule_for(&self, service: Option<&str>, cluster: Option<&str>) -> Option<&Rule> {
-        service
-            .and_then(|s| {
-                self.services.iter().find(|r| {
-                    r.name == s && r.cluster.as_deref().is_none_or(|c| Some(c) == cluster)
-                })
+        let named = |want_cluster: bool| {
+            self.services.iter().find(|r| {
+                Some(r.name.as_str()) == service
+                    && match (&r.cluster, want_cluster) {
+                        (Some(c), true) => cluster.is_some_and(|x| same_cluster(c, x)),
+                        (None, false) => true,
+                        _ => false,
+                    }
             })
+        };
+        named(true)
+            .or_else(|| named(false))
             .map(|r| &r.rule)
             .or(self.defaults.as_ref())
     }
+}
+
+/// Whether two cluster names, each a name or an ARN, name the same cluster.
+fn same_cluster(a: &str, b: &str) -> bool {
+    let name = |s: &str| s.rsplit('/').next().unwrap_or(s).to_string();
+    name(a) == name(b)
 }
 
 #[cfg(test)]
@@ -419,6 +453,45 @@ ingress_from_services = ["web"]
         assert!(web.admits(&a, &["sg-x".into(), "sg-alb".into()], None));
         assert!(api.admits(&crate::net::v4(8, 8, 8, 8), &[], Some("web")));
         assert!(!api.admits(&crate::net::v4(8, 8, 8, 8), &[], Some("worker")));
+    }
+
+    #[test]
+    fn a_rule_for_the_cluster_wins_over_one_for_any_cluster() {
+        let text = "[[service]]\nname = \"web\"\ningress_from_cidrs = [\"0.0.0.0/0\"]\n\
+                    [[service]]\nname = \"web\"\ncluster = \"prod\"\nports = [8080]\n";
+        let p = Policy::parse("p.toml", text, &[], &CommandLineRules::default()).unwrap();
+        let arn = "arn:aws:ecs:us-east-1:1:cluster/prod";
+        assert_eq!(p.rule_for(Some("web"), Some("prod")).unwrap().ports, [8080]);
+        assert_eq!(p.rule_for(Some("web"), Some(arn)).unwrap().ports, [8080]);
+        assert!(p
+            .rule_for(Some("web"), Some("dev"))
+            .unwrap()
+            .ports
+            .is_empty());
+        assert!(p.rule_for(Some("web"), None).unwrap().ports.is_empty());
+        let twice = format!("{text}[[service]]\nname = \"web\"\ncluster = \"prod\"\n");
+        let e = Policy::parse("p.toml", &twice, &[], &CommandLineRules::default()).unwrap_err();
+        assert_eq!(e, "p.toml: service[2] (web): service web is listed twice");
+    }
+
+    #[test]
+    fn command_line_rules_join_every_service_rule() {
+        let extra = CommandLineRules {
+            security_groups: vec![],
+            cidrs: vec!["192.0.2.0/24".into()],
+            services: vec![],
+        };
+        let p = Policy::parse("p.toml", POLICY, &[], &extra).unwrap();
+        let a = crate::net::v4(192, 0, 2, 7);
+        assert!(p.rule_for(Some("web"), None).unwrap().admits(&a, &[], None));
+        assert!(p
+            .rule_for(Some("api"), Some("prod"))
+            .unwrap()
+            .admits(&a, &[], None));
+        assert!(
+            p.defaults.is_none(),
+            "allowing is not auditing more services"
+        );
     }
 
     #[test]
