@@ -1,6 +1,10 @@
-//! The crate's error type.
+//! The crate's error types. They say what went wrong as data (kinds, positions, the
+//! offending text); the English sentences users read are written by the output layer
+//! (`output::messages`), and exit codes follow from the kinds, never from the text.
 
 use std::io;
+
+use crate::format::LayoutError;
 
 /// Everything that can stop a run.
 #[derive(Debug, thiserror::Error)]
@@ -22,4 +26,88 @@ impl Error {
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Io(e) if e.kind() == io::ErrorKind::BrokenPipe)
     }
+}
+
+/// A line that could not be parsed, with its position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reject {
+    /// 1-based line number, counting header and blank lines.
+    pub line: u64,
+    /// Offset of the line's first byte in the (decompressed) stream.
+    pub byte_offset: u64,
+    pub kind: RejectKind,
+}
+
+impl Reject {
+    /// The message users read, e.g. `field srcport: "70000" is out of range (0 to 65535)`.
+    pub fn message(&self) -> String {
+        self.kind.to_string()
+    }
+}
+
+/// Why a line was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RejectKind {
+    /// The line has another number of fields than its layout.
+    FieldCount { expected: usize, found: usize },
+    /// A field's value is not valid for the field's type.
+    Field {
+        /// The field's name as the layout spells it (`srcport`, `log-status`).
+        field: String,
+        problem: FieldProblem,
+        text: Excerpt,
+    },
+    /// A line that looks like a header but is not a usable layout.
+    Header(LayoutError),
+}
+
+/// What is wrong with a field's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldProblem {
+    NotANumber,
+    /// A number above the field's maximum.
+    OutOfRange {
+        max: u64,
+    },
+    NotAnAddress,
+    InvalidUtf8,
+}
+
+/// The start of an offending value, as bytes: at most [`Excerpt::MAX`] of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Excerpt {
+    pub bytes: Vec<u8>,
+    /// Whether the value was longer than what is kept.
+    pub cut: bool,
+}
+
+impl Excerpt {
+    /// Longest piece of offending text kept.
+    pub const MAX: usize = 60;
+
+    pub fn of(token: &[u8]) -> Excerpt {
+        Excerpt {
+            bytes: token[..token.len().min(Excerpt::MAX)].to_vec(),
+            cut: token.len() > Excerpt::MAX,
+        }
+    }
+}
+
+/// A file that could not be read, or whose reading broke off.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FileError {
+    /// The file could not be opened or read at all: it contributed nothing.
+    Unreadable(io::Error),
+    /// Reading stopped in the middle (a truncated or corrupt `.gz`): the records before
+    /// the damage were kept.
+    Interrupted {
+        /// Lines read before the damage.
+        line: u64,
+        /// Bytes of text read before the damage.
+        byte: u64,
+        error: io::Error,
+    },
 }

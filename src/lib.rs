@@ -24,15 +24,16 @@
 //! - [`output`] — writers.
 
 pub mod batch;
-pub mod cli;
 pub mod columns;
 pub mod enrich;
 pub mod error;
 pub mod format;
+pub mod initiator;
 pub mod intern;
 pub mod net;
 pub mod output;
 pub mod parse;
+pub mod pipeline;
 pub mod policy;
 pub mod query;
 pub mod scan;

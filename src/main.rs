@@ -1,5 +1,8 @@
-//! The `vpcflow` command line; all the work is in the library.
+//! The `vpcflow` command line: arguments, printing and exit codes. All the work is in
+//! the library.
+
+mod cli;
 
 fn main() -> std::process::ExitCode {
-    vpcflow::cli::run()
+    cli::run()
 }

@@ -1,9 +1,10 @@
-//! Driving the decoder over the inputs: reading, buffering, time windows, accounting.
+//! Driving the decoder over one unit of input: reading, buffering, time windows,
+//! accounting. [`plan`] splits the inputs into units; [`crate::pipeline`] runs them in
+//! parallel and puts the results back in order.
 //!
-//! This is the one place that decides how inputs are read. Each source is read in
-//! large blocks into one reused buffer whose unfinished last line rolls to the front
-//! (ripgrep's line buffer), fed to the push decoder, and every batch, rejected line and
-//! file error is handed to a [`ScanSink`] in input order.
+//! A unit is read in large blocks into one reused buffer whose unfinished last line
+//! rolls to the front (ripgrep's line buffer), fed to the push decoder, and every batch,
+//! rejected line and file error is handed to a [`ScanSink`] in input order.
 //!
 //! A read error in the middle of a file (a truncated or corrupt `.gz`) ends that file:
 //! the records before the damage are kept and counted, an unfinished last line is
@@ -19,6 +20,7 @@ use arrow::array::{Array, BooleanArray, Int64Array};
 use arrow::compute::filter_record_batch;
 use arrow::record_batch::RecordBatch;
 
+use crate::error::FileError;
 use crate::format::Layout;
 use crate::parse::{Decoder, DecoderOptions, LineCounts, Reject};
 use crate::source::{open_range, outside_window, Source};
@@ -60,7 +62,7 @@ pub trait ScanSink {
     /// A rejected line.
     fn reject(&mut self, source: &Source, reject: &Reject) -> Result<(), crate::Error>;
     /// A file that could not be opened, or whose reading broke off.
-    fn file_error(&mut self, source: &Source, message: &str) -> Result<(), crate::Error>;
+    fn file_error(&mut self, source: &Source, error: FileError) -> Result<(), crate::Error>;
     /// Called after each block read, for progress reporting.
     fn progress(&mut self, _raw_bytes: u64) {}
 }
@@ -117,8 +119,6 @@ pub struct Unit {
 #[derive(Debug)]
 pub struct UnitResult {
     pub stats: ScanStats,
-    /// The layout the unit was decoded with from its first byte.
-    pub start_layout: Option<Arc<Layout>>,
     /// The layout in force at its end (`None` if it could not be read).
     pub end_layout: Option<Arc<Layout>>,
 }
@@ -267,34 +267,7 @@ pub fn scan_unit(
     )?;
     stats.raw_bytes = raw.load(Ordering::Relaxed);
     stats.elapsed = started.elapsed();
-    Ok(UnitResult {
-        stats,
-        start_layout: unit.layout.clone(),
-        end_layout,
-    })
-}
-
-/// Scans every unit on the current rayon pool, each into its own sink made by `make`.
-/// Returns the sinks and results in unit order, so that callers can check chunk
-/// layouts, number lines and merge deterministically.
-pub fn scan_parallel<S, F>(
-    units: &[Unit],
-    options: &ScanOptions,
-    make: F,
-) -> Vec<(S, Result<UnitResult, crate::Error>)>
-where
-    S: ScanSink + Send,
-    F: Fn() -> S + Sync,
-{
-    use rayon::prelude::*;
-    units
-        .par_iter()
-        .map(|unit| {
-            let mut sink = make();
-            let result = scan_unit(unit, options, &mut sink);
-            (sink, result)
-        })
-        .collect()
+    Ok(UnitResult { stats, end_layout })
 }
 
 impl ScanStats {
@@ -302,31 +275,6 @@ impl ScanStats {
     pub fn records_kept(&self) -> u64 {
         self.counts.records - self.outside_window
     }
-}
-
-/// Reads every source in order and feeds the sink.
-pub fn scan(
-    sources: &[Source],
-    options: &ScanOptions,
-    sink: &mut dyn ScanSink,
-) -> Result<ScanStats, crate::Error> {
-    let started = Instant::now();
-    let raw = Arc::new(AtomicU64::new(0));
-    let mut stats = ScanStats::default();
-    let mut buf = Vec::with_capacity(options.buffer_size.max(1));
-    for source in sources {
-        if let Source::File(path) = source {
-            if outside_window(path, options.since, options.until) {
-                stats.files_skipped += 1;
-                continue;
-            }
-        }
-        stats.files += 1;
-        scan_one(source, None, options, sink, &raw, &mut buf, &mut stats)?;
-    }
-    stats.raw_bytes = raw.load(Ordering::Relaxed);
-    stats.elapsed = started.elapsed();
-    Ok(stats)
 }
 
 /// Reads one source (or the byte range `range` of a plain file) and returns the layout
@@ -348,7 +296,7 @@ fn scan_one(
         Ok(r) => r,
         Err(e) => {
             stats.files_failed += 1;
-            sink.file_error(source, &format!("cannot read: {e}"))?;
+            sink.file_error(source, FileError::Unreadable(e))?;
             return Ok(None);
         }
     };
@@ -407,15 +355,15 @@ fn scan_one(
     }
     emit(&mut decoder, source, options, sink, stats)?;
     stats.counts += decoder.counts();
-    if let Some(e) = failure {
+    if let Some(error) = failure {
         stats.files_failed += 1;
         sink.file_error(
             source,
-            &format!(
-                "reading stopped after line {} (byte {}): {e}",
-                decoder.line(),
-                decoder.offset()
-            ),
+            FileError::Interrupted {
+                line: decoder.line(),
+                byte: decoder.offset(),
+                error,
+            },
         )?;
     }
     Ok(Some(decoder.layout().clone()))

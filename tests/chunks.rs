@@ -114,3 +114,79 @@ fn chunked_reads_equal_a_sequential_read() {
         "{errors}"
     );
 }
+
+#[test]
+fn cat_and_convert_honour_threads_with_output_order_unchanged() {
+    // A directory with a large plain file (many debug-build chunks, a header change in
+    // the middle), a .gz object and a small file: rows come out in path and line order
+    // whatever the number of threads.
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let mut expected: Vec<(String, u64)> = Vec::new();
+    let mut big = String::from("version interface-id srcaddr dstaddr bytes start\n");
+    for i in 0..1000u32 {
+        let eni = format!("eni-a{}", i % 11);
+        big += &format!("2 {eni} 10.0.0.{} 10.1.0.1 {i} 1793491200\n", i % 200 + 1);
+        expected.push((eni, i as u64));
+    }
+    // From here on the layout is (version, bytes, interface-id).
+    big += "version bytes interface-id\n";
+    for i in 1000..2000u32 {
+        let eni = format!("eni-b{}", i % 5);
+        big += &format!("2 {i} {eni}\n");
+        expected.push((eni, i as u64));
+    }
+    std::fs::write(logs.join("a-big.log"), &big).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut small = String::from("version interface-id bytes\n");
+    for i in 0..50u64 {
+        small += &format!("2 eni-c {}\n", 5000 + i);
+        expected.push(("eni-c".into(), 5000 + i));
+    }
+    std::io::Write::write_all(&mut gz, small.as_bytes()).unwrap();
+    std::fs::write(logs.join("b.log.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(
+        logs.join("c.log"),
+        "version interface-id bytes\n2 eni-d 7\n",
+    )
+    .unwrap();
+    expected.push(("eni-d".into(), 7));
+    assert!(big.len() > 20 * 2048, "many chunks in debug builds");
+
+    let path = logs.to_str().unwrap();
+    let cat = |threads: &str| run(&["cat", path, "--threads", threads, "-q"]).stdout;
+    let one = cat("1");
+    let got: Vec<(String, u64)> = String::from_utf8(one.clone())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["interface_id"].as_str().unwrap().to_string(),
+                v["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "rows out of order");
+    for threads in ["2", "3", "8"] {
+        assert!(cat(threads) == one, "--threads {threads}");
+    }
+    let convert = |threads: &str| {
+        let out = dir.path().join(format!("out-{threads}.parquet"));
+        let o = run(&[
+            "convert",
+            path,
+            "-o",
+            out.to_str().unwrap(),
+            "--threads",
+            threads,
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read(out).unwrap()
+    };
+    let one = convert("1");
+    assert!(convert("3") == one);
+}

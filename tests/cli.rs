@@ -426,3 +426,42 @@ fn multi_member_gzip_is_read_whole() {
     assert_eq!(ports, [30001, 30002, 30003]);
     assert_eq!(accounting(&stderr(&o)), [5, 3, 0, 2, 0]);
 }
+
+#[test]
+fn cat_without_map_keeps_the_task_columns_of_the_ecs_fields() {
+    // `query` attributes records from the v7 ECS fields without a map; `cat` shows the
+    // same columns instead of dropping them.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v7.log");
+    std::fs::write(
+        &p,
+        "version interface-id srcaddr dstaddr srcport dstport start end action log-status ecs-cluster-name ecs-service-name ecs-task-arn\n\
+         7 eni-w 198.51.100.7 10.0.1.10 51000 8080 1793491250 1793491262 ACCEPT OK prod web arn:aws:ecs:us-east-1:1:task/prod/w1\n\
+         7 eni-x 10.0.5.5 10.0.1.10 40000 8080 1793491250 1793491262 ACCEPT OK - - -\n",
+    )
+    .unwrap();
+    let o = vpcflow(&["cat", p.to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = jsonl(&o);
+    assert_eq!(rows[0]["task_arn"], "arn:aws:ecs:us-east-1:1:task/prod/w1");
+    assert_eq!(rows[0]["service"], "web");
+    assert_eq!(rows[0]["cluster"], "prod");
+    assert_eq!(rows[0]["eni_kind"], "task");
+    assert_eq!(rows[0]["peer_addr"], "198.51.100.7");
+    assert_eq!(rows[0]["peer_kind"], "internet");
+    assert!(rows[1]["task_arn"].is_null());
+    // query derives the same tasks.
+    let q = vpcflow(&[
+        "query",
+        p.to_str().unwrap(),
+        "--group-by",
+        "task",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    let groups = jsonl(&q);
+    assert!(groups
+        .iter()
+        .any(|g| g["task"] == "arn:aws:ecs:us-east-1:1:task/prod/w1"));
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 use vpcflow::output::jsonl::JsonLinesWriter;
 use vpcflow::output::BatchWriter;
-use vpcflow::parse::{decode_slice, Decoder, DecoderOptions, LineCounts, Reject};
+use vpcflow::parse::{decode_slice, Decoder, DecoderOptions, LineCounts, Reject, RejectKind};
 use vpcflow::Layout;
 
 const BUFFER_SIZES: [usize; 6] = [1, 2, 3, 7, 64, 4096];
@@ -143,25 +143,33 @@ fn awkward_fixture_parses_as_expected() {
             .position(|w| w == needle)
             .unwrap() as u64
     };
+    let rejects: Vec<(u64, u64, String)> = d
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.byte_offset, r.message()))
+        .collect();
     assert_eq!(
-        d.rejects,
+        rejects,
         vec![
-            Reject {
-                line: 6,
-                byte_offset: at(
-                    b"2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 70000"
-                ),
-                message: "field dstport: \"70000\" is out of range (0 to 65535)".into(),
-            },
-            Reject {
-                line: 11,
-                byte_offset: at(
-                    b"5 10.0.0.2 10.0.0.1 49152 443 6 1616729292 1616729349 2 ingress\n"
-                ),
-                message: "expected 11 fields, found 10".into(),
-            },
+            (
+                6,
+                at(b"2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 70000"),
+                "field dstport: \"70000\" is out of range (0 to 65535)".to_string(),
+            ),
+            (
+                11,
+                at(b"5 10.0.0.2 10.0.0.1 49152 443 6 1616729292 1616729349 2 ingress\n"),
+                "expected 11 fields, found 10".to_string(),
+            ),
         ]
     );
+    assert!(matches!(
+        d.rejects[1].kind,
+        RejectKind::FieldCount {
+            expected: 11,
+            found: 10
+        }
+    ));
     // Three layout runs: v2, the 11-field one (a repeated identical header does not
     // split it), v2 again.
     let rows: Vec<usize> = d.batches.iter().map(|b| b.num_rows()).collect();
@@ -238,7 +246,7 @@ fn one(line: &[u8]) -> (LineCounts, Vec<String>) {
     let d = decode_slice(line, options(8192));
     let c = d.counts;
     assert_eq!(c.lines, c.records + c.rejected + c.headers + c.blanks);
-    (c, d.rejects.into_iter().map(|r| r.message).collect())
+    (c, d.rejects.into_iter().map(|r| r.message()).collect())
 }
 
 #[test]
@@ -388,10 +396,7 @@ fn projection_builds_only_the_needed_columns_and_still_validates_the_others() {
     );
     assert_eq!(d.counts.records, 1);
     assert_eq!(
-        d.rejects
-            .iter()
-            .map(|r| r.message.as_str())
-            .collect::<Vec<_>>(),
+        d.rejects.iter().map(|r| r.message()).collect::<Vec<_>>(),
         [
             "field dstport: \"70000\" is out of range (0 to 65535)",
             "field bytes: \"x\" is not a number",

@@ -365,11 +365,6 @@ fn malformed_map_files_are_errors_with_position() {
         ),
         (
             "t.json",
-            r#"{"tasks": [{"taskArn": "arn:x", "attachments": [{"type": "ElasticNetworkInterface", "details": [{"name": "privateIPv4Address", "value": "10.0.0.1"}]}]}]}"#.to_string(),
-            "vpcflow: error: --map: t.json: $.tasks[0].attachments[0]: no networkInterfaceId",
-        ),
-        (
-            "t.json",
             r#"{"tasks": [{"taskArn": "arn:x", "createdAt": "noon"}]}"#.to_string(),
             "vpcflow: error: --map: t.json: $.tasks[0].createdAt: \"noon\" is not a time",
         ),
@@ -458,5 +453,88 @@ fn bundled_aws_json_pair_equals_its_csv() {
         b.lines().any(|l| first4(l) == first4(v6[0])),
         "the CSV has the same ENI, address and task: {}",
         v6[0]
+    );
+}
+
+#[test]
+fn conflicting_map_rows_for_one_eni_are_attributed_as_written() {
+    // Two rows name different tasks for one ENI id (a map assembled from two
+    // sources): each row is used for its own window, and the conflict is one warning.
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("m.csv");
+    std::fs::write(
+        &map,
+        "eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,subnet_id,vpc_id,valid_from,valid_to\n\
+         eni-x,task,10.0.1.10,arn:a,prod,web,web,sg-web,,,2026-11-01T00:00:00Z,2026-11-01T00:10:00Z\n\
+         eni-x,task,10.0.1.10,arn:b,prod,api,api,sg-api,,,2026-11-01T00:10:00Z,\n\
+         eni-x,task,10.0.1.11,arn:b,prod,api,api,sg-api,,,2026-11-01T00:10:00Z,\n",
+    )
+    .unwrap();
+    let logs = dir.path().join("f.log");
+    std::fs::write(
+        &logs,
+        format!(
+            "{HEADER}\n{}\n{}\n{}\n",
+            rec("eni-x", "10.0.1.10", "10.0.9.9", 40000, 443, 300),
+            rec("eni-x", "10.0.1.10", "10.0.9.9", 40001, 443, 900),
+            rec("eni-y", "10.0.9.9", "10.0.1.10", 40002, 8080, 905),
+        ),
+    )
+    .unwrap();
+    let o = vpcflow(&[
+        "cat",
+        logs.to_str().unwrap(),
+        "--map",
+        map.to_str().unwrap(),
+    ]);
+    let r = rows(&o);
+    assert_eq!(r[0]["task_arn"], "arn:a");
+    assert_eq!(r[0]["service"], "web");
+    assert_eq!(r[1]["task_arn"], "arn:b");
+    assert_eq!(r[1]["service"], "api");
+    assert_eq!(r[2]["peer_task_arn"], "arn:b");
+    assert_eq!(r[2]["peer_service"], "api");
+    let err = String::from_utf8_lossy(&o.stderr);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(
+        warnings,
+        [format!(
+            "vpcflow: warning: eni-x: the map's rows name different owners (task arn:a of web at {m}:2; task arn:b of api at {m}:3); each row is used for its own window",
+            m = map.display()
+        )]
+    );
+}
+
+#[test]
+fn describe_tasks_attachment_without_eni_is_skipped_with_a_warning() {
+    // A task still provisioning has an ENI attachment without networkInterfaceId (and
+    // without an address): it is skipped, counted, and the other tasks still load.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("tasks.json");
+    std::fs::write(
+        &p,
+        r#"{"tasks": [
+ {"taskArn": "arn:aws:ecs:us-east-1:1:task/prod/new", "group": "service:web", "lastStatus": "PROVISIONING",
+  "createdAt": "2026-11-01T00:00:00+00:00",
+  "attachments": [{"id": "1", "type": "ElasticNetworkInterface", "status": "PRECREATED", "details": [
+     {"name": "subnetId", "value": "subnet-1"}]}]},
+ {"taskArn": "arn:aws:ecs:us-east-1:1:task/prod/old", "group": "service:web", "lastStatus": "RUNNING",
+  "createdAt": "2026-11-01T00:00:00+00:00",
+  "attachments": [{"id": "2", "type": "ElasticNetworkInterface", "status": "ATTACHED", "details": [
+     {"name": "networkInterfaceId", "value": "eni-old"}, {"name": "privateIPv4Address", "value": "10.0.1.5"}]}]}
+], "failures": []}"#,
+    )
+    .unwrap();
+    let o = vpcflow(&["map", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.contains("eni-old,task,10.0.1.5,arn:aws:ecs:us-east-1:1:task/prod/old"));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "vpcflow: warning: {}: 1 ENI attachment without networkInterfaceId skipped (a task still provisioning?), first at $.tasks[0].attachments[0]\n",
+            p.display()
+        )
     );
 }

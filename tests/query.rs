@@ -379,12 +379,12 @@ fn conversations_join_both_directions_on_both_enis() {
     assert_eq!(
         rows,
         vec![
-            serde_json::json!({"window": "2026-11-01T00:00:00Z", "protocol": 6, "initiator": "10.0.1.10", "initiator_port": 40000,
+            serde_json::json!({"protocol": 6, "initiator": "10.0.1.10", "initiator_port": 40000,
                 "responder": "10.0.2.20", "responder_port": 9090, "initiator_by": "tcp-flags", "enis": "eni-a eni-w",
                 "action": "ACCEPT", "records": 4, "request_packets": 10, "request_bytes": 1000, "response_packets": 20,
                 "response_bytes": 9000, "first_seen": "2026-11-01T00:00:05Z", "last_seen": "2026-11-01T00:01:00Z"}),
-            serde_json::json!({"window": "2026-11-01T00:00:00Z", "protocol": 17, "initiator": "10.0.2.20", "initiator_port": 53000,
-                "responder": "10.0.0.2", "responder_port": 53, "initiator_by": "ports", "enis": "eni-a",
+            serde_json::json!({"protocol": 17, "initiator": "10.0.2.20", "initiator_port": 53000,
+                "responder": "10.0.0.2", "responder_port": 53, "initiator_by": "port-class", "enis": "eni-a",
                 "action": "ACCEPT", "records": 2, "request_packets": 1, "request_bytes": 70, "response_packets": 1,
                 "response_bytes": 120, "first_seen": "2026-11-01T00:00:10Z", "last_seen": "2026-11-01T00:00:11Z"}),
         ]
@@ -394,7 +394,7 @@ fn conversations_join_both_directions_on_both_enis() {
 #[test]
 fn bad_query_arguments_are_usage_errors() {
     for (args, msg) in [
-        (&["--group-by", "eni,bogus"][..], "--group-by: \"bogus\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, srcport, dstport, protocol, action, status, direction, minute, hour, day)"),
+        (&["--group-by", "eni,bogus"][..], "--group-by: \"bogus\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, srcport, dstport, protocol, action, status, direction, minute, hour, day)"),
         (&["--protocol", "tcpx"][..], "--protocol: \"tcpx\" is not a protocol (tcp, udp, icmp, icmpv6 or 0-255)"),
         (&["--action", "DROP"][..], "--action: \"DROP\" is not one of ACCEPT, REJECT"),
         (&["--peer", "10.0.0.0/99"][..], "--peer: \"10.0.0.0/99\": prefix length must be 0 to 32"),
@@ -403,4 +403,153 @@ fn bad_query_arguments_are_usage_errors() {
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert_eq!(String::from_utf8_lossy(&o.stderr), format!("vpcflow: error: {msg}\n"));
     }
+}
+
+impl Demo {
+    /// The peer's kind and service as vpcflow defines them: the map row that holds the
+    /// peer address at the record's start, else `vpc` inside 10.0.0.0/16, else
+    /// `internet`.
+    fn peer_kind_service(&self, r: &Rec) -> (Option<String>, Option<String>) {
+        let Some(p) = self.peer(r) else {
+            return (None, None);
+        };
+        let t: i64 = r["start"].parse().unwrap();
+        match self
+            .map
+            .iter()
+            .find(|m| m.ip == p && m.from <= t && t < m.to)
+        {
+            Some(m) => (Some(m.kind.clone()), m.service.clone()),
+            None if p.starts_with("10.0.") => (Some("vpc".into()), None),
+            None => (Some("internet".into()), None),
+        }
+    }
+}
+
+#[test]
+fn peer_kind_and_peer_service_filter_and_group() {
+    let d = Demo::load();
+    // Which services send the most to the internet: --peer-kind internet --group-by service.
+    let rows = query(&["--peer-kind", "internet", "--group-by", "service"]);
+    let mut want: BTreeMap<Option<String>, (u64, u64, u64)> = BTreeMap::new();
+    for r in &d.recs {
+        if d.peer_kind_service(r).0.as_deref() == Some("internet") {
+            let s = d.own(r).and_then(|m| m.service.clone());
+            let e = want.entry(s).or_default();
+            let n = |k: &str| r[k].parse::<u64>().unwrap_or(0);
+            *e = (e.0 + 1, e.1 + n("packets"), e.2 + n("bytes"));
+        }
+    }
+    assert!(want.len() >= 2, "{want:?}");
+    let got: BTreeMap<Option<String>, (u64, u64, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["service"].as_str().map(String::from),
+                totals(std::slice::from_ref(r)),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    // Group by both peer keys: each group's totals are the independent sums.
+    let rows = query(&["--group-by", "peer_kind,peer_service"]);
+    for row in &rows {
+        let kind = row["peer_kind"].as_str().map(String::from);
+        let service = row["peer_service"].as_str().map(String::from);
+        let want = d.sums(|r| d.peer_kind_service(r) == (kind.clone(), service.clone()));
+        assert_eq!(totals(std::slice::from_ref(row)), want, "{row}");
+    }
+    assert_eq!(totals(&rows), totals(&query(&[])));
+    // Filters: a peer service, and two kinds ORed.
+    let rows = query(&["--peer-service", "api"]);
+    assert_eq!(
+        totals(&rows),
+        d.sums(|r| d.peer_kind_service(r).1.as_deref() == Some("api"))
+    );
+    let rows = query(&["--peer-kind", "alb", "--peer-kind", "natgw"]);
+    let want = d.sums(|r| matches!(d.peer_kind_service(r).0.as_deref(), Some("alb" | "natgw")));
+    assert!(want.0 > 0);
+    assert_eq!(totals(&rows), want);
+    let o = Command::new(BIN)
+        .args(["query", "-", "--peer-kind", "cloud"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "vpcflow: error: --peer-kind: \"cloud\" is not one of task, alb, nlb, natgw, vpce, instance, other, vpc, internet\n"
+    );
+}
+
+fn query_text(text: &str, args: &[&str]) -> (Vec<Value>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("q.log");
+    std::fs::write(&logs, text).unwrap();
+    let o = Command::new(BIN)
+        .arg("query")
+        .arg(&logs)
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (rows, String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn conversation_split_across_two_minutes_is_one_row() {
+    // The request starts at 00:00:50 and the response at 00:01:02: one connection.
+    let (rows, _) = query_text(
+        "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+         2 eni-w 10.0.1.10 10.0.2.20 40000 9090 6 10 1000 1793491250 1793491262 ACCEPT OK\n\
+         2 eni-w 10.0.2.20 10.0.1.10 9090 40000 6 20 9000 1793491262 1793491270 ACCEPT OK\n",
+        &["--conversations", "-q", "--vpc-cidr", "10.0.1.0/24"],
+    );
+    assert_eq!(
+        rows,
+        vec![
+            serde_json::json!({"protocol": 6, "initiator": "10.0.1.10", "initiator_port": 40000,
+            "responder": "10.0.2.20", "responder_port": 9090, "initiator_by": "earlier-outbound", "enis": "eni-w",
+            "action": "ACCEPT", "records": 2, "request_packets": 10, "request_bytes": 1000, "response_packets": 20,
+            "response_bytes": 9000, "first_seen": "2026-11-01T00:00:50Z", "last_seen": "2026-11-01T00:01:10Z"})
+        ]
+    );
+}
+
+#[test]
+fn direction_inferred_from_addresses_is_reported_not_guessed_silently() {
+    // v2 logs, no map, no flow-direction: the side inside the VPC is the ENI's own, and
+    // the summary says that direction and peer were inferred that way.
+    let text = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+         2 eni-w 198.51.100.7 10.0.1.10 51000 8080 6 3 300 1793491250 1793491262 ACCEPT OK\n\
+         2 eni-w 10.0.1.10 198.51.100.7 8080 51000 6 5 900 1793491250 1793491262 ACCEPT OK\n\
+         2 eni-w 10.0.1.10 10.0.9.9 40000 5432 6 1 100 1793491250 1793491262 ACCEPT OK\n";
+    let (rows, err) = query_text(text, &["--group-by", "peer,direction"]);
+    let got: Vec<(Value, Value, Value)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["peer"].clone(),
+                r["direction"].clone(),
+                r["bytes"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("198.51.100.7".into(), "egress".into(), 900.into()),
+            ("198.51.100.7".into(), "ingress".into(), 300.into()),
+            ("10.0.9.9".into(), "egress".into(), 100.into()),
+        ]
+    );
+    assert!(
+        err.contains("3 records: direction inferred from the addresses"),
+        "{err}"
+    );
 }

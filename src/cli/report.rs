@@ -6,11 +6,13 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-
-use crate::parse::Reject;
-use crate::scan::{ScanOptions, ScanStats};
-use crate::source::Source;
-use crate::Error;
+use vpcflow::enrich::EnrichStats;
+use vpcflow::error::{FileError, Reject};
+use vpcflow::pipeline::Events;
+use vpcflow::policy::audit::AuditSummary;
+use vpcflow::scan::{ScanOptions, ScanStats};
+use vpcflow::source::Source;
+use vpcflow::Error;
 
 /// Rejected lines shown on stderr before the rest are only counted.
 const SHOWN_REJECTS: u64 = 10;
@@ -74,9 +76,19 @@ impl Reporter {
         self.println(&format!("vpcflow: {message}"));
     }
 
-    pub fn reject(&mut self, source: &Source, reject: &Reject) -> Result<(), Error> {
+    /// Tells the user something on stderr, unless `--quiet`.
+    pub fn warn(&self, msg: &str) {
+        if !self.quiet {
+            self.println(&format!("vpcflow: warning: {msg}"));
+        }
+    }
+}
+
+impl Events for Reporter {
+    fn reject(&mut self, source: &Source, reject: &Reject) -> Result<(), Error> {
         let path = source.display();
-        let line = format!("{path}:{}: {}", reject.line, reject.message);
+        let message = reject.message();
+        let line = format!("{path}:{}: {message}", reject.line);
         if self.strict {
             return Err(Error::Input(format!("{line} (--strict)")));
         }
@@ -89,7 +101,7 @@ impl Reporter {
                 file: &path,
                 line: reject.line,
                 byte_offset: reject.byte_offset,
-                error: &reject.message,
+                error: &message,
             };
             serde_json::to_writer(&mut *out, &record)
                 .map_err(io::Error::from)
@@ -99,20 +111,21 @@ impl Reporter {
         Ok(())
     }
 
-    pub fn file_error(&mut self, source: &Source, message: &str) -> Result<(), Error> {
-        let line = format!("{}: {message}", source.display());
+    fn file_error(&mut self, source: &Source, error: &FileError) -> Result<(), Error> {
+        let line = format!("{}: {error}", source.display());
         if self.strict {
             return Err(Error::Input(format!("{line} (--strict)")));
         }
-        if message.starts_with("cannot read") {
-            self.unreadable += 1;
-        } else {
-            self.damaged += 1;
+        match error {
+            FileError::Unreadable(_) => self.unreadable += 1,
+            _ => self.damaged += 1,
         }
         self.println(&format!("vpcflow: {line}"));
         Ok(())
     }
+}
 
+impl Reporter {
     /// Shows a progress bar over the inputs' total size, on a terminal only.
     pub fn start_progress(&mut self, sources: &[Source]) {
         if self.quiet || !io::stderr().is_terminal() {
@@ -141,12 +154,6 @@ impl Reporter {
         self.bar.clone()
     }
 
-    pub fn progress(&mut self, raw_bytes: u64) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(raw_bytes);
-        }
-    }
-
     /// Ends the progress bar, flushes `--errors`, and prints the summary.
     pub fn finish(&mut self, stats: &ScanStats, options: &ScanOptions) -> Result<(), Error> {
         if let Some(bar) = self.bar.take() {
@@ -172,9 +179,10 @@ impl Reporter {
 }
 
 impl Reporter {
-    /// The attribution summary of a run with `--map`.
-    pub fn attribution(&self, s: &crate::enrich::EnrichStats) {
-        if self.quiet {
+    /// The attribution summary of a run that attributed records, and what orientation
+    /// could only infer or not decide.
+    pub fn attribution(&self, s: &EnrichStats) {
+        if self.quiet || s.records == 0 {
             return;
         }
         let mut line = format!(
@@ -189,12 +197,24 @@ impl Reporter {
             );
         }
         eprintln!("{line}");
+        if s.inferred() > 0 {
+            self.warn(&format!(
+                "{} records: direction inferred from the addresses (their ENI is not in the \
+                 map and they carry no flow-direction)",
+                s.inferred()
+            ));
+        }
+        if s.undecided > 0 {
+            self.warn(&format!(
+                "{} records: direction undecided (either address could be their ENI's own; \
+                 give --map or --vpc-cidr), so they have no peer",
+                s.undecided
+            ));
+        }
     }
-}
 
-impl Reporter {
     /// The audit summary.
-    pub fn audit(&self, s: &crate::policy::audit::AuditSummary) {
+    pub fn audit(&self, s: &AuditSummary) {
         if self.quiet {
             return;
         }
@@ -211,11 +231,31 @@ impl Reporter {
             );
         }
         line += &format!(
-            "; {} records from admitted peers; {} conversations with other peers, {} opened by \
-             the peer; findings: {} high, {} medium, {} low",
-            s.allowed_records, s.conversations, s.opened_by_peers, s.high, s.medium, s.low
+            "; {} records from admitted peers; {} connections with other peers: {} opened by \
+             the peer, {} by the task, {} undecided; findings: {} high, {} medium, {} low",
+            s.counts.admitted,
+            s.connections,
+            s.opened_by_peers,
+            s.opened_by_tasks,
+            s.undecided,
+            s.high,
+            s.medium,
+            s.low
         );
         eprintln!("{line}");
+        if s.counts.without_interface > 0 && s.tasks_audited > 0 {
+            self.warn(&format!(
+                "{} records in layouts without interface-id were not audited (nothing says \
+                 which ENI logged them)",
+                s.counts.without_interface
+            ));
+        }
+        if s.counts.undirected > 0 {
+            self.warn(&format!(
+                "{} records of audited tasks were not audited: their direction is undecided",
+                s.counts.undirected
+            ));
+        }
     }
 }
 

@@ -1,19 +1,16 @@
 //! The join: adds the enrichment columns to whole Arrow batches.
 //!
 //! Own side, from `interface_id`: `task_arn`, `service`, `cluster`, `eni_kind`. The ENI
-//! is looked up once per distinct value of the batch's `interface_id` dictionary, not
-//! per row. Records whose ENI the map does not know but that carry the v7 ECS fields
-//! are attributed from those fields; where both exist and disagree, the map wins and
-//! the disagreement is counted.
+//! is looked up once per distinct value of the batch's `interface_id` dictionary (and
+//! per record only for an ENI whose map rows name several owners over time). Records
+//! whose ENI the map does not know but that carry the v7 ECS fields are attributed from
+//! those fields; where both exist and disagree, the map wins and the disagreement is
+//! counted.
 //!
-//! Peer side, as of the record's `start`: `peer_addr`, `peer_eni_id`, `peer_kind`,
-//! `peer_task_arn`, `peer_service`. The peer is the side of the record that is not the
-//! ENI's own address; where `pkt-srcaddr`/`pkt-dstaddr` are present they are used for
-//! that side, so a NAT gateway's records show the real hosts behind it. When the ENI's
-//! own addresses are unknown, `flow-direction` decides (ingress: the source is the
-//! peer); failing that, a side that the map attributes to another ENI, then the
-//! destination. An address the map does not hold at that time is `vpc` inside the VPC
-//! CIDRs and `internet` outside.
+//! Orientation (see [`super::orient`]): `own_addr`, `peer_addr`, `inbound` and
+//! `direction_by`. Peer side, as of the record's `start`: `peer_eni_id`, `peer_kind`,
+//! `peer_task_arn`, `peer_service`. An address the map does not hold at that time is
+//! `vpc` inside the VPC CIDRs and `internet` outside.
 //!
 //! Output string columns are dictionaries whose values are one array shared by every
 //! batch (built once with the map), so the join allocates nothing per record; strings
@@ -22,19 +19,35 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, DictionaryArray, FixedSizeBinaryArray, FixedSizeBinaryBuilder, Int32Array,
-    Int32Builder, Int64Array, StringArray,
+    Array, ArrayRef, BooleanBuilder, DictionaryArray, FixedSizeBinaryArray, FixedSizeBinaryBuilder,
+    Int32Array, Int32Builder, Int64Array, StringArray,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use arrow::record_batch::RecordBatch;
 use rustc_hash::FxHashMap;
 
-use super::{EniKind, EniMap, PEER_INTERNET, PEER_VPC};
+use super::orient::{orient, DirectionBy, Learned, Logged, Sides};
+use super::{EniKind, EniMap, EniRef, PEER_INTERNET, PEER_VPC};
 use crate::columns::{addr, col, TextCol};
 use crate::net::Cidr;
 
+/// The flow-log columns the join reads (for projection pushdown).
+pub const INPUT_COLUMNS: [&str; 11] = [
+    "interface_id",
+    "srcaddr",
+    "dstaddr",
+    "pkt_srcaddr",
+    "pkt_dstaddr",
+    "flow_direction",
+    "start",
+    "end",
+    "ecs_task_arn",
+    "ecs_service_name",
+    "ecs_cluster_name",
+];
+
 /// The columns the join adds, in order.
-pub const ENRICHMENT_COLUMNS: [&str; 9] = [
+pub const ENRICHMENT_COLUMNS: [&str; 12] = [
     "task_arn",
     "service",
     "cluster",
@@ -44,6 +57,9 @@ pub const ENRICHMENT_COLUMNS: [&str; 9] = [
     "peer_kind",
     "peer_task_arn",
     "peer_service",
+    "own_addr",
+    "inbound",
+    "direction_by",
 ];
 
 /// Counts of what the join did.
@@ -58,6 +74,21 @@ pub struct EnrichStats {
     pub ecs_disagreements: u64,
     /// Records whose peer address the map attributes to an ENI at that time.
     pub peer_from_map: u64,
+    /// Records oriented by each kind of evidence, in the order of [`DirectionBy::ALL`].
+    pub direction_by: [u64; 3],
+    /// Records with both addresses whose direction could not be decided.
+    pub undecided: u64,
+    /// Records without addresses (NODATA, SKIPDATA, or a layout without them).
+    pub no_addresses: u64,
+    /// Records without an `interface_id` (their layout lacks it, or it is `-`).
+    pub no_interface: u64,
+}
+
+impl EnrichStats {
+    /// Records whose direction was inferred from the addresses.
+    pub fn inferred(&self) -> u64 {
+        self.direction_by[2]
+    }
 }
 
 impl std::ops::AddAssign for EnrichStats {
@@ -67,16 +98,25 @@ impl std::ops::AddAssign for EnrichStats {
         self.own_from_ecs_fields += o.own_from_ecs_fields;
         self.ecs_disagreements += o.ecs_disagreements;
         self.peer_from_map += o.peer_from_map;
+        for (a, b) in self.direction_by.iter_mut().zip(o.direction_by) {
+            *a += b;
+        }
+        self.undecided += o.undecided;
+        self.no_addresses += o.no_addresses;
+        self.no_interface += o.no_interface;
     }
 }
 
 /// Adds the enrichment columns to batches, using one map and the VPC CIDRs.
 pub struct Enricher {
     map: Arc<EniMap>,
+    /// Enrich only batches that carry the v7 ECS fields (`cat` without a map).
+    ecs_only: bool,
     vpc: Vec<Cidr>,
     kind_keys: [i32; 7],
     vpc_key: i32,
     internet_key: i32,
+    by_keys: [i32; 3],
 }
 
 /// Interns per-batch strings (from ECS fields) after the map's shared strings.
@@ -96,19 +136,41 @@ impl<'a> Extra<'a> {
     }
 }
 
+/// What a batch's `interface_id` value resolves to.
+struct Iface<'m, 'b> {
+    name: &'b str,
+    eni: Option<EniRef<'m>>,
+    mapped: &'m [[u8; 16]],
+}
+
 impl Enricher {
     /// `vpc_cidrs`: the VPC CIDRs (the private ranges when empty).
     pub fn new(map: Arc<EniMap>, vpc_cidrs: &[Cidr]) -> Enricher {
         let kind_keys = EniKind::ALL.map(|k| map.constant_key(k.as_str()));
         let vpc_key = map.constant_key(PEER_VPC);
         let internet_key = map.constant_key(PEER_INTERNET);
+        let by_keys = DirectionBy::ALL.map(|b| map.constant_key(b.as_str()));
         Enricher {
             map,
+            ecs_only: false,
             vpc: super::vpc_cidrs_or_private(vpc_cidrs),
             kind_keys,
             vpc_key,
             internet_key,
+            by_keys,
         }
+    }
+
+    /// An enricher that leaves batches without the v7 ECS fields as they are: for
+    /// `cat` without a map, which shows the attribution the records carry themselves.
+    pub fn ecs_only(mut self) -> Enricher {
+        self.ecs_only = true;
+        self
+    }
+
+    /// Whether [`Enricher::enrich_with`] adds columns to `batch`.
+    pub fn applies_to(&self, batch: &RecordBatch) -> bool {
+        !self.ecs_only || batch.schema().field_with_name("ecs_task_arn").is_ok()
     }
 
     pub fn map(&self) -> &EniMap {
@@ -125,18 +187,33 @@ impl Enricher {
         let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
         let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
         for name in ENRICHMENT_COLUMNS {
-            let t = if name == "peer_addr" {
-                DataType::FixedSizeBinary(16)
-            } else {
-                dict.clone()
+            let t = match name {
+                "peer_addr" | "own_addr" => DataType::FixedSizeBinary(16),
+                "inbound" => DataType::Boolean,
+                _ => dict.clone(),
             };
             fields.push(Field::new(name, t, true));
         }
         Schema::new(fields)
     }
 
-    /// The batch with the enrichment columns appended.
+    /// The batch with the enrichment columns appended, orienting each record with what
+    /// was learned from the batch alone.
     pub fn enrich(&self, batch: &RecordBatch) -> (RecordBatch, EnrichStats) {
+        self.enrich_with(batch, &mut Learned::default())
+    }
+
+    /// The batch with the enrichment columns appended; `learned` carries what
+    /// orientation learned from earlier batches of the same unit of input. A batch
+    /// the enricher does not apply to ([`Enricher::applies_to`]) is returned as it is.
+    pub fn enrich_with(
+        &self,
+        batch: &RecordBatch,
+        learned: &mut Learned,
+    ) -> (RecordBatch, EnrichStats) {
+        if !self.applies_to(batch) {
+            return (batch.clone(), EnrichStats::default());
+        }
         let n = batch.num_rows();
         let mut stats = EnrichStats {
             records: n as u64,
@@ -144,16 +221,28 @@ impl Enricher {
         };
         let map = &self.map;
         // Own ENI per distinct interface_id value.
-        let iface: Option<(&Int32Array, Vec<Option<u32>>)> = batch
+        let iface: Option<(&Int32Array, Vec<Iface>)> = batch
             .column_by_name("interface_id")
             .and_then(|c| c.as_any().downcast_ref::<DictionaryArray<Int32Type>>())
             .and_then(|d| {
                 let values: &StringArray = d.values().as_any().downcast_ref()?;
-                let holders = (0..values.len())
-                    .map(|i| map.eni_index(values.value(i)))
+                let enis = (0..values.len())
+                    .map(|i| {
+                        let name = values.value(i);
+                        Iface {
+                            name,
+                            eni: map.eni_ref(name),
+                            mapped: map.eni_addrs(name),
+                        }
+                    })
                     .collect();
-                Some((d.keys(), holders))
+                Some((d.keys(), enis))
             });
+        let iface_of = |row: usize| {
+            iface.as_ref().and_then(|(keys, enis)| {
+                keys.is_valid(row).then(|| &enis[keys.value(row) as usize])
+            })
+        };
         let ecs_task = TextCol::of(batch, "ecs_task_arn");
         let ecs_service = TextCol::of(batch, "ecs_service_name");
         let ecs_cluster = TextCol::of(batch, "ecs_cluster_name");
@@ -162,26 +251,57 @@ impl Enricher {
         let pkt_src = col::<FixedSizeBinaryArray>(batch, "pkt_srcaddr");
         let pkt_dst = col::<FixedSizeBinaryArray>(batch, "pkt_dstaddr");
         let direction = TextCol::of(batch, "flow_direction");
+        let logged = |row: usize| {
+            direction
+                .as_ref()
+                .and_then(|d| d.get(row))
+                .and_then(Logged::parse)
+        };
         let start = col::<Int64Array>(batch, "start");
         let end = col::<Int64Array>(batch, "end");
+        let time = |row: usize| {
+            start
+                .filter(|a| a.is_valid(row))
+                .or(end.filter(|a| a.is_valid(row)))
+                .map(|a| a.value(row))
+        };
+
+        // Orientation rule 4 learns from every record of the batch first, so that a
+        // record early in the batch profits from what later ones show.
+        for row in 0..n {
+            if let Some(i) = iface_of(row).filter(|i| i.mapped.is_empty()) {
+                let sides = Sides {
+                    src: addr(src, row),
+                    dst: addr(dst, row),
+                    logged: logged(row),
+                    ..Sides::default()
+                };
+                learned.learn(i.name, &sides, |a| self.in_vpc(a));
+            }
+        }
 
         let mut extra = Extra {
             base: map.strings().len() as i32,
             keys: FxHashMap::default(),
             values: Vec::new(),
         };
-        let mut out: Vec<Int32Builder> = (0..8).map(|_| Int32Builder::with_capacity(n)).collect();
+        // task, service, cluster, eni_kind; peer_eni_id, peer_kind, peer_task, peer_service;
+        // direction_by.
+        let mut out: Vec<Int32Builder> = (0..9).map(|_| Int32Builder::with_capacity(n)).collect();
         let mut peer_addr = FixedSizeBinaryBuilder::with_capacity(n, 16);
+        let mut own_addr = FixedSizeBinaryBuilder::with_capacity(n, 16);
+        let mut inbound = BooleanBuilder::with_capacity(n);
 
         for row in 0..n {
-            let own = iface.as_ref().and_then(|(keys, holders)| {
-                keys.is_valid(row)
-                    .then(|| holders[keys.value(row) as usize])
-                    .flatten()
-            });
+            let t = time(row);
+            let i = iface_of(row);
+            let own = i.and_then(|i| i.eni).map(|e| e.at(t));
             let own_holder = own.map(|h| map.holder_by_index(h));
             // Own side: task_arn, service, cluster, eni_kind.
             let mut own_keys = [None; 4];
+            if i.is_none() {
+                stats.no_interface += 1;
+            }
             if let Some(h) = own_holder {
                 stats.own_from_map += 1;
                 own_keys = [
@@ -217,35 +337,55 @@ impl Enricher {
                 b.append_option(k);
             }
 
-            // Peer side.
+            // Orientation.
             let (s, d) = (addr(src, row), addr(dst, row));
-            let (ps, pd) = (addr(pkt_src, row).or(s), addr(pkt_dst, row).or(d));
-            let t = start
-                .filter(|a| a.is_valid(row))
-                .or(end.filter(|a| a.is_valid(row)))
-                .map(|a| a.value(row));
-            let own_addrs = own_holder.map(|h| h.addrs.as_slice()).unwrap_or(&[]);
-            let peer = match (s, d) {
-                (Some(s), _) if own_addrs.contains(&s) => pd,
-                (_, Some(d)) if own_addrs.contains(&d) => ps,
-                (None, None) => None,
-                _ => match direction.as_ref().and_then(|x| x.get(row)) {
-                    Some("ingress") => ps,
-                    Some("egress") => pd,
-                    _ => {
-                        let other = |a: Option<[u8; 16]>| {
-                            a.zip(t)
-                                .and_then(|(a, t)| map.holder_index_at(&a, t))
-                                .is_some_and(|h| Some(h) != own)
-                        };
-                        if other(ps) && !other(pd) {
-                            ps
-                        } else {
-                            pd
-                        }
-                    }
-                },
+            let own_eni = own_holder.map(|h| h.eni_id.as_str());
+            let elsewhere = |a: Option<[u8; 16]>| {
+                a.zip(t)
+                    .and_then(|(a, t)| map.holder_at(&a, t))
+                    .is_some_and(|h| Some(h.eni_id.as_str()) != own_eni.or(i.map(|i| i.name)))
             };
+            let sides = Sides {
+                src: s,
+                dst: d,
+                mapped: i.map_or(&[], |i| i.mapped),
+                logged: logged(row),
+                src_elsewhere: i.is_some_and(|i| i.mapped.is_empty()) && elsewhere(s),
+                dst_elsewhere: i.is_some_and(|i| i.mapped.is_empty()) && elsewhere(d),
+            };
+            let oriented = match i {
+                Some(i) => orient(&sides, learned.of(i.name), learned),
+                None => orient(&sides, &[], learned),
+            };
+            let peer = match oriented {
+                Some(o) => {
+                    stats.direction_by[o.by as usize] += 1;
+                    match if o.outbound { s } else { d } {
+                        Some(a) => own_addr.append_value(a).expect("16 bytes"),
+                        None => own_addr.append_null(),
+                    }
+                    inbound.append_value(!o.outbound);
+                    out[8].append_value(self.by_keys[o.by as usize]);
+                    if o.outbound {
+                        addr(pkt_dst, row).or(d)
+                    } else {
+                        addr(pkt_src, row).or(s)
+                    }
+                }
+                None => {
+                    if s.is_some() && d.is_some() {
+                        stats.undecided += 1;
+                    } else {
+                        stats.no_addresses += 1;
+                    }
+                    own_addr.append_null();
+                    inbound.append_null();
+                    out[8].append_null();
+                    None
+                }
+            };
+
+            // Peer side.
             let mut peer_keys = [None; 4];
             match peer {
                 Some(p) => {
@@ -272,7 +412,7 @@ impl Enricher {
                 }
                 None => peer_addr.append_null(),
             }
-            for (b, k) in out[4..].iter_mut().zip(peer_keys) {
+            for (b, k) in out[4..8].iter_mut().zip(peer_keys) {
                 b.append_option(k);
             }
         }
@@ -296,9 +436,12 @@ impl Enricher {
             columns.push(dict(b));
         }
         columns.push(Arc::new(peer_addr.finish()));
-        for b in out[4..].iter_mut() {
+        for b in out[4..8].iter_mut() {
             columns.push(dict(b));
         }
+        columns.push(Arc::new(own_addr.finish()));
+        columns.push(Arc::new(inbound.finish()));
+        columns.push(dict(&mut out[8]));
         let schema = Arc::new(Self::schema(&batch.schema()));
         let batch = RecordBatch::try_new(schema, columns).expect("columns match the schema");
         (batch, stats)

@@ -31,14 +31,23 @@ pub const CSV_HEADER: [&str; 12] = [
 #[error("{0}")]
 pub struct MapError(pub String);
 
+/// What one map file says: its facts, and what was skipped in it.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub facts: Vec<EniFact>,
+    /// Parts of the file that were skipped, in words (`tasks.json: 1 ENI attachment
+    /// without networkInterfaceId skipped ...`).
+    pub warnings: Vec<String>,
+}
+
 /// Reads one map file of any kind into facts.
-pub fn load_map_file(path: &str) -> Result<Vec<EniFact>, MapError> {
+pub fn load_map_file(path: &str) -> Result<Loaded, MapError> {
     let text = std::fs::read(path).map_err(|e| MapError(format!("{path}: cannot read: {e}")))?;
     parse_map(path, &text)
 }
 
 /// Parses map file content; `name` is used in messages.
-pub fn parse_map(name: &str, text: &[u8]) -> Result<Vec<EniFact>, MapError> {
+pub fn parse_map(name: &str, text: &[u8]) -> Result<Loaded, MapError> {
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
     match start.map(|i| text[i]) {
         None => Err(MapError(format!("{name}: the file is empty"))),
@@ -53,7 +62,10 @@ pub fn parse_map(name: &str, text: &[u8]) -> Result<Vec<EniFact>, MapError> {
             if v.get("tasks").is_some() {
                 describe_tasks(name, &v)
             } else if v.get("NetworkInterfaces").is_some() {
-                describe_network_interfaces(name, &v)
+                describe_network_interfaces(name, &v).map(|facts| Loaded {
+                    facts,
+                    warnings: Vec::new(),
+                })
             } else {
                 Err(MapError(format!(
                     "{name}: JSON that is neither `aws ecs describe-tasks` output (a \"tasks\" \
@@ -62,7 +74,10 @@ pub fn parse_map(name: &str, text: &[u8]) -> Result<Vec<EniFact>, MapError> {
                 )))
             }
         }
-        Some(_) => csv_rows(name, text).map(|rows| rows.into_iter().map(fact_of_row).collect()),
+        Some(_) => csv_rows(name, text).map(|rows| Loaded {
+            facts: rows.into_iter().map(fact_of_row).collect(),
+            warnings: Vec::new(),
+        }),
     }
 }
 
@@ -276,10 +291,41 @@ fn array<'a>(name: &str, v: &'a Value, key: &str, at: &str) -> Result<&'a [Value
     }
 }
 
-/// `aws ecs describe-tasks` output.
-fn describe_tasks(name: &str, v: &Value) -> Result<Vec<EniFact>, MapError> {
+/// ENI attachments skipped because they are not provisioned yet: the count and the
+/// first one's JSON path.
+#[derive(Default)]
+struct Skipped {
+    count: usize,
+    first: String,
+}
+
+impl Skipped {
+    fn add(&mut self, at: &str) {
+        if self.count == 0 {
+            self.first = at.to_string();
+        }
+        self.count += 1;
+    }
+
+    fn warning(&self, name: &str, what: &str) -> Option<String> {
+        (self.count > 0).then(|| {
+            format!(
+                "{name}: {} ENI attachment{} without {what} skipped (a task still provisioning?), first at {}",
+                self.count,
+                if self.count == 1 { "" } else { "s" },
+                self.first
+            )
+        })
+    }
+}
+
+/// `aws ecs describe-tasks` output. Attachments of tasks that are still being
+/// provisioned (no ENI id or no address yet) are skipped and counted, not errors: they
+/// carried no traffic.
+fn describe_tasks(name: &str, v: &Value) -> Result<Loaded, MapError> {
     let tasks = array(name, v, "tasks", "$")?;
     let mut facts = Vec::new();
+    let (mut no_eni, mut no_addr) = (Skipped::default(), Skipped::default());
     for (i, task) in tasks.iter().enumerate() {
         let here = path(&[&"tasks", &format!("[{i}]")]);
         let at = |k: &str| format!("{here}.{k}");
@@ -319,8 +365,10 @@ fn describe_tasks(name: &str, v: &Value) -> Result<Vec<EniFact>, MapError> {
                     .find(|d| str_at(d, "name") == Some(key))
                     .and_then(|d| str_at(d, "value"))
             };
-            let eni = detail("networkInterfaceId")
-                .ok_or_else(|| MapError(format!("{name}: {here}: no networkInterfaceId")))?;
+            let Some(eni) = detail("networkInterfaceId") else {
+                no_eni.add(&here);
+                continue;
+            };
             let mut addrs = Vec::new();
             for key in ["privateIPv4Address", "privateIPv6Address", "ipv6Address"] {
                 if let Some(a) = detail(key) {
@@ -333,9 +381,8 @@ fn describe_tasks(name: &str, v: &Value) -> Result<Vec<EniFact>, MapError> {
                 }
             }
             if addrs.is_empty() {
-                return Err(MapError(format!(
-                    "{name}: {here}: no privateIPv4Address for {eni}"
-                )));
+                no_addr.add(&here);
+                continue;
             }
             // The containers list the task ENI's IPv6 address, when it has one.
             let task_here = path(&[&"tasks", &format!("[{i}]")]);
@@ -373,7 +420,14 @@ fn describe_tasks(name: &str, v: &Value) -> Result<Vec<EniFact>, MapError> {
             });
         }
     }
-    Ok(facts)
+    let warnings = [
+        no_eni.warning(name, "networkInterfaceId"),
+        no_addr.warning(name, "an address"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Ok(Loaded { facts, warnings })
 }
 
 fn after(s: &str, marker: &str) -> String {

@@ -19,7 +19,7 @@
 //! The index answers `(address, time) -> holder` with one hash lookup and a binary
 //! search over that address's windows; [`join`] applies it to whole Arrow batches.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{Array, StringArray};
@@ -30,9 +30,10 @@ use crate::net::Cidr;
 
 pub mod join;
 pub mod load;
+pub mod orient;
 
 pub use join::{EnrichStats, Enricher};
-pub use load::{load_map_file, write_map_csv, MapError};
+pub use load::{load_map_file, write_map_csv, Loaded, MapError};
 
 /// What kind of ENI an address belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -137,20 +138,32 @@ pub enum Source {
     DescribeEnis,
 }
 
+/// What makes two rows of one ENI the same holder: ENI, kind, task, service, cluster
+/// and security groups.
+type Identity<'a> = (
+    &'a str,
+    EniKind,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a [String],
+);
+
 /// The merged ENI map and its index.
 #[derive(Debug)]
 pub struct EniMap {
     rows: Vec<MapRow>,
     holders: Vec<Holder>,
-    by_eni: FxHashMap<String, u32>,
+    by_eni: FxHashMap<String, EniEntry>,
     by_addr: FxHashMap<[u8; 16], Vec<Window>>,
     /// Every distinct string the join can output, shared by all batches.
     strings: Arc<StringArray>,
     warnings: Vec<String>,
 }
 
-/// One ENI and what it belongs to, with its strings as keys into [`EniMap`]'s shared
-/// string array.
+/// One owner of an ENI: what the ENI belonged to over the windows of one or more map
+/// rows. An ENI normally has one; rows that disagree about it (a map assembled from
+/// several sources) give it several, each used for the windows of its own rows.
 #[derive(Debug, Clone)]
 pub struct Holder {
     pub eni_id: String,
@@ -159,8 +172,8 @@ pub struct Holder {
     pub service: Option<String>,
     pub cluster: Option<String>,
     pub security_groups: Vec<String>,
-    /// Every address the ENI ever held.
-    pub addrs: Vec<[u8; 16]>,
+    /// Where its first row came from, for messages.
+    pub origin: String,
     pub(crate) keys: HolderKeys,
 }
 
@@ -173,12 +186,55 @@ pub(crate) struct HolderKeys {
     pub cluster: Option<i32>,
 }
 
+/// Everything the map says about one ENI id.
+#[derive(Debug, Default)]
+struct EniEntry {
+    /// The windows of its rows, by start; `holder` may differ between them.
+    windows: Vec<Window>,
+    /// Every address any row gives it: the ENI's own addresses.
+    addrs: Vec<[u8; 16]>,
+    /// Whether all its rows name one holder.
+    single: Option<u32>,
+}
+
 #[derive(Debug, Clone, Copy)]
-struct Window {
+pub(crate) struct Window {
     from: i64,
     to: i64,
     holder: u32,
     row: u32,
+}
+
+/// What a record's own ENI id resolves to, before its time is known.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EniRef<'a> {
+    /// One holder whatever the time.
+    Single(u32),
+    /// Several holders over time (conflicting rows).
+    Timed(&'a [Window]),
+}
+
+impl EniRef<'_> {
+    /// The holder at `t`: the row window that contains it (the latest-starting one if
+    /// windows overlap), else the nearest one before it, else the first.
+    pub(crate) fn at(&self, t: Option<i64>) -> u32 {
+        match *self {
+            EniRef::Single(h) => h,
+            EniRef::Timed(w) => {
+                let Some(t) = t else {
+                    return w[w.len() - 1].holder;
+                };
+                let after = w.partition_point(|x| x.from <= t);
+                w[..after]
+                    .iter()
+                    .rev()
+                    .find(|x| t < x.to)
+                    .or(w[..after].last())
+                    .unwrap_or(&w[0])
+                    .holder
+            }
+        }
+    }
 }
 
 impl Default for EniMap {
@@ -213,10 +269,10 @@ impl EniMap {
         EniMap::from_rows(rows)
     }
 
-    /// Builds the index over canonical rows.
+    /// Builds the index over canonical rows, each attributed as written.
     pub fn from_rows(mut rows: Vec<MapRow>) -> EniMap {
         rows.sort_by(|a, b| {
-            (&a.eni_id, a.private_ip, a.valid_from).cmp(&(&b.eni_id, b.private_ip, b.valid_from))
+            (&a.eni_id, a.valid_from, a.private_ip).cmp(&(&b.eni_id, b.valid_from, b.private_ip))
         });
         // Keys into the shared string array; Arrow dictionary keys are i32.
         let mut interned = Strings::default();
@@ -226,11 +282,23 @@ impl EniMap {
         }
         key(PEER_VPC);
         key(PEER_INTERNET);
+        for b in orient::DirectionBy::ALL {
+            key(b.as_str());
+        }
         let mut holders: Vec<Holder> = Vec::new();
-        let mut by_eni: FxHashMap<String, u32> = FxHashMap::default();
+        let mut holder_of: HashMap<Identity, u32> = HashMap::new();
+        let mut by_eni: FxHashMap<String, EniEntry> = FxHashMap::default();
         let mut by_addr: FxHashMap<[u8; 16], Vec<Window>> = FxHashMap::default();
         for (i, row) in rows.iter().enumerate() {
-            let h = *by_eni.entry(row.eni_id.clone()).or_insert_with(|| {
+            let identity = (
+                row.eni_id.as_str(),
+                row.kind,
+                row.task_arn.as_deref(),
+                row.service.as_deref(),
+                row.cluster.as_deref(),
+                row.security_groups.as_slice(),
+            );
+            let h = *holder_of.entry(identity).or_insert_with(|| {
                 let keys = HolderKeys {
                     eni: key(&row.eni_id),
                     kind: key(row.kind.as_str()),
@@ -245,23 +313,56 @@ impl EniMap {
                     service: row.service.clone(),
                     cluster: row.cluster.clone(),
                     security_groups: row.security_groups.clone(),
-                    addrs: Vec::new(),
+                    origin: row.origin.clone(),
                     keys,
                 });
                 (holders.len() - 1) as u32
             });
-            let holder = &mut holders[h as usize];
-            if !holder.addrs.contains(&row.private_ip) {
-                holder.addrs.push(row.private_ip);
-            }
-            by_addr.entry(row.private_ip).or_default().push(Window {
+            let window = Window {
                 from: row.valid_from.unwrap_or(i64::MIN),
                 to: row.valid_to.unwrap_or(i64::MAX),
                 holder: h,
                 row: i as u32,
-            });
+            };
+            let entry = by_eni.entry(row.eni_id.clone()).or_default();
+            entry.windows.push(window);
+            if !entry.addrs.contains(&row.private_ip) {
+                entry.addrs.push(row.private_ip);
+            }
+            by_addr.entry(row.private_ip).or_default().push(window);
         }
         let mut warnings = Vec::new();
+        for (eni, entry) in by_eni.iter_mut() {
+            entry.windows.sort_by_key(|w| (w.from, w.to, w.holder));
+            let mut owners: Vec<u32> = Vec::new();
+            for w in &entry.windows {
+                let differs =
+                    |o: &u32| same_owner(&holders[*o as usize], &holders[w.holder as usize]);
+                if !owners.iter().any(differs) {
+                    owners.push(w.holder);
+                }
+            }
+            let distinct: BTreeSet<u32> = entry.windows.iter().map(|w| w.holder).collect();
+            entry.single = (distinct.len() == 1).then(|| entry.windows[0].holder);
+            if owners.len() > 1 {
+                owners.sort_by(|a, b| {
+                    holders[*a as usize]
+                        .origin
+                        .cmp(&holders[*b as usize].origin)
+                });
+                let named: Vec<String> = owners
+                    .iter()
+                    .map(|&o| {
+                        let h = &holders[o as usize];
+                        format!("{} at {}", owner_words(h), h.origin)
+                    })
+                    .collect();
+                warnings.push(format!(
+                    "{eni}: the map's rows name different owners ({}); each row is used for its own window",
+                    named.join("; ")
+                ));
+            }
+        }
         for (addr, windows) in by_addr.iter_mut() {
             windows.sort_by_key(|w| (w.from, w.to, w.holder));
             // Overlaps between different ENIs: report each pair once.
@@ -271,8 +372,8 @@ impl EniMap {
                     if b.from >= a.to {
                         break;
                     }
-                    if a.holder != b.holder {
-                        let (ra, rb) = (&rows[a.row as usize], &rows[b.row as usize]);
+                    let (ra, rb) = (&rows[a.row as usize], &rows[b.row as usize]);
+                    if ra.eni_id != rb.eni_id {
                         warnings.push(format!(
                             "{} is held by {} ({}) and {} ({}) at the same time from {}; \
                              the later-starting holder wins",
@@ -303,7 +404,8 @@ impl EniMap {
         &self.rows
     }
 
-    /// Problems found while merging (overlapping windows of different ENIs).
+    /// Problems found while merging: overlapping windows of different ENIs, rows that
+    /// name different owners for one ENI.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -312,17 +414,29 @@ impl EniMap {
         self.rows.is_empty()
     }
 
+    /// Every holder (one per distinct owner of each ENI).
     pub fn holders(&self) -> &[Holder] {
         &self.holders
     }
 
-    /// The ENI with this id.
-    pub fn eni(&self, eni_id: &str) -> Option<&Holder> {
-        self.by_eni.get(eni_id).map(|&h| &self.holders[h as usize])
+    /// What the ENI `eni_id` belonged to at unix second `t` (see [`EniRef::at`]).
+    pub fn eni_at(&self, eni_id: &str, t: Option<i64>) -> Option<&Holder> {
+        self.eni_ref(eni_id)
+            .map(|r| &self.holders[r.at(t) as usize])
     }
 
-    pub(crate) fn eni_index(&self, eni_id: &str) -> Option<u32> {
-        self.by_eni.get(eni_id).copied()
+    pub(crate) fn eni_ref(&self, eni_id: &str) -> Option<EniRef<'_>> {
+        let e = self.by_eni.get(eni_id)?;
+        Some(match e.single {
+            Some(h) => EniRef::Single(h),
+            None => EniRef::Timed(&e.windows),
+        })
+    }
+
+    /// Every address the map gives the ENI `eni_id` (its own addresses); empty for an
+    /// ENI it does not know.
+    pub fn eni_addrs(&self, eni_id: &str) -> &[[u8; 16]] {
+        self.by_eni.get(eni_id).map_or(&[], |e| e.addrs.as_slice())
     }
 
     /// Who held `addr` at unix second `t`: the row whose window contains `t` (the
@@ -362,7 +476,7 @@ impl EniMap {
             .expect("constants are interned first") as i32
     }
 
-    /// Every security group of every ENI of `kinds` (for policy validation).
+    /// Every security group of every ENI (for policy validation).
     pub fn known_security_groups(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self
             .holders
@@ -387,80 +501,115 @@ impl EniMap {
     }
 }
 
-/// Merges the facts about one ENI into canonical rows: task facts from describe-tasks
-/// win for task fields and windows, the ENI snapshot for kind, security groups, subnet
-/// and VPC, the CSV fills what neither says.
-fn merge_eni(eni_id: String, mut facts: Vec<EniFact>) -> Vec<MapRow> {
-    facts.sort_by_key(|f| f.source);
-    let by = |src: Source| facts.iter().filter(move |f| f.source == src);
-    let pick = |order: [Source; 3], get: &dyn Fn(&EniFact) -> Option<String>| {
-        order.iter().flat_map(|&s| by(s)).find_map(get)
-    };
-    use Source::*;
-    let task_order = [DescribeTasks, Csv, DescribeEnis];
-    let eni_order = [DescribeEnis, Csv, DescribeTasks];
-    let has_task = by(DescribeTasks).next().is_some();
-    let kind = if has_task {
-        EniKind::Task
-    } else {
-        eni_order
-            .iter()
-            .flat_map(|&s| by(s))
-            .find_map(|f| f.kind)
-            .unwrap_or(EniKind::Other)
-    };
-    let security_groups = eni_order
-        .iter()
-        .flat_map(|&s| by(s))
-        .find_map(|f| f.security_groups.clone())
-        .unwrap_or_default();
-    let task_arn = pick(task_order, &|f| f.task_arn.clone());
-    let cluster = pick(task_order, &|f| f.cluster.clone());
-    let service = pick(task_order, &|f| f.service.clone());
-    let task_family = pick(task_order, &|f| f.task_family.clone());
-    let subnet_id = pick(eni_order, &|f| f.subnet_id.clone());
-    let vpc_id = pick(eni_order, &|f| f.vpc_id.clone());
+/// Whether two holders name the same owner (they may differ in security groups).
+fn same_owner(a: &Holder, b: &Holder) -> bool {
+    (a.kind, &a.task_arn, &a.service, &a.cluster) == (b.kind, &b.task_arn, &b.service, &b.cluster)
+}
 
-    // Windows: timed ones (describe-tasks, CSV) as given; an address known only from
-    // the ENI snapshot takes the task's window if the ENI is a task's, else unbounded.
-    let mut windows: Vec<(AddrWindow, String)> = Vec::new();
-    let task_window = by(DescribeTasks)
-        .flat_map(|f| f.addrs.iter().map(|a| (a.1, a.2)))
-        .next();
-    for f in by(DescribeTasks).chain(by(Csv)) {
-        for &(a, from, to) in &f.addrs {
-            windows.push(((a, from, to), f.origin.clone()));
+/// "task arn:a of web", "alb ENI".
+fn owner_words(h: &Holder) -> String {
+    match (&h.task_arn, &h.service) {
+        (Some(t), Some(s)) => format!("task {t} of {s}"),
+        (Some(t), None) => format!("task {t}"),
+        (None, _) => format!("{} ENI", h.kind.as_str()),
+    }
+}
+
+/// Turns the facts about one ENI into canonical rows. Each timed fact (a CSV row, a
+/// describe-tasks attachment) keeps its own owner and window, as written; the ENI
+/// snapshot (describe-network-interfaces) supplies what belongs to the ENI itself (kind,
+/// security groups, subnet, VPC) and the addresses no timed fact lists.
+fn merge_eni(eni_id: String, mut facts: Vec<EniFact>) -> Vec<MapRow> {
+    use Source::*;
+    facts.sort_by_key(|f| f.source);
+    let snapshot = facts.iter().find(|f| f.source == DescribeEnis);
+    let timed: Vec<&EniFact> = facts.iter().filter(|f| f.source != DescribeEnis).collect();
+    let eni_field = |get: &dyn Fn(&EniFact) -> Option<String>, f: Option<&EniFact>| {
+        snapshot.and_then(get).or_else(|| f.and_then(get))
+    };
+    let row =
+        |f: Option<&EniFact>, (private_ip, valid_from, valid_to): AddrWindow, origin: &str| {
+            let kind = match f {
+                Some(f) if f.source == DescribeTasks => EniKind::Task,
+                _ => snapshot
+                    .and_then(|s| s.kind)
+                    .or(f.and_then(|f| f.kind))
+                    .unwrap_or(EniKind::Other),
+            };
+            MapRow {
+                eni_id: eni_id.clone(),
+                kind,
+                private_ip,
+                task_arn: f.and_then(|f| f.task_arn.clone()),
+                cluster: f.and_then(|f| f.cluster.clone()),
+                service: f.and_then(|f| f.service.clone()),
+                task_family: f.and_then(|f| f.task_family.clone()),
+                security_groups: snapshot
+                    .and_then(|s| s.security_groups.clone())
+                    .or_else(|| f.and_then(|f| f.security_groups.clone()))
+                    .unwrap_or_default(),
+                subnet_id: eni_field(&|x| x.subnet_id.clone(), f),
+                vpc_id: eni_field(&|x| x.vpc_id.clone(), f),
+                valid_from,
+                valid_to,
+                origin: origin.to_string(),
+            }
+        };
+    let mut rows: Vec<MapRow> = Vec::new();
+    for f in &timed {
+        for &a in &f.addrs {
+            rows.push(row(Some(f), a, &f.origin));
         }
     }
-    for f in by(DescribeEnis) {
-        for &(a, _, _) in &f.addrs {
-            if windows.iter().any(|w| w.0 .0 == a) {
+    // Addresses only the snapshot lists (a secondary or IPv6 address of a task ENI)
+    // belong to the ENI's latest owner, for that owner's window.
+    if let Some(s) = snapshot {
+        let latest = timed
+            .iter()
+            .copied()
+            .max_by_key(|f| f.addrs.first().and_then(|a| a.1));
+        for &(a, _, _) in &s.addrs {
+            if timed.iter().any(|f| f.addrs.iter().any(|x| x.0 == a)) {
                 continue;
             }
-            let (from, to) = task_window.unwrap_or((None, None));
-            windows.push(((a, from, to), f.origin.clone()));
+            let window = latest
+                .and_then(|f| f.addrs.first())
+                .map_or((a, None, None), |&(_, from, to)| (a, from, to));
+            rows.push(row(latest, window, &s.origin));
         }
     }
-    windows.sort_by_key(|w| w.0);
-    windows.dedup_by_key(|w| w.0);
-    windows
-        .into_iter()
-        .map(|((private_ip, valid_from, valid_to), origin)| MapRow {
-            eni_id: eni_id.clone(),
-            kind,
-            private_ip,
-            task_arn: task_arn.clone(),
-            cluster: cluster.clone(),
-            service: service.clone(),
-            task_family: task_family.clone(),
-            security_groups: security_groups.clone(),
-            subnet_id: subnet_id.clone(),
-            vpc_id: vpc_id.clone(),
-            valid_from,
-            valid_to,
-            origin,
-        })
-        .collect()
+    // The same row from two files (a CSV and the describe-tasks it was made from).
+    rows.sort_by(|a, b| row_key(a).cmp(&row_key(b)));
+    rows.dedup_by(|a, b| row_key(a) == row_key(b));
+    rows
+}
+
+/// Everything of a row but where it came from.
+#[allow(clippy::type_complexity)]
+fn row_key(
+    r: &MapRow,
+) -> (
+    [u8; 16],
+    Option<i64>,
+    Option<i64>,
+    EniKind,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    &[String],
+) {
+    (
+        r.private_ip,
+        r.valid_from,
+        r.valid_to,
+        r.kind,
+        &r.task_arn,
+        &r.service,
+        &r.cluster,
+        &r.task_family,
+        &r.security_groups,
+    )
 }
 
 fn time_text(t: i64) -> String {

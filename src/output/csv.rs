@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use super::{columns, BatchWriter};
@@ -43,6 +43,43 @@ pub fn write_csv_field(s: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Appends the header row of `schema` (its column names) to `buf`.
+pub fn format_header(schema: &Schema, buf: &mut Vec<u8>) {
+    for (i, f) in schema.fields().iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        write_csv_field(f.name().as_bytes(), buf);
+    }
+    buf.push(b'\n');
+}
+
+/// Appends every row of `batch` to `buf` (no header).
+pub fn format_rows(batch: &RecordBatch, buf: &mut Vec<u8>) -> io::Result<()> {
+    let cols = columns(batch)?;
+    let mut cell = Vec::new();
+    for row in 0..batch.num_rows() {
+        for (i, col) in cols.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            if col.is_null(row) {
+                continue;
+            }
+            match col.str(row) {
+                Some(s) => write_csv_field(s.as_bytes(), buf),
+                None => {
+                    cell.clear();
+                    col.write_text(row, &mut cell);
+                    buf.extend_from_slice(&cell);
+                }
+            }
+        }
+        buf.push(b'\n');
+    }
+    Ok(())
+}
+
 impl<W: Write> BatchWriter for CsvWriter<W> {
     fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
         let schema = batch.schema();
@@ -51,40 +88,12 @@ impl<W: Write> BatchWriter for CsvWriter<W> {
             .as_ref()
             .is_none_or(|s| s.fields() != schema.fields())
         {
-            for (i, f) in schema.fields().iter().enumerate() {
-                if i > 0 {
-                    self.buf.push(b',');
-                }
-                write_csv_field(f.name().as_bytes(), &mut self.buf);
-            }
-            self.buf.push(b'\n');
+            format_header(&schema, &mut self.buf);
             self.schema = Some(schema);
         }
-        let cols = columns(batch)?;
-        let mut cell = Vec::new();
-        for row in 0..batch.num_rows() {
-            for (i, col) in cols.iter().enumerate() {
-                if i > 0 {
-                    self.buf.push(b',');
-                }
-                if col.is_null(row) {
-                    continue;
-                }
-                match col.str(row) {
-                    Some(s) => write_csv_field(s.as_bytes(), &mut self.buf),
-                    None => {
-                        cell.clear();
-                        col.write_text(row, &mut cell);
-                        self.buf.extend_from_slice(&cell);
-                    }
-                }
-            }
-            self.buf.push(b'\n');
-            if self.buf.len() >= 1 << 16 {
-                self.out.write_all(&self.buf)?;
-                self.buf.clear();
-            }
-        }
+        format_rows(batch, &mut self.buf)?;
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
         Ok(())
     }
 

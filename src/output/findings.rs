@@ -3,20 +3,9 @@
 
 use std::io::{self, Write};
 
+use super::table::{new_table, protocol_name};
 use crate::policy::audit::Finding;
 use crate::time::rfc3339;
-
-/// Protocol numbers people know by name.
-pub fn protocol_name(p: i32) -> String {
-    match p {
-        1 => "icmp".into(),
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        58 => "icmpv6".into(),
-        -1 => "-".into(),
-        p => p.to_string(),
-    }
-}
 
 /// One JSON object per finding.
 pub fn write_json(findings: &[Finding], mut out: impl Write) -> io::Result<()> {
@@ -131,7 +120,7 @@ pub fn write_table(
             rows.len(),
             if rows.len() == 1 { "" } else { "s" }
         )?;
-        let mut t = super::rows::new_table(width);
+        let mut t = new_table(width);
         t.set_header([
             "SEVERITY",
             "TASK",

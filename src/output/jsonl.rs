@@ -22,47 +22,51 @@ impl<W: Write> JsonLinesWriter<W> {
     }
 }
 
-impl<W: Write> BatchWriter for JsonLinesWriter<W> {
-    fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
-        let cols = columns(batch)?;
-        let schema = batch.schema();
-        // Keys are the same on every row: escape them once per batch.
-        let keys: Vec<Vec<u8>> = schema
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let mut k = Vec::new();
-                k.push(if i == 0 { b'{' } else { b',' });
-                write_json_str(f.name(), &mut k);
-                k.push(b':');
-                k
-            })
-            .collect();
-        for row in 0..batch.num_rows() {
-            for (col, key) in cols.iter().zip(&keys) {
-                self.buf.extend_from_slice(key);
-                if col.is_null(row) {
-                    self.buf.extend_from_slice(b"null");
-                } else if col.is_numeric() {
-                    col.write_text(row, &mut self.buf);
-                } else if let Some(s) = col.str(row) {
-                    write_json_str(s, &mut self.buf);
-                } else {
-                    self.buf.push(b'"');
-                    col.write_text(row, &mut self.buf);
-                    self.buf.push(b'"');
-                }
-            }
-            if cols.is_empty() {
-                self.buf.push(b'{');
-            }
-            self.buf.extend_from_slice(b"}\n");
-            if self.buf.len() >= 1 << 16 {
-                self.out.write_all(&self.buf)?;
-                self.buf.clear();
+/// Appends every row of `batch` to `buf` as JSON Lines.
+pub fn format(batch: &RecordBatch, buf: &mut Vec<u8>) -> io::Result<()> {
+    let cols = columns(batch)?;
+    let schema = batch.schema();
+    // Keys are the same on every row: escape them once per batch.
+    let keys: Vec<Vec<u8>> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut k = Vec::new();
+            k.push(if i == 0 { b'{' } else { b',' });
+            write_json_str(f.name(), &mut k);
+            k.push(b':');
+            k
+        })
+        .collect();
+    for row in 0..batch.num_rows() {
+        for (col, key) in cols.iter().zip(&keys) {
+            buf.extend_from_slice(key);
+            if col.is_null(row) {
+                buf.extend_from_slice(b"null");
+            } else if col.is_json_literal() {
+                col.write_text(row, buf);
+            } else if let Some(s) = col.str(row) {
+                write_json_str(s, buf);
+            } else {
+                buf.push(b'"');
+                col.write_text(row, buf);
+                buf.push(b'"');
             }
         }
+        if cols.is_empty() {
+            buf.push(b'{');
+        }
+        buf.extend_from_slice(b"}\n");
+    }
+    Ok(())
+}
+
+impl<W: Write> BatchWriter for JsonLinesWriter<W> {
+    fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
+        format(batch, &mut self.buf)?;
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
         Ok(())
     }
 

@@ -8,7 +8,8 @@ use std::io::{self, Write};
 use std::net::Ipv6Addr;
 
 use arrow::array::{
-    Array, ArrayRef, DictionaryArray, FixedSizeBinaryArray, Int32Array, Int64Array, StringArray,
+    Array, ArrayRef, BooleanArray, DictionaryArray, FixedSizeBinaryArray, Int32Array, Int64Array,
+    StringArray,
 };
 use arrow::datatypes::{DataType, Int32Type};
 use arrow::record_batch::RecordBatch;
@@ -16,8 +17,10 @@ use arrow::record_batch::RecordBatch;
 pub mod csv;
 pub mod findings;
 pub mod jsonl;
+pub mod messages;
 pub mod parquet;
 pub mod rows;
+pub mod table;
 
 /// A writer of record batches in one output format.
 pub trait BatchWriter {
@@ -29,6 +32,7 @@ pub trait BatchWriter {
 
 /// A typed view of one column.
 pub enum Col<'a> {
+    Bool(&'a BooleanArray),
     I32(&'a Int32Array),
     I64(&'a Int64Array),
     Addr(&'a FixedSizeBinaryArray),
@@ -41,6 +45,7 @@ impl<'a> Col<'a> {
     pub fn new(array: &'a ArrayRef) -> Option<Col<'a>> {
         let any = array.as_any();
         Some(match array.data_type() {
+            DataType::Boolean => Col::Bool(any.downcast_ref()?),
             DataType::Int32 => Col::I32(any.downcast_ref()?),
             DataType::Int64 => Col::I64(any.downcast_ref()?),
             DataType::FixedSizeBinary(16) => Col::Addr(any.downcast_ref()?),
@@ -53,13 +58,14 @@ impl<'a> Col<'a> {
         })
     }
 
-    /// Whether the value is written as a JSON number.
-    pub fn is_numeric(&self) -> bool {
-        matches!(self, Col::I32(_) | Col::I64(_))
+    /// Whether the value is written bare in JSON (a number or a boolean), not quoted.
+    pub fn is_json_literal(&self) -> bool {
+        matches!(self, Col::Bool(_) | Col::I32(_) | Col::I64(_))
     }
 
     pub fn is_null(&self, row: usize) -> bool {
         match self {
+            Col::Bool(a) => a.is_null(row),
             Col::I32(a) => a.is_null(row),
             Col::I64(a) => a.is_null(row),
             Col::Addr(a) => a.is_null(row),
@@ -80,6 +86,7 @@ impl<'a> Col<'a> {
     /// Writes a non-null value as plain text (strings unquoted, unescaped).
     pub fn write_text(&self, row: usize, out: &mut Vec<u8>) {
         match self {
+            Col::Bool(a) => out.extend_from_slice(if a.value(row) { b"true" } else { b"false" }),
             Col::I32(a) => {
                 out.extend_from_slice(itoa::Buffer::new().format(a.value(row)).as_bytes())
             }
@@ -115,7 +122,7 @@ pub fn columns(batch: &RecordBatch) -> io::Result<Vec<Col<'_>>> {
 /// IPv4-mapped), RFC 5952 for IPv6.
 pub fn write_addr(bytes: &[u8], out: &mut Vec<u8>) {
     let octets: [u8; 16] = bytes.try_into().unwrap_or([0; 16]);
-    if octets[..10] == [0; 10] && octets[10] == 0xff && octets[11] == 0xff {
+    if crate::net::is_v4(&octets) {
         let mut b = itoa::Buffer::new();
         for (i, o) in octets[12..].iter().enumerate() {
             if i > 0 {

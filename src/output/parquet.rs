@@ -43,6 +43,9 @@ pub fn output_schema(schema: &Schema) -> SchemaRef {
 
 /// Converts one decoded column to its output type.
 fn to_output(array: &ArrayRef) -> io::Result<ArrayRef> {
+    if array.data_type() == &output_type(array.data_type()) {
+        return Ok(array.clone());
+    }
     match array.data_type() {
         DataType::FixedSizeBinary(16) => {
             let a = array
@@ -64,6 +67,17 @@ fn to_output(array: &ArrayRef) -> io::Result<ArrayRef> {
         }
         t => cast(array, &output_type(t)).map_err(io::Error::other),
     }
+}
+
+/// The batch with every column converted to its output type (see [`output_schema`]).
+/// The writer does this itself; doing it beforehand lets it run on another thread.
+pub fn to_output_batch(batch: &RecordBatch) -> io::Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(to_output)
+        .collect::<io::Result<Vec<_>>>()?;
+    RecordBatch::try_new(output_schema(&batch.schema()), columns).map_err(io::Error::other)
 }
 
 /// Writes batches to one Parquet file.

@@ -4,10 +4,10 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use comfy_table::CellAlignment;
 use serde_json::Value;
 
-use super::findings::protocol_name;
+use super::table::{new_table, protocol_name};
 use super::write_json_str;
 
 pub type Row = Vec<(&'static str, Value)>;
@@ -51,22 +51,6 @@ pub fn write_csv(rows: &[Row], columns: &[&str], out: impl Write) -> io::Result<
         w.write_record(row.iter().map(|(_, v)| text(v)))?;
     }
     w.flush()
-}
-
-/// An empty table in our style, wrapped to `width` on a terminal, unwrapped otherwise.
-pub fn new_table(width: Option<u16>) -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED);
-    match width {
-        Some(w) => {
-            t.set_content_arrangement(ContentArrangement::Dynamic);
-            t.set_width(w);
-        }
-        None => {
-            t.set_content_arrangement(ContentArrangement::Disabled);
-        }
-    }
-    t
 }
 
 /// An aligned table; numbers right-aligned, nulls as `-`.

@@ -76,18 +76,7 @@ impl std::ops::AddAssign for LineCounts {
     }
 }
 
-/// A line that could not be parsed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reject {
-    /// 1-based line number, counting header and blank lines.
-    pub line: u64,
-    /// Offset of the line's first byte in the (decompressed) stream.
-    pub byte_offset: u64,
-    pub message: String,
-}
-
-/// Longest piece of offending text quoted in a message.
-const QUOTE_MAX: usize = 60;
+pub use crate::error::{Excerpt, FieldProblem, Reject, RejectKind};
 
 /// The push decoder; see the module documentation.
 pub struct Decoder {
@@ -233,7 +222,7 @@ impl Decoder {
                 self.builder.append(line, &self.values);
                 self.counts.records += 1;
             }
-            Err(message) => self.reject(byte_offset, message),
+            Err(kind) => self.reject(byte_offset, kind),
         }
     }
 
@@ -261,7 +250,7 @@ impl Decoder {
                     }
                 }
             }
-            Err(e) => self.reject(byte_offset, format!("invalid header line: {e}")),
+            Err(e) => self.reject(byte_offset, RejectKind::Header(e)),
         }
     }
 
@@ -273,24 +262,24 @@ impl Decoder {
         )
     }
 
-    fn reject(&mut self, byte_offset: u64, message: String) {
+    fn reject(&mut self, byte_offset: u64, kind: RejectKind) {
         self.counts.rejected += 1;
         self.rejects.push(Reject {
             line: self.line,
             byte_offset,
-            message,
+            kind,
         });
     }
 
-    /// Converts every token of `line` into `self.values`, or explains the first problem.
-    fn validate(&mut self, line: &[u8]) -> Result<(), String> {
+    /// Converts every token of `line` into `self.values`, or says what the first problem
+    /// is.
+    fn validate(&mut self, line: &[u8]) -> Result<(), RejectKind> {
         let layout = self.builder.layout();
         if self.spans.len() != layout.len() {
-            return Err(format!(
-                "expected {} fields, found {}",
-                layout.len(),
-                self.spans.len()
-            ));
+            return Err(RejectKind::FieldCount {
+                expected: layout.len(),
+                found: self.spans.len(),
+            });
         }
         self.values.clear();
         for (column, &(s, e)) in layout.columns().iter().zip(&self.spans) {
@@ -300,8 +289,11 @@ impl Decoder {
             let value = if token == b"-" {
                 Value::Null
             } else {
-                convert(column.kind, token, s, e)
-                    .map_err(|why| format!("field {}: {why}", column.name))?
+                convert(column.kind, token, s, e).map_err(|problem| RejectKind::Field {
+                    field: column.name.clone(),
+                    problem,
+                    text: Excerpt::of(token),
+                })?
             };
             self.values.push(value);
         }
@@ -310,7 +302,7 @@ impl Decoder {
 }
 
 /// Converts one non-null token.
-fn convert(kind: Kind, token: &[u8], s: u32, e: u32) -> Result<Value, String> {
+fn convert(kind: Kind, token: &[u8], s: u32, e: u32) -> Result<Value, FieldProblem> {
     match kind {
         Kind::Int32 { max } => {
             let v = parse_number(token, max as u64)?;
@@ -325,43 +317,25 @@ fn convert(kind: Kind, token: &[u8], s: u32, e: u32) -> Result<Value, String> {
         }
         Kind::Addr => parse_addr(token)
             .map(Value::Addr)
-            .ok_or_else(|| not_a(token, "an IP address")),
+            .ok_or(FieldProblem::NotAnAddress),
         Kind::Dict | Kind::Str => match std::str::from_utf8(token) {
             Ok(_) => Ok(Value::Str(s, e)),
-            Err(_) => Err(format!("invalid UTF-8 in {}", quote(token))),
+            Err(_) => Err(FieldProblem::InvalidUtf8),
         },
     }
 }
 
-/// A decimal number in `0..=max`, or a message saying why not.
-fn parse_number(token: &[u8], max: u64) -> Result<u64, String> {
+/// A decimal number in `0..=max`, or what is wrong with it.
+fn parse_number(token: &[u8], max: u64) -> Result<u64, FieldProblem> {
     match parse_uint(token) {
         Some(v) if v <= max => Ok(v),
-        None if !token.iter().all(u8::is_ascii_digit) => Err(not_a(token, "a number")),
-        _ => Err(format!("{} is out of range (0 to {max})", quote(token))),
+        None if !token.iter().all(u8::is_ascii_digit) => Err(FieldProblem::NotANumber),
+        _ => Err(FieldProblem::OutOfRange { max }),
     }
 }
 
 /// Timestamps at or above this (13 digits: year 5138 in seconds) are milliseconds.
 const MILLISECONDS_FROM: i64 = 100_000_000_000;
-
-fn not_a(token: &[u8], what: &str) -> String {
-    format!("{} is not {what}", quote(token))
-}
-
-/// The offending text in double quotes, non-printable bytes escaped, long text cut.
-fn quote(token: &[u8]) -> String {
-    let cut = token.len() > QUOTE_MAX;
-    let shown = &token[..token.len().min(QUOTE_MAX)];
-    let mut s = String::with_capacity(shown.len() + 8);
-    s.push('"');
-    s.push_str(&shown.escape_ascii().to_string());
-    if cut {
-        s.push_str("...");
-    }
-    s.push('"');
-    s
-}
 
 /// Splits on runs of spaces into `(start, end)` token spans.
 fn split_spaces(line: &[u8], spans: &mut Vec<(u32, u32)>) {
@@ -502,9 +476,26 @@ mod tests {
     }
 
     #[test]
-    fn messages_quote_and_cut() {
-        assert_eq!(quote(b"a\xffb"), "\"a\\xffb\"");
-        assert_eq!(quote(&[b'x'; 70]), format!("\"{}...\"", "x".repeat(60)));
-        assert_eq!(not_a(b"x", "a number"), "\"x\" is not a number");
+    fn rejects_say_what_and_where() {
+        let d = decode_slice(
+            b"2 1 eni-1 10.0.0.1 10.0.0.2 443 70000 6 1 1 1 1 ACCEPT OK\n2 1\n",
+            DecoderOptions::default(),
+        );
+        assert_eq!(
+            d.rejects[0].kind,
+            RejectKind::Field {
+                field: "dstport".into(),
+                problem: FieldProblem::OutOfRange { max: 65535 },
+                text: Excerpt::of(b"70000"),
+            }
+        );
+        assert_eq!((d.rejects[1].line, d.rejects[1].byte_offset), (2, 58));
+        assert_eq!(
+            d.rejects[1].kind,
+            RejectKind::FieldCount {
+                expected: 14,
+                found: 2
+            }
+        );
     }
 }

@@ -1,42 +1,35 @@
 //! The audit: which peers opened (or tried to open) connections to tasks that the
 //! policy does not allow.
 //!
-//! Records of enriched batches are folded into conversations, one per task ENI,
-//! protocol, local port, peer address, peer port and peer holder (an address that moved
-//! to another task is another peer). A conversation's records of both directions, over
-//! every file and window, decide who initiated it, strongest evidence first:
+//! It reads what the join decided (see `enrich::orient`): each record's own ENI and
+//! its owner, its peer and the peer's owner, and whether it came in (`inbound`).
+//! Records of audited tasks are folded into connections, one per task ENI, owner,
+//! protocol, own port, peer address, peer port and peer owner (an address that moved to
+//! another task is another peer). Who opened each connection is decided once, from all
+//! of its records over every file and window, by [`crate::initiator`]; a connection the
+//! peer opened and the policy does not allow is a finding. A response to the task's own
+//! connection is therefore never a finding, in any format.
 //!
-//! 1. TCP flags (v3+): the initiator sends SYN without ACK, the responder SYN-ACK. AWS
-//!    reports ACK only together with SYN, so `2`/`3` mark the initiator and `18`/`19`
-//!    the responder. Because the decision is taken over the whole conversation, a
-//!    long-lived connection seen again in later windows with no SYN keeps the
-//!    direction of its first window.
-//! 2. An inbound record the security group REJECTed is unsolicited by definition.
-//! 3. The service's listener `ports` from the policy (and, for a peer task, its own
-//!    service's listener ports).
-//! 4. Otherwise ports: a well-known (< 1024) or registered (< 32768) port against an
-//!    ephemeral one marks the server; for protocols without ports, inbound records
-//!    with no outbound ones mark the peer as initiator. Anything still ambiguous is
-//!    not a finding.
-//!
-//! A response to the task's own connection is therefore never a finding, in any
-//! format. Records whose peer the policy admits are only counted: no conversation
-//! state is kept for them, so memory follows the suspicious traffic, not all of it.
-//! State is mergeable ([`AuditState::merge`]), so files are folded in
-//! parallel and reduced, with identical results for any thread count.
+//! Records whose peer the policy admits are only counted: no connection state is kept
+//! for them, so memory follows the suspicious traffic, not all of it. State is
+//! mergeable ([`AuditState::merge`]), so inputs are folded in parallel and reduced,
+//! with identical results for any thread count.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use arrow::array::{Array, FixedSizeBinaryArray, Int32Array, Int64Array};
+use arrow::array::{Array, BooleanArray, FixedSizeBinaryArray, Int32Array, Int64Array};
 use arrow::record_batch::RecordBatch;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::Policy;
+use crate::columns::{addr, col, int32, int64};
 use crate::enrich::EniMap;
-
-use crate::columns::{col, int32, int64};
+use crate::initiator::{self, Connection, Sent};
 use crate::intern::{DictIds, Strings, NONE};
+
+/// The rule name of the findings made here.
+pub const UNEXPECTED_INGRESS: &str = "unexpected-ingress";
 
 /// The fixed setting of an audit: the policy and the map.
 pub struct Auditor<'a> {
@@ -44,24 +37,58 @@ pub struct Auditor<'a> {
     pub map: &'a EniMap,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct ConvKey {
-    eni: u32,
-    protocol: i32,
-    own_port: i32,
-    peer_addr: [u8; 16],
-    peer_port: i32,
-    peer_eni: u32,
-    peer_kind: u32,
+/// The flow-log columns the audit reads besides the join's (projection pushdown).
+const COLUMNS: [&str; 7] = [
+    "protocol",
+    "srcport",
+    "dstport",
+    "tcp_flags",
+    "action",
+    "packets",
+    "bytes",
+];
+
+/// The flow-log columns the audit and its attribution read (projection pushdown).
+pub fn projection() -> crate::batch::Projection {
+    crate::enrich::join::INPUT_COLUMNS
+        .iter()
+        .chain(&COLUMNS)
+        .map(|c| c.to_string())
+        .collect()
 }
 
-/// What an ENI belongs to: (task, service, cluster) of an audited task ENI, or (task,
-/// service, unused) of a peer ENI. Constant per ENI, so kept beside the conversations
-/// rather than in every key.
-type Owner = [u32; 3];
+impl crate::pipeline::Fold for Auditor<'_> {
+    type State = AuditState;
+    fn state(&self) -> AuditState {
+        AuditState::default()
+    }
+    fn add(&self, state: &mut AuditState, batch: &RecordBatch) {
+        state.add(batch, self);
+    }
+    fn merge(&self, into: &mut AuditState, from: AuditState) {
+        into.merge(from);
+    }
+}
 
+/// A protocol number that was not logged.
+const NO_PROTOCOL: u16 = u16::MAX;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct ConnKey {
+    /// The task's ENI id and its owner (task, service, cluster), interned.
+    eni: u32,
+    owner: u32,
+    peer_addr: [u8; 16],
+    protocol: u16,
+    own_port: u16,
+    peer_port: u16,
+    /// The peer's ENI, kind, task, service and cluster, interned.
+    peer: u32,
+}
+
+/// Traffic of one direction and action: counts and time span.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Inbound {
+struct Traffic {
     records: u64,
     packets: u64,
     bytes: u64,
@@ -69,7 +96,7 @@ struct Inbound {
     last: i64,
 }
 
-impl Inbound {
+impl Traffic {
     fn add(&mut self, packets: u64, bytes: u64, start: i64, end: i64) {
         if self.records == 0 {
             self.first = start;
@@ -79,11 +106,11 @@ impl Inbound {
             self.last = self.last.max(end);
         }
         self.records += 1;
-        self.packets += packets;
-        self.bytes += bytes;
+        self.packets = self.packets.saturating_add(packets);
+        self.bytes = self.bytes.saturating_add(bytes);
     }
 
-    fn merge(&mut self, o: &Inbound) {
+    fn merge(&mut self, o: &Traffic) {
         if o.records == 0 {
             return;
         }
@@ -92,67 +119,103 @@ impl Inbound {
             return;
         }
         self.records += o.records;
-        self.packets += o.packets;
-        self.bytes += o.bytes;
+        self.packets = self.packets.saturating_add(o.packets);
+        self.bytes = self.bytes.saturating_add(o.bytes);
         self.first = self.first.min(o.first);
         self.last = self.last.max(o.last);
     }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
-struct Conv {
+struct Conn {
+    /// What the task (0) and the peer (1) sent.
+    sent: [Sent; 2],
     /// Peer -> task records, by action (ACCEPT, REJECT).
-    inbound: [Inbound; 2],
-    outbound: u64,
-    peer_syn: bool,
-    peer_synack: bool,
-    own_syn: bool,
-    own_synack: bool,
+    inbound: [Traffic; 2],
 }
 
-impl Conv {
-    fn merge(&mut self, o: &Conv) {
-        self.inbound[0].merge(&o.inbound[0]);
-        self.inbound[1].merge(&o.inbound[1]);
-        self.outbound += o.outbound;
-        self.peer_syn |= o.peer_syn;
-        self.peer_synack |= o.peer_synack;
-        self.own_syn |= o.own_syn;
-        self.own_synack |= o.own_synack;
+impl Conn {
+    fn merge(&mut self, o: &Conn) {
+        for i in 0..2 {
+            self.sent[i].merge(&o.sent[i]);
+            self.inbound[i].merge(&o.inbound[i]);
+        }
     }
 }
 
-/// Who opened a conversation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Initiator {
-    Peer,
-    Task,
-    Unknown,
+/// Interned tuples of interned strings: owners of task ENIs, and peers.
+#[derive(Clone, Debug, Default)]
+struct Tuples<const N: usize> {
+    ids: FxHashMap<[u32; N], u32>,
+    values: Vec<[u32; N]>,
+}
+
+impl<const N: usize> Tuples<N> {
+    fn id(&mut self, t: [u32; N]) -> u32 {
+        let next = self.values.len() as u32;
+        *self.ids.entry(t).or_insert_with(|| {
+            self.values.push(t);
+            next
+        })
+    }
 }
 
 /// The audit's mergeable state.
 #[derive(Default, Clone)]
 pub struct AuditState {
     strings: Strings,
-    convs: FxHashMap<ConvKey, Conv>,
+    owners: Tuples<3>,
+    peers: Tuples<5>,
+    conns: FxHashMap<ConnKey, Conn>,
     /// Task id -> audited?
     tasks: FxHashMap<u32, bool>,
     /// Services of tasks that are not audited.
     unaudited_services: BTreeSet<u32>,
-    /// Records of audited tasks whose peer the policy admits.
-    allowed_records: u64,
-    /// Who each audited ENI of a conversation key belongs to.
-    owners: FxHashMap<u32, Owner>,
-    /// Who each peer ENI of a conversation key belongs to.
-    peer_owners: FxHashMap<u32, Owner>,
+    counts: Counts,
 }
+
+/// Record counts of an audit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Records seen.
+    pub records: u64,
+    /// Records without an `interface_id` (a layout without it): nobody's records.
+    pub without_interface: u64,
+    /// Records logged on task ENIs.
+    pub on_tasks: u64,
+    /// Records of audited tasks whose direction could not be decided.
+    pub undirected: u64,
+    /// Records of audited tasks whose peer the policy admits.
+    pub admitted: u64,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.records += o.records;
+        self.without_interface += o.without_interface;
+        self.on_tasks += o.on_tasks;
+        self.undirected += o.undirected;
+        self.admitted += o.admitted;
+    }
+}
+
+/// Who a peer is: ENI, kind, task, service, cluster (interned; `NONE` when unknown).
+const PEER_ENI: usize = 0;
+const PEER_KIND: usize = 1;
+const PEER_TASK: usize = 2;
+const PEER_SERVICE: usize = 3;
+const PEER_CLUSTER: usize = 4;
 
 impl AuditState {
     /// Folds one enriched batch (see `enrich::join`) into the state.
     pub fn add(&mut self, batch: &RecordBatch, auditor: &Auditor) {
         let n = batch.num_rows();
-        let (Some(mut eni), Some(kind), Some(mut task), Some(mut service), Some(mut cluster)) = (
-            DictIds::of(batch, "interface_id"),
+        self.counts.records += n as u64;
+        let Some(mut eni) = DictIds::of(batch, "interface_id") else {
+            self.counts.without_interface += n as u64;
+            return;
+        };
+        let (Some(kind), Some(mut task), Some(mut service), Some(mut cluster)) = (
             DictIds::of(batch, "eni_kind"),
             DictIds::of(batch, "task_arn"),
             DictIds::of(batch, "service"),
@@ -168,11 +231,14 @@ impl AuditState {
         ) else {
             return;
         };
-        let Some(peer_addr) = col::<FixedSizeBinaryArray>(batch, "peer_addr") else {
+        let (Some(peer_addr), Some(inbound)) = (
+            col::<FixedSizeBinaryArray>(batch, "peer_addr"),
+            col::<BooleanArray>(batch, "inbound"),
+        ) else {
             return;
         };
-        let src = col::<FixedSizeBinaryArray>(batch, "pkt_srcaddr");
-        let src_plain = col::<FixedSizeBinaryArray>(batch, "srcaddr");
+        let srcaddr = col::<FixedSizeBinaryArray>(batch, "srcaddr");
+        let dstaddr = col::<FixedSizeBinaryArray>(batch, "dstaddr");
         let protocol = col::<Int32Array>(batch, "protocol");
         let srcport = col::<Int32Array>(batch, "srcport");
         let dstport = col::<Int32Array>(batch, "dstport");
@@ -183,13 +249,18 @@ impl AuditState {
         let start = col::<Int64Array>(batch, "start");
         let end = col::<Int64Array>(batch, "end");
         for row in 0..n {
-            if kind.str(row) != Some("task") || !peer_addr.is_valid(row) {
+            if eni.str(row).is_none() {
+                self.counts.without_interface += 1;
+                continue;
+            }
+            if kind.str(row) != Some("task") {
                 continue;
             }
             let task_id = task.id(row, &mut self.strings);
             if task_id == NONE {
                 continue;
             }
+            self.counts.on_tasks += 1;
             let service_id = service.id(row, &mut self.strings);
             let cluster_id = cluster.id(row, &mut self.strings);
             let rule = auditor.policy.rule_for(service.str(row), cluster.str(row));
@@ -200,112 +271,107 @@ impl AuditState {
                 }
                 continue;
             };
-            let peer: [u8; 16] = peer_addr.value(row).try_into().expect("16 bytes");
-            // A peer the rule admits can never make a finding, whoever opened the
-            // connection: count its record and keep no state for it. This keeps memory
-            // proportional to the suspicious conversations, not to all of them.
-            let groups = peer_eni
-                .str(row)
-                .and_then(|e| auditor.map.eni(e))
-                .map(|h| h.security_groups.as_slice())
-                .unwrap_or(&[]);
-            if rule.admits(&peer, groups, peer_service.str(row)) {
-                self.allowed_records += 1;
+            if !peer_addr.is_valid(row) || !inbound.is_valid(row) {
+                // NODATA/SKIPDATA carry no addresses; the others are undecided.
+                if addr(srcaddr, row).is_some() && addr(dstaddr, row).is_some() {
+                    self.counts.undirected += 1;
+                }
                 continue;
             }
-            let sender = src
-                .filter(|a| a.is_valid(row))
-                .or(src_plain.filter(|a| a.is_valid(row)))
-                .map(|a| a.value(row));
-            let inbound = sender == Some(&peer[..]);
-            let (sp, dp) = (
-                int32(srcport, row).unwrap_or(0),
-                int32(dstport, row).unwrap_or(0),
-            );
+            let peer: [u8; 16] = peer_addr.value(row).try_into().expect("16 bytes");
+            let t = int64(start, row).or(int64(end, row));
+            let peer_holder = peer_eni.str(row).and_then(|e| auditor.map.eni_at(e, t));
+            let groups = peer_holder
+                .map(|h| h.security_groups.as_slice())
+                .unwrap_or(&[]);
+            // A peer the rule admits can never make a finding, whoever opened the
+            // connection: count its record and keep no state for it.
+            if rule.admits(&peer, groups, peer_service.str(row)) {
+                self.counts.admitted += 1;
+                continue;
+            }
+            let inbound = inbound.value(row);
+            let (sp, dp) = (port(srcport, row), port(dstport, row));
             let (own_port, peer_port) = if inbound { (dp, sp) } else { (sp, dp) };
-            let key = ConvKey {
+            let owner = self.owners.id([task_id, service_id, cluster_id]);
+            let peer_cluster = peer_holder
+                .and_then(|h| h.cluster.as_deref())
+                .map_or(NONE, |c| self.strings.id(c));
+            let peer_id = self.peers.id([
+                peer_eni.id(row, &mut self.strings),
+                peer_kind.id(row, &mut self.strings),
+                peer_task.id(row, &mut self.strings),
+                peer_service.id(row, &mut self.strings),
+                peer_cluster,
+            ]);
+            let key = ConnKey {
                 eni: eni.id(row, &mut self.strings),
-                protocol: int32(protocol, row).unwrap_or(-1),
-                own_port,
+                owner,
                 peer_addr: peer,
+                protocol: int32(protocol, row).map_or(NO_PROTOCOL, |p| p as u16),
+                own_port,
                 peer_port,
-                peer_eni: peer_eni.id(row, &mut self.strings),
-                peer_kind: peer_kind.id(row, &mut self.strings),
+                peer: peer_id,
             };
-            self.owners
-                .entry(key.eni)
-                .or_insert([task_id, service_id, cluster_id]);
-            if key.peer_eni != NONE {
-                let (t, s) = (
-                    peer_task.id(row, &mut self.strings),
-                    peer_service.id(row, &mut self.strings),
-                );
-                self.peer_owners.entry(key.peer_eni).or_insert([t, s, NONE]);
-            }
-            let conv = self.convs.entry(key).or_default();
-            if let Some(f) = int32(flags, row) {
-                let (syn, synack) = (f & 0x12 == 0x02, f & 0x12 == 0x12);
-                if inbound {
-                    conv.peer_syn |= syn;
-                    conv.peer_synack |= synack;
-                } else {
-                    conv.own_syn |= syn;
-                    conv.own_synack |= synack;
-                }
-            }
+            let conn = self.conns.entry(key).or_default();
+            let act = action.as_ref().and_then(|a| a.str(row));
+            let (accepted, rejected) = (act == Some("ACCEPT"), act == Some("REJECT"));
+            let s = int64(start, row).or(int64(end, row));
+            conn.sent[inbound as usize].add(int32(flags, row), s, accepted, rejected);
             if inbound {
-                let rejected = action.as_ref().and_then(|a| a.str(row)) == Some("REJECT");
-                let s = int64(start, row).or(int64(end, row)).unwrap_or(0);
+                let s = s.unwrap_or(0);
                 let e = int64(end, row).unwrap_or(s);
-                conv.inbound[rejected as usize].add(
+                conn.inbound[rejected as usize].add(
                     int64(packets, row).unwrap_or(0).max(0) as u64,
                     int64(bytes, row).unwrap_or(0).max(0) as u64,
                     s,
                     e,
                 );
-            } else {
-                conv.outbound += 1;
             }
         }
     }
 
-    /// Adds another state (from another file or thread).
+    /// Adds another state (from another worker).
     pub fn merge(&mut self, other: AuditState) {
         let remap = self.strings.remap(&other.strings);
         let m = |id: u32| if id == NONE { NONE } else { remap[id as usize] };
-        for (k, c) in other.convs {
-            let key = ConvKey {
+        let owners: Vec<u32> = other
+            .owners
+            .values
+            .iter()
+            .map(|o| self.owners.id(o.map(m)))
+            .collect();
+        let peers: Vec<u32> = other
+            .peers
+            .values
+            .iter()
+            .map(|p| self.peers.id(p.map(m)))
+            .collect();
+        for (k, c) in other.conns {
+            let key = ConnKey {
                 eni: m(k.eni),
-                peer_eni: m(k.peer_eni),
-                peer_kind: m(k.peer_kind),
+                owner: owners[k.owner as usize],
+                peer: peers[k.peer as usize],
                 ..k
             };
-            self.convs.entry(key).or_default().merge(&c);
+            self.conns.entry(key).or_default().merge(&c);
         }
         for (t, a) in other.tasks {
-            let t = m(t);
-            let e = self.tasks.entry(t).or_insert(a);
-            *e |= a;
+            *self.tasks.entry(m(t)).or_insert(a) |= a;
         }
         for s in other.unaudited_services {
             self.unaudited_services.insert(m(s));
         }
-        self.allowed_records += other.allowed_records;
-        for (e, o) in other.owners {
-            self.owners.entry(m(e)).or_insert(o.map(m));
-        }
-        for (e, o) in other.peer_owners {
-            self.peer_owners.entry(m(e)).or_insert(o.map(m));
-        }
+        self.counts += other.counts;
     }
 
-    /// Decides every conversation and returns the findings, worst first, and totals.
+    /// Decides every connection and returns the findings, worst first, and totals.
     pub fn finish(&self, auditor: &Auditor) -> (Vec<Finding>, AuditSummary) {
         let s = &self.strings;
         let mut summary = AuditSummary {
             tasks_audited: self.tasks.values().filter(|a| **a).count() as u64,
             tasks_not_audited: self.tasks.values().filter(|a| !**a).count() as u64,
-            allowed_records: self.allowed_records,
+            counts: self.counts,
             services_not_audited: {
                 let mut v: Vec<String> = self
                     .unaudited_services
@@ -317,47 +383,69 @@ impl AuditState {
             },
             ..AuditSummary::default()
         };
-        let mut groups: BTreeMap<(String, [u8; 16], usize), Finding> = BTreeMap::new();
-        // Deterministic order, whatever the hash maps did.
-        let mut convs: Vec<(&ConvKey, &Conv)> = self.convs.iter().collect();
-        convs.sort_by(|a, b| {
-            let key = |k: &ConvKey| {
-                (
-                    s.get(k.eni),
-                    k.peer_addr,
-                    k.protocol,
-                    k.own_port,
-                    k.peer_port,
-                    s.get(k.peer_eni),
-                )
-            };
-            key(a.0).cmp(&key(b.0))
-        });
-        for (k, c) in convs {
-            summary.conversations += 1;
-            let own = self.owners.get(&k.eni).copied().unwrap_or([NONE; 3]);
-            let peer = self
-                .peer_owners
-                .get(&k.peer_eni)
-                .copied()
-                .unwrap_or([NONE; 3]);
-            let service = s.get(own[1]);
-            let cluster = s.get(own[2]);
+        // Deterministic order, whatever the hash maps and the interning did.
+        let text = |id: u32| s.get(id);
+        let sort_key = |k: &ConnKey| {
+            let p = self.peers.values[k.peer as usize];
+            (
+                text(k.eni),
+                text(self.owners.values[k.owner as usize][0]),
+                k.peer_addr,
+                k.protocol,
+                text(p[PEER_ENI]),
+                text(p[PEER_TASK]),
+                k.own_port,
+                k.peer_port,
+            )
+        };
+        let mut conns: Vec<(&ConnKey, &Conn)> = self.conns.iter().collect();
+        conns.sort_by(|a, b| sort_key(a.0).cmp(&sort_key(b.0)));
+        // Port stability: over the connections of one task ENI with one peer.
+        let mut stable = vec![[false; 2]; conns.len()];
+        let mut i = 0;
+        while i < conns.len() {
+            let group = |k: &ConnKey| (k.eni, k.owner, k.peer_addr, k.protocol, k.peer);
+            let j = i + conns[i..]
+                .iter()
+                .take_while(|c| group(c.0) == group(conns[i].0))
+                .count();
+            let ports: Vec<[u16; 2]> = conns[i..j]
+                .iter()
+                .map(|(k, _)| [k.own_port, k.peer_port])
+                .collect();
+            stable[i..j].copy_from_slice(&initiator::stability(&ports));
+            i = j;
+        }
+        let mut groups: BTreeMap<(String, [u8; 16], u16, usize), Finding> = BTreeMap::new();
+        for ((k, c), stable) in conns.into_iter().zip(stable) {
+            summary.connections += 1;
+            let own = self.owners.values[k.owner as usize];
+            let peer = self.peers.values[k.peer as usize];
+            let (service, cluster) = (s.get(own[1]), s.get(own[2]));
             let Some(rule) = auditor.policy.rule_for(service, cluster) else {
                 continue;
             };
-            let peer_service = s.get(peer[1]);
-            if initiator(k, c, rule, auditor, peer_service) != Initiator::Peer {
-                continue;
-            }
-            summary.opened_by_peers += 1;
-            let peer_groups = s
-                .get(k.peer_eni)
-                .and_then(|e| auditor.map.eni(e))
-                .map(|h| h.security_groups.as_slice())
-                .unwrap_or(&[]);
-            if rule.admits(&k.peer_addr, peer_groups, peer_service) {
-                continue;
+            let peer_service = s.get(peer[PEER_SERVICE]);
+            let peer_listens = peer_service
+                .and_then(|ps| auditor.policy.rule_for(Some(ps), s.get(peer[PEER_CLUSTER])))
+                .is_some_and(|r| r.ports.contains(&k.peer_port));
+            let connection = Connection {
+                sent: c.sent,
+                ports: [k.own_port, k.peer_port],
+                logged_by: [true, false],
+                listens: [rule.ports.contains(&k.own_port), peer_listens],
+                stable,
+            };
+            match initiator::opener(&connection) {
+                None => {
+                    summary.undecided += 1;
+                    continue;
+                }
+                Some(o) if o.side == 0 => {
+                    summary.opened_by_tasks += 1;
+                    continue;
+                }
+                Some(_) => summary.opened_by_peers += 1,
             }
             for (a, inb) in c.inbound.iter().enumerate() {
                 if inb.records == 0 {
@@ -365,21 +453,25 @@ impl AuditState {
                 }
                 let eni = s.get(k.eni).unwrap_or_default().to_string();
                 let f = groups
-                    .entry((eni.clone(), k.peer_addr, a))
+                    .entry((eni.clone(), k.peer_addr, k.protocol, a))
                     .or_insert_with(|| Finding {
-                        rule: "unexpected-ingress",
+                        rule: UNEXPECTED_INGRESS,
                         severity: Severity::Low,
                         eni_id: eni,
                         task_arn: s.get(own[0]).map(String::from),
                         service: service.map(String::from),
                         cluster: cluster.map(String::from),
                         peer_addr: crate::output::addr_string(&k.peer_addr),
-                        peer_kind: s.get(k.peer_kind).map(String::from),
+                        peer_kind: s.get(peer[PEER_KIND]).map(String::from),
                         peer_service: peer_service.map(String::from),
-                        peer_eni_id: s.get(k.peer_eni).map(String::from),
-                        peer_task_arn: s.get(peer[0]).map(String::from),
+                        peer_eni_id: s.get(peer[PEER_ENI]).map(String::from),
+                        peer_task_arn: s.get(peer[PEER_TASK]).map(String::from),
                         ports: Vec::new(),
-                        protocol: k.protocol,
+                        protocol: if k.protocol == NO_PROTOCOL {
+                            -1
+                        } else {
+                            k.protocol as i32
+                        },
                         action: if a == 0 { "ACCEPT" } else { "REJECT" },
                         flows: 0,
                         records: 0,
@@ -391,12 +483,12 @@ impl AuditState {
                     });
                 f.flows += 1;
                 f.records += inb.records;
-                f.packets += inb.packets;
-                f.bytes += inb.bytes;
+                f.packets = f.packets.saturating_add(inb.packets);
+                f.bytes = f.bytes.saturating_add(inb.bytes);
                 f.first_seen = f.first_seen.min(inb.first);
                 f.last_seen = f.last_seen.max(inb.last);
-                if k.own_port > 0 && !f.ports.contains(&(k.own_port as u16)) {
-                    f.ports.push(k.own_port as u16);
+                if k.own_port > 0 && !f.ports.contains(&k.own_port) {
+                    f.ports.push(k.own_port);
                 }
             }
         }
@@ -414,13 +506,22 @@ impl AuditState {
             })
             .collect();
         findings.sort_by(|a, b| {
-            (a.severity, &a.service, &a.eni_id, &a.peer_addr, a.action).cmp(&(
-                b.severity,
-                &b.service,
-                &b.eni_id,
-                &b.peer_addr,
-                b.action,
-            ))
+            (
+                a.severity,
+                &a.service,
+                &a.eni_id,
+                &a.peer_addr,
+                a.protocol,
+                a.action,
+            )
+                .cmp(&(
+                    b.severity,
+                    &b.service,
+                    &b.eni_id,
+                    &b.peer_addr,
+                    b.protocol,
+                    b.action,
+                ))
         });
         for f in &findings {
             match f.severity {
@@ -433,56 +534,9 @@ impl AuditState {
     }
 }
 
-/// Decides who opened a conversation (see the module documentation).
-fn initiator(
-    k: &ConvKey,
-    c: &Conv,
-    rule: &super::Rule,
-    auditor: &Auditor,
-    peer_service: Option<&str>,
-) -> Initiator {
-    if c.peer_syn || c.own_synack {
-        return Initiator::Peer;
-    }
-    if c.own_syn || c.peer_synack {
-        return Initiator::Task;
-    }
-    if c.inbound[1].records > 0 {
-        return Initiator::Peer;
-    }
-    let has_ports = k.own_port > 0 && k.peer_port > 0;
-    if has_ports {
-        if rule.ports.contains(&(k.own_port as u16)) {
-            return Initiator::Peer;
-        }
-        let peer_listens = peer_service
-            .and_then(|ps| auditor.policy.rule_for(Some(ps), None))
-            .is_some_and(|r| r.ports.contains(&(k.peer_port as u16)));
-        if peer_listens {
-            return Initiator::Task;
-        }
-        let class = |p: i32| match p {
-            0..=1023 => 0,
-            1024..=32767 => 1,
-            _ => 2,
-        };
-        let (own, peer) = (class(k.own_port), class(k.peer_port));
-        return match own.cmp(&peer) {
-            std::cmp::Ordering::Less => Initiator::Peer,
-            std::cmp::Ordering::Greater => Initiator::Task,
-            std::cmp::Ordering::Equal => match k.own_port.cmp(&k.peer_port) {
-                std::cmp::Ordering::Less => Initiator::Peer,
-                std::cmp::Ordering::Greater => Initiator::Task,
-                std::cmp::Ordering::Equal => Initiator::Unknown,
-            },
-        };
-    }
-    let inbound = c.inbound[0].records + c.inbound[1].records;
-    if inbound > 0 && c.outbound == 0 {
-        Initiator::Peer
-    } else {
-        Initiator::Unknown
-    }
+/// A port as logged (0 when absent).
+fn port(a: Option<&Int32Array>, row: usize) -> u16 {
+    int32(a, row).map_or(0, |p| p as u16)
 }
 
 /// How bad a finding is.
@@ -549,11 +603,13 @@ pub struct AuditSummary {
     pub tasks_audited: u64,
     pub tasks_not_audited: u64,
     pub services_not_audited: Vec<String>,
-    /// Records of audited tasks whose peer the policy admits.
-    pub allowed_records: u64,
-    /// Conversations with peers the policy does not admit.
-    pub conversations: u64,
+    pub counts: Counts,
+    /// Connections of audited tasks with peers the policy does not admit.
+    pub connections: u64,
     pub opened_by_peers: u64,
+    pub opened_by_tasks: u64,
+    /// Connections for which no evidence said who opened them: no finding is made.
+    pub undecided: u64,
     pub high: u64,
     pub medium: u64,
     pub low: u64,

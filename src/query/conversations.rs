@@ -1,12 +1,11 @@
-//! `vpcflow query --conversations`: the request and response records of one
-//! connection (the same 5-tuple in both directions, in the same minute, on every ENI
-//! that logged it) as one row with initiator, responder and both directions' traffic.
+//! `vpcflow query --conversations`: the records of one connection (the same protocol,
+//! addresses and ports in both directions, over every window and on every ENI that
+//! logged it) as one row with initiator, responder and both directions' traffic.
 //!
 //! A connection seen on two ENIs (a task calling another task) is logged twice per
 //! direction; each direction's packets and bytes are the largest seen on any one ENI,
-//! not the sum, so nothing is counted twice. The initiator is the sender of SYN (or
-//! the receiver of SYN-ACK) where TCP flags are logged, else the side with the
-//! ephemeral port against a well-known or registered one.
+//! not the sum, so nothing is counted twice. Who opened it is decided by
+//! [`crate::initiator`], the same rules as the audit's, from all of its records.
 
 use arrow::array::{FixedSizeBinaryArray, Int32Array, Int64Array};
 use arrow::record_batch::RecordBatch;
@@ -15,6 +14,7 @@ use serde_json::Value;
 
 use super::{filter, Filters};
 use crate::columns::{addr, col, int32, int64, TextCol};
+use crate::initiator::{self, Connection, Sent};
 use crate::intern::Strings;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,9 +23,8 @@ struct Endpoint {
     port: i32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct ConvKey {
-    window: i64,
     protocol: i32,
     a: Endpoint,
     b: Endpoint,
@@ -42,8 +41,10 @@ struct Side {
 struct Conv {
     /// Per ENI: traffic a->b and b->a.
     per_eni: Vec<(u32, [Side; 2])>,
-    syn_from: [bool; 2],
-    synack_from: [bool; 2],
+    /// What a and b sent.
+    sent: [Sent; 2],
+    /// Whether a (b) was the own address of an ENI that logged the connection.
+    logged_by: [bool; 2],
     accept: bool,
     reject: bool,
     first: Option<i64>,
@@ -66,13 +67,44 @@ impl Conv {
             }
         }
         for d in 0..2 {
-            self.syn_from[d] |= o.syn_from[d];
-            self.synack_from[d] |= o.synack_from[d];
+            self.sent[d].merge(&o.sent[d]);
+            self.logged_by[d] |= o.logged_by[d];
         }
         self.accept |= o.accept;
         self.reject |= o.reject;
         self.first = super::min_opt(self.first, o.first);
         self.last = super::max_opt(self.last, o.last);
+    }
+}
+
+/// The conversations of the records that pass some filters, as a fold over the input.
+pub struct Conversations<'a>(pub &'a Filters);
+
+impl Conversations<'_> {
+    /// The flow-log columns it reads, besides those of its filters and of the join.
+    pub const COLUMNS: [&'static str; 9] = [
+        "interface_id",
+        "srcaddr",
+        "dstaddr",
+        "srcport",
+        "dstport",
+        "protocol",
+        "tcp_flags",
+        "action",
+        "end",
+    ];
+}
+
+impl crate::pipeline::Fold for Conversations<'_> {
+    type State = ConversationState;
+    fn state(&self) -> ConversationState {
+        ConversationState::default()
+    }
+    fn add(&self, state: &mut ConversationState, batch: &RecordBatch) {
+        state.add(batch, self.0);
+    }
+    fn merge(&self, into: &mut ConversationState, from: ConversationState) {
+        into.merge(from);
     }
 }
 
@@ -84,12 +116,13 @@ pub struct ConversationState {
 }
 
 impl ConversationState {
-    /// Filters a batch and folds its records into conversations.
+    /// Filters an enriched batch and folds its records into connections.
     pub fn add(&mut self, batch: &RecordBatch, filters: &Filters) {
         let batch = filter(batch, filters);
         let eni = TextCol::of(&batch, "interface_id");
         let src: Option<&FixedSizeBinaryArray> = col(&batch, "srcaddr");
         let dst: Option<&FixedSizeBinaryArray> = col(&batch, "dstaddr");
+        let own: Option<&FixedSizeBinaryArray> = col(&batch, "own_addr");
         let sport: Option<&Int32Array> = col(&batch, "srcport");
         let dport: Option<&Int32Array> = col(&batch, "dstport");
         let proto: Option<&Int32Array> = col(&batch, "protocol");
@@ -116,9 +149,8 @@ impl ConversationState {
             } else {
                 (to, from, 1)
             };
-            let t = int64(start, row).or(int64(end, row)).unwrap_or(0);
+            let t = int64(start, row).or(int64(end, row));
             let key = ConvKey {
-                window: t.div_euclid(60) * 60,
                 protocol: int32(proto, row).unwrap_or(-1),
                 a,
                 b,
@@ -138,17 +170,17 @@ impl ConversationState {
             sides[dir].records += 1;
             sides[dir].packets += int64(packets, row).unwrap_or(0).max(0) as u64;
             sides[dir].bytes += int64(bytes, row).unwrap_or(0).max(0) as u64;
-            if let Some(f) = int32(flags, row) {
-                c.syn_from[dir] |= f & 0x12 == 0x02;
-                c.synack_from[dir] |= f & 0x12 == 0x12;
+            let act = action.as_ref().and_then(|x| x.get(row));
+            let (accepted, rejected) = (act == Some("ACCEPT"), act == Some("REJECT"));
+            c.accept |= accepted;
+            c.reject |= rejected;
+            c.sent[dir].add(int32(flags, row), t, accepted, rejected);
+            if let Some(o) = addr(own, row) {
+                c.logged_by[0] |= o == a.addr;
+                c.logged_by[1] |= o == b.addr;
             }
-            match action.as_ref().and_then(|x| x.get(row)) {
-                Some("ACCEPT") => c.accept = true,
-                Some("REJECT") => c.reject = true,
-                _ => {}
-            }
-            c.first = super::min_opt(c.first, Some(t));
-            c.last = super::max_opt(c.last, int64(end, row).or(Some(t)));
+            c.first = super::min_opt(c.first, t);
+            c.last = super::max_opt(c.last, int64(end, row).or(t));
         }
     }
 
@@ -166,13 +198,41 @@ impl ConversationState {
         }
     }
 
-    /// One row per conversation, most bytes first; at most `top`.
+    /// One row per connection, most bytes first; at most `top`.
     pub fn finish(&self, top: Option<usize>) -> Vec<Vec<(&'static str, Value)>> {
-        let mut rows: Vec<(u64, Vec<(&'static str, Value)>)> = self
-            .convs
-            .iter()
-            .map(|(k, c)| {
-                let (init, how) = initiator(k, c);
+        let mut convs: Vec<(&ConvKey, &Conv)> = self.convs.iter().collect();
+        convs.sort_by_key(|(k, _)| **k);
+        // Port stability over the connections between the same two addresses.
+        let mut stable = vec![[false; 2]; convs.len()];
+        let mut i = 0;
+        while i < convs.len() {
+            let group = |k: &ConvKey| (k.protocol, k.a.addr, k.b.addr);
+            let j = i + convs[i..]
+                .iter()
+                .take_while(|c| group(c.0) == group(convs[i].0))
+                .count();
+            let ports: Vec<[u16; 2]> = convs[i..j]
+                .iter()
+                .map(|(k, _)| [k.a.port as u16, k.b.port as u16])
+                .collect();
+            stable[i..j].copy_from_slice(&initiator::stability(&ports));
+            i = j;
+        }
+        let mut rows: Vec<(u64, Vec<(&'static str, Value)>)> = convs
+            .into_iter()
+            .zip(stable)
+            .map(|((k, c), stable)| {
+                let connection = Connection {
+                    sent: c.sent,
+                    ports: [k.a.port.max(0) as u16, k.b.port.max(0) as u16],
+                    logged_by: c.logged_by,
+                    listens: [false; 2],
+                    stable,
+                };
+                let (init, how) = match initiator::opener(&connection) {
+                    Some(o) => (o.side, o.by.as_str()),
+                    None => (0, "undecided"),
+                };
                 let (i, r) = if init == 0 { (k.a, k.b) } else { (k.b, k.a) };
                 let best = |d: usize| -> Side {
                     c.per_eni
@@ -204,7 +264,6 @@ impl ConversationState {
                     x.map_or(Value::Null, |t| Value::from(crate::time::rfc3339(t)))
                 };
                 let row = vec![
-                    ("window", Value::from(crate::time::rfc3339(k.window))),
                     ("protocol", Value::from(k.protocol)),
                     (
                         "initiator",
@@ -234,7 +293,7 @@ impl ConversationState {
             y.0.cmp(&x.0).then_with(|| {
                 let key = |r: &Vec<(&'static str, Value)>| {
                     r.iter()
-                        .take(6)
+                        .take(5)
                         .map(|(_, v)| v.to_string())
                         .collect::<Vec<_>>()
                 };
@@ -245,37 +304,5 @@ impl ConversationState {
             rows.truncate(n);
         }
         rows.into_iter().map(|(_, r)| r).collect()
-    }
-}
-
-/// Which side (0: `a`, 1: `b`) opened the connection, and by what evidence.
-fn initiator(k: &ConvKey, c: &Conv) -> (usize, &'static str) {
-    for d in 0..2 {
-        if c.syn_from[d] {
-            return (d, "tcp-flags");
-        }
-    }
-    for d in 0..2 {
-        if c.synack_from[d] {
-            return (1 - d, "tcp-flags");
-        }
-    }
-    if k.a.port > 0 && k.b.port > 0 && k.a.port != k.b.port {
-        let class = |p: i32| match p {
-            0..=1023 => 0,
-            1024..=32767 => 1,
-            _ => 2,
-        };
-        // The server has the lower class of port (then the lower port); the other
-        // side opened the connection.
-        let a_is_server = (class(k.a.port), k.a.port) < (class(k.b.port), k.b.port);
-        return (if a_is_server { 1 } else { 0 }, "ports");
-    }
-    // No ports (ICMP): whoever sent when only one side did, else the first side.
-    let sent = |d: usize| c.per_eni.iter().any(|(_, s)| s[d].records > 0);
-    if sent(1) && !sent(0) {
-        (1, "one-way")
-    } else {
-        (0, "unknown")
     }
 }

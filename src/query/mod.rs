@@ -34,6 +34,8 @@ pub enum Key {
     Srcaddr,
     Dstaddr,
     Peer,
+    PeerKind,
+    PeerService,
     Srcport,
     Dstport,
     Protocol,
@@ -46,7 +48,7 @@ pub enum Key {
 }
 
 impl Key {
-    pub const ALL: [Key; 16] = [
+    pub const ALL: [Key; 18] = [
         Key::Eni,
         Key::Task,
         Key::Service,
@@ -54,6 +56,8 @@ impl Key {
         Key::Srcaddr,
         Key::Dstaddr,
         Key::Peer,
+        Key::PeerKind,
+        Key::PeerService,
         Key::Srcport,
         Key::Dstport,
         Key::Protocol,
@@ -74,6 +78,8 @@ impl Key {
             Key::Srcaddr => "srcaddr",
             Key::Dstaddr => "dstaddr",
             Key::Peer => "peer",
+            Key::PeerKind => "peer_kind",
+            Key::PeerService => "peer_service",
             Key::Srcport => "srcport",
             Key::Dstport => "dstport",
             Key::Protocol => "protocol",
@@ -111,7 +117,13 @@ impl Key {
     fn needs_enrichment(self) -> bool {
         matches!(
             self,
-            Key::Task | Key::Service | Key::Cluster | Key::Peer | Key::Direction
+            Key::Task
+                | Key::Service
+                | Key::Cluster
+                | Key::Peer
+                | Key::PeerKind
+                | Key::PeerService
+                | Key::Direction
         )
     }
 
@@ -126,7 +138,6 @@ impl Key {
             Key::Protocol => &["protocol"],
             Key::Action => &["action"],
             Key::Status => &["log_status"],
-            Key::Direction => &["flow_direction"],
             _ => &[],
         }
     }
@@ -157,6 +168,9 @@ pub struct Filters {
     /// Either side's address.
     pub addr: Vec<Cidr>,
     pub peer: Vec<Cidr>,
+    /// `peer_kind` values (`task`, ..., `vpc`, `internet`).
+    pub peer_kind: Vec<String>,
+    pub peer_service: Vec<String>,
     /// Either side's port.
     pub port: Vec<u16>,
     pub protocol: Vec<i32>,
@@ -174,6 +188,8 @@ impl Filters {
             && self.service.is_empty()
             && self.cluster.is_empty()
             && self.peer.is_empty()
+            && self.peer_kind.is_empty()
+            && self.peer_service.is_empty()
             && self.direction.is_empty())
     }
 }
@@ -185,21 +201,6 @@ pub struct Query {
     pub keys: Vec<Key>,
     pub stats: bool,
 }
-
-/// The columns the attribution join reads.
-const JOIN_COLUMNS: [&str; 11] = [
-    "interface_id",
-    "srcaddr",
-    "dstaddr",
-    "pkt_srcaddr",
-    "pkt_dstaddr",
-    "flow_direction",
-    "start",
-    "end",
-    "ecs_task_arn",
-    "ecs_service_name",
-    "ecs_cluster_name",
-];
 
 impl Query {
     /// Whether the query needs the attribution columns of the join.
@@ -237,9 +238,22 @@ impl Query {
             add(&["log_status"]);
         }
         if self.needs_enrichment() {
-            add(&JOIN_COLUMNS);
+            add(&crate::enrich::join::INPUT_COLUMNS);
         }
         p
+    }
+}
+
+impl crate::pipeline::Fold for Query {
+    type State = QueryState;
+    fn state(&self) -> QueryState {
+        QueryState::default()
+    }
+    fn add(&self, state: &mut QueryState, batch: &RecordBatch) {
+        state.add(batch, self);
+    }
+    fn merge(&self, into: &mut QueryState, from: QueryState) {
+        into.merge(from);
     }
 }
 
@@ -314,37 +328,12 @@ pub struct QueryState {
     pub records_kept: u64,
 }
 
-/// The direction of a record relative to its ENI: `flow-direction` when logged, else
-/// from the attribution (the peer sent it: ingress).
-pub(crate) struct Direction<'a> {
-    logged: Option<TextCol<'a>>,
-    peer: Option<&'a FixedSizeBinaryArray>,
-    src: Option<&'a FixedSizeBinaryArray>,
-    pkt_src: Option<&'a FixedSizeBinaryArray>,
-}
-
-impl<'a> Direction<'a> {
-    pub(crate) fn of(batch: &'a RecordBatch) -> Direction<'a> {
-        Direction {
-            logged: TextCol::of(batch, "flow_direction"),
-            peer: col(batch, "peer_addr"),
-            src: col(batch, "srcaddr"),
-            pkt_src: col(batch, "pkt_srcaddr"),
-        }
-    }
-
-    pub(crate) fn get(&self, row: usize) -> Option<&'static str> {
-        if let Some(d) = self.logged.as_ref().and_then(|l| l.get(row)) {
-            return match d {
-                "ingress" => Some("ingress"),
-                "egress" => Some("egress"),
-                _ => None,
-            };
-        }
-        let peer = addr(self.peer, row)?;
-        let sender = addr(self.pkt_src, row).or(addr(self.src, row))?;
-        Some(if sender == peer { "ingress" } else { "egress" })
-    }
+/// The direction of a record relative to its ENI, as the orientation decided it (see
+/// `enrich::orient`): `ingress` when it came in.
+pub(crate) fn direction(inbound: Option<&BooleanArray>, row: usize) -> Option<&'static str> {
+    inbound
+        .filter(|a| a.is_valid(row))
+        .map(|a| if a.value(row) { "ingress" } else { "egress" })
 }
 
 /// A per-row mask of `pred` over a text column, testing each distinct dictionary
@@ -408,6 +397,12 @@ pub fn filter(batch: &RecordBatch, f: &Filters) -> RecordBatch {
             s == v || s.rsplit('/').next() == Some(v.as_str())
         }));
     }
+    if !f.peer_kind.is_empty() {
+        and(text("peer_kind", &f.peer_kind, &|s, v| s == v));
+    }
+    if !f.peer_service.is_empty() {
+        and(text("peer_service", &f.peer_service, &|s, v| s == v));
+    }
     if !f.action.is_empty() {
         and(text("action", &f.action, &|s, v| s.eq_ignore_ascii_case(v)));
     }
@@ -444,12 +439,9 @@ pub fn filter(batch: &RecordBatch, f: &Filters) -> RecordBatch {
         and(int("protocol", &f.protocol));
     }
     if !f.direction.is_empty() {
-        let dir = Direction::of(batch);
+        let inbound: Option<&BooleanArray> = col(batch, "inbound");
         and((0..n)
-            .map(|r| {
-                dir.get(r)
-                    .is_some_and(|d| f.direction.iter().any(|x| x == d))
-            })
+            .map(|r| direction(inbound, r).is_some_and(|d| f.direction.iter().any(|x| x == d)))
             .collect());
     }
     if keep.iter().all(|k| *k) {
@@ -486,7 +478,7 @@ impl QueryState {
             Addr(Option<&'a FixedSizeBinaryArray>),
             Int(Option<&'a Int32Array>),
             Time(i64),
-            Dir(Direction<'a>),
+            Dir(Option<&'a BooleanArray>),
         }
         let text = |name: &str| match DictIds::of(&batch, name) {
             Some(d) => Reader::Dict(d),
@@ -505,10 +497,12 @@ impl QueryState {
                 Key::Srcaddr => Reader::Addr(col(&batch, "srcaddr")),
                 Key::Dstaddr => Reader::Addr(col(&batch, "dstaddr")),
                 Key::Peer => Reader::Addr(col(&batch, "peer_addr")),
+                Key::PeerKind => text("peer_kind"),
+                Key::PeerService => text("peer_service"),
                 Key::Srcport => Reader::Int(col(&batch, "srcport")),
                 Key::Dstport => Reader::Int(col(&batch, "dstport")),
                 Key::Protocol => Reader::Int(col(&batch, "protocol")),
-                Key::Direction => Reader::Dir(Direction::of(&batch)),
+                Key::Direction => Reader::Dir(col(&batch, "inbound")),
                 Key::Minute | Key::Hour | Key::Day => Reader::Time(bucket(k).unwrap_or(60)),
             })
             .collect();
@@ -534,7 +528,7 @@ impl QueryState {
                     Reader::Time(size) => t.map_or(KeyValue::Null, |t| {
                         KeyValue::Int(t.div_euclid(*size) * *size)
                     }),
-                    Reader::Dir(d) => match d.get(row) {
+                    Reader::Dir(d) => match direction(*d, row) {
                         Some(s) => KeyValue::Str(self.strings.id(s)),
                         None => KeyValue::Null,
                     },

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use vpcflow::format::Layout;
 use vpcflow::output::jsonl::JsonLinesWriter;
 use vpcflow::output::BatchWriter;
-use vpcflow::parse::{decode_slice, DecoderOptions, LineCounts, Reject};
+use vpcflow::parse::{decode_slice, DecoderOptions, LineCounts};
 
 /// Files copied into this repository (MIT-0 and Apache-2.0).
 pub const COPIED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/conformance");
@@ -260,6 +260,24 @@ pub enum Why {
     FieldCount,
 }
 
+/// A rejected line as the tests see it: where, and the message users read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reject {
+    pub line: u64,
+    pub byte_offset: u64,
+    pub message: String,
+}
+
+impl From<vpcflow::Reject> for Reject {
+    fn from(r: vpcflow::Reject) -> Reject {
+        Reject {
+            line: r.line,
+            byte_offset: r.byte_offset,
+            message: r.message(),
+        }
+    }
+}
+
 /// What the oracle expects of one input.
 #[derive(Debug, Default)]
 pub struct Expected {
@@ -366,7 +384,7 @@ pub fn parse(input: &[u8], fields: Option<&str>) -> Parsed {
     }
     Parsed {
         counts: decoded.counts,
-        rejects: decoded.rejects,
+        rejects: decoded.rejects.into_iter().map(Reject::from).collect(),
         rows: json_lines(&out),
     }
 }

@@ -1,0 +1,185 @@
+//! Arguments shared by the subcommands (how flow logs are read, the ENI map), and
+//! their validation into the library's configuration.
+
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use vpcflow::enrich::{load_map_file, EniMap, Enricher};
+use vpcflow::format::Layout;
+use vpcflow::net::Cidr;
+use vpcflow::pipeline::Input;
+use vpcflow::scan::ScanOptions;
+use vpcflow::source::discover;
+use vpcflow::{time, Error};
+
+use super::report::Reporter;
+
+/// How flow logs are read: shared by every subcommand that takes INPUT.
+#[derive(Args, Debug, Clone)]
+pub struct ReadArgs {
+    /// Files (plain or .gz), directories (walked recursively, S3 layouts included), or -
+    /// for stdin. Files are processed in sorted path order.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// Field order for input without a header line, e.g. "version srcaddr dstaddr ..." or
+    /// AWS's "${version} ${srcaddr} ...". A header line in the input takes precedence.
+    /// Default: the AWS default (v2) format.
+    #[arg(long, value_name = "FIELDS")]
+    pub fields: Option<String>,
+
+    /// Keep records whose start is at or after T (RFC 3339 or unix seconds).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+
+    /// Keep records whose start is before T (RFC 3339 or unix seconds).
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+
+    /// Write every rejected line to FILE as JSON Lines {file, line, byte_offset, error}.
+    #[arg(long, value_name = "FILE")]
+    pub errors: Option<String>,
+
+    /// Stop at the first rejected line or damaged file (exit 2).
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Print no summary, warnings or progress bar on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Worker threads (default: all cores). Output is the same for any number.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    /// Records per Arrow batch.
+    #[arg(long, default_value_t = 8192, value_name = "N", hide = true)]
+    pub batch_size: usize,
+}
+
+/// The validated reading options.
+pub struct ReadConfig {
+    pub input: Input,
+    /// Inputs that could not be found or listed, in words.
+    pub missing: Vec<String>,
+    pub reporter: Reporter,
+}
+
+impl ReadArgs {
+    /// Validates the arguments; `default_stdin` reads stdin when no INPUT is given.
+    pub fn config(&self, default_stdin: bool) -> Result<ReadConfig, Error> {
+        let layout = match &self.fields {
+            Some(spec) => Some(Arc::new(
+                Layout::parse_spec(spec).map_err(|e| Error::Usage(format!("--fields: {e}")))?,
+            )),
+            None => None,
+        };
+        let time_arg = |flag: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|t| time::parse_time(t).map_err(|e| Error::Usage(format!("--{flag}: {e}"))))
+                .transpose()
+        };
+        let since = time_arg("since", &self.since)?;
+        let until = time_arg("until", &self.until)?;
+        if let (Some(s), Some(u)) = (since, until) {
+            if s >= u {
+                return Err(Error::Usage(format!(
+                    "--since {} is not before --until {}",
+                    self.since.as_deref().unwrap_or_default(),
+                    self.until.as_deref().unwrap_or_default()
+                )));
+            }
+        }
+        if self.batch_size == 0 {
+            return Err(Error::Usage("--batch-size must be at least 1".into()));
+        }
+        let mut inputs = self.inputs.clone();
+        if inputs.is_empty() {
+            if !default_stdin {
+                return Err(Error::Usage("no INPUT given (use - for stdin)".into()));
+            }
+            inputs.push("-".into());
+        }
+        let (sources, errors) = discover(&inputs);
+        let missing = errors
+            .into_iter()
+            .map(|e| format!("{}: {}", e.path, e.error))
+            .collect();
+        let reporter = Reporter::new(self.errors.as_deref(), self.strict, self.quiet)?;
+        let mut input = Input::new(
+            sources,
+            ScanOptions {
+                batch_size: self.batch_size,
+                layout,
+                since,
+                until,
+                ..ScanOptions::default()
+            },
+        );
+        input.threads = self.threads;
+        Ok(ReadConfig {
+            input,
+            missing,
+            reporter,
+        })
+    }
+}
+
+/// ENI map options: shared by every subcommand that attributes records.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MapOpts {
+    /// ENI map file: canonical CSV, `aws ecs describe-tasks` or `aws ec2
+    /// describe-network-interfaces` JSON (detected from the content). Repeatable: files are
+    /// merged.
+    #[arg(long = "map", value_name = "FILE")]
+    pub maps: Vec<String>,
+
+    /// The VPC's CIDR blocks (repeatable): unknown peers inside are `vpc`, outside
+    /// `internet`. Default: the private ranges (RFC 1918, RFC 6598, IPv6 ULA).
+    #[arg(long = "vpc-cidr", value_name = "CIDR")]
+    pub vpc_cidrs: Vec<String>,
+}
+
+impl MapOpts {
+    pub fn cidrs(&self) -> Result<Vec<Cidr>, Error> {
+        self.vpc_cidrs
+            .iter()
+            .map(|c| {
+                c.parse()
+                    .map_err(|e| Error::Usage(format!("--vpc-cidr: {e}")))
+            })
+            .collect()
+    }
+
+    /// Loads and merges the map files; a malformed file is an error (exit 2). What was
+    /// skipped in them and what does not fit together is printed as warnings.
+    pub fn load(&self, quiet: bool) -> Result<EniMap, Error> {
+        let mut facts = Vec::new();
+        let mut warnings = Vec::new();
+        for path in &self.maps {
+            let loaded = load_map_file(path).map_err(|e| Error::Usage(format!("--map: {e}")))?;
+            facts.extend(loaded.facts);
+            warnings.extend(loaded.warnings);
+        }
+        let map = EniMap::from_facts(facts);
+        if !quiet {
+            for w in warnings.iter().chain(map.warnings()) {
+                eprintln!("vpcflow: warning: {w}");
+            }
+        }
+        Ok(map)
+    }
+
+    /// The enricher of the map files (an empty map when none is given).
+    pub fn enricher(&self, quiet: bool) -> Result<Enricher, Error> {
+        Ok(Enricher::new(Arc::new(self.load(quiet)?), &self.cidrs()?))
+    }
+}
+
+/// Output formats of the audit and the queries.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+}

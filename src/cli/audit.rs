@@ -1,0 +1,165 @@
+//! `vpcflow audit`: the policy, the map and the inputs in; findings out, and an exit
+//! code that never claims a clean result the audit did not earn.
+
+use std::io;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use vpcflow::enrich::Enricher;
+use vpcflow::output::findings;
+use vpcflow::pipeline;
+use vpcflow::policy::audit::{self, AuditSummary, Auditor};
+use vpcflow::policy::{CommandLineRules, Policy};
+use vpcflow::Error;
+
+use super::args::{MapOpts, ReadArgs, ReportFormat};
+use super::{default_format, execute, summarize, terminal_width};
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    read: ReadArgs,
+
+    #[command(flatten)]
+    map: MapOpts,
+
+    /// The policy file (TOML): who may connect to the tasks of each service.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<String>,
+
+    /// Allow connections from ENIs in this security group into every audited task
+    /// (repeatable; added to every service's rule and to [defaults]; without --policy,
+    /// every task is audited with the --allow-* rules).
+    #[arg(long = "allow-sg", value_name = "SG")]
+    allow_sg: Vec<String>,
+
+    /// Allow connections from this CIDR block ("vpc" for the VPC's) into every audited
+    /// task (repeatable; added like --allow-sg).
+    #[arg(long = "allow-cidr", value_name = "CIDR")]
+    allow_cidr: Vec<String>,
+
+    /// Allow connections from tasks of this service into every audited task
+    /// (repeatable; added like --allow-sg).
+    #[arg(long = "allow-service", value_name = "SERVICE")]
+    allow_service: Vec<String>,
+
+    /// Output format. Default: table on a terminal, json (JSON Lines) otherwise.
+    #[arg(long, value_enum)]
+    format: Option<ReportFormat>,
+}
+
+impl AuditArgs {
+    /// The policy: the file's, with the command-line rules added, or the command-line
+    /// rules alone.
+    fn policy(&self) -> Result<Policy, Error> {
+        let cidrs = self.map.cidrs()?;
+        let extra = CommandLineRules {
+            security_groups: self.allow_sg.clone(),
+            cidrs: self.allow_cidr.clone(),
+            services: self.allow_service.clone(),
+        };
+        match &self.policy {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| Error::Usage(format!("--policy: cannot read {path}: {e}")))?;
+                Policy::parse(path, &text, &cidrs, &extra)
+            }
+            None if !extra.is_empty() => Policy::from_command_line(&cidrs, &extra),
+            None => {
+                return Err(Error::Usage(
+                    "audit needs --policy FILE, or rules for every task with --allow-sg, \
+                     --allow-cidr or --allow-service"
+                        .into(),
+                ))
+            }
+        }
+        .map_err(|e| Error::Usage(format!("--policy: {e}")))
+    }
+}
+
+pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
+    let mut config = args.read.config(true)?;
+    let policy = args.policy()?;
+    let map = Arc::new(args.map.load(args.read.quiet)?);
+    policy
+        .check_against(args.policy.as_deref().unwrap_or("command line"), &map)
+        .map_err(|e| Error::Usage(format!("--policy: {e}")))?;
+    let enricher = Enricher::new(map.clone(), &policy.vpc_cidrs);
+    let auditor = Auditor {
+        policy: &policy,
+        map: &map,
+    };
+    config.input.options.projection = Some(Arc::new(audit::projection()));
+    let ran = execute(&mut config, Some(&enricher), |run, reporter| {
+        pipeline::fold(run, &auditor, reporter)
+    })?;
+    let (findings, summary) = ran.value.finish(&auditor);
+    let nothing = nothing_audited(&summary, &ran.totals.enrich, !map.is_empty());
+    if nothing.is_none() {
+        let format = args.format.unwrap_or_else(default_format);
+        let stdout = io::stdout();
+        let out = io::BufWriter::new(stdout.lock());
+        match format {
+            ReportFormat::Json => findings::write_json(&findings, out)?,
+            ReportFormat::Csv => findings::write_csv(&findings, out)?,
+            ReportFormat::Table => findings::write_table(&findings, terminal_width(), out)?,
+        }
+    }
+    summarize(&mut config, &ran, true)?;
+    config.reporter.audit(&summary);
+    if let Some(why) = nothing {
+        return Err(Error::Input(format!("no task could be audited: {why}")));
+    }
+    Ok(if ran.unreadable {
+        ExitCode::from(2)
+    } else if summary.findings() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Why no task could be audited, in words; `None` when some task was.
+fn nothing_audited(
+    s: &AuditSummary,
+    enriched: &vpcflow::enrich::EnrichStats,
+    have_map: bool,
+) -> Option<String> {
+    if s.tasks_audited > 0 {
+        return None;
+    }
+    let c = &s.counts;
+    let mut why = Vec::new();
+    if c.records == 0 {
+        why.push("no records were read".to_string());
+    }
+    if c.without_interface > 0 {
+        why.push(format!(
+            "{} records in layouts without interface-id (nothing says which ENI logged them)",
+            c.without_interface
+        ));
+    }
+    if c.records > c.without_interface && c.on_tasks == 0 {
+        why.push(if !have_map && enriched.own_from_ecs_fields == 0 {
+            "no --map was given and no record carries the ECS fields (v7) that would say \
+             which task it belongs to"
+                .to_string()
+        } else {
+            "no record was logged on a task ENI that the map or the ECS fields know".to_string()
+        });
+    }
+    if s.tasks_not_audited > 0 {
+        why.push(format!(
+            "the policy has no rule for the tasks seen ({} task{}{}) and no [defaults]",
+            s.tasks_not_audited,
+            if s.tasks_not_audited == 1 { "" } else { "s" },
+            if s.services_not_audited.is_empty() {
+                String::new()
+            } else {
+                format!(" of {}", s.services_not_audited.join(", "))
+            }
+        ));
+    }
+    Some(why.join("; "))
+}

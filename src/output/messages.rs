@@ -1,0 +1,79 @@
+//! The English sentences of the crate's typed errors: the one place where rejected
+//! lines and file errors become prose (`field dstport: "70000" is out of range (0 to
+//! 65535)`). Everything else passes the kinds around.
+
+use std::fmt;
+
+use crate::error::{Excerpt, FieldProblem, FileError, RejectKind};
+
+impl fmt::Display for Excerpt {
+    /// The offending text in double quotes, non-printable bytes escaped, long text cut.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "\"{}{}\"",
+            self.bytes.escape_ascii(),
+            if self.cut { "..." } else { "" }
+        )
+    }
+}
+
+impl fmt::Display for RejectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RejectKind::FieldCount { expected, found } => {
+                write!(f, "expected {expected} fields, found {found}")
+            }
+            RejectKind::Field {
+                field,
+                problem,
+                text,
+            } => {
+                write!(f, "field {field}: ")?;
+                match problem {
+                    FieldProblem::NotANumber => write!(f, "{text} is not a number"),
+                    FieldProblem::OutOfRange { max } => {
+                        write!(f, "{text} is out of range (0 to {max})")
+                    }
+                    FieldProblem::NotAnAddress => write!(f, "{text} is not an IP address"),
+                    FieldProblem::InvalidUtf8 => write!(f, "invalid UTF-8 in {text}"),
+                }
+            }
+            RejectKind::Header(e) => write!(f, "invalid header line: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FileError::Unreadable(e) => write!(f, "cannot read: {e}"),
+            FileError::Interrupted { line, byte, error } => {
+                write!(
+                    f,
+                    "reading stopped after line {line} (byte {byte}): {error}"
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_quote_escape_and_cut() {
+        assert_eq!(Excerpt::of(b"a\xffb").to_string(), "\"a\\xffb\"");
+        assert_eq!(
+            Excerpt::of(&[b'x'; 70]).to_string(),
+            format!("\"{}...\"", "x".repeat(60))
+        );
+        let k = RejectKind::Field {
+            field: "bytes".into(),
+            problem: FieldProblem::NotANumber,
+            text: Excerpt::of(b"x"),
+        };
+        assert_eq!(k.to_string(), "field bytes: \"x\" is not a number");
+    }
+}

@@ -1,0 +1,569 @@
+//! The audit's verdict is never silently wrong: regression tests, each named after a
+//! case where `vpcflow audit` used to print a clean result it had not earned, or a
+//! finding for a response.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
+// 2026-11-01T00:00:00Z
+const T0: i64 = 1_793_491_200;
+
+const MAP: &str = "\
+eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,subnet_id,vpc_id,valid_from,valid_to
+eni-web,task,10.0.1.10,arn:aws:ecs:us-east-1:1:task/prod/web1,prod,web,web,sg-web,,,,
+eni-api,task,10.0.2.20,arn:aws:ecs:us-east-1:1:task/prod/api1,prod,api,api,sg-api,,,,
+eni-alb,alb,10.0.0.21,,,,,sg-alb,,,,
+";
+
+const V2: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+const V5: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags";
+
+/// One record line of the V2 layout (`flags` is appended for V5).
+#[allow(clippy::too_many_arguments)]
+fn line(
+    eni: &str,
+    src: &str,
+    dst: &str,
+    sp: u16,
+    dp: u16,
+    proto: u8,
+    action: &str,
+    at: i64,
+    flags: Option<u8>,
+) -> String {
+    let t = T0 + at;
+    let mut l = format!(
+        "2 123456789012 {eni} {src} {dst} {sp} {dp} {proto} 4 400 {t} {} {action} OK",
+        t + 20
+    );
+    if let Some(f) = flags {
+        l += &format!(" {f}");
+    }
+    l
+}
+
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Case {
+        Case {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+
+    fn logs(&self, header: &str, lines: &[String]) -> String {
+        self.file("flows.log", &format!("{header}\n{}\n", lines.join("\n")))
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn findings(o: &Output) -> Vec<Value> {
+    String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// (peer_addr, protocol, action, ports) of each finding.
+fn keys(o: &Output) -> Vec<(String, i64, String, Vec<i64>)> {
+    findings(o)
+        .iter()
+        .map(|f| {
+            (
+                f["peer_addr"].as_str().unwrap().to_string(),
+                f["protocol"].as_i64().unwrap(),
+                f["action"].as_str().unwrap().to_string(),
+                f["ports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.as_i64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn web_policy(ingress: &str) -> String {
+    format!(
+        "[network]\nvpc_cidrs = [\"10.0.0.0/16\"]\n\n[[service]]\nname = \"web\"\nports = [8080]\n{ingress}\n\n[[service]]\nname = \"api\"\nports = [9090]\ningress_from_services = [\"web\"]\n"
+    )
+}
+
+fn audit(case: &Case, logs: &str, policy: &str, extra: &[&str]) -> Output {
+    let map = case.file("map.csv", MAP);
+    let policy = case.file("policy.toml", policy);
+    let mut args = vec![
+        "audit", logs, "--map", &map, "--policy", &policy, "--format", "json",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// An internet host's SYN into the web task, and the task's SYN-ACK.
+fn internet_syn_into_web(ecs: &str) -> Vec<String> {
+    vec![
+        format!(
+            "{} {ecs}",
+            line(
+                "eni-web",
+                "198.51.100.23",
+                "10.0.1.10",
+                51000,
+                8080,
+                6,
+                "ACCEPT",
+                60,
+                Some(2)
+            )
+        ),
+        format!(
+            "{} {ecs}",
+            line(
+                "eni-web",
+                "10.0.1.10",
+                "198.51.100.23",
+                8080,
+                51000,
+                6,
+                "ACCEPT",
+                60,
+                Some(18)
+            )
+        ),
+    ]
+}
+
+#[test]
+fn v7_ecs_fields_without_flow_direction_or_map_still_find_the_internet_syn() {
+    let case = Case::new();
+    let header = format!("{V5} ecs-cluster-name ecs-service-name ecs-task-arn");
+    let ecs = "prod web arn:aws:ecs:us-east-1:1:task/prod/web1";
+    let logs = case.logs(&header, &internet_syn_into_web(ecs));
+    let policy = case.file(
+        "policy.toml",
+        &web_policy("ingress_from_cidrs = [\"10.0.0.0/16\"]"),
+    );
+    // Without a map: the ECS fields say whose ENI it is; the addresses say which side.
+    let o = run(&["audit", &logs, "--policy", &policy, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        keys(&o),
+        [("198.51.100.23".into(), 6, "ACCEPT".into(), vec![8080])]
+    );
+    let f = &findings(&o)[0];
+    assert_eq!(f["task_arn"], "arn:aws:ecs:us-east-1:1:task/prod/web1");
+    assert_eq!(f["service"], "web");
+    assert_eq!(f["peer_kind"], "internet");
+    // The same input with a map gives the same finding.
+    let with_map = audit(
+        &case,
+        &logs,
+        &web_policy("ingress_from_cidrs = [\"10.0.0.0/16\"]"),
+        &[],
+    );
+    assert_eq!(with_map.status.code(), Some(1), "{}", stderr(&with_map));
+    assert_eq!(keys(&with_map), keys(&o));
+}
+
+#[test]
+fn layout_without_interface_id_is_not_skipped_silently() {
+    let case = Case::new();
+    let lines: Vec<String> = internet_syn_into_web("")
+        .iter()
+        .map(|l| {
+            // Drop the interface-id column (the third field).
+            let f: Vec<&str> = l.split_whitespace().collect();
+            [&f[..2], &f[3..14]].concat().join(" ")
+        })
+        .collect();
+    let header = "version account-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+    let logs = case.logs(header, &lines);
+    let o = audit(&case, &logs, &web_policy(""), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let err = stderr(&o);
+    assert!(err.contains("no task could be audited"), "{err}");
+    assert!(
+        err.contains("2 records in layouts without interface-id"),
+        "{err}"
+    );
+}
+
+#[test]
+fn audit_without_map_or_ecs_fields_exits_2_saying_why() {
+    let case = Case::new();
+    let logs = case.logs(V5, &internet_syn_into_web(""));
+    let o = run(&["audit", &logs, "--allow-cidr", "vpc", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let err = stderr(&o);
+    assert!(err.contains("no task could be audited"), "{err}");
+    assert!(err.contains("no --map"), "{err}");
+    // A table says nothing about being clean either.
+    let o = run(&["audit", &logs, "--allow-cidr", "vpc", "--format", "table"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("No unexpected"));
+}
+
+#[test]
+fn no_audited_service_present_exits_2() {
+    let case = Case::new();
+    let logs = case.logs(V5, &internet_syn_into_web(""));
+    let o = audit(
+        &case,
+        &logs,
+        "[[service]]\nname = \"api\"\ningress_from_services = [\"web\"]\n",
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("no task could be audited"), "{err}");
+    assert!(err.contains("web"), "{err}");
+}
+
+#[test]
+fn ipv6_any_cidr_does_not_admit_ipv4_peers() {
+    let case = Case::new();
+    let logs = case.logs(V5, &internet_syn_into_web(""));
+    let o = audit(
+        &case,
+        &logs,
+        &web_policy("ingress_from_cidrs = [\"::/0\"]"),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        keys(&o),
+        [("198.51.100.23".into(), 6, "ACCEPT".into(), vec![8080])]
+    );
+    // And 0.0.0.0/0 does admit it.
+    let o = audit(
+        &case,
+        &logs,
+        &web_policy("ingress_from_cidrs = [\"0.0.0.0/0\"]"),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn service_rule_for_a_cluster_wins_over_one_for_any_cluster() {
+    let case = Case::new();
+    let logs = case.logs(V5, &internet_syn_into_web(""));
+    let policy = "[network]\nvpc_cidrs = [\"10.0.0.0/16\"]\n\n\
+        [[service]]\nname = \"web\"\ningress_from_cidrs = [\"0.0.0.0/0\"]\n\n\
+        [[service]]\nname = \"web\"\ncluster = \"prod\"\nports = [8080]\ningress_from_security_groups = [\"sg-alb\"]\n";
+    let o = audit(&case, &logs, policy, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(keys(&o).len(), 1);
+    // In another cluster the rule for any cluster applies.
+    let policy_staging = policy.replace("cluster = \"prod\"", "cluster = \"staging\"");
+    let o = audit(&case, &logs, &policy_staging, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Two rules for the same (name, cluster) are an error.
+    let twice = format!("{policy}\n[[service]]\nname = \"web\"\ncluster = \"prod\"\n");
+    let o = audit(&case, &logs, &twice, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("listed twice"), "{}", stderr(&o));
+}
+
+#[test]
+fn allow_flags_apply_to_every_service_not_only_defaults() {
+    let case = Case::new();
+    let logs = case.logs(V5, &internet_syn_into_web(""));
+    let policy = web_policy("ingress_from_security_groups = [\"sg-alb\"]");
+    let o = audit(&case, &logs, &policy, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = audit(&case, &logs, &policy, &["--allow-cidr", "198.51.100.0/24"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn since_after_until_is_a_usage_error() {
+    let case = Case::new();
+    let logs = case.logs(V5, &internet_syn_into_web(""));
+    let o = audit(
+        &case,
+        &logs,
+        &web_policy(""),
+        &[
+            "--since",
+            "2026-11-01T01:00:00Z",
+            "--until",
+            "2026-11-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        "vpcflow: error: --since 2026-11-01T01:00:00Z is not before --until 2026-11-01T00:00:00Z\n"
+    );
+    for cmd in ["cat", "query"] {
+        let o = run(&[cmd, &logs, "--since", "100", "--until", "100"]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+    }
+}
+
+#[test]
+fn nacl_dropped_response_to_the_tasks_own_connection_is_not_a_finding() {
+    let case = Case::new();
+    // The api task calls an internet host; a network ACL drops the replies, which the
+    // flow log shows as REJECTed inbound records that start after the request.
+    let mut lines = Vec::new();
+    for (i, port) in [45000u16, 45001, 45002].iter().enumerate() {
+        let at = 100 + 60 * i as i64;
+        lines.push(line(
+            "eni-api",
+            "10.0.2.20",
+            "198.51.100.80",
+            *port,
+            443,
+            6,
+            "ACCEPT",
+            at,
+            None,
+        ));
+        lines.push(line(
+            "eni-api",
+            "198.51.100.80",
+            "10.0.2.20",
+            443,
+            *port,
+            6,
+            "REJECT",
+            at + 2,
+            None,
+        ));
+    }
+    let logs = case.logs(V2, &lines);
+    let o = audit(&case, &logs, &web_policy(""), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn task_calling_a_high_port_internet_service_is_not_a_finding() {
+    let case = Case::new();
+    // web calls 203.0.113.50:50051 (gRPC) from ephemeral ports: both ports are high, no
+    // flags (v2), request and response in the same second. The port that stays the
+    // same across the connections is the server's.
+    let mut lines = Vec::new();
+    for (i, port) in [40000u16, 40111, 40222].iter().enumerate() {
+        let at = 100 + 60 * i as i64;
+        lines.push(line(
+            "eni-web",
+            "10.0.1.10",
+            "203.0.113.50",
+            *port,
+            50051,
+            6,
+            "ACCEPT",
+            at,
+            None,
+        ));
+        lines.push(line(
+            "eni-web",
+            "203.0.113.50",
+            "10.0.1.10",
+            50051,
+            *port,
+            6,
+            "ACCEPT",
+            at,
+            None,
+        ));
+    }
+    let logs = case.logs(V2, &lines);
+    let o = audit(&case, &logs, &web_policy(""), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    assert!(stderr(&o).contains("0 undecided"), "{}", stderr(&o));
+    // One such connection alone cannot be decided: no finding, and the summary says so.
+    let logs = case.logs(V2, &lines[..2]);
+    let o = audit(&case, &logs, &web_policy(""), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 undecided"), "{}", stderr(&o));
+}
+
+#[test]
+fn peer_over_tcp_and_udp_gives_one_finding_per_protocol() {
+    let case = Case::new();
+    let mut lines = internet_syn_into_web("");
+    lines.push(line(
+        "eni-web",
+        "198.51.100.23",
+        "10.0.1.10",
+        51000,
+        8080,
+        17,
+        "ACCEPT",
+        120,
+        Some(0),
+    ));
+    lines.push(line(
+        "eni-web",
+        "10.0.1.10",
+        "198.51.100.23",
+        8080,
+        51000,
+        17,
+        "ACCEPT",
+        120,
+        Some(0),
+    ));
+    let logs = case.logs(V5, &lines);
+    let o = audit(&case, &logs, &web_policy(""), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let mut k = keys(&o);
+    k.sort();
+    assert_eq!(
+        k,
+        [
+            ("198.51.100.23".into(), 6, "ACCEPT".into(), vec![8080]),
+            ("198.51.100.23".into(), 17, "ACCEPT".into(), vec![8080]),
+        ]
+    );
+}
+
+#[test]
+fn response_to_a_connection_the_peer_opened_is_never_an_ingress_finding() {
+    // The inverse check, so that the cases above cannot pass by finding nothing: the
+    // same shapes with the peer as opener are findings.
+    let case = Case::new();
+    let mut lines = Vec::new();
+    for (i, port) in [50100u16, 50200, 50300].iter().enumerate() {
+        let at = 100 + 60 * i as i64;
+        lines.push(line(
+            "eni-web",
+            "203.0.113.60",
+            "10.0.1.10",
+            *port,
+            40404,
+            6,
+            "ACCEPT",
+            at,
+            None,
+        ));
+        lines.push(line(
+            "eni-web",
+            "10.0.1.10",
+            "203.0.113.60",
+            40404,
+            *port,
+            6,
+            "ACCEPT",
+            at,
+            None,
+        ));
+    }
+    let logs = case.logs(V2, &lines);
+    let o = audit(&case, &logs, &web_policy(""), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        keys(&o),
+        [("203.0.113.60".into(), 6, "ACCEPT".into(), vec![40404])]
+    );
+    assert_eq!(findings(&o)[0]["flows"], 3);
+}
+
+#[test]
+fn ingress_evidence_order_follows_the_contract() {
+    // (2) before (3): an outbound accepted record strictly earlier than every inbound
+    // record makes the task the opener even though the inbound one is a REJECT; with
+    // equal starts, the REJECT's sender tried to open.
+    let case = Case::new();
+    let req = line(
+        "eni-web",
+        "10.0.1.10",
+        "198.51.100.9",
+        41000,
+        40500,
+        6,
+        "ACCEPT",
+        100,
+        None,
+    );
+    let later = line(
+        "eni-web",
+        "198.51.100.9",
+        "10.0.1.10",
+        40500,
+        41000,
+        6,
+        "REJECT",
+        101,
+        None,
+    );
+    let same = line(
+        "eni-web",
+        "198.51.100.9",
+        "10.0.1.10",
+        40500,
+        41000,
+        6,
+        "REJECT",
+        100,
+        None,
+    );
+    let logs = case.logs(V2, &[req.clone(), later]);
+    let o = audit(&case, &logs, &web_policy(""), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let logs = case.logs(V2, &[req, same]);
+    let o = audit(&case, &logs, &web_policy(""), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        keys(&o),
+        [("198.51.100.9".into(), 6, "REJECT".into(), vec![41000])]
+    );
+    // (1) flags beat everything: the task's SYN makes it the opener even on the
+    // declared listener port.
+    let logs = case.logs(
+        V5,
+        &[
+            line(
+                "eni-web",
+                "10.0.1.10",
+                "198.51.100.9",
+                8080,
+                443,
+                6,
+                "ACCEPT",
+                100,
+                Some(2),
+            ),
+            line(
+                "eni-web",
+                "198.51.100.9",
+                "10.0.1.10",
+                443,
+                8080,
+                6,
+                "ACCEPT",
+                100,
+                Some(18),
+            ),
+        ],
+    );
+    let o = audit(&case, &logs, &web_policy(""), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
