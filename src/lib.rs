@@ -10,18 +10,29 @@
 //!
 //! ```text
 //! source (paths, S3 layouts, gzip, stdin)
-//!   -> scan (read blocks, roll partial lines, time window, accounting)
-//!   -> parse::Decoder (bytes -> validated fields, push contract, no I/O)
-//!   -> batch::BatchBuilder (Arrow columns -> RecordBatch)
-//!   -> output (JSON Lines, CSV, Parquet)
+//!   -> scan::plan (units: whole files, newline-aligned chunks of large ones)
+//!   -> pipeline (units on worker threads, results back in input order)
+//!        -> scan (read blocks, roll partial lines, time window, accounting)
+//!        -> parse::Decoder (bytes -> validated fields, push contract, no I/O)
+//!        -> batch::BatchBuilder (Arrow columns -> RecordBatch)
+//!        -> enrich (attribution to tasks; orient: own side, peer, direction)
+//!        -> a fold (policy::audit, query) or an ordered job (output: JSON Lines, CSV,
+//!           Parquet)
 //! ```
 //!
-//! - [`format`] — the field registry of versions 2 to 11 and record layouts.
+//! - [`format`](mod@format) — the field registry of versions 2 to 11 and record layouts.
 //! - [`parse`] — the push decoder.
 //! - [`batch`] — Arrow column builders.
 //! - [`source`] — finding and opening inputs.
-//! - [`scan`] — the read loop and its statistics.
-//! - [`output`] — writers.
+//! - [`scan`] — one unit's read loop and its statistics.
+//! - [`pipeline`] — the ordered parallel scan (see its documentation for an audit from
+//!   Rust).
+//! - [`enrich`] — the ENI map, attribution as of each record's time, orientation.
+//! - [`initiator`] — who opened a connection.
+//! - [`policy`] — the policy file and the audit.
+//! - [`query`] — filters, group-by, conversations.
+//! - [`output`] — writers, and the prose of errors.
+//! - [`error`] — typed errors: rejected lines, file errors.
 
 pub mod batch;
 pub mod columns;

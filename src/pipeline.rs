@@ -25,6 +25,53 @@
 //! Memory is bounded: each unit's results travel through a bounded channel, so a
 //! worker that runs ahead of the collector waits, and at most one unit per worker is
 //! in flight.
+//!
+//! An audit of the demo data from Rust:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use vpcflow::enrich::{load_map_file, EniMap, Enricher};
+//! use vpcflow::error::{FileError, Reject};
+//! use vpcflow::pipeline::{fold, Events, Input, Run};
+//! use vpcflow::policy::{audit::Auditor, CommandLineRules, Policy};
+//! use vpcflow::scan::ScanOptions;
+//! use vpcflow::source::{discover, Source};
+//!
+//! /// Problems with the input, as they come (here: ignored).
+//! struct Quiet;
+//! impl Events for Quiet {
+//!     fn reject(&mut self, _: &Source, _: &Reject) -> Result<(), vpcflow::Error> {
+//!         Ok(())
+//!     }
+//!     fn file_error(&mut self, _: &Source, _: &FileError) -> Result<(), vpcflow::Error> {
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let map = Arc::new(EniMap::from_facts(
+//!     load_map_file("testdata/demo/eni-map.csv")?.facts,
+//! ));
+//! let text = std::fs::read_to_string("testdata/demo/policy.toml")?;
+//! let policy = Policy::parse("policy.toml", &text, &[], &CommandLineRules::default())?;
+//! let (sources, _missing) = discover(&["testdata/demo/logs".to_string()]);
+//! let input = Input::new(sources, ScanOptions::default());
+//! let enricher = Enricher::new(map.clone(), &policy.vpc_cidrs);
+//! let run = Run {
+//!     input: &input,
+//!     enricher: Some(&enricher),
+//!     progress: &|_bytes| {},
+//! };
+//! let auditor = Auditor {
+//!     policy: &policy,
+//!     map: &map,
+//! };
+//! let (state, totals) = fold(&run, &auditor, &mut Quiet)?;
+//! let (findings, summary) = state.finish(&auditor);
+//! assert_eq!(totals.scan.counts.records, 6000);
+//! assert_eq!(summary.tasks_audited, 20);
+//! assert_eq!(findings.len(), 4);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

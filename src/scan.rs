@@ -55,7 +55,7 @@ impl Default for ScanOptions {
 }
 
 /// Where the scan delivers what it finds. Returning an error from any method stops the
-/// scan and makes [`scan`] return that error.
+/// scan and makes [`scan_unit`] return that error.
 pub trait ScanSink {
     /// A batch of accepted records of `source`, in input order.
     fn batch(&mut self, source: &Source, batch: RecordBatch) -> Result<(), crate::Error>;
@@ -110,8 +110,8 @@ pub struct Unit {
     pub range: Option<(u64, u64)>,
     /// The layout the unit is decoded with from its first byte. For a chunk after the
     /// first this is a guess (the file's first header, else `--fields` or the default);
-    /// [`UnitResult::start_layout`] lets the caller check it and decode again if a
-    /// header line in an earlier chunk changed the layout.
+    /// the pipeline checks it against the layout in force at the end of the chunk before
+    /// and decodes the chunk again if a header line there changed it.
     pub layout: Option<Arc<Layout>>,
 }
 

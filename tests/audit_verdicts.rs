@@ -206,6 +206,24 @@ fn layout_without_interface_id_is_not_skipped_silently() {
         err.contains("2 records in layouts without interface-id"),
         "{err}"
     );
+    // Beside a file that can be audited, the records that cannot are still reported.
+    let with_eni = case.file(
+        "with-eni.log",
+        &format!("{V5}\n{}\n", internet_syn_into_web("").join("\n")),
+    );
+    let map = case.file("map.csv", MAP);
+    let policy = case.file("policy.toml", &web_policy(""));
+    let o = run(&[
+        "audit", &logs, &with_eni, "--map", &map, "--policy", &policy, "--format", "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "vpcflow: warning: 2 records in layouts without interface-id were not audited"
+        ),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

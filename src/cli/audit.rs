@@ -132,7 +132,7 @@ fn nothing_audited(
     let c = &s.counts;
     let mut why = Vec::new();
     if c.records == 0 {
-        why.push("no records were read".to_string());
+        why.push("there are no records to audit".to_string());
     }
     if c.without_interface > 0 {
         why.push(format!(

@@ -185,18 +185,9 @@ impl Reporter {
         if self.quiet || s.records == 0 {
             return;
         }
-        let mut line = format!(
-            "vpcflow: attribution: {} records; own ENI from the map {}, from ECS fields {}; \
-             peer from the map {}",
-            s.records, s.own_from_map, s.own_from_ecs_fields, s.peer_from_map
-        );
-        if s.ecs_disagreements > 0 {
-            line += &format!(
-                "; {} records whose ECS fields name another task than the map (the map wins)",
-                s.ecs_disagreements
-            );
+        if s.own_from_map + s.own_from_ecs_fields + s.peer_from_map > 0 {
+            self.attributed(s);
         }
-        eprintln!("{line}");
         if s.inferred() > 0 {
             self.warn(&format!(
                 "{} records: direction inferred from the addresses (their ENI is not in the \
@@ -211,6 +202,21 @@ impl Reporter {
                 s.undecided
             ));
         }
+    }
+
+    fn attributed(&self, s: &EnrichStats) {
+        let mut line = format!(
+            "vpcflow: attribution: {} records; own ENI from the map {}, from ECS fields {}; \
+             peer from the map {}",
+            s.records, s.own_from_map, s.own_from_ecs_fields, s.peer_from_map
+        );
+        if s.ecs_disagreements > 0 {
+            line += &format!(
+                "; {} records whose ECS fields name another task than the map (the map wins)",
+                s.ecs_disagreements
+            );
+        }
+        eprintln!("{line}");
     }
 
     /// The audit summary.

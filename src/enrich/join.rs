@@ -345,14 +345,18 @@ impl Enricher {
                     .and_then(|(a, t)| map.holder_at(&a, t))
                     .is_some_and(|h| Some(h.eni_id.as_str()) != own_eni.or(i.map(|i| i.name)))
             };
-            let sides = Sides {
+            let mut sides = Sides {
                 src: s,
                 dst: d,
                 mapped: i.map_or(&[], |i| i.mapped),
                 logged: logged(row),
-                src_elsewhere: i.is_some_and(|i| i.mapped.is_empty()) && elsewhere(s),
-                dst_elsewhere: i.is_some_and(|i| i.mapped.is_empty()) && elsewhere(d),
+                ..Sides::default()
             };
+            // Rule 3 needs two map lookups: only for ENIs that 1 and 2 cannot orient.
+            if i.is_some_and(|i| i.mapped.is_empty()) && sides.logged.is_none() {
+                sides.src_elsewhere = elsewhere(s);
+                sides.dst_elsewhere = elsewhere(d);
+            }
             let oriented = match i {
                 Some(i) => orient(&sides, learned.of(i.name), learned),
                 None => orient(&sides, &[], learned),

@@ -419,7 +419,8 @@ impl EniMap {
         &self.holders
     }
 
-    /// What the ENI `eni_id` belonged to at unix second `t` (see [`EniRef::at`]).
+    /// What the ENI `eni_id` belonged to at unix second `t`: its one owner, or, when its
+    /// rows name several, the one whose window holds `t` (else the nearest before it).
     pub fn eni_at(&self, eni_id: &str, t: Option<i64>) -> Option<&Holder> {
         self.eni_ref(eni_id)
             .map(|r| &self.holders[r.at(t) as usize])

@@ -1,0 +1,219 @@
+//! The library's pipeline, used as another Rust program would: folds keep one state per
+//! worker whatever the number of files, ordered jobs run on the workers and come out in
+//! input order, and problems arrive in input order with their positions.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use arrow::array::{Array, Int64Array};
+use arrow::record_batch::RecordBatch;
+use vpcflow::error::{FileError, Reject};
+use vpcflow::pipeline::{fold, ordered, Events, Fold, Input, Ordered, Run};
+use vpcflow::scan::ScanOptions;
+use vpcflow::source::{discover, Source};
+use vpcflow::Error;
+
+/// Sums `bytes` and counts the states it was asked for.
+struct Sum {
+    states: AtomicUsize,
+}
+
+impl Fold for Sum {
+    type State = u64;
+    fn state(&self) -> u64 {
+        self.states.fetch_add(1, Ordering::SeqCst);
+        0
+    }
+    fn add(&self, state: &mut u64, batch: &RecordBatch) {
+        let b = batch
+            .column_by_name("bytes")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        *state += (0..b.len()).map(|i| b.value(i) as u64).sum::<u64>();
+    }
+    fn merge(&self, into: &mut u64, from: u64) {
+        *into += from;
+    }
+}
+
+#[derive(Default)]
+struct Collected {
+    rejects: Vec<(String, u64, String)>,
+    file_errors: Vec<String>,
+}
+
+impl Events for Collected {
+    fn reject(&mut self, source: &Source, r: &Reject) -> Result<(), Error> {
+        self.rejects.push((source.display(), r.line, r.message()));
+        Ok(())
+    }
+    fn file_error(&mut self, source: &Source, e: &FileError) -> Result<(), Error> {
+        self.file_errors.push(format!("{}: {e}", source.display()));
+        Ok(())
+    }
+}
+
+/// `n` small gzip files under `dir`, each with `per` records of 1..=per bytes and one
+/// bad line; returns the inputs and the total of `bytes`.
+fn small_files(dir: &std::path::Path, n: usize, per: u64) -> (Vec<Source>, u64) {
+    for i in 0..n {
+        let mut text = String::from("version interface-id bytes\n");
+        for b in 1..=per {
+            text += &format!("2 eni-{i} {b}\n");
+        }
+        text += "2 eni-x lots\n";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        std::fs::write(dir.join(format!("{i:04}.log.gz")), gz.finish().unwrap()).unwrap();
+    }
+    let (sources, errors) = discover(&[dir.to_str().unwrap().to_string()]);
+    assert!(errors.is_empty());
+    (sources, n as u64 * per * (per + 1) / 2)
+}
+
+#[test]
+fn fold_keeps_one_state_per_worker_not_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sources, total) = small_files(dir.path(), 120, 20);
+    for threads in [1, 3] {
+        let mut input = Input::new(sources.clone(), ScanOptions::default());
+        input.threads = threads;
+        let run = Run {
+            input: &input,
+            enricher: None,
+            progress: &|_| {},
+        };
+        let job = Sum {
+            states: AtomicUsize::new(0),
+        };
+        let mut events = Collected::default();
+        let (sum, totals) = fold(&run, &job, &mut events).unwrap();
+        assert_eq!(sum, total);
+        assert_eq!(totals.scan.counts.records, 120 * 20);
+        assert_eq!(totals.scan.files, 120);
+        // One state per worker and the one guessed chunks are confirmed into; none per
+        // file.
+        assert!(
+            job.states.load(Ordering::SeqCst) <= threads + 1,
+            "{} states for {threads} threads",
+            job.states.load(Ordering::SeqCst)
+        );
+        // Rejected lines in input order, with their files' own line numbers.
+        assert_eq!(events.rejects.len(), 120);
+        let files: Vec<&str> = events.rejects.iter().map(|r| r.0.as_str()).collect();
+        let mut sorted = files.clone();
+        sorted.sort();
+        assert_eq!(files, sorted);
+        assert!(events.rejects.iter().all(|r| r.1 == 22));
+        assert_eq!(events.rejects[0].2, "field bytes: \"lots\" is not a number");
+    }
+}
+
+/// Records the thread that prepared each batch.
+struct Threads {
+    seen: Mutex<BTreeSet<String>>,
+}
+
+impl Ordered for Threads {
+    type Out = Vec<i64>;
+    fn prepare(&self, batch: RecordBatch) -> Result<Vec<i64>, Error> {
+        let name = std::thread::current().name().unwrap_or("?").to_string();
+        self.seen.lock().unwrap().insert(name);
+        let b = batch
+            .column_by_name("bytes")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        Ok((0..b.len()).map(|i| b.value(i)).collect())
+    }
+}
+
+#[test]
+fn ordered_jobs_run_on_the_workers_and_come_out_in_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // One large plain file (chunked in debug builds) with a layout change in the
+    // middle, then small files.
+    let mut text = String::from("version interface-id bytes\n");
+    let mut want = Vec::new();
+    for i in 0..3000i64 {
+        if i == 1500 {
+            text += "version bytes interface-id\n";
+        }
+        if i < 1500 {
+            text += &format!("2 eni-a {i}\n");
+        } else {
+            text += &format!("2 {i} eni-b\n");
+        }
+        want.push(i);
+    }
+    std::fs::write(dir.path().join("a.log"), &text).unwrap();
+    for i in 0..20i64 {
+        std::fs::write(
+            dir.path().join(format!("b{i:02}.log")),
+            format!("version interface-id bytes\n2 eni-c {}\n", 10_000 + i),
+        )
+        .unwrap();
+        want.push(10_000 + i);
+    }
+    let (sources, _) = discover(&[dir.path().to_str().unwrap().to_string()]);
+    let mut input = Input::new(sources, ScanOptions::default());
+    input.threads = 3;
+    // Small chunks, so that the large file spans many units.
+    input.chunk = 1024;
+    let run = Run {
+        input: &input,
+        enricher: None,
+        progress: &|_| {},
+    };
+    let job = Threads {
+        seen: Mutex::new(BTreeSet::new()),
+    };
+    let mut got = Vec::new();
+    let totals = ordered(&run, &job, &mut Collected::default(), &mut |v| {
+        got.extend(v);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(got, want);
+    assert_eq!(totals.scan.counts.headers, 22);
+    // The workers prepared the batches; the calling thread only decoded again the
+    // chunks whose guessed layout the header change made wrong.
+    let seen = job.seen.lock().unwrap().clone();
+    let workers = seen
+        .iter()
+        .filter(|t| t.starts_with("vpcflow-worker-"))
+        .count();
+    assert!(workers > 1, "only {seen:?} did the work");
+}
+
+#[test]
+fn an_error_from_the_consumer_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sources, _) = small_files(dir.path(), 50, 5);
+    let mut input = Input::new(sources, ScanOptions::default());
+    input.threads = 2;
+    let run = Run {
+        input: &input,
+        enricher: None,
+        progress: &|_| {},
+    };
+    let job = Threads {
+        seen: Mutex::new(BTreeSet::new()),
+    };
+    let mut calls = 0;
+    let r = ordered(&run, &job, &mut Collected::default(), &mut |_| {
+        calls += 1;
+        if calls == 3 {
+            Err(Error::Usage("enough".into()))
+        } else {
+            Ok(())
+        }
+    });
+    assert!(matches!(r, Err(Error::Usage(m)) if m == "enough"));
+    assert_eq!(calls, 3);
+}
