@@ -172,6 +172,23 @@ pub fn opener(c: &Connection) -> Option<Opener> {
     None
 }
 
+/// Port stability of many connections, grouped: `conns` sorted so that the connections
+/// between the same two endpoints are adjacent (`group` says which belong together),
+/// `ports` gives each one's (side 0, side 1) ports. Returns [`stability`] per
+/// connection, in order.
+pub fn stability_by_group<T, G: PartialEq>(
+    conns: &[T],
+    group: impl Fn(&T) -> G,
+    ports: impl Fn(&T) -> [u16; 2],
+) -> Vec<[bool; 2]> {
+    let mut out = Vec::with_capacity(conns.len());
+    for run in conns.chunk_by(|a, b| group(a) == group(b)) {
+        let p: Vec<[u16; 2]> = run.iter().map(&ports).collect();
+        out.extend(stability(&p));
+    }
+    out
+}
+
 /// Port stability over the connections between two endpoints: given the ports of each
 /// connection (side 0, side 1), whether each connection's side-0 and side-1 ports are
 /// the stable ones. A port is stable in a connection when another connection of the

@@ -20,28 +20,85 @@ eni-alb,alb,10.0.0.21,,,,,sg-alb,,,,
 const V2: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
 const V5: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags";
 
-/// One record line of the V2 layout (`flags` is appended for V5).
-#[allow(clippy::too_many_arguments)]
-fn line(
-    eni: &str,
-    src: &str,
-    dst: &str,
-    sp: u16,
-    dp: u16,
+/// One connection as the ENI `eni` logs it: the request from `client` to `server` at
+/// `at` (seconds after T0), and the response `delay` seconds later with the action
+/// `response`. Without `flags` the lines are in the V2 layout; with `(request,
+/// response)` flags, in V5.
+#[derive(Clone, Copy)]
+struct Exchange<'a> {
+    eni: &'a str,
+    client: (&'a str, u16),
+    server: (&'a str, u16),
     proto: u8,
-    action: &str,
     at: i64,
-    flags: Option<u8>,
-) -> String {
-    let t = T0 + at;
-    let mut l = format!(
-        "2 123456789012 {eni} {src} {dst} {sp} {dp} {proto} 4 400 {t} {} {action} OK",
-        t + 20
-    );
-    if let Some(f) = flags {
-        l += &format!(" {f}");
+    delay: i64,
+    response: &'a str,
+    flags: Option<(u8, u8)>,
+}
+
+impl<'a> Exchange<'a> {
+    fn tcp(eni: &'a str, client: (&'a str, u16), server: (&'a str, u16), at: i64) -> Self {
+        Exchange {
+            eni,
+            client,
+            server,
+            proto: 6,
+            at,
+            delay: 0,
+            response: "ACCEPT",
+            flags: None,
+        }
     }
-    l
+
+    fn line(
+        &self,
+        from: (&str, u16),
+        to: (&str, u16),
+        action: &str,
+        at: i64,
+        f: Option<u8>,
+    ) -> String {
+        let t = T0 + at;
+        let mut l = format!(
+            "2 123456789012 {} {} {} {} {} {} 4 400 {t} {} {action} OK",
+            self.eni,
+            from.0,
+            to.0,
+            from.1,
+            to.1,
+            self.proto,
+            t + 20
+        );
+        if let Some(f) = f {
+            l += &format!(" {f}");
+        }
+        l
+    }
+
+    /// The request line and the response line.
+    fn lines(&self) -> [String; 2] {
+        [
+            self.line(
+                self.client,
+                self.server,
+                "ACCEPT",
+                self.at,
+                self.flags.map(|f| f.0),
+            ),
+            self.line(
+                self.server,
+                self.client,
+                self.response,
+                self.at + self.delay,
+                self.flags.map(|f| f.1),
+            ),
+        ]
+    }
+}
+
+/// The lines of several exchanges.
+fn lines<'a>(exchanges: impl IntoIterator<Item = Exchange<'a>>) -> Vec<String> {
+    exchanges.into_iter().flat_map(|e| e.lines()).collect()
 }
 
 struct Case {
@@ -118,38 +175,15 @@ fn audit(case: &Case, logs: &str, policy: &str, extra: &[&str]) -> Output {
     run(&args)
 }
 
-/// An internet host's SYN into the web task, and the task's SYN-ACK.
+/// An internet host's SYN into the web task, and the task's SYN-ACK (V5), each line
+/// followed by `ecs`.
 fn internet_syn_into_web(ecs: &str) -> Vec<String> {
-    vec![
-        format!(
-            "{} {ecs}",
-            line(
-                "eni-web",
-                "198.51.100.23",
-                "10.0.1.10",
-                51000,
-                8080,
-                6,
-                "ACCEPT",
-                60,
-                Some(2)
-            )
-        ),
-        format!(
-            "{} {ecs}",
-            line(
-                "eni-web",
-                "10.0.1.10",
-                "198.51.100.23",
-                8080,
-                51000,
-                6,
-                "ACCEPT",
-                60,
-                Some(18)
-            )
-        ),
-    ]
+    let syn = Exchange {
+        flags: Some((2, 18)),
+        delay: 0,
+        ..Exchange::tcp("eni-web", ("198.51.100.23", 51000), ("10.0.1.10", 8080), 60)
+    };
+    syn.lines().iter().map(|l| format!("{l} {ecs}")).collect()
 }
 
 #[test]
@@ -347,32 +381,21 @@ fn nacl_dropped_response_to_the_tasks_own_connection_is_not_a_finding() {
     let case = Case::new();
     // The api task calls an internet host; a network ACL drops the replies, which the
     // flow log shows as REJECTed inbound records that start after the request.
-    let mut lines = Vec::new();
-    for (i, port) in [45000u16, 45001, 45002].iter().enumerate() {
-        let at = 100 + 60 * i as i64;
-        lines.push(line(
-            "eni-api",
-            "10.0.2.20",
-            "198.51.100.80",
-            *port,
-            443,
-            6,
-            "ACCEPT",
-            at,
-            None,
-        ));
-        lines.push(line(
-            "eni-api",
-            "198.51.100.80",
-            "10.0.2.20",
-            443,
-            *port,
-            6,
-            "REJECT",
-            at + 2,
-            None,
-        ));
-    }
+    let lines = lines(
+        [45000u16, 45001, 45002]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| Exchange {
+                delay: 2,
+                response: "REJECT",
+                ..Exchange::tcp(
+                    "eni-api",
+                    ("10.0.2.20", p),
+                    ("198.51.100.80", 443),
+                    100 + 60 * i as i64,
+                )
+            }),
+    );
     let logs = case.logs(V2, &lines);
     let o = audit(&case, &logs, &web_policy(""), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -385,32 +408,14 @@ fn task_calling_a_high_port_internet_service_is_not_a_finding() {
     // web calls 203.0.113.50:50051 (gRPC) from ephemeral ports: both ports are high, no
     // flags (v2), request and response in the same second. The port that stays the
     // same across the connections is the server's.
-    let mut lines = Vec::new();
-    for (i, port) in [40000u16, 40111, 40222].iter().enumerate() {
-        let at = 100 + 60 * i as i64;
-        lines.push(line(
+    let lines = lines([40000u16, 40111, 40222].iter().enumerate().map(|(i, &p)| {
+        Exchange::tcp(
             "eni-web",
-            "10.0.1.10",
-            "203.0.113.50",
-            *port,
-            50051,
-            6,
-            "ACCEPT",
-            at,
-            None,
-        ));
-        lines.push(line(
-            "eni-web",
-            "203.0.113.50",
-            "10.0.1.10",
-            50051,
-            *port,
-            6,
-            "ACCEPT",
-            at,
-            None,
-        ));
-    }
+            ("10.0.1.10", p),
+            ("203.0.113.50", 50051),
+            100 + 60 * i as i64,
+        )
+    }));
     let logs = case.logs(V2, &lines);
     let o = audit(&case, &logs, &web_policy(""), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -427,28 +432,19 @@ fn task_calling_a_high_port_internet_service_is_not_a_finding() {
 fn peer_over_tcp_and_udp_gives_one_finding_per_protocol() {
     let case = Case::new();
     let mut lines = internet_syn_into_web("");
-    lines.push(line(
-        "eni-web",
-        "198.51.100.23",
-        "10.0.1.10",
-        51000,
-        8080,
-        17,
-        "ACCEPT",
-        120,
-        Some(0),
-    ));
-    lines.push(line(
-        "eni-web",
-        "10.0.1.10",
-        "198.51.100.23",
-        8080,
-        51000,
-        17,
-        "ACCEPT",
-        120,
-        Some(0),
-    ));
+    lines.extend(
+        Exchange {
+            proto: 17,
+            flags: Some((0, 0)),
+            ..Exchange::tcp(
+                "eni-web",
+                ("198.51.100.23", 51000),
+                ("10.0.1.10", 8080),
+                120,
+            )
+        }
+        .lines(),
+    );
     let logs = case.logs(V5, &lines);
     let o = audit(&case, &logs, &web_policy(""), &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -468,32 +464,14 @@ fn response_to_a_connection_the_peer_opened_is_never_an_ingress_finding() {
     // The inverse check, so that the cases above cannot pass by finding nothing: the
     // same shapes with the peer as opener are findings.
     let case = Case::new();
-    let mut lines = Vec::new();
-    for (i, port) in [50100u16, 50200, 50300].iter().enumerate() {
-        let at = 100 + 60 * i as i64;
-        lines.push(line(
+    let lines = lines([50100u16, 50200, 50300].iter().enumerate().map(|(i, &p)| {
+        Exchange::tcp(
             "eni-web",
-            "203.0.113.60",
-            "10.0.1.10",
-            *port,
-            40404,
-            6,
-            "ACCEPT",
-            at,
-            None,
-        ));
-        lines.push(line(
-            "eni-web",
-            "10.0.1.10",
-            "203.0.113.60",
-            40404,
-            *port,
-            6,
-            "ACCEPT",
-            at,
-            None,
-        ));
-    }
+            ("203.0.113.60", p),
+            ("10.0.1.10", 40404),
+            100 + 60 * i as i64,
+        )
+    }));
     let logs = case.logs(V2, &lines);
     let o = audit(&case, &logs, &web_policy(""), &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -510,43 +488,23 @@ fn ingress_evidence_order_follows_the_contract() {
     // record makes the task the opener even though the inbound one is a REJECT; with
     // equal starts, the REJECT's sender tried to open.
     let case = Case::new();
-    let req = line(
-        "eni-web",
-        "10.0.1.10",
-        "198.51.100.9",
-        41000,
-        40500,
-        6,
-        "ACCEPT",
-        100,
-        None,
-    );
-    let later = line(
-        "eni-web",
-        "198.51.100.9",
-        "10.0.1.10",
-        40500,
-        41000,
-        6,
-        "REJECT",
-        101,
-        None,
-    );
-    let same = line(
-        "eni-web",
-        "198.51.100.9",
-        "10.0.1.10",
-        40500,
-        41000,
-        6,
-        "REJECT",
-        100,
-        None,
-    );
-    let logs = case.logs(V2, &[req.clone(), later]);
+    let task_first = Exchange {
+        response: "REJECT",
+        ..Exchange::tcp(
+            "eni-web",
+            ("10.0.1.10", 41000),
+            ("198.51.100.9", 40500),
+            100,
+        )
+    };
+    let later = Exchange {
+        delay: 1,
+        ..task_first
+    };
+    let logs = case.logs(V2, &later.lines());
     let o = audit(&case, &logs, &web_policy(""), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let logs = case.logs(V2, &[req, same]);
+    let logs = case.logs(V2, &task_first.lines());
     let o = audit(&case, &logs, &web_policy(""), &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(
@@ -555,33 +513,11 @@ fn ingress_evidence_order_follows_the_contract() {
     );
     // (1) flags beat everything: the task's SYN makes it the opener even on the
     // declared listener port.
-    let logs = case.logs(
-        V5,
-        &[
-            line(
-                "eni-web",
-                "10.0.1.10",
-                "198.51.100.9",
-                8080,
-                443,
-                6,
-                "ACCEPT",
-                100,
-                Some(2),
-            ),
-            line(
-                "eni-web",
-                "198.51.100.9",
-                "10.0.1.10",
-                443,
-                8080,
-                6,
-                "ACCEPT",
-                100,
-                Some(18),
-            ),
-        ],
-    );
+    let syn = Exchange {
+        flags: Some((2, 18)),
+        ..Exchange::tcp("eni-web", ("10.0.1.10", 8080), ("198.51.100.9", 443), 100)
+    };
+    let logs = case.logs(V5, &syn.lines());
     let o = audit(&case, &logs, &web_policy(""), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }

@@ -158,6 +158,11 @@ impl<const N: usize> Tuples<N> {
             next
         })
     }
+
+    /// Ids here of another table's tuples, whose strings `m` maps to ids here.
+    fn absorb(&mut self, other: &Tuples<N>, m: impl Fn(u32) -> u32) -> Vec<u32> {
+        other.values.iter().map(|t| self.id(t.map(&m))).collect()
+    }
 }
 
 /// The audit's mergeable state.
@@ -335,18 +340,8 @@ impl AuditState {
     pub fn merge(&mut self, other: AuditState) {
         let remap = self.strings.remap(&other.strings);
         let m = |id: u32| if id == NONE { NONE } else { remap[id as usize] };
-        let owners: Vec<u32> = other
-            .owners
-            .values
-            .iter()
-            .map(|o| self.owners.id(o.map(m)))
-            .collect();
-        let peers: Vec<u32> = other
-            .peers
-            .values
-            .iter()
-            .map(|p| self.peers.id(p.map(m)))
-            .collect();
+        let owners = self.owners.absorb(&other.owners, m);
+        let peers = self.peers.absorb(&other.peers, m);
         for (k, c) in other.conns {
             let key = ConnKey {
                 eni: m(k.eni),
@@ -401,21 +396,11 @@ impl AuditState {
         let mut conns: Vec<(&ConnKey, &Conn)> = self.conns.iter().collect();
         conns.sort_by(|a, b| sort_key(a.0).cmp(&sort_key(b.0)));
         // Port stability: over the connections of one task ENI with one peer.
-        let mut stable = vec![[false; 2]; conns.len()];
-        let mut i = 0;
-        while i < conns.len() {
-            let group = |k: &ConnKey| (k.eni, k.owner, k.peer_addr, k.protocol, k.peer);
-            let j = i + conns[i..]
-                .iter()
-                .take_while(|c| group(c.0) == group(conns[i].0))
-                .count();
-            let ports: Vec<[u16; 2]> = conns[i..j]
-                .iter()
-                .map(|(k, _)| [k.own_port, k.peer_port])
-                .collect();
-            stable[i..j].copy_from_slice(&initiator::stability(&ports));
-            i = j;
-        }
+        let stable = initiator::stability_by_group(
+            &conns,
+            |(k, _)| (k.eni, k.owner, k.peer_addr, k.protocol, k.peer),
+            |(k, _)| [k.own_port, k.peer_port],
+        );
         let mut groups: BTreeMap<(String, [u8; 16], u16, usize), Finding> = BTreeMap::new();
         for ((k, c), stable) in conns.into_iter().zip(stable) {
             summary.connections += 1;

@@ -203,21 +203,11 @@ impl ConversationState {
         let mut convs: Vec<(&ConvKey, &Conv)> = self.convs.iter().collect();
         convs.sort_by_key(|(k, _)| **k);
         // Port stability over the connections between the same two addresses.
-        let mut stable = vec![[false; 2]; convs.len()];
-        let mut i = 0;
-        while i < convs.len() {
-            let group = |k: &ConvKey| (k.protocol, k.a.addr, k.b.addr);
-            let j = i + convs[i..]
-                .iter()
-                .take_while(|c| group(c.0) == group(convs[i].0))
-                .count();
-            let ports: Vec<[u16; 2]> = convs[i..j]
-                .iter()
-                .map(|(k, _)| [k.a.port as u16, k.b.port as u16])
-                .collect();
-            stable[i..j].copy_from_slice(&initiator::stability(&ports));
-            i = j;
-        }
+        let stable = initiator::stability_by_group(
+            &convs,
+            |(k, _)| (k.protocol, k.a.addr, k.b.addr),
+            |(k, _)| [k.a.port as u16, k.b.port as u16],
+        );
         let mut rows: Vec<(u64, Vec<(&'static str, Value)>)> = convs
             .into_iter()
             .zip(stable)
