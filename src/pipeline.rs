@@ -205,9 +205,12 @@ struct UnitDone {
 trait Work: Sync {
     type Part: Send;
     type Worker: Send;
+    /// Messages buffered per unit before its worker waits for the collector.
+    const CAPACITY: usize;
     fn worker(&self) -> Self::Worker;
     /// Handles one batch of a unit; `certain` is false for a chunk decoded with a
-    /// guessed layout. Parts to send go to `send`.
+    /// guessed layout. Parts go to `send` now, or into `unit` (a guessed chunk's own
+    /// state), which is sent when the unit ends.
     fn batch(
         &self,
         worker: &mut Self::Worker,
@@ -216,10 +219,6 @@ trait Work: Sync {
         batch: RecordBatch,
         send: &mut dyn FnMut(Self::Part) -> Result<(), Error>,
     ) -> Result<(), Error>;
-    /// The part left when a unit ends (a guessed chunk's own state).
-    fn end(&self, unit: Option<Self::Part>) -> Option<Self::Part> {
-        unit
-    }
     /// A worker is done.
     fn retire(&self, _worker: Self::Worker) {}
 }
@@ -232,6 +231,8 @@ struct FoldWork<'a, F: Fold> {
 impl<F: Fold> Work for FoldWork<'_, F> {
     type Part = F::State;
     type Worker = F::State;
+    // Rejected lines and file errors, then one state for a guessed chunk.
+    const CAPACITY: usize = 1024;
     fn worker(&self) -> F::State {
         self.job.state()
     }
@@ -266,6 +267,8 @@ struct OrderedWork<'a, O: Ordered> {
 impl<O: Ordered> Work for OrderedWork<'_, O> {
     type Part = O::Out;
     type Worker = ();
+    // Prepared batches: megabytes each.
+    const CAPACITY: usize = 4;
     fn worker(&self) {}
     fn batch(
         &self,
@@ -276,17 +279,6 @@ impl<O: Ordered> Work for OrderedWork<'_, O> {
         send: &mut dyn FnMut(O::Out) -> Result<(), Error>,
     ) -> Result<(), Error> {
         send(self.job.prepare(batch)?)
-    }
-}
-
-/// Messages buffered per unit before a worker waits for the collector.
-fn capacity<W: Work>() -> usize {
-    // Ordered parts are whole prepared batches (megabytes); fold messages are rejected
-    // lines and one state.
-    if std::mem::size_of::<W::Worker>() == 0 {
-        4
-    } else {
-        1024
     }
 }
 
@@ -360,7 +352,7 @@ fn run_unit<W: Work>(
     } = sink;
     let done = match result {
         Ok(r) => {
-            if let Some(p) = work.end(part) {
+            if let Some(p) = part {
                 if send(Msg::Part(p)).is_err() {
                     return;
                 }
@@ -409,7 +401,6 @@ fn drive<W: Work>(
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let (reg_tx, reg_rx) = channel::<(usize, Receiver<Msg<W::Part>>)>();
-    let cap = capacity::<W>();
     let mut totals = Totals::default();
     totals.scan.files_skipped = skipped;
     let result = pool.in_place_scope(|scope| {
@@ -424,7 +415,7 @@ fn drive<W: Work>(
                     }
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(unit) = units.get(i) else { break };
-                    let (tx, rx): (SyncSender<Msg<W::Part>>, _) = sync_channel(cap);
+                    let (tx, rx): (SyncSender<Msg<W::Part>>, _) = sync_channel(W::CAPACITY);
                     if reg_tx.send((i, rx)).is_err() {
                         break;
                     }
@@ -482,11 +473,10 @@ fn collect<W: Work>(
         };
         // A header line in an earlier chunk may have changed the layout this chunk was
         // guessed to start with.
-        let guessed_wrong = !first && unit.layout.as_deref() != layout_here.as_deref();
-        let again = Unit {
+        let again = (!first && unit.layout.as_deref() != layout_here.as_deref()).then(|| Unit {
             layout: layout_here.clone(),
             ..unit.clone()
-        };
+        });
         let mut handle = |msg: Msg<W::Part>| -> Result<bool, Error> {
             match msg {
                 Msg::Reject(r) => {
@@ -509,7 +499,7 @@ fn collect<W: Work>(
             }
             Ok(false)
         };
-        if guessed_wrong {
+        if let Some(again) = again {
             // What the worker decoded is wrong: drop it and decode the chunk here with
             // the right layout.
             drop(rx);

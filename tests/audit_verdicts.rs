@@ -165,12 +165,15 @@ fn web_policy(ingress: &str) -> String {
     )
 }
 
+/// `vpcflow audit` with the test map, `policy`, and `extra` arguments (JSON output
+/// unless `extra` names a format).
 fn audit(case: &Case, logs: &str, policy: &str, extra: &[&str]) -> Output {
     let map = case.file("map.csv", MAP);
     let policy = case.file("policy.toml", policy);
-    let mut args = vec![
-        "audit", logs, "--map", &map, "--policy", &policy, "--format", "json",
-    ];
+    let mut args = vec!["audit", logs, "--map", &map, "--policy", &policy];
+    if !extra.contains(&"--format") {
+        args.extend(["--format", "json"]);
+    }
     args.extend_from_slice(extra);
     run(&args)
 }
@@ -426,6 +429,55 @@ fn task_calling_a_high_port_internet_service_is_not_a_finding() {
     let o = audit(&case, &logs, &web_policy(""), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("1 undecided"), "{}", stderr(&o));
+    // A table does not call that clean either.
+    let o = audit(&case, &logs, &web_policy(""), &["--format", "table"]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.starts_with("No finding, but not everything could be judged: 1 connection "),
+        "{table}"
+    );
+}
+
+#[test]
+fn tasks_whose_records_have_no_direction_are_not_called_clean() {
+    // v7 records of a web task talking to another VPC address, without a map, without
+    // flow-direction: either address could be the task's, so nothing can be judged.
+    let case = Case::new();
+    let header = format!("{V5} ecs-cluster-name ecs-service-name ecs-task-arn");
+    let ecs = "prod web arn:aws:ecs:us-east-1:1:task/prod/web1";
+    let lines: Vec<String> = Exchange {
+        flags: Some((2, 18)),
+        ..Exchange::tcp("eni-web", ("10.0.7.7", 51000), ("10.0.1.10", 8080), 60)
+    }
+    .lines()
+    .iter()
+    .map(|l| format!("{l} {ecs}"))
+    .collect();
+    let logs = case.logs(&header, &lines);
+    let policy = case.file("policy.toml", &web_policy(""));
+    let o = run(&["audit", &logs, "--policy", &policy, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the direction of every record of the 1 task with a rule is undecided"),
+        "{}",
+        stderr(&o)
+    );
+    // With the VPC's blocks the task's side is known, and the finding is made.
+    let o = run(&[
+        "audit",
+        &logs,
+        "--policy",
+        &policy,
+        "--vpc-cidr",
+        "10.0.1.0/24",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        keys(&o),
+        [("10.0.7.7".into(), 6, "ACCEPT".into(), vec![8080])]
+    );
 }
 
 #[test]

@@ -15,6 +15,17 @@ use vpcflow::scan::ScanOptions;
 use vpcflow::source::{discover, Source};
 use vpcflow::Error;
 
+/// The `bytes` column of a batch.
+fn bytes(batch: &RecordBatch) -> Vec<i64> {
+    let b = batch
+        .column_by_name("bytes")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    (0..b.len()).map(|i| b.value(i)).collect()
+}
+
 /// Sums `bytes` and counts the states it was asked for.
 struct Sum {
     states: AtomicUsize,
@@ -27,13 +38,7 @@ impl Fold for Sum {
         0
     }
     fn add(&self, state: &mut u64, batch: &RecordBatch) {
-        let b = batch
-            .column_by_name("bytes")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .unwrap();
-        *state += (0..b.len()).map(|i| b.value(i) as u64).sum::<u64>();
+        *state += bytes(batch).iter().map(|&b| b as u64).sum::<u64>();
     }
     fn merge(&self, into: &mut u64, from: u64) {
         *into += from;
@@ -123,13 +128,7 @@ impl Ordered for Threads {
     fn prepare(&self, batch: RecordBatch) -> Result<Vec<i64>, Error> {
         let name = std::thread::current().name().unwrap_or("?").to_string();
         self.seen.lock().unwrap().insert(name);
-        let b = batch
-            .column_by_name("bytes")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .unwrap();
-        Ok((0..b.len()).map(|i| b.value(i)).collect())
+        Ok(bytes(&batch))
     }
 }
 

@@ -103,7 +103,9 @@ pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
         match format {
             ReportFormat::Json => findings::write_json(&findings, out)?,
             ReportFormat::Csv => findings::write_csv(&findings, out)?,
-            ReportFormat::Table => findings::write_table(&findings, terminal_width(), out)?,
+            ReportFormat::Table => {
+                findings::write_table(&findings, &summary, terminal_width(), out)?
+            }
         }
     }
     summarize(&mut config, &ran, true)?;
@@ -148,6 +150,14 @@ fn nothing_audited(
         } else {
             "no record was logged on a task ENI that the map or the ECS fields know".to_string()
         });
+    }
+    if s.tasks_undirected > 0 {
+        why.push(format!(
+            "the direction of every record of the {} task{} with a rule is undecided (give \
+             --map, or --vpc-cidr with the VPC's blocks)",
+            s.tasks_undirected,
+            if s.tasks_undirected == 1 { "" } else { "s" }
+        ));
     }
     if s.tasks_not_audited > 0 {
         why.push(format!(

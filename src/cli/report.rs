@@ -236,6 +236,12 @@ impl Reporter {
                 s.services_not_audited.join(", ")
             );
         }
+        if s.tasks_undirected > 0 {
+            line += &format!(
+                ", {} with no record whose direction could be decided",
+                s.tasks_undirected
+            );
+        }
         line += &format!(
             "; {} records from admitted peers; {} connections with other peers: {} opened by \
              the peer, {} by the task, {} undecided; findings: {} high, {} medium, {} low",

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::table::{new_table, protocol_name};
-use crate::policy::audit::Finding;
+use crate::policy::audit::{AuditSummary, Finding};
 use crate::time::rfc3339;
 
 /// One JSON object per finding.
@@ -89,11 +89,30 @@ fn short_task(arn: &Option<String>) -> String {
 /// terminal width, if any.
 pub fn write_table(
     findings: &[Finding],
+    summary: &AuditSummary,
     width: Option<u16>,
     mut out: impl Write,
 ) -> io::Result<()> {
     if findings.is_empty() {
-        writeln!(out, "No unexpected ingress: every connection into an audited task is allowed by the policy.")?;
+        let unjudged = summary.undecided + summary.counts.undirected;
+        if unjudged == 0 {
+            writeln!(out, "No unexpected ingress: every connection into an audited task is allowed by the policy.")?;
+        } else {
+            writeln!(
+                out,
+                "No finding, but not everything could be judged: {} connection{} with peers the \
+                 policy does not admit had no evidence of who opened them, and {} record{} of \
+                 audited tasks had no direction (see the summary on stderr).",
+                summary.undecided,
+                if summary.undecided == 1 { "" } else { "s" },
+                summary.counts.undirected,
+                if summary.counts.undirected == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+            )?;
+        }
         return out.flush();
     }
     let mut services: Vec<(Option<&str>, crate::policy::audit::Severity)> = Vec::new();

@@ -172,11 +172,21 @@ pub struct AuditState {
     owners: Tuples<3>,
     peers: Tuples<5>,
     conns: FxHashMap<ConnKey, Conn>,
-    /// Task id -> audited?
-    tasks: FxHashMap<u32, bool>,
+    /// Task id -> how far it could be audited.
+    tasks: FxHashMap<u32, Audited>,
     /// Services of tasks that are not audited.
     unaudited_services: BTreeSet<u32>,
     counts: Counts,
+}
+
+/// How far a task could be audited; a task seen in several records takes the most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Audited {
+    /// Its service has no rule (and there is no `[defaults]`).
+    NoRule,
+    /// It has a rule, but the direction of none of its records could be decided.
+    Undirected,
+    Yes,
 }
 
 /// Record counts of an audit.
@@ -269,14 +279,21 @@ impl AuditState {
             let service_id = service.id(row, &mut self.strings);
             let cluster_id = cluster.id(row, &mut self.strings);
             let rule = auditor.policy.rule_for(service.str(row), cluster.str(row));
-            self.tasks.insert(task_id, rule.is_some());
+            let directed = peer_addr.is_valid(row) && inbound.is_valid(row);
+            let audited = match (rule, directed) {
+                (None, _) => Audited::NoRule,
+                (Some(_), false) => Audited::Undirected,
+                (Some(_), true) => Audited::Yes,
+            };
+            let seen = self.tasks.entry(task_id).or_insert(audited);
+            *seen = (*seen).max(audited);
             let Some(rule) = rule else {
                 if service_id != NONE {
                     self.unaudited_services.insert(service_id);
                 }
                 continue;
             };
-            if !peer_addr.is_valid(row) || !inbound.is_valid(row) {
+            if !directed {
                 // NODATA/SKIPDATA carry no addresses; the others are undecided.
                 if addr(srcaddr, row).is_some() && addr(dstaddr, row).is_some() {
                     self.counts.undirected += 1;
@@ -352,7 +369,8 @@ impl AuditState {
             self.conns.entry(key).or_default().merge(&c);
         }
         for (t, a) in other.tasks {
-            *self.tasks.entry(m(t)).or_insert(a) |= a;
+            let seen = self.tasks.entry(m(t)).or_insert(a);
+            *seen = (*seen).max(a);
         }
         for s in other.unaudited_services {
             self.unaudited_services.insert(m(s));
@@ -363,9 +381,11 @@ impl AuditState {
     /// Decides every connection and returns the findings, worst first, and totals.
     pub fn finish(&self, auditor: &Auditor) -> (Vec<Finding>, AuditSummary) {
         let s = &self.strings;
+        let count = |a: Audited| self.tasks.values().filter(|x| **x == a).count() as u64;
         let mut summary = AuditSummary {
-            tasks_audited: self.tasks.values().filter(|a| **a).count() as u64,
-            tasks_not_audited: self.tasks.values().filter(|a| !**a).count() as u64,
+            tasks_audited: count(Audited::Yes),
+            tasks_not_audited: count(Audited::NoRule),
+            tasks_undirected: count(Audited::Undirected),
             counts: self.counts,
             services_not_audited: {
                 let mut v: Vec<String> = self
@@ -585,8 +605,12 @@ fn as_rfc3339<S: serde::Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {
 /// Totals of an audit.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditSummary {
+    /// Tasks whose traffic was audited.
     pub tasks_audited: u64,
+    /// Tasks of services without a rule.
     pub tasks_not_audited: u64,
+    /// Tasks with a rule none of whose records could be oriented.
+    pub tasks_undirected: u64,
     pub services_not_audited: Vec<String>,
     pub counts: Counts,
     /// Connections of audited tasks with peers the policy does not admit.
