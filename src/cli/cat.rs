@@ -1,6 +1,6 @@
-//! `vpcflow cat` and `vpcflow convert`: every record, in input order, as JSON Lines,
-//! CSV or Parquet. Records are decoded, attributed and formatted on the worker threads;
-//! this thread writes the results in input order.
+//! `vpcflow cat`: every record, in input order, as JSON Lines or CSV. Records are
+//! decoded, attributed and formatted on the worker threads; this thread writes the
+//! results in input order.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -8,14 +8,12 @@ use std::process::ExitCode;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use clap::{Args, ValueEnum};
-use vpcflow::output::parquet::{to_output_batch, ParquetWriter};
-use vpcflow::output::{csv, jsonl, BatchWriter};
+use vpcflow::output::{csv, jsonl};
 use vpcflow::pipeline::{self, Ordered};
-use vpcflow::source::Source;
 use vpcflow::Error;
 
 use super::args::{MapOpts, ReadArgs};
-use super::{execute, summarize};
+use super::{execute, exit_code, summarize};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CatFormat {
@@ -36,16 +34,6 @@ pub struct CatArgs {
     format: CatFormat,
 }
 
-#[derive(Args, Debug)]
-pub struct ConvertArgs {
-    #[command(flatten)]
-    read: ReadArgs,
-
-    /// The Parquet file to write.
-    #[arg(long, short = 'o', value_name = "OUT.parquet")]
-    output: String,
-}
-
 /// Formats batches as text on the workers.
 struct Text(CatFormat);
 
@@ -58,16 +46,6 @@ impl Ordered for Text {
             CatFormat::Csv => csv::format_rows(&batch, &mut buf)?,
         }
         Ok((batch.schema(), buf))
-    }
-}
-
-/// Converts batches to Parquet's column types on the workers.
-struct ParquetTypes;
-
-impl Ordered for ParquetTypes {
-    type Out = RecordBatch;
-    fn prepare(&self, batch: RecordBatch) -> Result<RecordBatch, Error> {
-        Ok(to_output_batch(&batch)?)
     }
 }
 
@@ -107,39 +85,5 @@ pub fn cat(args: CatArgs) -> Result<ExitCode, Error> {
     out.flush()?;
     drop(out);
     summarize(&mut config, &ran, true)?;
-    Ok(exit(ran.unreadable))
-}
-
-pub fn convert(args: ConvertArgs) -> Result<ExitCode, Error> {
-    let mut config = args.read.config(false)?;
-    if config
-        .input
-        .sources
-        .iter()
-        .any(|s| matches!(s, Source::File(p) if p.as_os_str() == args.output.as_str()))
-    {
-        return Err(Error::Usage(format!(
-            "{}: the output is also an input",
-            args.output
-        )));
-    }
-    let mut writer = ParquetWriter::create(&args.output)
-        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", args.output)))?;
-    let ran = execute(&mut config, None, |run, reporter| {
-        let totals = pipeline::ordered(run, &ParquetTypes, reporter, &mut |batch| {
-            Ok(writer.write(&batch)?)
-        })?;
-        Ok(((), totals))
-    })?;
-    writer.finish()?;
-    summarize(&mut config, &ran, false)?;
-    Ok(exit(ran.unreadable))
-}
-
-fn exit(unreadable: bool) -> ExitCode {
-    if unreadable {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    }
+    Ok(exit_code(ran.unreadable))
 }

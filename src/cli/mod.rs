@@ -17,6 +17,7 @@ use vpcflow::Error;
 mod args;
 mod audit;
 mod cat;
+mod convert;
 mod map;
 mod query;
 mod report;
@@ -76,7 +77,7 @@ enum Command {
     #[command(after_help = "Examples:\n  \
         vpcflow convert AWSLogs/ -o flows.parquet\n  \
         vpcflow convert flows.log.gz --errors rejected.jsonl -o flows.parquet")]
-    Convert(cat::ConvertArgs),
+    Convert(convert::ConvertArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -90,7 +91,7 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Command::Cat(args) => cat::cat(args),
-        Command::Convert(args) => cat::convert(args),
+        Command::Convert(args) => convert::convert(args),
         Command::Map(args) => map::map(args),
         Command::Audit(args) => audit::audit(args),
         Command::Query(args) => query::query(*args),
@@ -169,6 +170,15 @@ fn summarize<T>(config: &mut ReadConfig, ran: &Ran<T>, enriched: bool) -> Result
         config.reporter.attribution(&ran.totals.enrich);
     }
     Ok(())
+}
+
+/// The exit code of a run without findings: 2 when an input could not be read at all.
+fn exit_code(unreadable: bool) -> ExitCode {
+    if unreadable {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// A table on a terminal, JSON Lines otherwise (for pipes into `jq`).

@@ -15,7 +15,7 @@ use vpcflow::query::{parse_protocol, Filters, Key, Query};
 use vpcflow::Error;
 
 use super::args::{MapOpts, ReadArgs, ReportFormat};
-use super::{default_format, execute, summarize, terminal_width};
+use super::{default_format, execute, exit_code, summarize, terminal_width};
 
 #[derive(Args, Debug)]
 pub struct QueryArgs {
@@ -212,9 +212,5 @@ pub fn query(args: QueryArgs) -> Result<ExitCode, Error> {
         ReportFormat::Table => rows::write_table(&ran.value, &columns, terminal_width(), out)?,
     }
     summarize(&mut config, &ran, enriched)?;
-    Ok(if ran.unreadable {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(exit_code(ran.unreadable))
 }
