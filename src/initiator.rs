@@ -23,50 +23,76 @@
 //! ports), the rule does not apply and the next one is tried. When none applies the
 //! connection is undecided: callers make no finding of it and count it.
 
-/// What one side of a connection was seen sending, over all of its records.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What one side of a connection was seen sending, over all of its records. Kept
+/// small (24 bytes): the audit holds two per suspicious connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sent {
-    /// A record with SYN and no ACK.
-    pub syn: bool,
-    /// A record with SYN and ACK.
-    pub synack: bool,
-    /// A REJECTed record.
-    pub rejected: bool,
-    /// The earliest start of any record.
-    pub first: Option<i64>,
-    /// The earliest start of an ACCEPTed record.
-    pub first_accepted: Option<i64>,
+    /// The earliest start of any record; [`Sent::NEVER`] when none had one.
+    first: i64,
+    /// The earliest start of an ACCEPTed record; [`Sent::NEVER`] when none.
+    first_accepted: i64,
+    /// `SYN`, `SYN_ACK`, `REJECTED`.
+    flags: u8,
+}
+
+const SYN: u8 = 1;
+const SYN_ACK: u8 = 2;
+const REJECTED: u8 = 4;
+
+impl Default for Sent {
+    fn default() -> Sent {
+        Sent {
+            first: Sent::NEVER,
+            first_accepted: Sent::NEVER,
+            flags: 0,
+        }
+    }
 }
 
 impl Sent {
+    /// "No such record": later than any start.
+    pub const NEVER: i64 = i64::MAX;
+
     /// Notes one record this side sent.
     pub fn add(&mut self, flags: Option<i32>, start: Option<i64>, accepted: bool, rejected: bool) {
         if let Some(f) = flags {
-            self.syn |= f & 0x12 == 0x02;
-            self.synack |= f & 0x12 == 0x12;
+            if f & 0x12 == 0x02 {
+                self.flags |= SYN;
+            }
+            if f & 0x12 == 0x12 {
+                self.flags |= SYN_ACK;
+            }
         }
-        self.rejected |= rejected;
+        if rejected {
+            self.flags |= REJECTED;
+        }
         if let Some(t) = start {
-            self.first = Some(self.first.map_or(t, |x| x.min(t)));
+            self.first = self.first.min(t);
             if accepted {
-                self.first_accepted = Some(self.first_accepted.map_or(t, |x| x.min(t)));
+                self.first_accepted = self.first_accepted.min(t);
             }
         }
     }
 
     pub fn merge(&mut self, o: &Sent) {
-        self.syn |= o.syn;
-        self.synack |= o.synack;
-        self.rejected |= o.rejected;
-        self.first = min_opt(self.first, o.first);
-        self.first_accepted = min_opt(self.first_accepted, o.first_accepted);
+        self.flags |= o.flags;
+        self.first = self.first.min(o.first);
+        self.first_accepted = self.first_accepted.min(o.first_accepted);
     }
-}
 
-fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    /// A record with SYN and no ACK.
+    pub fn syn(&self) -> bool {
+        self.flags & SYN != 0
+    }
+
+    /// A record with SYN and ACK.
+    pub fn synack(&self) -> bool {
+        self.flags & SYN_ACK != 0
+    }
+
+    /// A REJECTed record.
+    pub fn rejected(&self) -> bool {
+        self.flags & REJECTED != 0
     }
 }
 
@@ -135,25 +161,23 @@ pub fn opener(c: &Connection) -> Option<Opener> {
     let found = |side: usize, by: Evidence| Some(Opener { side, by });
     let [a, b] = c.sent;
     // 1. TCP flags: the SYN's sender, else the other side of the SYN-ACK.
-    if let Some(s) = only(|s| c.sent[s].syn) {
+    if let Some(s) = only(|s| c.sent[s].syn()) {
         return found(s, Evidence::TcpFlags);
     }
-    if let Some(s) = only(|s| c.sent[s].synack) {
+    if let Some(s) = only(|s| c.sent[s].synack()) {
         return found(1 - s, Evidence::TcpFlags);
     }
-    // 2. An accepted record strictly earlier than everything the other way.
+    // 2. An accepted record strictly earlier than everything the other way (NEVER is
+    // later than every start).
     let earlier = |s: usize| {
         let (me, other) = if s == 0 { (a, b) } else { (b, a) };
-        c.logged_by[s]
-            && me
-                .first_accepted
-                .is_some_and(|t| other.first.is_none_or(|o| t < o))
+        c.logged_by[s] && me.first_accepted != Sent::NEVER && me.first_accepted < other.first
     };
     if let Some(s) = only(earlier) {
         return found(s, Evidence::EarlierOutbound);
     }
     // 3. A REJECT's sender tried to open.
-    if let Some(s) = only(|s| c.sent[s].rejected) {
+    if let Some(s) = only(|s| c.sent[s].rejected()) {
         return found(s, Evidence::Reject);
     }
     if c.ports[0] == 0 || c.ports[1] == 0 {
@@ -236,8 +260,8 @@ mod tests {
         );
         // SYN from both (port reuse): the SYN-ACK decides.
         c.sent[1].add(Some(2), None, true, false);
-        c.sent[0].synack = false;
         assert_eq!(opener(&c).map(|o| o.side), Some(0));
+        assert_eq!(std::mem::size_of::<Sent>(), 24);
     }
 
     #[test]

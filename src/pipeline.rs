@@ -17,10 +17,15 @@
 //!
 //! A chunk after a file's first is decoded with a guess of its layout (the file's first
 //! header). The collector knows the true layout at the chunk's start once the chunks
-//! before it are done; when a header line in the middle of the file made the guess
-//! wrong, the collector drops what the worker produced and decodes the chunk again
-//! itself. A fold keeps such guessed chunks in a state of their own until they are
-//! confirmed, so a wrong guess never reaches the worker's state.
+//! before it are done, and gives its verdict on the guess; when a header line in the
+//! middle of the file made the guess wrong, the collector drops what the worker
+//! produced and decodes the chunk again itself. A fold keeps a guessed chunk's records
+//! in a state of their own until the verdict, so a wrong guess never reaches the
+//! result.
+//!
+//! Workers hand their states over to one shared state as they go (when nobody else
+//! is), so that memory holds one merged state and a few units' worth per worker, not
+//! one state per file.
 //!
 //! Memory is bounded: each unit's results travel through a bounded channel, so a
 //! worker that runs ahead of the collector waits, and at most one unit per worker is
@@ -74,9 +79,9 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow::record_batch::RecordBatch;
 
@@ -155,25 +160,45 @@ pub fn fold<F: Fold>(
     job: &F,
     events: &mut dyn Events,
 ) -> Result<(F::State, Totals), Error> {
-    let states: Mutex<Vec<F::State>> = Mutex::new(Vec::new());
-    let mut confirmed = job.state();
-    let totals = drive(
-        run,
-        &FoldWork {
-            job,
-            states: &states,
-        },
-        events,
-        &mut |part: F::State| {
-            job.merge(&mut confirmed, part);
-            Ok(())
-        },
-    )?;
-    let mut state = confirmed;
-    for s in states.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        job.merge(&mut state, s);
+    let work = FoldWork {
+        job,
+        shared: Mutex::new(None),
+        retired: Mutex::new(Vec::new()),
+        verdicts: OnceLock::new(),
+    };
+    // Chunks the collector decoded again because their guessed layout was wrong.
+    let mut redone: Vec<F::State> = Vec::new();
+    let totals = drive(run, &work, events, &mut |part: F::State| {
+        redone.push(part);
+        Ok(())
+    })?;
+    let FoldWork {
+        shared,
+        retired,
+        verdicts,
+        ..
+    } = work;
+    let mut state = into_inner(shared).unwrap_or_else(|| job.state());
+    for w in into_inner(retired) {
+        job.merge(&mut state, w.state);
+        for (unit, part) in w.pending {
+            if verdicts
+                .get()
+                .is_some_and(|v| v[unit].load(Ordering::SeqCst) == RIGHT)
+            {
+                job.merge(&mut state, part);
+            }
+        }
+    }
+    for part in redone {
+        job.merge(&mut state, part);
     }
     Ok((state, totals))
+}
+
+/// The value of a mutex, even one a panicking thread left poisoned.
+fn into_inner<T>(m: Mutex<T>) -> T {
+    m.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs an ordered job: `consume` gets every prepared batch in input order, on the
@@ -201,59 +226,131 @@ struct UnitDone {
     enrich: EnrichStats,
 }
 
+/// The collector's verdict on a unit's guessed layout.
+const PENDING: u8 = 0;
+const RIGHT: u8 = 1;
+const WRONG: u8 = 2;
+
 /// How batches of a unit become parts: the two kinds of job behind one interface.
 trait Work: Sync {
     type Part: Send;
     type Worker: Send;
     /// Messages buffered per unit before its worker waits for the collector.
     const CAPACITY: usize;
+    /// Called once the units are planned.
+    fn planned(&self, _units: &[Unit]) {}
     fn worker(&self) -> Self::Worker;
-    /// Handles one batch of a unit; `certain` is false for a chunk decoded with a
-    /// guessed layout. Parts go to `send` now, or into `unit` (a guessed chunk's own
-    /// state), which is sent when the unit ends.
+    /// Unit `unit` starts on this worker; `guessed`: decoded with a guessed layout.
+    fn begin(&self, _worker: &mut Self::Worker, _unit: usize, _guessed: bool) {}
+    /// Handles one batch of the unit. Parts go to `send`.
     fn batch(
         &self,
         worker: &mut Self::Worker,
-        unit: &mut Option<Self::Part>,
-        certain: bool,
         batch: RecordBatch,
         send: &mut dyn FnMut(Self::Part) -> Result<(), Error>,
     ) -> Result<(), Error>;
+    /// The unit has ended (however it did).
+    fn end(&self, _worker: &mut Self::Worker) {}
+    /// The collector's verdict on unit `unit`'s guessed layout.
+    fn verdict(&self, _unit: usize, _right: bool) {}
+    /// What the collector keeps of a worker it ran itself (a chunk decoded again).
+    fn into_part(&self, worker: Self::Worker) -> Option<Self::Part>;
     /// A worker is done.
     fn retire(&self, _worker: Self::Worker) {}
 }
 
+/// A fold's worker: its state, the guessed unit it is folding, and guessed units
+/// waiting for the collector's verdict.
+struct FoldWorker<S> {
+    state: S,
+    current: Option<(usize, S)>,
+    pending: Vec<(usize, S)>,
+}
+
 struct FoldWork<'a, F: Fold> {
     job: &'a F,
-    states: &'a Mutex<Vec<F::State>>,
+    /// What workers handed over so far.
+    shared: Mutex<Option<F::State>>,
+    retired: Mutex<Vec<FoldWorker<F::State>>>,
+    /// Per unit: PENDING, RIGHT or WRONG.
+    verdicts: OnceLock<Vec<AtomicU8>>,
+}
+
+impl<F: Fold> FoldWork<'_, F> {
+    fn verdict_of(&self, unit: usize) -> u8 {
+        self.verdicts
+            .get()
+            .map_or(PENDING, |v| v[unit].load(Ordering::SeqCst))
+    }
 }
 
 impl<F: Fold> Work for FoldWork<'_, F> {
     type Part = F::State;
-    type Worker = F::State;
-    // Rejected lines and file errors, then one state for a guessed chunk.
+    type Worker = FoldWorker<F::State>;
+    // Rejected lines and file errors.
     const CAPACITY: usize = 1024;
-    fn worker(&self) -> F::State {
-        self.job.state()
+    fn planned(&self, units: &[Unit]) {
+        let _ = self
+            .verdicts
+            .set(units.iter().map(|_| AtomicU8::new(PENDING)).collect());
+    }
+    fn worker(&self) -> Self::Worker {
+        FoldWorker {
+            state: self.job.state(),
+            current: None,
+            pending: Vec::new(),
+        }
+    }
+    fn begin(&self, worker: &mut Self::Worker, unit: usize, guessed: bool) {
+        worker.current = guessed.then(|| (unit, self.job.state()));
     }
     fn batch(
         &self,
-        worker: &mut F::State,
-        unit: &mut Option<F::State>,
-        certain: bool,
+        worker: &mut Self::Worker,
         batch: RecordBatch,
         _send: &mut dyn FnMut(F::State) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        if certain {
-            self.job.add(worker, &batch);
-        } else {
-            self.job
-                .add(unit.get_or_insert_with(|| self.job.state()), &batch);
-        }
+        let state = match &mut worker.current {
+            Some((_, s)) => s,
+            None => &mut worker.state,
+        };
+        self.job.add(state, &batch);
         Ok(())
     }
-    fn retire(&self, worker: F::State) {
-        self.states
+    fn end(&self, worker: &mut Self::Worker) {
+        worker.pending.extend(worker.current.take());
+        // Guessed units the collector has judged: kept if right, dropped if wrong.
+        let mut i = 0;
+        while i < worker.pending.len() {
+            match self.verdict_of(worker.pending[i].0) {
+                PENDING => i += 1,
+                v => {
+                    let (_, part) = worker.pending.swap_remove(i);
+                    if v == RIGHT {
+                        self.job.merge(&mut worker.state, part);
+                    }
+                }
+            }
+        }
+        // Hand the state over, unless another worker is doing so right now.
+        if let Ok(mut shared) = self.shared.try_lock() {
+            let state = std::mem::replace(&mut worker.state, self.job.state());
+            match shared.as_mut() {
+                Some(s) => self.job.merge(s, state),
+                None => *shared = Some(state),
+            }
+        }
+    }
+    fn verdict(&self, unit: usize, right: bool) {
+        if let Some(v) = self.verdicts.get() {
+            v[unit].store(if right { RIGHT } else { WRONG }, Ordering::SeqCst);
+        }
+    }
+    fn into_part(&self, worker: Self::Worker) -> Option<F::State> {
+        Some(worker.state)
+    }
+    fn retire(&self, worker: Self::Worker) {
+        self.retired
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(worker);
@@ -273,12 +370,13 @@ impl<O: Ordered> Work for OrderedWork<'_, O> {
     fn batch(
         &self,
         _worker: &mut (),
-        _unit: &mut Option<O::Out>,
-        _certain: bool,
         batch: RecordBatch,
         send: &mut dyn FnMut(O::Out) -> Result<(), Error>,
     ) -> Result<(), Error> {
         send(self.job.prepare(batch)?)
+    }
+    fn into_part(&self, _worker: ()) -> Option<O::Out> {
+        None
     }
 }
 
@@ -290,8 +388,6 @@ struct UnitSink<'a, W: Work> {
     learned: Learned,
     enrich: EnrichStats,
     worker: &'a mut W::Worker,
-    part: Option<W::Part>,
-    certain: bool,
     send: &'a mut dyn FnMut(Msg<W::Part>) -> Result<(), Error>,
     progress: &'a (dyn Fn(u64) + Sync),
     read: u64,
@@ -309,9 +405,7 @@ impl<W: Work> ScanSink for UnitSink<'_, W> {
         };
         let send = &mut *self.send;
         self.work
-            .batch(self.worker, &mut self.part, self.certain, batch, &mut |p| {
-                send(Msg::Part(p))
-            })
+            .batch(self.worker, batch, &mut |p| send(Msg::Part(p)))
     }
     fn reject(&mut self, _source: &Source, reject: &Reject) -> Result<(), Error> {
         (self.send)(Msg::Reject(reject.clone()))
@@ -325,46 +419,40 @@ impl<W: Work> ScanSink for UnitSink<'_, W> {
     }
 }
 
-/// Scans one unit, sending everything it produces through `send`.
+/// Scans unit number `index`, sending everything it produces through `send`;
+/// `guessed`: its layout is a guess.
 fn run_unit<W: Work>(
     run: &Run,
     work: &W,
     worker: &mut W::Worker,
-    unit: &Unit,
-    certain: bool,
+    (index, unit): (usize, &Unit),
+    guessed: bool,
     send: &mut dyn FnMut(Msg<W::Part>) -> Result<(), Error>,
 ) {
+    work.begin(worker, index, guessed);
     let mut sink = UnitSink {
         work,
         enricher: run.enricher,
         learned: Learned::default(),
         enrich: EnrichStats::default(),
         worker,
-        part: None,
-        certain,
         send,
         progress: run.progress,
         read: 0,
     };
     let result = scan_unit(unit, &run.input.options, &mut sink);
     let UnitSink {
-        part, enrich, send, ..
+        enrich,
+        send,
+        worker,
+        ..
     } = sink;
-    let done = match result {
-        Ok(r) => {
-            if let Some(p) = part {
-                if send(Msg::Part(p)).is_err() {
-                    return;
-                }
-            }
-            Ok(UnitDone {
-                stats: r.stats,
-                end_layout: r.end_layout,
-                enrich,
-            })
-        }
-        Err(e) => Err(e),
-    };
+    work.end(worker);
+    let done = result.map(|r| UnitDone {
+        stats: r.stats,
+        end_layout: r.end_layout,
+        enrich,
+    });
     let _ = send(Msg::Done(done));
 }
 
@@ -372,6 +460,9 @@ fn run_unit<W: Work>(
 fn abandoned() -> Error {
     Error::Input("the unit was abandoned".into())
 }
+
+/// A unit taken by a worker: its index, and where its results come.
+type Registration<P> = (usize, Receiver<Msg<P>>);
 
 /// Plans, runs the workers and collects in order.
 fn drive<W: Work>(
@@ -388,6 +479,7 @@ fn drive<W: Work>(
         input.chunk
     };
     let (units, skipped) = plan(&input.sources, &input.options, chunk);
+    work.planned(&units);
     let threads = match input.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -400,7 +492,7 @@ fn drive<W: Work>(
         .map_err(|e| Error::Usage(format!("--threads: {e}")))?;
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let (reg_tx, reg_rx) = channel::<(usize, Receiver<Msg<W::Part>>)>();
+    let (reg_tx, reg_rx) = channel::<Registration<W::Part>>();
     let mut totals = Totals::default();
     totals.scan.files_skipped = skipped;
     let result = pool.in_place_scope(|scope| {
@@ -420,7 +512,14 @@ fn drive<W: Work>(
                         break;
                     }
                     let mut send = |m| tx.send(m).map_err(|_| abandoned());
-                    run_unit(run, work, &mut worker, unit, is_first(unit), &mut send);
+                    run_unit(
+                        run,
+                        work,
+                        &mut worker,
+                        (i, unit),
+                        !is_first(unit),
+                        &mut send,
+                    );
                 }
                 work.retire(worker);
             });
@@ -449,7 +548,7 @@ fn collect<W: Work>(
     run: &Run,
     work: &W,
     units: &[Unit],
-    reg_rx: &Receiver<(usize, Receiver<Msg<W::Part>>)>,
+    reg_rx: &Receiver<Registration<W::Part>>,
     events: &mut dyn Events,
     consume: &mut dyn FnMut(W::Part) -> Result<(), Error>,
     totals: &mut Totals,
@@ -473,7 +572,11 @@ fn collect<W: Work>(
         };
         // A header line in an earlier chunk may have changed the layout this chunk was
         // guessed to start with.
-        let again = (!first && unit.layout.as_deref() != layout_here.as_deref()).then(|| Unit {
+        let right = first || unit.layout.as_deref() == layout_here.as_deref();
+        if !first {
+            work.verdict(head, right);
+        }
+        let again = (!right).then(|| Unit {
             layout: layout_here.clone(),
             ..unit.clone()
         });
@@ -503,21 +606,20 @@ fn collect<W: Work>(
             // What the worker decoded is wrong: drop it and decode the chunk here with
             // the right layout.
             drop(rx);
-            let mut worker = work.worker();
             let mut outcome = Ok(());
-            let mut done = false;
-            run_unit(run, work, &mut worker, &again, false, &mut |m| {
+            let mut mine = work.worker();
+            run_unit(run, work, &mut mine, (head, &again), false, &mut |m| {
                 if outcome.is_ok() {
-                    match handle(m) {
-                        Ok(d) => done |= d,
-                        Err(e) => outcome = Err(e),
+                    if let Err(e) = handle(m) {
+                        outcome = Err(e);
                     }
                 }
                 outcome.as_ref().map(|_| ()).map_err(|_| abandoned())
             });
             outcome?;
-            debug_assert!(done);
-            work.retire(worker);
+            if let Some(p) = work.into_part(mine) {
+                consume(p)?;
+            }
             continue;
         }
         let mut done = false;

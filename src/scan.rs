@@ -248,7 +248,7 @@ pub fn scan_unit(
     let started = Instant::now();
     let raw = Arc::new(AtomicU64::new(0));
     let mut stats = ScanStats::default();
-    let mut buf = Vec::with_capacity(options.buffer_size.max(1));
+    let mut buf = Vec::new();
     let unit_options = ScanOptions {
         layout: unit.layout.clone(),
         ..options.clone()
@@ -306,7 +306,10 @@ fn scan_one(
         projection: options.projection.clone(),
     })
     .with_position(0, range.map_or(0, |r| r.0));
-    let block = options.buffer_size.max(1);
+    // Blocks start small and double while reads fill them, up to the buffer size: a
+    // small file (most S3 objects) never pays for zeroing a large buffer.
+    let max_block = options.buffer_size.max(1);
+    let mut block = max_block.min(FIRST_BLOCK);
     buf.clear();
     let mut start = 0; // first unconsumed byte of buf
     let mut failure = None;
@@ -331,6 +334,9 @@ fn scan_one(
             }
         };
         buf.truncate(filled + n);
+        if n == block {
+            block = (block * 2).min(max_block);
+        }
         stats.text_bytes += n as u64;
         sink.progress(raw.load(Ordering::Relaxed));
         let eof = n == 0;
@@ -368,6 +374,9 @@ fn scan_one(
     }
     Ok(Some(decoder.layout().clone()))
 }
+
+/// The first read block of a unit (see `scan_one`).
+const FIRST_BLOCK: usize = 64 * 1024;
 
 /// Flushes the decoder's batch through the time window into the sink.
 fn emit(

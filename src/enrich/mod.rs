@@ -19,7 +19,7 @@
 //! The index answers `(address, time) -> holder` with one hash lookup and a binary
 //! search over that address's windows; [`join`] applies it to whole Arrow batches.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{Array, StringArray};
@@ -336,14 +336,17 @@ impl EniMap {
             entry.windows.sort_by_key(|w| (w.from, w.to, w.holder));
             let mut owners: Vec<u32> = Vec::new();
             for w in &entry.windows {
-                let differs =
-                    |o: &u32| same_owner(&holders[*o as usize], &holders[w.holder as usize]);
-                if !owners.iter().any(differs) {
+                let same = |o: &u32| same_owner(&holders[*o as usize], &holders[w.holder as usize]);
+                if !owners.iter().any(same) {
                     owners.push(w.holder);
                 }
             }
-            let distinct: BTreeSet<u32> = entry.windows.iter().map(|w| w.holder).collect();
-            entry.single = (distinct.len() == 1).then(|| entry.windows[0].holder);
+            let first = entry.windows[0].holder;
+            entry.single = entry
+                .windows
+                .iter()
+                .all(|w| w.holder == first)
+                .then_some(first);
             if owners.len() > 1 {
                 owners.sort_by(|a, b| {
                     holders[*a as usize]

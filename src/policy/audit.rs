@@ -355,6 +355,12 @@ impl AuditState {
 
     /// Adds another state (from another worker).
     pub fn merge(&mut self, other: AuditState) {
+        if self.strings.values.is_empty() && self.conns.is_empty() && self.tasks.is_empty() {
+            let counts = self.counts;
+            *self = other;
+            self.counts += counts;
+            return;
+        }
         let remap = self.strings.remap(&other.strings);
         let m = |id: u32| if id == NONE { NONE } else { remap[id as usize] };
         let owners = self.owners.absorb(&other.owners, m);
@@ -414,7 +420,7 @@ impl AuditState {
             )
         };
         let mut conns: Vec<(&ConnKey, &Conn)> = self.conns.iter().collect();
-        conns.sort_by(|a, b| sort_key(a.0).cmp(&sort_key(b.0)));
+        conns.sort_by_cached_key(|(k, _)| sort_key(k));
         // Port stability: over the connections of one task ENI with one peer.
         let stable = initiator::stability_by_group(
             &conns,

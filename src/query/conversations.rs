@@ -185,6 +185,10 @@ impl ConversationState {
     }
 
     pub fn merge(&mut self, other: ConversationState) {
+        if self.convs.is_empty() && self.enis.values.is_empty() {
+            *self = other;
+            return;
+        }
         let remap = self.enis.remap(&other.enis);
         let id = |e: u32| {
             if e == crate::intern::NONE {

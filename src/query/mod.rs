@@ -558,6 +558,13 @@ impl QueryState {
 
     /// Adds another state (another file or thread).
     pub fn merge(&mut self, other: QueryState) {
+        if self.groups.is_empty() && self.strings.values.is_empty() {
+            let (records_in, records_kept) = (self.records_in, self.records_kept);
+            *self = other;
+            self.records_in += records_in;
+            self.records_kept += records_kept;
+            return;
+        }
         let remap = self.strings.remap(&other.strings);
         self.records_in += other.records_in;
         self.records_kept += other.records_kept;
