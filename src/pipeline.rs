@@ -254,7 +254,7 @@ trait Work: Sync {
     /// The collector's verdict on unit `unit`'s guessed layout.
     fn verdict(&self, _unit: usize, _right: bool) {}
     /// What the collector keeps of a worker it ran itself (a chunk decoded again).
-    fn into_part(&self, worker: Self::Worker) -> Option<Self::Part>;
+    fn part_of(&self, worker: Self::Worker) -> Option<Self::Part>;
     /// A worker is done.
     fn retire(&self, _worker: Self::Worker) {}
 }
@@ -346,7 +346,7 @@ impl<F: Fold> Work for FoldWork<'_, F> {
             v[unit].store(if right { RIGHT } else { WRONG }, Ordering::SeqCst);
         }
     }
-    fn into_part(&self, worker: Self::Worker) -> Option<F::State> {
+    fn part_of(&self, worker: Self::Worker) -> Option<F::State> {
         Some(worker.state)
     }
     fn retire(&self, worker: Self::Worker) {
@@ -375,7 +375,7 @@ impl<O: Ordered> Work for OrderedWork<'_, O> {
     ) -> Result<(), Error> {
         send(self.job.prepare(batch)?)
     }
-    fn into_part(&self, _worker: ()) -> Option<O::Out> {
+    fn part_of(&self, _worker: ()) -> Option<O::Out> {
         None
     }
 }
@@ -617,7 +617,7 @@ fn collect<W: Work>(
                 outcome.as_ref().map(|_| ()).map_err(|_| abandoned())
             });
             outcome?;
-            if let Some(p) = work.into_part(mine) {
+            if let Some(p) = work.part_of(mine) {
                 consume(p)?;
             }
             continue;
