@@ -27,9 +27,9 @@
 //! is), so that memory holds one merged state and a few units' worth per worker, not
 //! one state per file.
 //!
-//! Memory is bounded: each unit's results travel through a bounded channel, so a
-//! worker that runs ahead of the collector waits, and at most one unit per worker is
-//! in flight.
+//! Memory is bounded: each unit's results travel through a bounded channel, and a
+//! worker starts a unit only within a window of units after the one the collector is
+//! at, so that workers never run far ahead of a slow consumer (a pipe into `less`).
 //!
 //! An audit of the demo data from Rust:
 //!
@@ -81,7 +81,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use arrow::record_batch::RecordBatch;
 
@@ -464,6 +464,38 @@ fn abandoned() -> Error {
 /// A unit taken by a worker: its index, and where its results come.
 type Registration<P> = (usize, Receiver<Msg<P>>);
 
+/// How far ahead of the collector workers may go: unit `i` starts only once the
+/// collector has finished unit `i - size`.
+struct Window {
+    /// Units the collector has finished.
+    finished: Mutex<usize>,
+    moved: Condvar,
+    size: usize,
+    stop: AtomicBool,
+}
+
+impl Window {
+    /// Waits until unit `i` may start; false when the run is stopping.
+    fn enter(&self, i: usize) -> bool {
+        let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        while i >= *finished + self.size && !self.stop.load(Ordering::SeqCst) {
+            finished = self.moved.wait(finished).unwrap_or_else(|e| e.into_inner());
+        }
+        !self.stop.load(Ordering::SeqCst)
+    }
+
+    fn finished(&self, n: usize) {
+        *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = n;
+        self.moved.notify_all();
+    }
+
+    fn stop(&self) {
+        let _guard = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        self.stop.store(true, Ordering::SeqCst);
+        self.moved.notify_all();
+    }
+}
+
 /// Plans, runs the workers and collects in order.
 fn drive<W: Work>(
     run: &Run,
@@ -491,22 +523,27 @@ fn drive<W: Work>(
         .build()
         .map_err(|e| Error::Usage(format!("--threads: {e}")))?;
     let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
+    let window = Window {
+        finished: Mutex::new(0),
+        moved: Condvar::new(),
+        size: 2 * threads + 1,
+        stop: AtomicBool::new(false),
+    };
     let (reg_tx, reg_rx) = channel::<Registration<W::Part>>();
     let mut totals = Totals::default();
     totals.scan.files_skipped = skipped;
     let result = pool.in_place_scope(|scope| {
         for _ in 0..threads {
             let reg_tx = reg_tx.clone();
-            let (units, next, stop) = (&units, &next, &stop);
+            let (units, next, window) = (&units, &next, &window);
             scope.spawn(move |_| {
                 let mut worker = work.worker();
                 loop {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(unit) = units.get(i) else { break };
+                    if !window.enter(i) {
+                        break;
+                    }
                     let (tx, rx): (SyncSender<Msg<W::Part>>, _) = sync_channel(W::CAPACITY);
                     if reg_tx.send((i, rx)).is_err() {
                         break;
@@ -525,9 +562,18 @@ fn drive<W: Work>(
             });
         }
         drop(reg_tx);
-        let collected = collect(run, work, &units, &reg_rx, events, consume, &mut totals);
+        let collected = collect(
+            run,
+            work,
+            &units,
+            &reg_rx,
+            &window,
+            events,
+            consume,
+            &mut totals,
+        );
         if collected.is_err() {
-            stop.store(true, Ordering::Relaxed);
+            window.stop();
         }
         // Dropping the receivers unblocks any worker still sending.
         drop(reg_rx);
@@ -544,11 +590,13 @@ fn is_first(unit: &Unit) -> bool {
 }
 
 /// The collector: takes every unit's messages in unit order.
+#[allow(clippy::too_many_arguments)]
 fn collect<W: Work>(
     run: &Run,
     work: &W,
     units: &[Unit],
     reg_rx: &Receiver<Registration<W::Part>>,
+    window: &Window,
     events: &mut dyn Events,
     consume: &mut dyn FnMut(W::Part) -> Result<(), Error>,
     totals: &mut Totals,
@@ -620,6 +668,7 @@ fn collect<W: Work>(
             if let Some(p) = work.part_of(mine) {
                 consume(p)?;
             }
+            window.finished(head + 1);
             continue;
         }
         let mut done = false;
@@ -635,6 +684,7 @@ fn collect<W: Work>(
                 unit.source.display()
             )));
         }
+        window.finished(head + 1);
     }
     Ok(())
 }

@@ -159,6 +159,13 @@ fn keys(o: &Output) -> Vec<(String, i64, String, Vec<i64>)> {
         .collect()
 }
 
+/// A policy for web alone, usable without a map (no rule names services or groups).
+fn web_only_policy(ingress: &str) -> String {
+    format!(
+        "[network]\nvpc_cidrs = [\"10.0.0.0/16\"]\n\n[[service]]\nname = \"web\"\nports = [8080]\n{ingress}\n"
+    )
+}
+
 fn web_policy(ingress: &str) -> String {
     format!(
         "[network]\nvpc_cidrs = [\"10.0.0.0/16\"]\n\n[[service]]\nname = \"web\"\nports = [8080]\n{ingress}\n\n[[service]]\nname = \"api\"\nports = [9090]\ningress_from_services = [\"web\"]\n"
@@ -197,7 +204,7 @@ fn v7_ecs_fields_without_flow_direction_or_map_still_find_the_internet_syn() {
     let logs = case.logs(&header, &internet_syn_into_web(ecs));
     let policy = case.file(
         "policy.toml",
-        &web_policy("ingress_from_cidrs = [\"10.0.0.0/16\"]"),
+        &web_only_policy("ingress_from_cidrs = [\"10.0.0.0/16\"]"),
     );
     // Without a map: the ECS fields say whose ENI it is; the addresses say which side.
     let o = run(&["audit", &logs, "--policy", &policy, "--format", "json"]);
@@ -454,7 +461,7 @@ fn tasks_whose_records_have_no_direction_are_not_called_clean() {
     .map(|l| format!("{l} {ecs}"))
     .collect();
     let logs = case.logs(&header, &lines);
-    let policy = case.file("policy.toml", &web_policy(""));
+    let policy = case.file("policy.toml", &web_only_policy(""));
     let o = run(&["audit", &logs, "--policy", &policy, "--format", "json"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
@@ -572,4 +579,105 @@ fn ingress_evidence_order_follows_the_contract() {
     let logs = case.logs(V5, &syn.lines());
     let o = audit(&case, &logs, &web_policy(""), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn an_address_the_map_does_not_list_for_a_known_eni_is_still_oriented() {
+    // The CSV map lists the task ENI's IPv4 address only; an internet host reaches its
+    // IPv6 address (inside the VPC's IPv6 block) on SSH. v2: no flow-direction.
+    let case = Case::new();
+    let lines = lines([
+        Exchange::tcp("eni-web", ("10.0.0.21", 40000), ("10.0.1.10", 8080), 60),
+        Exchange::tcp(
+            "eni-web",
+            ("2001:db8::7", 51000),
+            ("2600:1f18:abcd:ef00::10", 22),
+            60,
+        ),
+    ]);
+    let logs = case.logs(V2, &lines);
+    let policy = "[network]\nvpc_cidrs = [\"10.0.0.0/16\", \"2600:1f18:abcd:ef00::/56\"]\n\n\
+        [[service]]\nname = \"web\"\nports = [8080]\ningress_from_security_groups = [\"sg-alb\"]\n";
+    let o = audit(&case, &logs, policy, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        keys(&o),
+        [("2001:db8::7".into(), 6, "ACCEPT".into(), vec![22])]
+    );
+}
+
+#[test]
+fn a_map_that_gives_a_tasks_address_to_another_eni_does_not_turn_its_connection_around() {
+    // eni-old is known from its ECS fields only; the map gives its address to eni-new,
+    // for an unbounded window (a snapshot row). Its own records show the address is its
+    // own: its call to an internet host is not an ingress finding.
+    let case = Case::new();
+    let map = case.file(
+        "map.csv",
+        "eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,subnet_id,vpc_id,valid_from,valid_to\n\
+         eni-new,task,10.0.1.50,arn:aws:ecs:us-east-1:1:task/prod/tnew,prod,api,api,sg-api,,,,\n\
+         eni-alb,alb,10.0.0.21,,,,,sg-alb,,,,\n",
+    );
+    let header = format!("{V2} ecs-cluster-name ecs-service-name ecs-task-arn");
+    let ecs = "prod web arn:aws:ecs:us-east-1:1:task/prod/told";
+    let lines: Vec<String> =
+        Exchange::tcp("eni-old", ("10.0.1.50", 45000), ("198.51.100.7", 443), 100)
+            .lines()
+            .iter()
+            .map(|l| format!("{l} {ecs}"))
+            .collect();
+    let logs = case.logs(&header, &lines);
+    let policy = case.file(
+        "policy.toml",
+        "[network]\nvpc_cidrs = [\"10.0.0.0/16\"]\n[defaults]\ningress_from_security_groups = [\"sg-alb\"]\n",
+    );
+    let o = run(&[
+        "audit", &logs, "--map", &map, "--policy", &policy, "--format", "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn rules_by_service_or_security_group_without_a_map_are_refused() {
+    // Without a map nothing says which service or security groups a peer's address
+    // belongs to: such a rule would silently admit no one.
+    let case = Case::new();
+    let header = format!("{V5} ecs-cluster-name ecs-service-name ecs-task-arn");
+    let logs = case.logs(
+        &header,
+        &internet_syn_into_web("prod web arn:aws:ecs:us-east-1:1:task/prod/web1"),
+    );
+    for (rule, key) in [
+        ("ingress_from_services = [\"api\"]", "ingress_from_services"),
+        (
+            "ingress_from_security_groups = [\"sg-alb\"]",
+            "ingress_from_security_groups",
+        ),
+    ] {
+        let policy = case.file("policy.toml", &web_only_policy(rule));
+        let o = run(&["audit", &logs, "--policy", &policy]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert_eq!(
+            stderr(&o),
+            format!("vpcflow: error: --policy: {policy}: service[0] (web).{key}: without --map nothing says which security groups or service a peer belongs to; give the ENI map with --map\n")
+        );
+    }
+}
+
+#[test]
+fn a_task_with_only_nodata_records_is_audited_not_an_error() {
+    // A task that sent nothing in the window has nothing to judge: a clean audit.
+    let case = Case::new();
+    let logs = case.logs(
+        V2,
+        &["2 123456789012 eni-web - - - - - - - 1793491300 1793491360 - NODATA".to_string()],
+    );
+    let o = audit(&case, &logs, &web_policy(""), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("vpcflow: audit: 1 task audited, 0 not audited;"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -261,6 +261,52 @@ fn a_fold_over_chunks_whose_layout_guess_was_wrong_counts_each_record_once() {
     }
 }
 
+/// Counts prepared batches not consumed yet.
+struct Outstanding {
+    now: AtomicUsize,
+    max: AtomicUsize,
+}
+
+impl Ordered for Outstanding {
+    type Out = ();
+    fn prepare(&self, _batch: RecordBatch) -> Result<(), Error> {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn ordered_workers_do_not_run_ahead_of_a_slow_consumer() {
+    // 200 one-batch files and a consumer slower than the workers: what waits for it is
+    // bounded by the threads, not by the number of files.
+    let dir = tempfile::tempdir().unwrap();
+    let (sources, _) = small_files(dir.path(), 200, 3);
+    let mut input = Input::new(sources, small_buffers());
+    input.threads = 2;
+    let run = Run {
+        input: &input,
+        enricher: None,
+        progress: &|_| {},
+    };
+    let job = Outstanding {
+        now: AtomicUsize::new(0),
+        max: AtomicUsize::new(0),
+    };
+    let mut consumed = 0;
+    ordered(&run, &job, &mut Collected::default(), &mut |()| {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        job.now.fetch_sub(1, Ordering::SeqCst);
+        consumed += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(consumed, 200);
+    let max = job.max.load(Ordering::SeqCst);
+    // A window of 2 * threads + 1 units of one batch each, and the unit being consumed.
+    assert!(max <= 2 * 2 + 2, "{max} batches waited for the consumer");
+}
+
 #[test]
 fn an_error_from_the_consumer_stops_the_run() {
     let dir = tempfile::tempdir().unwrap();

@@ -553,3 +553,35 @@ fn direction_inferred_from_addresses_is_reported_not_guessed_silently() {
         "{err}"
     );
 }
+
+#[test]
+fn conversation_port_stability_is_not_split_by_other_peers() {
+    // The task calls 10.0.2.1:50051 twice and 10.0.2.2:50051 once (v2, both ports
+    // high, request and response in the same second): the calls to 10.0.2.1 are
+    // decided by port stability, whatever other peers sort between them.
+    let text = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+         2 eni-t 10.0.1.10 10.0.2.1 40000 50051 6 1 100 1793491300 1793491360 ACCEPT OK\n\
+         2 eni-t 10.0.2.1 10.0.1.10 50051 40000 6 1 100 1793491300 1793491360 ACCEPT OK\n\
+         2 eni-t 10.0.1.10 10.0.2.2 40001 50051 6 1 100 1793491300 1793491360 ACCEPT OK\n\
+         2 eni-t 10.0.1.10 10.0.2.1 40002 50051 6 1 100 1793491400 1793491460 ACCEPT OK\n\
+         2 eni-t 10.0.2.1 10.0.1.10 50051 40002 6 1 100 1793491400 1793491460 ACCEPT OK\n";
+    let (rows, _) = query_text(text, &["--conversations", "-q"]);
+    let to_server: Vec<(Value, Value, Value)> = rows
+        .iter()
+        .filter(|r| r["responder"] == "10.0.2.1" || r["initiator"] == "10.0.2.1")
+        .map(|r| {
+            (
+                r["initiator"].clone(),
+                r["responder_port"].clone(),
+                r["initiator_by"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        to_server,
+        vec![
+            ("10.0.1.10".into(), 50051.into(), "port-stability".into()),
+            ("10.0.1.10".into(), 50051.into(), "port-stability".into()),
+        ]
+    );
+}

@@ -266,13 +266,19 @@ impl Enricher {
                 .map(|a| a.value(row))
         };
 
-        // Orientation rule 4 learns from every record of the batch first, so that a
+        // Orientation rule 3 learns from every record of the batch first, so that a
         // record early in the batch profits from what later ones show.
+        // Records the map's addresses orient need not teach anything.
+        let mapped_side = |i: &Iface, a: Option<[u8; 16]>| a.is_some_and(|a| i.mapped.contains(&a));
         for row in 0..n {
-            if let Some(i) = iface_of(row).filter(|i| i.mapped.is_empty()) {
+            if let Some(i) = iface_of(row) {
+                let (s, d) = (addr(src, row), addr(dst, row));
+                if mapped_side(i, s) || mapped_side(i, d) {
+                    continue;
+                }
                 let sides = Sides {
-                    src: addr(src, row),
-                    dst: addr(dst, row),
+                    src: s,
+                    dst: d,
                     logged: logged(row),
                     ..Sides::default()
                 };
@@ -352,15 +358,17 @@ impl Enricher {
                 logged: logged(row),
                 ..Sides::default()
             };
-            // Rule 3 needs two map lookups: only for ENIs that 1 and 2 cannot orient.
-            if i.is_some_and(|i| i.mapped.is_empty()) && sides.logged.is_none() {
+            let own_learned = match i {
+                Some(i) if !mapped_side(i, s) && !mapped_side(i, d) => learned.of(i.name),
+                _ => &[],
+            };
+            let mut oriented = orient(&sides, own_learned, learned);
+            // Rule 4 needs two map lookups: only for records 1 to 3 cannot orient.
+            if oriented.is_none() && i.is_some() && s.is_some() && d.is_some() {
                 sides.src_elsewhere = elsewhere(s);
                 sides.dst_elsewhere = elsewhere(d);
+                oriented = orient(&sides, own_learned, learned);
             }
-            let oriented = match i {
-                Some(i) => orient(&sides, learned.of(i.name), learned),
-                None => orient(&sides, &[], learned),
-            };
             let peer = match oriented {
                 Some(o) => {
                     stats.direction_by[o.by as usize] += 1;

@@ -10,16 +10,22 @@
 //! 1. **map**: the ENI's addresses from the map (every address any of its rows gives
 //!    it);
 //! 2. **flow-direction** (v5+): `ingress` means the destination is the ENI's own;
-//! 3. **map**, again: a side that the map gives to *another* ENI at that time cannot be
-//!    this ENI's own address;
-//! 4. **addresses**: what the data itself shows. An ENI's own address is in the VPC, so
-//!    when exactly one side lies in the VPC CIDRs, that side is the ENI's; the addresses
-//!    learned that way (and by 2) are remembered per ENI for the rest of the unit of
-//!    input, which then also orients records whose two sides are both in the VPC.
+//! 3. **addresses**: what the ENI's own records show. An ENI's own address is in the
+//!    VPC, so when exactly one side lies in the VPC CIDRs, that side is the ENI's; the
+//!    addresses learned that way (and by 2) are remembered per ENI for the rest of the
+//!    unit of input, which then also orients records whose two sides are both in the
+//!    VPC. This covers an address the map does not list for an ENI it knows (a
+//!    secondary or IPv6 address left out of a CSV map);
+//! 4. **map**, again: a side that the map gives to *another* ENI at that time cannot be
+//!    this ENI's own address. It comes last because a map's windows can be wider than
+//!    the truth (a snapshot's rows are unbounded): an address the ENI's own records
+//!    prove to be its own is never turned around by it.
 //!
 //! When none applies, the record's direction is undecided: its `peer_addr` and
-//! `inbound` are null, and the summary counts it. Directions from 4 are inferred, not
-//! logged, and the summary says how many records they concern.
+//! `inbound` are null, and the summary counts it. Directions from 3 are inferred, not
+//! logged, and the summary says how many records they concern. What is learned depends
+//! on the unit of input (a file, or a 16 MiB chunk of a large one), never on the number
+//! of threads.
 //!
 //! The peer's address is taken from `pkt-srcaddr`/`pkt-dstaddr` where they are present,
 //! so that a NAT gateway's records show the real hosts behind it.
@@ -73,7 +79,7 @@ pub struct Sides<'a> {
     /// `flow-direction` as logged.
     pub logged: Option<Logged>,
     /// Whether the map gives the source (destination) to another ENI at the record's
-    /// time.
+    /// time (rule 4; only looked up when 1 to 3 do not decide).
     pub src_elsewhere: bool,
     pub dst_elsewhere: bool,
 }
@@ -114,8 +120,8 @@ impl Learned {
         self.own.get(eni).map_or(&[], |v| v.as_slice())
     }
 
-    /// Learns from one record of an ENI the map does not know: the side that
-    /// `flow-direction` names, or the only side inside the VPC.
+    /// Learns from one record of an ENI: the side that `flow-direction` names, or the
+    /// only side inside the VPC.
     pub fn learn(&mut self, eni: &str, s: &Sides, in_vpc: impl Fn(&[u8; 16]) -> bool) {
         let own = match (s.logged, s.src, s.dst) {
             (Some(Logged::Ingress), _, Some(d)) => d,
@@ -168,22 +174,20 @@ pub fn orient(s: &Sides, learned: &[[u8; 16]], state: &Learned) -> Option<Orient
             by: DirectionBy::FlowDirection,
         });
     }
-    match (s.src_elsewhere, s.dst_elsewhere) {
-        (true, false) => {
-            return Some(Orientation {
-                outbound: false,
-                by: DirectionBy::Map,
-            })
-        }
-        (false, true) => {
-            return Some(Orientation {
-                outbound: true,
-                by: DirectionBy::Map,
-            })
-        }
-        _ => {}
+    if let Some(o) = by_addrs(state.usable(learned), DirectionBy::Addresses) {
+        return Some(o);
     }
-    by_addrs(state.usable(learned), DirectionBy::Addresses)
+    match (s.src_elsewhere, s.dst_elsewhere) {
+        (true, false) => Some(Orientation {
+            outbound: false,
+            by: DirectionBy::Map,
+        }),
+        (false, true) => Some(Orientation {
+            outbound: true,
+            by: DirectionBy::Map,
+        }),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -253,6 +257,17 @@ mod tests {
                 by: DirectionBy::Map
             })
         );
+        // What the ENI's own records show wins over a map that gives its address to
+        // another ENI (a snapshot's unbounded window).
+        let o = orient(
+            &Sides {
+                src_elsewhere: true,
+                ..s(task, other)
+            },
+            learned.of("eni-1"),
+            &learned,
+        );
+        assert_eq!(o.map(|o| o.outbound), Some(true));
         // An ENI that seems to own many addresses forwards others' traffic.
         for i in 0..20 {
             learned.learn("eni-fw", &s(v4(10, 0, 0, i), inet), vpc);

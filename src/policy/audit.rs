@@ -280,7 +280,10 @@ impl AuditState {
             let cluster_id = cluster.id(row, &mut self.strings);
             let rule = auditor.policy.rule_for(service.str(row), cluster.str(row));
             let directed = peer_addr.is_valid(row) && inbound.is_valid(row);
-            let audited = match (rule, directed) {
+            // NODATA/SKIPDATA records carry no addresses: nothing to judge, and no
+            // reason not to call the task audited.
+            let addressed = addr(srcaddr, row).is_some() && addr(dstaddr, row).is_some();
+            let audited = match (rule, directed || !addressed) {
                 (None, _) => Audited::NoRule,
                 (Some(_), false) => Audited::Undirected,
                 (Some(_), true) => Audited::Yes,
@@ -294,8 +297,7 @@ impl AuditState {
                 continue;
             };
             if !directed {
-                // NODATA/SKIPDATA carry no addresses; the others are undecided.
-                if addr(srcaddr, row).is_some() && addr(dstaddr, row).is_some() {
+                if addressed {
                     self.counts.undirected += 1;
                 }
                 continue;

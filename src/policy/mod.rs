@@ -349,8 +349,36 @@ impl Policy {
 
     /// Checks that every service and security group the policy names is known to the
     /// map (when the map knows any), so that a typo does not silently admit no one.
+    ///
+    /// Without a map (records attributed from their v7 ECS fields only), service names
+    /// cannot be checked, and rules that admit peers by security group or by service
+    /// cannot be evaluated at all: nothing says which groups or which service a peer's
+    /// address belongs to. Such a rule is an error rather than a silent "admits no one".
     pub fn check_against(&self, name: &str, map: &EniMap) -> Result<(), String> {
         if map.is_empty() {
+            let rules = self
+                .defaults
+                .iter()
+                .map(|d| ("defaults".to_string(), d))
+                .chain(
+                    self.services
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| (format!("service[{i}] ({})", s.name), &s.rule)),
+                );
+            for (at, r) in rules {
+                let key = if !r.security_groups.is_empty() {
+                    "ingress_from_security_groups"
+                } else if !r.services.is_empty() {
+                    "ingress_from_services"
+                } else {
+                    continue;
+                };
+                return Err(format!(
+                    "{name}: {at}.{key}: without --map nothing says which security groups or \
+                     service a peer belongs to; give the ENI map with --map"
+                ));
+            }
             return Ok(());
         }
         let services = map.known_services();

@@ -204,8 +204,9 @@ impl ConversationState {
 
     /// One row per connection, most bytes first; at most `top`.
     pub fn finish(&self, top: Option<usize>) -> Vec<Vec<(&'static str, Value)>> {
+        // Sorted so that the connections between the same two addresses are adjacent.
         let mut convs: Vec<(&ConvKey, &Conv)> = self.convs.iter().collect();
-        convs.sort_by_key(|(k, _)| **k);
+        convs.sort_by_key(|(k, _)| (k.protocol, k.a.addr, k.b.addr, k.a.port, k.b.port));
         // Port stability over the connections between the same two addresses.
         let stable = initiator::stability_by_group(
             &convs,
