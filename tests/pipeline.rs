@@ -68,6 +68,22 @@ impl<'a> Fold for &'a Sum {
     }
 }
 
+/// The inputs `sources` on `threads` workers with small read buffers, no attribution.
+fn input(sources: Vec<Source>, threads: usize) -> Input {
+    let mut input = Input::new(sources, small_buffers());
+    input.threads = threads;
+    input
+}
+
+/// A run over `input` without attribution or progress.
+fn run(input: &Input) -> Run<'_> {
+    Run {
+        input,
+        enricher: None,
+        progress: &|_| {},
+    }
+}
+
 /// Reading options with a small read buffer (so that lines roll over reads, and debug
 /// builds do not zero a megabyte per unit).
 fn small_buffers() -> ScanOptions {
@@ -117,13 +133,8 @@ fn fold_keeps_one_state_per_worker_not_per_file() {
     let dir = tempfile::tempdir().unwrap();
     let (sources, total) = small_files(dir.path(), 120, 20);
     for threads in [1, 3] {
-        let mut input = Input::new(sources.clone(), small_buffers());
-        input.threads = threads;
-        let run = Run {
-            input: &input,
-            enricher: None,
-            progress: &|_| {},
-        };
+        let input = input(sources.clone(), threads);
+        let run = run(&input);
         let job = Sum {
             live: Live::default(),
         };
@@ -194,15 +205,10 @@ fn ordered_jobs_run_on_the_workers_and_come_out_in_input_order() {
         want.push(10_000 + i);
     }
     let (sources, _) = discover(&[dir.path().to_str().unwrap().to_string()]);
-    let mut input = Input::new(sources, small_buffers());
-    input.threads = 3;
+    let mut input = input(sources, 3);
     // Small chunks, so that the large file spans many units.
     input.chunk = 1024;
-    let run = Run {
-        input: &input,
-        enricher: None,
-        progress: &|_| {},
-    };
+    let run = run(&input);
     let job = Threads {
         seen: Mutex::new(BTreeSet::new()),
     };
@@ -243,14 +249,9 @@ fn a_fold_over_chunks_whose_layout_guess_was_wrong_counts_each_record_once() {
     std::fs::write(dir.path().join("a.log"), &text).unwrap();
     let (sources, _) = discover(&[dir.path().to_str().unwrap().to_string()]);
     for threads in [1, 2, 4] {
-        let mut input = Input::new(sources.clone(), small_buffers());
-        input.threads = threads;
+        let mut input = input(sources.clone(), threads);
         input.chunk = 512;
-        let run = Run {
-            input: &input,
-            enricher: None,
-            progress: &|_| {},
-        };
+        let run = run(&input);
         let job = Sum {
             live: Live::default(),
         };
@@ -282,13 +283,8 @@ fn ordered_workers_do_not_run_ahead_of_a_slow_consumer() {
     // bounded by the threads, not by the number of files.
     let dir = tempfile::tempdir().unwrap();
     let (sources, _) = small_files(dir.path(), 200, 3);
-    let mut input = Input::new(sources, small_buffers());
-    input.threads = 2;
-    let run = Run {
-        input: &input,
-        enricher: None,
-        progress: &|_| {},
-    };
+    let input = input(sources, 2);
+    let run = run(&input);
     let job = Outstanding {
         now: AtomicUsize::new(0),
         max: AtomicUsize::new(0),
@@ -311,13 +307,8 @@ fn ordered_workers_do_not_run_ahead_of_a_slow_consumer() {
 fn an_error_from_the_consumer_stops_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let (sources, _) = small_files(dir.path(), 50, 5);
-    let mut input = Input::new(sources, small_buffers());
-    input.threads = 2;
-    let run = Run {
-        input: &input,
-        enricher: None,
-        progress: &|_| {},
-    };
+    let input = input(sources, 2);
+    let run = run(&input);
     let job = Threads {
         seen: Mutex::new(BTreeSet::new()),
     };
