@@ -554,7 +554,7 @@ fn drive<W: Work>(
                         work,
                         &mut worker,
                         (i, unit),
-                        !is_first(unit),
+                        !unit.is_first(),
                         &mut send,
                     );
                 }
@@ -584,11 +584,6 @@ fn drive<W: Work>(
     Ok(totals)
 }
 
-/// Whether a unit starts at the beginning of its source (its layout is known).
-fn is_first(unit: &Unit) -> bool {
-    unit.range.is_none_or(|r| r.0 == 0)
-}
-
 /// The collector: takes every unit's messages in unit order.
 #[allow(clippy::too_many_arguments)]
 fn collect<W: Work>(
@@ -605,7 +600,7 @@ fn collect<W: Work>(
     let mut layout_here: Option<Arc<Layout>> = None;
     let mut lines_before = 0;
     for (head, unit) in units.iter().enumerate() {
-        let first = is_first(unit);
+        let first = unit.is_first();
         if first {
             lines_before = 0;
         }

@@ -115,6 +115,14 @@ pub struct Unit {
     pub layout: Option<Arc<Layout>>,
 }
 
+impl Unit {
+    /// Whether the unit starts at the beginning of its source (so its layout is known,
+    /// not guessed).
+    pub fn is_first(&self) -> bool {
+        self.range.is_none_or(|r| r.0 == 0)
+    }
+}
+
 /// What scanning one unit produced.
 #[derive(Debug)]
 pub struct UnitResult {
@@ -248,12 +256,11 @@ pub fn scan_unit(
     let started = Instant::now();
     let raw = Arc::new(AtomicU64::new(0));
     let mut stats = ScanStats::default();
-    let mut buf = Vec::new();
     let unit_options = ScanOptions {
         layout: unit.layout.clone(),
         ..options.clone()
     };
-    if unit.range.is_none_or(|r| r.0 == 0) {
+    if unit.is_first() {
         stats.files = 1;
     }
     let end_layout = scan_one(
@@ -262,7 +269,6 @@ pub fn scan_unit(
         &unit_options,
         sink,
         &raw,
-        &mut buf,
         &mut stats,
     )?;
     stats.raw_bytes = raw.load(Ordering::Relaxed);
@@ -285,7 +291,6 @@ fn scan_one(
     options: &ScanOptions,
     sink: &mut dyn ScanSink,
     raw: &Arc<AtomicU64>,
-    buf: &mut Vec<u8>,
     stats: &mut ScanStats,
 ) -> Result<Option<Arc<Layout>>, crate::Error> {
     let opened = match (range, source) {
@@ -310,7 +315,7 @@ fn scan_one(
     // small file (most S3 objects) never pays for zeroing a large buffer.
     let max_block = options.buffer_size.max(1);
     let mut block = max_block.min(FIRST_BLOCK);
-    buf.clear();
+    let mut buf = Vec::new();
     let mut start = 0; // first unconsumed byte of buf
     let mut failure = None;
     loop {

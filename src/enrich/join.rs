@@ -26,7 +26,7 @@ use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use arrow::record_batch::RecordBatch;
 use rustc_hash::FxHashMap;
 
-use super::orient::{orient, DirectionBy, Learned, Logged, Sides};
+use super::orient::{by_other_eni, orient, DirectionBy, Learned, Logged, Sides};
 use super::{EniKind, EniMap, EniRef, PEER_INTERNET, PEER_VPC};
 use crate::columns::{addr, col, TextCol};
 use crate::net::Cidr;
@@ -78,10 +78,6 @@ pub struct EnrichStats {
     pub direction_by: [u64; 3],
     /// Records with both addresses whose direction could not be decided.
     pub undecided: u64,
-    /// Records without addresses (NODATA, SKIPDATA, or a layout without them).
-    pub no_addresses: u64,
-    /// Records without an `interface_id` (their layout lacks it, or it is `-`).
-    pub no_interface: u64,
 }
 
 impl EnrichStats {
@@ -102,8 +98,6 @@ impl std::ops::AddAssign for EnrichStats {
             *a += b;
         }
         self.undecided += o.undecided;
-        self.no_addresses += o.no_addresses;
-        self.no_interface += o.no_interface;
     }
 }
 
@@ -305,9 +299,6 @@ impl Enricher {
             let own_holder = own.map(|h| map.holder_by_index(h));
             // Own side: task_arn, service, cluster, eni_kind.
             let mut own_keys = [None; 4];
-            if i.is_none() {
-                stats.no_interface += 1;
-            }
             if let Some(h) = own_holder {
                 stats.own_from_map += 1;
                 own_keys = [
@@ -345,30 +336,22 @@ impl Enricher {
 
             // Orientation.
             let (s, d) = (addr(src, row), addr(dst, row));
-            let own_eni = own_holder.map(|h| h.eni_id.as_str());
-            let elsewhere = |a: Option<[u8; 16]>| {
-                a.zip(t)
-                    .and_then(|(a, t)| map.holder_at(&a, t))
-                    .is_some_and(|h| Some(h.eni_id.as_str()) != own_eni.or(i.map(|i| i.name)))
-            };
-            let mut sides = Sides {
+            let sides = Sides {
                 src: s,
                 dst: d,
                 mapped: i.map_or(&[], |i| i.mapped),
                 logged: logged(row),
-                ..Sides::default()
             };
             let own_learned = match i {
                 Some(i) if !mapped_side(i, s) && !mapped_side(i, d) => learned.of(i.name),
                 _ => &[],
             };
-            let mut oriented = orient(&sides, own_learned, learned);
             // Rule 4 needs two map lookups: only for records 1 to 3 cannot orient.
-            if oriented.is_none() && i.is_some() && s.is_some() && d.is_some() {
-                sides.src_elsewhere = elsewhere(s);
-                sides.dst_elsewhere = elsewhere(d);
-                oriented = orient(&sides, own_learned, learned);
-            }
+            let oriented = orient(&sides, own_learned, learned).or_else(|| {
+                let (i, s, d, t) = (i?, s?, d?, t?);
+                let elsewhere = |a| map.holder_at(&a, t).is_some_and(|h| h.eni_id != i.name);
+                by_other_eni(elsewhere(s), elsewhere(d))
+            });
             let peer = match oriented {
                 Some(o) => {
                     stats.direction_by[o.by as usize] += 1;
@@ -387,8 +370,6 @@ impl Enricher {
                 None => {
                     if s.is_some() && d.is_some() {
                         stats.undecided += 1;
-                    } else {
-                        stats.no_addresses += 1;
                     }
                     own_addr.append_null();
                     inbound.append_null();

@@ -78,10 +78,6 @@ pub struct Sides<'a> {
     pub mapped: &'a [[u8; 16]],
     /// `flow-direction` as logged.
     pub logged: Option<Logged>,
-    /// Whether the map gives the source (destination) to another ENI at the record's
-    /// time (rule 4; only looked up when 1 to 3 do not decide).
-    pub src_elsewhere: bool,
-    pub dst_elsewhere: bool,
 }
 
 /// A logged `flow-direction`.
@@ -151,43 +147,35 @@ impl Learned {
     }
 }
 
-/// Decides one record's orientation (see the module documentation); `learned` are the
-/// addresses learned for its ENI. `None`: undecided, or a record without addresses
-/// (NODATA, SKIPDATA).
+/// The record went out when only its source is the ENI's own, came in when only its
+/// destination is; otherwise this evidence says nothing.
+fn one_side(src_own: bool, dst_own: bool, by: DirectionBy) -> Option<Orientation> {
+    (src_own != dst_own).then_some(Orientation {
+        outbound: src_own,
+        by,
+    })
+}
+
+/// Decides one record's orientation by rules 1 to 3 (see the module documentation);
+/// `learned` are the addresses learned for its ENI. `None`: undecided so far, or a
+/// record without addresses (NODATA, SKIPDATA).
 pub fn orient(s: &Sides, learned: &[[u8; 16]], state: &Learned) -> Option<Orientation> {
     let (src, dst) = (s.src?, s.dst?);
-    let by_addrs =
-        |own: &[[u8; 16]], by: DirectionBy| match (own.contains(&src), own.contains(&dst)) {
-            (true, false) => Some(Orientation { outbound: true, by }),
-            (false, true) => Some(Orientation {
-                outbound: false,
-                by,
-            }),
-            _ => None,
-        };
-    if let Some(o) = by_addrs(s.mapped, DirectionBy::Map) {
-        return Some(o);
-    }
-    if let Some(l) = s.logged {
-        return Some(Orientation {
-            outbound: l == Logged::Egress,
-            by: DirectionBy::FlowDirection,
-        });
-    }
-    if let Some(o) = by_addrs(state.usable(learned), DirectionBy::Addresses) {
-        return Some(o);
-    }
-    match (s.src_elsewhere, s.dst_elsewhere) {
-        (true, false) => Some(Orientation {
-            outbound: false,
-            by: DirectionBy::Map,
-        }),
-        (false, true) => Some(Orientation {
-            outbound: true,
-            by: DirectionBy::Map,
-        }),
-        _ => None,
-    }
+    let by_addrs = |own: &[[u8; 16]], by| one_side(own.contains(&src), own.contains(&dst), by);
+    by_addrs(s.mapped, DirectionBy::Map)
+        .or_else(|| {
+            s.logged.map(|l| Orientation {
+                outbound: l == Logged::Egress,
+                by: DirectionBy::FlowDirection,
+            })
+        })
+        .or_else(|| by_addrs(state.usable(learned), DirectionBy::Addresses))
+}
+
+/// Rule 4: a side that the map gives to another ENI at the record's time is not this
+/// ENI's own, so the other side is. Looked up only when rules 1 to 3 do not decide.
+pub fn by_other_eni(src_elsewhere: bool, dst_elsewhere: bool) -> Option<Orientation> {
+    one_side(dst_elsewhere, src_elsewhere, DirectionBy::Map)
 }
 
 #[cfg(test)]
@@ -242,32 +230,15 @@ mod tests {
         let o = orient(&s(task, other), learned.of("eni-1"), &learned);
         assert_eq!(o.map(|o| o.outbound), Some(true));
         // The other side held by another ENI in the map.
-        let o = orient(
-            &Sides {
-                dst_elsewhere: true,
-                ..s(other, task)
-            },
-            &[],
-            &learned,
-        );
         assert_eq!(
-            o,
+            by_other_eni(false, true),
             Some(Orientation {
                 outbound: true,
                 by: DirectionBy::Map
             })
         );
-        // What the ENI's own records show wins over a map that gives its address to
-        // another ENI (a snapshot's unbounded window).
-        let o = orient(
-            &Sides {
-                src_elsewhere: true,
-                ..s(task, other)
-            },
-            learned.of("eni-1"),
-            &learned,
-        );
-        assert_eq!(o.map(|o| o.outbound), Some(true));
+        assert_eq!(by_other_eni(true, false).map(|o| o.outbound), Some(false));
+        assert_eq!(by_other_eni(true, true), None);
         // An ENI that seems to own many addresses forwards others' traffic.
         for i in 0..20 {
             learned.learn("eni-fw", &s(v4(10, 0, 0, i), inet), vpc);

@@ -355,18 +355,20 @@ impl Policy {
     /// cannot be evaluated at all: nothing says which groups or which service a peer's
     /// address belongs to. Such a rule is an error rather than a silent "admits no one".
     pub fn check_against(&self, name: &str, map: &EniMap) -> Result<(), String> {
+        // Every rule with where it is in the file, for messages.
+        let rules: Vec<(String, &Rule)> = self
+            .defaults
+            .iter()
+            .map(|d| ("defaults".to_string(), d))
+            .chain(
+                self.services
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (format!("service[{i}] ({})", s.name), &s.rule)),
+            )
+            .collect();
         if map.is_empty() {
-            let rules = self
-                .defaults
-                .iter()
-                .map(|d| ("defaults".to_string(), d))
-                .chain(
-                    self.services
-                        .iter()
-                        .enumerate()
-                        .map(|(i, s)| (format!("service[{i}] ({})", s.name), &s.rule)),
-                );
-            for (at, r) in rules {
+            for (at, r) in &rules {
                 let key = if !r.security_groups.is_empty() {
                     "ingress_from_security_groups"
                 } else if !r.services.is_empty() {
@@ -383,20 +385,19 @@ impl Policy {
         }
         let services = map.known_services();
         let groups = map.known_security_groups();
-        let mut rules: Vec<(String, &Rule)> = Vec::new();
-        if let Some(d) = &self.defaults {
-            rules.push(("defaults".into(), d));
-        }
-        for (i, s) in self.services.iter().enumerate() {
-            let at = format!("service[{i}] ({})", s.name);
+        for (at, s) in rules
+            .iter()
+            .skip(self.defaults.iter().count())
+            .zip(&self.services)
+        {
             if !services.contains(&s.name.as_str()) {
                 return Err(format!(
-                    "{name}: {at}: the map has no task of service {:?} (known: {})",
+                    "{name}: {}: the map has no task of service {:?} (known: {})",
+                    at.0,
                     s.name,
                     services.join(", ")
                 ));
             }
-            rules.push((at, &s.rule));
         }
         for (at, r) in rules {
             for sg in &r.security_groups {
