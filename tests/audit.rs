@@ -2,6 +2,8 @@
 //! (no TCP flags) and in a v5-style format with flags; generated scenarios in several
 //! layouts, with either map kind, against the generator's ground truth.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -13,14 +15,6 @@ const T0: i64 = 1_793_491_200;
 
 fn vpcflow(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
-}
-
-fn findings(o: &Output) -> Vec<Value> {
-    String::from_utf8(o.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 const MAP: &str = "\
@@ -369,7 +363,7 @@ fn each_violation_found_and_no_look_alike_flagged_in_v2_and_v5() {
             "{}",
             String::from_utf8_lossy(&o.stderr)
         );
-        let got: Vec<Value> = findings(&o)
+        let got: Vec<Value> = common::json_lines(&o)
             .into_iter()
             .map(|f| {
                 json!({"severity": f["severity"], "eni_id": f["eni_id"], "peer_addr": f["peer_addr"],
@@ -403,7 +397,7 @@ fn each_violation_found_and_no_look_alike_flagged_in_v2_and_v5() {
             "format {}",
             if format == Format::V2 { "v2" } else { "v5" }
         );
-        let all = findings(&o);
+        let all = common::json_lines(&o);
         assert_eq!(all[0]["rule"], "unexpected-ingress");
         assert_eq!(
             all[0]["reason"],
@@ -444,7 +438,7 @@ fn command_line_rules_and_unaudited_services() {
         "json",
     ]);
     assert_eq!(o.status.code(), Some(1));
-    let peers: Vec<(String, String)> = findings(&o)
+    let peers: Vec<(String, String)> = common::json_lines(&o)
         .iter()
         .map(|f| {
             (
@@ -603,7 +597,7 @@ fn audit_matches_truth(logs: &Path, maps: &[PathBuf], policy: &Path, truth: &Pat
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let mut got: Vec<Value> = findings(&o).iter().map(key).collect();
+    let mut got: Vec<Value> = common::json_lines(&o).iter().map(key).collect();
     got.sort_by_key(|x| x.to_string());
     assert_eq!(got, want, "{args:?}");
 }
@@ -612,21 +606,21 @@ fn audit_matches_truth(logs: &Path, maps: &[PathBuf], policy: &Path, truth: &Pat
 fn demo_scenarios_match_the_ground_truth_with_either_map_kind() {
     for demo in ["testdata/demo", "testdata/demo-clean"] {
         let d = root(demo);
-        let csv = vec![d.join("eni-map.csv")];
-        let json = vec![
-            d.join("aws/describe-tasks.json"),
-            d.join("aws/describe-network-interfaces.json"),
-        ];
-        for (maps, threads) in [(&csv, "1"), (&json, "3")] {
-            audit_matches_truth(
-                &d.join("logs"),
-                maps,
-                &d.join("policy.toml"),
-                &d.join("truth.json"),
-                threads,
-            );
-        }
+        either_map_matches_truth(
+            &d,
+            &["eni-map.csv"],
+            &[
+                "aws/describe-tasks.json",
+                "aws/describe-network-interfaces.json",
+            ],
+            ["1", "3"],
+        );
     }
+}
+
+/// The audit of a generated scenario (see [`generate`]) equals its ground truth.
+fn generated_matches_truth(d: &Path, threads: [&str; 2]) {
+    either_map_matches_truth(d, &["map.csv"], &["tasks.json", "enis.json"], threads);
 }
 
 /// Runs `scripts/gen-flowlogs` with `args` into `d` (logs, both map kinds, policy,
@@ -655,10 +649,12 @@ fn generate(d: &Path, args: &[&str]) -> bool {
     true
 }
 
-/// The audit of a generated scenario equals its ground truth with either map kind.
-fn generated_matches_truth(d: &Path, threads: [&str; 2]) {
-    let csv = vec![d.join("map.csv")];
-    let json = vec![d.join("tasks.json"), d.join("enis.json")];
+/// The audit of the scenario in `d` (`logs/`, `policy.toml`, `truth.json`) equals its
+/// ground truth with either map kind: the `csv` files or the AWS `json` files, read on
+/// `threads[0]` and `threads[1]` workers.
+fn either_map_matches_truth(d: &Path, csv: &[&str], json: &[&str], threads: [&str; 2]) {
+    let paths = |files: &[&str]| files.iter().map(|f| d.join(f)).collect::<Vec<_>>();
+    let (csv, json) = (paths(csv), paths(json));
     for (maps, threads) in [(&csv, threads[0]), (&json, threads[1])] {
         audit_matches_truth(
             &d.join("logs"),

@@ -2,9 +2,9 @@
 //! case where `vpcflow audit` used to print a clean result it had not earned, or a
 //! finding for a response.
 
-use std::process::{Command, Output};
+mod common;
 
-use serde_json::Value;
+use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
 // 2026-11-01T00:00:00Z
@@ -127,21 +127,13 @@ fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
 }
 
-fn findings(o: &Output) -> Vec<Value> {
-    String::from_utf8(o.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// (peer_addr, protocol, action, ports) of each finding.
 fn keys(o: &Output) -> Vec<(String, i64, String, Vec<i64>)> {
-    findings(o)
+    common::json_lines(o)
         .iter()
         .map(|f| {
             (
@@ -213,7 +205,7 @@ fn v7_ecs_fields_without_flow_direction_or_map_still_find_the_internet_syn() {
         keys(&o),
         [("198.51.100.23".into(), 6, "ACCEPT".into(), vec![8080])]
     );
-    let f = &findings(&o)[0];
+    let f = &common::json_lines(&o)[0];
     assert_eq!(f["task_arn"], "arn:aws:ecs:us-east-1:1:task/prod/web1");
     assert_eq!(f["service"], "web");
     assert_eq!(f["peer_kind"], "internet");
@@ -538,7 +530,7 @@ fn response_to_a_connection_the_peer_opened_is_never_an_ingress_finding() {
         keys(&o),
         [("203.0.113.60".into(), 6, "ACCEPT".into(), vec![40404])]
     );
-    assert_eq!(findings(&o)[0]["flows"], 3);
+    assert_eq!(common::json_lines(&o)[0]["flows"], 3);
 }
 
 #[test]

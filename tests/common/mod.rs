@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 pub struct Row {
     pub eni: String,
@@ -94,4 +95,13 @@ pub fn records(dir: &Path) -> Vec<BTreeMap<String, String>> {
         }
     }
     out
+}
+
+/// The JSON Lines a command printed on stdout, one value per line.
+pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
