@@ -60,6 +60,22 @@ pub enum RejectKind {
     },
     /// A line that looks like a header but is not a usable layout.
     Header(LayoutError),
+    /// A record after an invalid header line: there is no layout to read it with.
+    NoLayout(LayoutError),
+    /// A line longer than the limit (`--max-line-bytes`).
+    TooLong { max: usize },
+    /// The last line of a file whose reading broke off inside it: what arrived of it
+    /// (`bytes`) is not the whole line.
+    Cut { bytes: usize },
+    /// The fields are separated by tabs rather than spaces.
+    Tabs,
+}
+
+impl RejectKind {
+    /// Whether the line has another number of fields than its layout.
+    pub fn is_field_count(&self) -> bool {
+        matches!(self, RejectKind::FieldCount { .. })
+    }
 }
 
 /// What is wrong with a field's value.
@@ -73,6 +89,8 @@ pub enum FieldProblem {
     },
     NotAnAddress,
     InvalidUtf8,
+    /// A unix time outside the years 2000 to 2200 in every unit.
+    NotATime,
 }
 
 /// The start of an offending value, as bytes: at most [`Excerpt::MAX`] of them.
@@ -104,10 +122,15 @@ pub enum FileError {
     /// Reading stopped in the middle (a truncated or corrupt `.gz`): the records before
     /// the damage were kept.
     Interrupted {
-        /// Lines read before the damage.
+        /// Lines read and used before the damage.
         line: u64,
-        /// Bytes of text read before the damage.
+        /// Bytes of text read and used before the damage.
         byte: u64,
         error: io::Error,
+        /// Lines decoded from the gzip member that failed its check, and dropped.
+        dropped: crate::parse::LineCounts,
+        /// Records of that member that were used before the damage was found (a
+        /// member too large to hold back).
+        unverified: u64,
     },
 }

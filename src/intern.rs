@@ -16,6 +16,12 @@ pub struct Strings {
 }
 
 impl Strings {
+    /// About how many bytes the strings and their index take.
+    pub fn bytes(&self) -> u64 {
+        let heap: usize = self.values.iter().map(|v| v.capacity()).sum();
+        (heap * 2 + self.values.capacity() * 24 + self.ids.capacity() * 29) as u64
+    }
+
     pub fn id(&mut self, s: &str) -> u32 {
         if let Some(&i) = self.ids.get(s) {
             return i;

@@ -98,7 +98,7 @@ use crate::Error;
 pub struct Input {
     pub sources: Vec<Source>,
     pub options: ScanOptions,
-    /// Worker threads; 0: one per core.
+    /// Worker threads; 0: one per core. At most [`MAX_THREADS`].
     pub threads: usize,
     /// Bytes per chunk of a large plain file; 0: the default ([`chunk_bytes`]).
     pub chunk: u64,
@@ -225,6 +225,10 @@ struct UnitDone {
     end_layout: Option<Arc<Layout>>,
     enrich: EnrichStats,
 }
+
+/// The most worker threads a run uses, whatever is asked: each holds read buffers and
+/// run-ahead results, and more threads than this gain nothing on any machine.
+pub const MAX_THREADS: usize = 256;
 
 /// The collector's verdict on a unit's guessed layout.
 const PENDING: u8 = 0;
@@ -512,7 +516,7 @@ fn drive<W: Work>(
     };
     let (units, skipped) = plan(&input.sources, &input.options, chunk);
     work.planned(&units);
-    let threads = match input.threads {
+    let threads = match input.threads.min(MAX_THREADS) {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     }

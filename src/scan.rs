@@ -23,7 +23,7 @@ use arrow::record_batch::RecordBatch;
 use crate::error::FileError;
 use crate::format::Layout;
 use crate::parse::{Decoder, DecoderOptions, LineCounts, Reject};
-use crate::source::{open_range, outside_window, Source};
+use crate::source::{open_range, outside_window, Opened, Source};
 
 /// How inputs are read.
 #[derive(Clone, Debug)]
@@ -39,6 +39,8 @@ pub struct ScanOptions {
     pub buffer_size: usize,
     /// The columns to build (projection pushdown); `None`: all.
     pub projection: Option<Arc<crate::batch::Projection>>,
+    /// Longest line accepted (`--max-line-bytes`).
+    pub max_line_bytes: usize,
 }
 
 impl Default for ScanOptions {
@@ -50,6 +52,7 @@ impl Default for ScanOptions {
             until: None,
             buffer_size: 1 << 20,
             projection: None,
+            max_line_bytes: crate::parse::DEFAULT_MAX_LINE_BYTES,
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct ScanStats {
     pub raw_bytes: u64,
     /// Bytes of flow-log text (after decompression).
     pub text_bytes: u64,
+    /// Lines decoded from gzip members that failed their check, and not used.
+    pub dropped: LineCounts,
     pub elapsed: Duration,
 }
 
@@ -95,6 +100,7 @@ impl std::ops::AddAssign for ScanStats {
         self.outside_window += o.outside_window;
         self.raw_bytes += o.raw_bytes;
         self.text_bytes += o.text_bytes;
+        self.dropped += o.dropped;
         self.elapsed = self.elapsed.max(o.elapsed);
     }
 }
@@ -203,10 +209,8 @@ fn chunks(path: &std::path::Path, chunk: u64) -> Option<(Vec<u64>, Option<Layout
     }
     let first = &head[..memchr::memchr(b'\n', &head).unwrap_or(head.len())];
     let first = first.strip_suffix(b"\r").unwrap_or(first);
-    let tokens = || first.split(|&b| b == b' ').filter(|t| !t.is_empty());
-    let header = crate::format::is_header(tokens())
-        .then(|| Layout::new(tokens().map(|t| std::str::from_utf8(t).unwrap_or("?"))).ok())
-        .flatten();
+    let first = first.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(first);
+    let header = crate::format::first_header(first);
     let mut bounds = vec![0];
     let mut window = vec![0u8; 64 * 1024];
     let mut pos = chunk;
@@ -285,6 +289,14 @@ impl ScanStats {
 
 /// Reads one source (or the byte range `range` of a plain file) and returns the layout
 /// in force at its end.
+///
+/// Of a gzip input, what is decoded from a member is held back until the member has
+/// passed its check (CRC and length): when a member turns out corrupt, its records and
+/// rejected lines are dropped, and counted as such, instead of being passed on. A
+/// member with more than [`HOLD_BYTES`] of text is passed on as it goes (bounded
+/// memory); if it then fails, the error says how many of its records were used. A file
+/// that merely ends early (truncated) keeps what was read, and its cut last line is
+/// rejected.
 fn scan_one(
     source: &Source,
     range: Option<(u64, u64)>,
@@ -293,15 +305,22 @@ fn scan_one(
     raw: &Arc<AtomicU64>,
     stats: &mut ScanStats,
 ) -> Result<Option<Arc<Layout>>, crate::Error> {
+    let out = &mut Out {
+        source,
+        sink,
+        stats,
+    };
     let opened = match (range, source) {
-        (Some((from, to)), Source::File(path)) => open_range(path, from, to, raw.clone()),
+        (Some((from, to)), Source::File(path)) => {
+            open_range(path, from, to, raw.clone()).map(Opened::Plain)
+        }
         _ => source.open(raw.clone()),
     };
     let mut reader = match opened {
         Ok(r) => r,
         Err(e) => {
-            stats.files_failed += 1;
-            sink.file_error(source, FileError::Unreadable(e))?;
+            out.stats.files_failed += 1;
+            out.sink.file_error(source, FileError::Unreadable(e))?;
             return Ok(None);
         }
     };
@@ -309,8 +328,10 @@ fn scan_one(
         batch_size: options.batch_size,
         layout: options.layout.clone(),
         projection: options.projection.clone(),
+        max_line_bytes: options.max_line_bytes,
     })
     .with_position(0, range.map_or(0, |r| r.0));
+    let mut held = Held::new(reader.is_gzip(), &decoder);
     // Blocks start small and double while reads fill them, up to the buffer size: a
     // small file (most S3 objects) never pays for zeroing a large buffer.
     let max_block = options.buffer_size.max(1);
@@ -331,20 +352,38 @@ fn scan_one(
                 Err(e) => break Err(e),
             }
         };
-        let n = match n {
-            Ok(n) => n,
-            Err(e) => {
-                failure = Some(e);
-                0
-            }
-        };
+        let n = n.unwrap_or_else(|e| {
+            failure = Some(e);
+            0
+        });
         buf.truncate(filled + n);
         if n == block {
             block = (block * 2).min(max_block);
         }
-        stats.text_bytes += n as u64;
-        sink.progress(raw.load(Ordering::Relaxed));
+        out.stats.text_bytes += n as u64;
+        out.sink.progress(raw.load(Ordering::Relaxed));
+        if n == 0 && failure.is_none() {
+            match reader.next_member() {
+                Ok(true) => {
+                    // A gzip member ended and passed its check: what came of it is
+                    // trusted. A line that goes on into the next member is not yet.
+                    emit(&mut decoder, options, &mut held, out)?;
+                    held.verified(&decoder, out)?;
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => failure = Some(e),
+            }
+        }
         let eof = n == 0;
+        if eof && failure.is_some() {
+            // Reading broke off: the unfinished last line is not a record.
+            decoder.cut(&buf[start..]);
+            for reject in decoder.take_rejects() {
+                held.event(Event::Reject(reject), out)?;
+            }
+            break;
+        }
         loop {
             let rest = &buf[start..];
             start += if eof {
@@ -353,29 +392,60 @@ fn scan_one(
                 decoder.decode(rest)
             };
             for reject in decoder.take_rejects() {
-                sink.reject(source, &reject)?;
+                held.event(Event::Reject(reject), out)?;
             }
             if !decoder.ready() {
                 break;
             }
-            emit(&mut decoder, source, options, sink, stats)?;
+            emit(&mut decoder, options, &mut held, out)?;
+        }
+        if held.over_limit(&decoder) {
+            emit(&mut decoder, options, &mut held, out)?;
+            held.release(&decoder, out)?;
         }
         if eof {
             break;
         }
     }
-    emit(&mut decoder, source, options, sink, stats)?;
-    stats.counts += decoder.counts();
-    if let Some(error) = failure {
-        stats.files_failed += 1;
-        sink.file_error(
-            source,
-            FileError::Interrupted {
-                line: decoder.line(),
-                byte: decoder.offset(),
-                error,
-            },
-        )?;
+    emit(&mut decoder, options, &mut held, out)?;
+    match failure {
+        None => {
+            held.release(&decoder, out)?;
+            out.stats.counts += decoder.counts();
+        }
+        // A file that ends early: what was read is what the file holds.
+        Some(error) if error.kind() == ErrorKind::UnexpectedEof => {
+            held.release(&decoder, out)?;
+            out.stats.counts += decoder.counts();
+            out.stats.files_failed += 1;
+            out.sink.file_error(
+                source,
+                FileError::Interrupted {
+                    line: decoder.line(),
+                    byte: decoder.offset(),
+                    error,
+                    dropped: LineCounts::default(),
+                    unverified: 0,
+                },
+            )?;
+        }
+        // Corrupt data: what was decoded from the failing member is not trusted.
+        Some(error) => {
+            let kept = held.released;
+            out.stats.counts += kept.counts;
+            out.stats.dropped += decoder.counts() - kept.counts;
+            out.stats.files_failed += 1;
+            out.sink.file_error(
+                source,
+                FileError::Interrupted {
+                    line: kept.line,
+                    byte: kept.offset,
+                    error,
+                    dropped: decoder.counts() - kept.counts,
+                    unverified: kept.counts.records - held.trusted.counts.records,
+                },
+            )?;
+        }
     }
     Ok(Some(decoder.layout().clone()))
 }
@@ -383,29 +453,127 @@ fn scan_one(
 /// The first read block of a unit (see `scan_one`).
 const FIRST_BLOCK: usize = 64 * 1024;
 
-/// Flushes the decoder's batch through the time window into the sink.
+/// Decoded text of one gzip member held back before its check, at most.
+pub const HOLD_BYTES: u64 = 64 << 20;
+
+/// A position in the decoded text.
+#[derive(Clone, Copy, Debug)]
+struct Point {
+    counts: LineCounts,
+    line: u64,
+    offset: u64,
+}
+
+impl Point {
+    fn of(decoder: &Decoder) -> Point {
+        Point {
+            counts: decoder.counts(),
+            line: decoder.line(),
+            offset: decoder.offset(),
+        }
+    }
+}
+
+/// What the scan of a gzip input holds back until its member's check (see `scan_one`).
+struct Held {
+    hold: bool,
+    events: Vec<Event>,
+    /// Where the last checked member ended.
+    trusted: Point,
+    /// Up to where events were passed on.
+    released: Point,
+}
+
+enum Event {
+    /// A batch after the time window, and how many records the window left out.
+    Batch(RecordBatch, u64),
+    Reject(Reject),
+}
+
+impl Held {
+    fn new(hold: bool, decoder: &Decoder) -> Held {
+        let at = Point::of(decoder);
+        Held {
+            hold,
+            events: Vec::new(),
+            trusted: at,
+            released: at,
+        }
+    }
+
+    fn event(&mut self, event: Event, out: &mut Out) -> Result<(), crate::Error> {
+        if self.hold {
+            self.events.push(event);
+            Ok(())
+        } else {
+            out.pass(event)
+        }
+    }
+
+    /// Whether more than [`HOLD_BYTES`] of unchecked text is held.
+    fn over_limit(&self, decoder: &Decoder) -> bool {
+        self.hold && decoder.offset() - self.released.offset > HOLD_BYTES
+    }
+
+    /// Passes on everything held.
+    fn release(&mut self, decoder: &Decoder, out: &mut Out) -> Result<(), crate::Error> {
+        for event in self.events.drain(..) {
+            out.pass(event)?;
+        }
+        self.released = Point::of(decoder);
+        Ok(())
+    }
+
+    /// A member passed its check: everything decoded so far is trusted.
+    fn verified(&mut self, decoder: &Decoder, out: &mut Out) -> Result<(), crate::Error> {
+        self.release(decoder, out)?;
+        self.trusted = self.released;
+        Ok(())
+    }
+}
+
+/// Flushes the decoder's batch through the time window to `held`, which holds it back
+/// or passes it on.
 fn emit(
     decoder: &mut Decoder,
-    source: &Source,
     options: &ScanOptions,
-    sink: &mut dyn ScanSink,
-    stats: &mut ScanStats,
+    held: &mut Held,
+    out: &mut Out,
 ) -> Result<(), crate::Error> {
     let Some(batch) = decoder.flush() else {
         return Ok(());
     };
-    let batch = if options.since.is_some() || options.until.is_some() {
+    let (batch, outside) = if options.since.is_some() || options.until.is_some() {
         let rows = batch.num_rows();
         let kept = window(&batch, options.since, options.until);
-        stats.outside_window += (rows - kept.num_rows()) as u64;
-        kept
+        let outside = (rows - kept.num_rows()) as u64;
+        (kept, outside)
     } else {
-        batch
+        (batch, 0)
     };
-    if batch.num_rows() > 0 {
-        sink.batch(source, batch)?;
+    held.event(Event::Batch(batch, outside), out)
+}
+
+/// Where a unit's results go: the sink, and the unit's statistics.
+struct Out<'a> {
+    source: &'a Source,
+    sink: &'a mut dyn ScanSink,
+    stats: &'a mut ScanStats,
+}
+
+impl Out<'_> {
+    fn pass(&mut self, event: Event) -> Result<(), crate::Error> {
+        match event {
+            Event::Batch(batch, outside) => {
+                self.stats.outside_window += outside;
+                if batch.num_rows() > 0 {
+                    self.sink.batch(self.source, batch)?;
+                }
+                Ok(())
+            }
+            Event::Reject(r) => self.sink.reject(self.source, &r),
+        }
     }
-    Ok(())
 }
 
 /// The rows of `batch` whose `start` is in `[since, until)`; a record without a start

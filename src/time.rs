@@ -2,13 +2,53 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
+/// The first second of 2000 and of 2200 (UTC): the times a flow log can hold.
+pub const EARLIEST: i64 = 946_684_800;
+pub const LATEST: i64 = 7_258_118_400;
+
+/// A unix time in seconds, milliseconds, microseconds or nanoseconds, as seconds. The
+/// unit is told by the magnitude: a value is in the finest unit whose span of the
+/// years 2000 to 2200 it reaches, and must then be before 2200 in it. Smaller values
+/// are seconds before 2000 (test data has them: 1975 in a public project's sample).
+/// `None` for a value in no unit's span (after 2200 in seconds, but below 2000 in
+/// milliseconds, say).
+pub fn unix_seconds(v: i64) -> Option<i64> {
+    let scale = [1_000_000_000, 1_000_000, 1_000]
+        .into_iter()
+        .find(|&scale| v >= EARLIEST * scale)
+        .unwrap_or(1);
+    (v < LATEST * scale).then_some(v / scale)
+}
+
 /// Parses `--since`/`--until`: RFC 3339 (`2026-11-01T07:00:00Z`), a UTC date-time
 /// without offset (`2026-11-01T07:00:00`, `2026-11-01 07:00`), a UTC date
-/// (`2026-11-01`) or unix seconds (`1793516400`). Returns unix seconds.
+/// (`2026-11-01`) or a unix time in seconds, milliseconds, microseconds or nanoseconds
+/// (`1793516400`, `1793516400000`). Returns unix seconds; a time outside the years
+/// 2000 to 2200 is refused.
 pub fn parse_time(s: &str) -> Result<i64, String> {
+    let t = parse_any_time(s)?;
+    if (EARLIEST..LATEST).contains(&t) {
+        Ok(t)
+    } else {
+        Err(format!(
+            "{:?} is not a time between the years 2000 and 2200",
+            s.trim()
+        ))
+    }
+}
+
+fn parse_any_time(s: &str) -> Result<i64, String> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse().map_err(|_| format!("{s:?} is out of range"));
+        let out_of_range = || {
+            format!(
+                "{s:?} is not a unix time between the years 2000 and 2200 (in seconds, \
+                 milliseconds, microseconds or nanoseconds)"
+            )
+        };
+        // Checked against the years 2000 to 2200 by the caller.
+        let v: i64 = s.parse().map_err(|_| out_of_range())?;
+        return unix_seconds(v).ok_or_else(out_of_range);
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp());
@@ -54,6 +94,21 @@ mod tests {
         assert_eq!(parse_time("2026-11-01 07:00"), Ok(1793516400));
         assert_eq!(parse_time("2026-11-01"), Ok(1793516400 - 7 * 3600));
         assert!(parse_time("yesterday").unwrap_err().contains("not a time"));
+        assert_eq!(parse_time("1793516400000"), Ok(1793516400));
+        assert_eq!(parse_time("1793516400000000"), Ok(1793516400));
+        assert_eq!(parse_time("1793516400000000000"), Ok(1793516400));
+        assert!(parse_time("58803").unwrap_err().contains("2000 and 2200"));
+        assert!(parse_time("9000000000")
+            .unwrap_err()
+            .contains("2000 and 2200"));
+        assert_eq!(unix_seconds(1), Some(1));
+        assert_eq!(unix_seconds(LATEST), None);
+        assert_eq!(unix_seconds(EARLIEST * 1000 - 1), None);
+        assert_eq!(unix_seconds(EARLIEST * 1000), Some(EARLIEST));
+        assert_eq!(unix_seconds(i64::MAX), None);
+        assert!(parse_time("2201-01-01")
+            .unwrap_err()
+            .contains("2000 and 2200"));
         assert_eq!(rfc3339(1793516400), "2026-11-01T07:00:00Z");
     }
 }

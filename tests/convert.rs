@@ -121,8 +121,16 @@ fn parquet_has_aws_types_and_cat_values() {
     assert!(got == want, "Parquet rows equal cat's JSON rows");
 }
 
+fn convert(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("convert")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 #[test]
-fn later_layout_with_fewer_columns_gets_nulls_and_extra_columns_are_an_error() {
+fn later_layout_with_fewer_columns_gets_nulls() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.log");
     std::fs::write(
@@ -131,15 +139,7 @@ fn later_layout_with_fewer_columns_gets_nulls_and_extra_columns_are_an_error() {
     )
     .unwrap();
     let out = dir.path().join("out.parquet");
-    let o = Command::new(BIN)
-        .args([
-            "convert",
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let o = convert(&[input.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     assert!(o.status.success());
     let rows = parquet_rows(&out);
     assert_eq!(
@@ -149,24 +149,93 @@ fn later_layout_with_fewer_columns_gets_nulls_and_extra_columns_are_an_error() {
             {"version": 5, "srcaddr": "10.0.0.3", "dstaddr": null, "bytes": null},
         ])
     );
+}
+
+/// An S3 tree whose flow log format gained a column half way: every record in one
+/// file with the union of the columns, nulls where a record's layout lacks one.
+#[test]
+fn convert_of_a_tree_whose_format_gained_a_column_writes_the_union() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = |d: &str| {
+        dir.path()
+            .join(format!("AWSLogs/1/vpcflowlogs/us-east-1/2026/11/{d}"))
+    };
+    std::fs::create_dir_all(day("01")).unwrap();
+    std::fs::create_dir_all(day("02")).unwrap();
     std::fs::write(
-        &input,
-        "version srcaddr\n5 10.0.0.3\nversion srcaddr action\n5 10.0.0.3 ACCEPT\n",
+        day("01").join("a.log"),
+        "version srcaddr bytes\n2 10.0.0.1 100\n2 10.0.0.2 200\n",
     )
     .unwrap();
-    let o = Command::new(BIN)
-        .args([
-            "convert",
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
+    std::fs::write(
+        day("02").join("b.log"),
+        "version srcaddr bytes flow-direction\n5 10.0.0.3 300 ingress\n",
+    )
+    .unwrap();
+    // And a mid-file header that adds yet another column after rows were written.
+    std::fs::write(
+        day("02").join("c.log"),
+        "version srcaddr\n5 10.0.0.4\nversion srcaddr action\n5 10.0.0.5 ACCEPT\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.parquet");
+    let o = convert(&[
+        dir.path().join("AWSLogs").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        serde_json::to_value(parquet_rows(&out)).unwrap(),
+        serde_json::json!([
+            {"version": 2, "srcaddr": "10.0.0.1", "bytes": 100, "flow_direction": null, "action": null},
+            {"version": 2, "srcaddr": "10.0.0.2", "bytes": 200, "flow_direction": null, "action": null},
+            {"version": 5, "srcaddr": "10.0.0.3", "bytes": 300, "flow_direction": "ingress", "action": null},
+            {"version": 5, "srcaddr": "10.0.0.4", "bytes": null, "flow_direction": null, "action": null},
+            {"version": 5, "srcaddr": "10.0.0.5", "bytes": null, "flow_direction": null, "action": "ACCEPT"},
         ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr)
-        .contains("with column action that the first layout lacks"));
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "no temporary file left behind: {names:?}");
 }
+
+/// A failed convert used to leave a 4-byte `PAR1` file, or an empty one for a missing
+/// input, in place of the previous output.
+#[test]
+fn failed_convert_keeps_the_previous_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.parquet");
+    std::fs::write(&out, b"previous output").unwrap();
+    let missing = dir.path().join("missing.log");
+    let o = convert(&[missing.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&out).unwrap(), b"previous output");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not written"));
+    // A run stopped by --strict at a bad line.
+    let bad = dir.path().join("bad.log");
+    std::fs::write(&bad, format!("{}\n2 x\n", DEMO_LINE)).unwrap();
+    let o = convert(&[
+        "--strict",
+        bad.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&out).unwrap(), b"previous output");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 2, "no temporary file left behind");
+    // A successful run replaces it.
+    std::fs::write(&bad, format!("{}\n", DEMO_LINE)).unwrap();
+    let o = convert(&[bad.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert_eq!(parquet_rows(&out).len(), 1);
+}
+
+const DEMO_LINE: &str =
+    "2 123456789010 eni-0a1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1700000000 1700000060 ACCEPT OK";
 
 #[test]
 fn duckdb_reads_back_identical_values() {

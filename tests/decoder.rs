@@ -78,6 +78,7 @@ fn options(batch_size: usize) -> DecoderOptions {
         batch_size,
         layout: None,
         projection: None,
+        ..DecoderOptions::default()
     }
 }
 
@@ -300,8 +301,8 @@ fn bad_lines_are_rejected_whole_with_exact_messages() {
         ),
         (
             b"\x00 \x01 \x02 \x03 \x04 \x05 \x06 \x07 \x08 \x09 \x0a\x0b \x0c \x0d \x0e",
-            // The \x0a is a newline: two lines, each rejected.
-            "expected 14 fields, found 10",
+            // The \x0a is a newline: two lines, each rejected; the first has a tab.
+            "fields are separated by spaces; this line has tabs",
         ),
         (
             b"2\x00 123456789010 eni-0a1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1439387263 1439387264 ACCEPT OK",
@@ -340,6 +341,7 @@ fn fields_layout_and_headers() {
             batch_size: 10,
             layout: Some(layout),
             projection: None,
+            ..DecoderOptions::default()
         },
     );
     assert_eq!(d.counts.records, 1);
@@ -358,6 +360,7 @@ fn fields_layout_and_headers() {
             batch_size: 10,
             layout: Some(Arc::new(Layout::default_v2())),
             projection: None,
+            ..DecoderOptions::default()
         },
     );
     let v: serde_json::Value = serde_json::from_str(jsonl(&d.batches).trim()).unwrap();
@@ -392,6 +395,7 @@ fn projection_builds_only_the_needed_columns_and_still_validates_the_others() {
             batch_size: 10,
             layout: None,
             projection: Some(Arc::new(projection)),
+            ..DecoderOptions::default()
         },
     );
     assert_eq!(d.counts.records, 1);

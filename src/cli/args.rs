@@ -3,13 +3,18 @@
 
 use std::sync::Arc;
 
+use std::io::IsTerminal;
+
 use clap::{Args, ValueEnum};
 use vpcflow::enrich::{load_map_file, EniMap, Enricher};
 use vpcflow::format::Layout;
 use vpcflow::net::Cidr;
-use vpcflow::pipeline::Input;
+use vpcflow::output::printable;
+use vpcflow::parse::{DEFAULT_MAX_LINE_BYTES, MAX_MAX_LINE_BYTES};
+use vpcflow::pipeline::{Input, MAX_THREADS};
 use vpcflow::scan::ScanOptions;
-use vpcflow::source::discover;
+use vpcflow::source::Source;
+use vpcflow::source::{discover_all, input_named_by, FileId};
 use vpcflow::{time, Error};
 
 use super::report::Reporter;
@@ -48,9 +53,15 @@ pub struct ReadArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
-    /// Worker threads (default: all cores). Output is the same for any number.
+    /// Worker threads (default: all cores; at most 256). Output is the same for any
+    /// number.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
+
+    /// Longest line accepted, in bytes; longer lines are rejected with their position
+    /// and skipped.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES)]
+    pub max_line_bytes: usize,
 
     /// Records per Arrow batch.
     #[arg(long, default_value_t = 8192, value_name = "N", hide = true)]
@@ -90,6 +101,11 @@ impl ReadArgs {
                 )));
             }
         }
+        if !(1..=MAX_MAX_LINE_BYTES).contains(&self.max_line_bytes) {
+            return Err(Error::Usage(format!(
+                "--max-line-bytes must be between 1 and {MAX_MAX_LINE_BYTES}"
+            )));
+        }
         if self.batch_size == 0 {
             return Err(Error::Usage("--batch-size must be at least 1".into()));
         }
@@ -98,14 +114,44 @@ impl ReadArgs {
             if !default_stdin {
                 return Err(Error::Usage("no INPUT given (use - for stdin)".into()));
             }
+            // Waiting for someone to type flow logs helps nobody: stdin is read
+            // without `-` only when something is piped in.
+            if std::io::stdin().is_terminal() {
+                return Err(Error::Usage(
+                    "no INPUT given: name flow-log files or directories, or pipe them in \
+                     (`-` reads the terminal); see --help"
+                        .into(),
+                ));
+            }
             inputs.push("-".into());
         }
-        let (sources, errors) = discover(&inputs);
-        let missing = errors
+        let found = discover_all(&inputs);
+        let sources = found.sources;
+        let missing = found
+            .errors
             .into_iter()
             .map(|e| format!("{}: {}", e.path, e.error))
             .collect();
+        // An output that is also an input would be truncated before it is read, or
+        // read while it is written.
+        if let Some(path) = &self.errors {
+            refuse_output_over_input(&sources, "--errors", path)?;
+        }
+        if let Some(input) = FileId::of_stdout().and_then(|id| input_named_by(&sources, &id)) {
+            return Err(Error::Usage(format!(
+                "standard output is the input file {}; write the output elsewhere",
+                input.display()
+            )));
+        }
         let reporter = Reporter::new(self.errors.as_deref(), self.strict, self.quiet)?;
+        for (dir, first) in &found.repeated_dirs {
+            reporter.warn(&format!(
+                "{} skipped: it is the directory {} again (a symbolic link loop or a second \
+                 way in), whose files are read once",
+                dir.display(),
+                first.display()
+            ));
+        }
         let mut input = Input::new(
             sources,
             ScanOptions {
@@ -113,15 +159,38 @@ impl ReadArgs {
                 layout,
                 since,
                 until,
+                max_line_bytes: self.max_line_bytes,
                 ..ScanOptions::default()
             },
         );
         input.threads = self.threads;
+        if self.threads > MAX_THREADS {
+            reporter.warn(&format!(
+                "--threads {} is more than the {MAX_THREADS} allowed; using {MAX_THREADS}",
+                self.threads
+            ));
+            input.threads = MAX_THREADS;
+        }
         Ok(ReadConfig {
             input,
             missing,
             reporter,
         })
+    }
+}
+
+/// Refuses an output file (`what`: the option that names it) that is the same file as
+/// one of the inputs, however either is spelled.
+pub fn refuse_output_over_input(sources: &[Source], what: &str, path: &str) -> Result<(), Error> {
+    let Some(id) = FileId::of(std::path::Path::new(path)) else {
+        return Ok(());
+    };
+    match input_named_by(sources, &id) {
+        Some(input) => Err(Error::Usage(format!(
+            "{what} {path} is the input file {}; it would be overwritten before it is read",
+            input.display()
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -164,7 +233,7 @@ impl MapOpts {
         let map = EniMap::from_facts(facts);
         if !quiet {
             for w in warnings.iter().chain(map.warnings()) {
-                eprintln!("vpcflow: warning: {w}");
+                eprintln!("vpcflow: warning: {}", printable(w, true));
             }
         }
         Ok(map)

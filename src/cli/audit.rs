@@ -93,23 +93,23 @@ pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
     config.input.options.projection = Some(Arc::new(audit::projection()));
     let ran = execute(&mut config, Some(&enricher), |run, reporter| {
         pipeline::fold(run, &auditor, reporter)
-    })?;
-    let (findings, summary) = ran.value.finish(&auditor);
-    let nothing = nothing_audited(&summary, &ran.totals.enrich, !map.is_empty());
+    })?
+    .map(|state| state.finish(&auditor));
+    let (findings, summary) = &ran.value;
+    let (findings, summary) = (findings.as_slice(), summary);
+    let nothing = nothing_audited(summary, &ran.totals.enrich, !map.is_empty());
     if nothing.is_none() {
         let format = args.format.unwrap_or_else(default_format);
         let stdout = io::stdout();
         let out = io::BufWriter::new(stdout.lock());
         match format {
-            ReportFormat::Json => findings::write_json(&findings, out)?,
-            ReportFormat::Csv => findings::write_csv(&findings, out)?,
-            ReportFormat::Table => {
-                findings::write_table(&findings, &summary, terminal_width(), out)?
-            }
+            ReportFormat::Json => findings::write_json(findings, out)?,
+            ReportFormat::Csv => findings::write_csv(findings, out)?,
+            ReportFormat::Table => findings::write_table(findings, summary, terminal_width(), out)?,
         }
     }
     summarize(&mut config, &ran, true)?;
-    config.reporter.audit(&summary);
+    config.reporter.audit(summary);
     if let Some(why) = nothing {
         return Err(Error::Input(format!("no task could be audited: {why}")));
     }

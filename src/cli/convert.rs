@@ -8,10 +8,9 @@ use clap::Args;
 use vpcflow::output::parquet::{to_output_batch, ParquetWriter};
 use vpcflow::output::BatchWriter;
 use vpcflow::pipeline::{self, Ordered};
-use vpcflow::source::Source;
 use vpcflow::Error;
 
-use super::args::ReadArgs;
+use super::args::{refuse_output_over_input, ReadArgs};
 use super::{execute, exit_code, summarize};
 
 #[derive(Args, Debug)]
@@ -22,6 +21,13 @@ pub struct ConvertArgs {
     /// The Parquet file to write.
     #[arg(long, short = 'o', value_name = "OUT.parquet")]
     output: String,
+}
+
+impl ConvertArgs {
+    /// The output file, for messages.
+    pub fn output_name(&self) -> &str {
+        &self.output
+    }
 }
 
 /// Converts batches to Parquet's column types on the workers.
@@ -36,17 +42,7 @@ impl Ordered for ParquetTypes {
 
 pub fn convert(args: ConvertArgs) -> Result<ExitCode, Error> {
     let mut config = args.read.config(false)?;
-    if config
-        .input
-        .sources
-        .iter()
-        .any(|s| matches!(s, Source::File(p) if p.as_os_str() == args.output.as_str()))
-    {
-        return Err(Error::Usage(format!(
-            "{}: the output is also an input",
-            args.output
-        )));
-    }
+    refuse_output_over_input(&config.input.sources, "-o", &args.output)?;
     let mut writer = ParquetWriter::create(&args.output)
         .map_err(|e| Error::Usage(format!("cannot create {}: {e}", args.output)))?;
     let ran = execute(&mut config, None, |run, reporter| {
@@ -55,7 +51,15 @@ pub fn convert(args: ConvertArgs) -> Result<ExitCode, Error> {
         })?;
         Ok(((), totals))
     })?;
-    writer.finish()?;
     summarize(&mut config, &ran, false)?;
+    if ran.unreadable {
+        // Exit 2: not a success, so whatever was at the output path stays as it was.
+        eprintln!(
+            "vpcflow: {} not written: an input could not be read",
+            args.output
+        );
+    } else {
+        writer.commit()?;
+    }
     Ok(exit_code(ran.unreadable))
 }

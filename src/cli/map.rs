@@ -19,6 +19,10 @@ pub struct MapArgs {
     /// address then.
     #[arg(long, value_name = "T")]
     at: Option<String>,
+
+    /// Print no warnings about the map files on stderr.
+    #[arg(long, short = 'q')]
+    quiet: bool,
 }
 
 pub fn map(args: MapArgs) -> Result<ExitCode, Error> {
@@ -31,7 +35,7 @@ pub fn map(args: MapArgs) -> Result<ExitCode, Error> {
         maps: args.files,
         ..MapOpts::default()
     };
-    let map = opts.load(false)?;
+    let map = opts.load(args.quiet)?;
     let rows = map
         .rows()
         .iter()

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use vpcflow::enrich::Enricher;
+use vpcflow::output::printable;
 use vpcflow::pipeline::{Run, Totals};
 use vpcflow::Error;
 
@@ -89,6 +90,11 @@ pub fn run() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // Where a failed write went: the output file of `convert`, else stdout.
+    let target = match &cli.command {
+        Command::Convert(args) => args.output_name().to_string(),
+        _ => "stdout".to_string(),
+    };
     let result = match cli.command {
         Command::Cat(args) => cat::cat(args),
         Command::Convert(args) => convert::convert(args),
@@ -99,9 +105,14 @@ pub fn run() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(Error::Io(e)) => {
+            let _ = io::stdout().flush();
+            eprintln!("vpcflow: error: cannot write {target}: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             let _ = io::stdout().flush();
-            eprintln!("vpcflow: error: {e}");
+            eprintln!("vpcflow: error: {}", printable(&e.to_string(), true));
             ExitCode::from(2)
         }
     }
@@ -133,11 +144,11 @@ fn execute<T>(
     f: impl FnOnce(&Run, &mut Reporter) -> Result<(T, Totals), Error>,
 ) -> Result<Ran<T>, Error> {
     let reporter = &mut config.reporter;
-    for m in &config.missing {
-        reporter.input_missing(m);
-    }
     if !config.missing.is_empty() && reporter.strict() {
         return Err(Error::Input(config.missing.join("; ")));
+    }
+    for m in &config.missing {
+        reporter.input_missing(m);
     }
     reporter.start_progress(&config.input.sources);
     let bar = reporter.progress_bar();

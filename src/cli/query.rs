@@ -201,6 +201,19 @@ pub fn query(args: QueryArgs) -> Result<ExitCode, Error> {
                 .collect()
         })
     };
+    let saturated = ran
+        .value
+        .iter()
+        .flatten()
+        .filter(|(_, v)| v.as_u64() == Some(u64::MAX))
+        .count();
+    if saturated > 0 {
+        config.reporter.warn(&format!(
+            "{saturated} sum{} reached {}, the largest that can be counted, and stopped there",
+            if saturated == 1 { "" } else { "s" },
+            u64::MAX
+        ));
+    }
     let mut columns: Vec<&str> = query.keys.iter().map(|k| k.name()).collect();
     columns.extend(["records", "packets", "bytes", "first_seen", "last_seen"]);
     let format = args.format.unwrap_or_else(default_format);

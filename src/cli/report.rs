@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use vpcflow::enrich::EnrichStats;
 use vpcflow::error::{FileError, Reject};
+use vpcflow::output::printable;
 use vpcflow::pipeline::Events;
 use vpcflow::policy::audit::AuditSummary;
 use vpcflow::scan::{ScanOptions, ScanStats};
@@ -23,7 +24,8 @@ pub struct Reporter {
     quiet: bool,
     rejects_seen: u64,
     unreadable: u64,
-    damaged: u64,
+    /// Files whose reading broke off, and what was lost in each.
+    damaged: Vec<String>,
     bar: Option<ProgressBar>,
 }
 
@@ -51,7 +53,7 @@ impl Reporter {
             quiet,
             rejects_seen: 0,
             unreadable: 0,
-            damaged: 0,
+            damaged: Vec::new(),
             bar: None,
         })
     }
@@ -66,6 +68,7 @@ impl Reporter {
     }
 
     fn println(&self, msg: &str) {
+        let msg = printable(msg, true);
         match &self.bar {
             Some(bar) => bar.suspend(|| eprintln!("{msg}")),
             None => eprintln!("{msg}"),
@@ -118,7 +121,15 @@ impl Events for Reporter {
         }
         match error {
             FileError::Unreadable(_) => self.unreadable += 1,
-            _ => self.damaged += 1,
+            FileError::Interrupted { line, dropped, .. } => self.damaged.push(format!(
+                "{} ({})",
+                source.display(),
+                match dropped.lines {
+                    0 => format!("truncated at line {line}"),
+                    n => format!("corrupt after line {line}; {n} lines dropped"),
+                }
+            )),
+            _ => {}
         }
         self.println(&format!("vpcflow: {line}"));
         Ok(())
@@ -170,9 +181,15 @@ impl Reporter {
                     stats,
                     options,
                     self.rejects_seen,
-                    self.damaged + self.unreadable
+                    self.damaged.len() as u64 + self.unreadable
                 )
             );
+            if !self.damaged.is_empty() {
+                eprintln!(
+                    "vpcflow: damaged input, read only in part: {}",
+                    self.damaged.join(", ")
+                );
+            }
         }
         Ok(())
     }
@@ -254,6 +271,11 @@ impl Reporter {
             s.medium,
             s.low
         );
+        line += &format!(
+            "; state held: {} connections, {}",
+            s.connections_held,
+            human_bytes(s.state_bytes)
+        );
         eprintln!("{line}");
         if s.counts.without_interface > 0 && s.tasks_audited > 0 {
             self.warn(&format!(
@@ -308,6 +330,12 @@ pub fn summary(stats: &ScanStats, options: &ScanOptions, shown_from: u64, failed
                 stats.files_skipped
             );
         }
+    }
+    if stats.dropped.lines > 0 {
+        s += &format!(
+            "; {} lines ({} records) of damaged gzip members dropped",
+            stats.dropped.lines, stats.dropped.records
+        );
     }
     if failed > 0 {
         s += &format!(

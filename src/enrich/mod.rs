@@ -237,6 +237,87 @@ impl EniRef<'_> {
     }
 }
 
+/// One warning for an address held by different ENIs at overlapping times, if it is:
+/// which ENIs, and from when. `windows` are sorted by start; a sweep keeps the two
+/// latest ends of different ENIs seen so far, so thousands of rows for one address
+/// cost linear time and one line.
+fn overlaps(addr: &[u8; 16], windows: &[Window], rows: &[MapRow]) -> Option<String> {
+    let eni = |w: &Window| rows[w.row as usize].eni_id.as_str();
+    // (end, window) of the latest-ending window, and of the latest-ending one of
+    // another ENI than that.
+    let mut best: Option<(i64, Window)> = None;
+    let mut second: Option<(i64, Window)> = None;
+    let mut since: Option<i64> = None;
+    let mut involved: Vec<&Window> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for w in windows {
+        let other = match (best, second) {
+            (Some((_, b)), s) if eni(&b) == eni(w) => s,
+            (b, _) => b,
+        };
+        if let Some((to, o)) = other {
+            if w.from < to {
+                since.get_or_insert(w.from);
+                for x in [o, *w] {
+                    let name = format!("{} ({})", eni(&x), rows[x.row as usize].origin);
+                    if !names.contains(&name) && names.len() < 3 {
+                        names.push(name);
+                    }
+                }
+                involved.push(w);
+            }
+        }
+        let entry = (w.to, *w);
+        match best {
+            Some((to, b)) if to >= w.to => {
+                if eni(&b) != eni(w) && second.is_none_or(|(t, _)| w.to > t) {
+                    second = Some(entry);
+                }
+            }
+            Some((_, b)) => {
+                if eni(&b) != eni(w) {
+                    second = best;
+                }
+                best = Some(entry);
+            }
+            None => best = Some(entry),
+        }
+    }
+    let since = since?;
+    let addr_text = crate::output::addr_string(addr);
+    if let ([_], [a, b]) = (involved.as_slice(), names.as_slice()) {
+        return Some(format!(
+            "{addr_text} is held by {a} and {b} at the same time from {}; the \
+             later-starting holder wins",
+            time_text(since)
+        ));
+    }
+    let mut enis: Vec<&str> = windows.iter().map(eni).collect();
+    enis.sort_unstable();
+    enis.dedup();
+    Some(format!(
+        "{addr_text} is held by {} ENIs at overlapping times ({}) from {}, in {} rows that \
+         overlap an earlier one; the later-starting holder wins",
+        enis.len(),
+        names.join(", ")
+            + if enis.len() > names.len() {
+                ", ..."
+            } else {
+                ""
+            },
+        time_text(since),
+        involved.len(),
+    ))
+}
+
+/// The first three items joined, and how many more there are.
+fn first_few(items: &[String], sep: &str) -> String {
+    match items.len() {
+        0..=3 => items.join(sep),
+        n => format!("{}{sep}and {} more", items[..3].join(sep), n - 3),
+    }
+}
+
 impl Default for EniMap {
     fn default() -> Self {
         EniMap::from_rows(Vec::new())
@@ -362,33 +443,14 @@ impl EniMap {
                     .collect();
                 warnings.push(format!(
                     "{eni}: the map's rows name different owners ({}); each row is used for its own window",
-                    named.join("; ")
+                    first_few(&named, "; ")
                 ));
             }
         }
         for (addr, windows) in by_addr.iter_mut() {
             windows.sort_by_key(|w| (w.from, w.to, w.holder));
-            // Overlaps between different ENIs: report each pair once.
-            for i in 0..windows.len() {
-                for j in i + 1..windows.len() {
-                    let (a, b) = (windows[i], windows[j]);
-                    if b.from >= a.to {
-                        break;
-                    }
-                    let (ra, rb) = (&rows[a.row as usize], &rows[b.row as usize]);
-                    if ra.eni_id != rb.eni_id {
-                        warnings.push(format!(
-                            "{} is held by {} ({}) and {} ({}) at the same time from {}; \
-                             the later-starting holder wins",
-                            crate::output::addr_string(addr),
-                            ra.eni_id,
-                            ra.origin,
-                            rb.eni_id,
-                            rb.origin,
-                            time_text(b.from.max(a.from)),
-                        ));
-                    }
-                }
+            if let Some(w) = overlaps(addr, windows, &rows) {
+                warnings.push(w);
             }
         }
         warnings.sort();

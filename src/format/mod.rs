@@ -160,14 +160,14 @@ pub static KNOWN_FIELDS: &[FieldDef] = &[
 pub const DEFAULT_V2: &str = "version account-id interface-id srcaddr dstaddr srcport dstport \
                               protocol packets bytes start end action log-status";
 
-/// Looks a field up by its AWS name; `_` and `-` are interchangeable.
+/// Looks a field up by its AWS name, in any case; `_` and `-` are interchangeable.
 pub fn lookup(name: &str) -> Option<&'static FieldDef> {
     KNOWN_FIELDS.iter().find(|d| {
         d.name.len() == name.len()
-            && d.name
-                .bytes()
-                .zip(name.bytes())
-                .all(|(a, b)| a == b || (a == b'-' && b == b'_'))
+            && d.name.bytes().zip(name.bytes()).all(|(a, b)| {
+                let b = b.to_ascii_lowercase();
+                a == b || (a == b'-' && b == b'_')
+            })
     })
 }
 
@@ -186,15 +186,21 @@ pub struct Column {
 }
 
 /// The ordered fields of one flow-log format and the Arrow schema of its batches.
+///
+/// A layout can also be *unusable*: what a file's records are read with after a line
+/// that looks like a header but is not a valid one. Its records are then rejected
+/// (saying why) until the next valid header, rather than misread with the layout
+/// before it.
 #[derive(Clone, Debug)]
 pub struct Layout {
     columns: Vec<Column>,
     schema: SchemaRef,
+    unusable: Option<LayoutError>,
 }
 
 impl PartialEq for Layout {
     fn eq(&self, other: &Self) -> bool {
-        self.columns == other.columns
+        self.columns == other.columns && self.unusable == other.unusable
     }
 }
 
@@ -212,28 +218,27 @@ pub enum LayoutError {
 }
 
 impl Layout {
-    /// Builds a layout from field names, known or not.
+    /// Builds a layout from field names, known or not. Names are case-insensitive
+    /// (`VERSION` is `version`); `_` and `-` are interchangeable.
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Layout, LayoutError> {
         let mut columns: Vec<Column> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for raw in names {
-            let name = strip_template(raw);
+            let name = strip_template(raw).to_ascii_lowercase();
             if !is_name_like(name.as_bytes()) {
                 return Err(LayoutError::BadName(raw.to_string()));
             }
-            let column = match lookup(name) {
+            let column = match lookup(&name) {
                 Some(def) => Column {
                     name: def.name.to_string(),
                     kind: def.kind,
                 },
                 None => Column {
-                    name: name.to_string(),
+                    name,
                     kind: Kind::Str,
                 },
             };
-            if columns
-                .iter()
-                .any(|c| column_name(&c.name) == column_name(&column.name))
-            {
+            if !seen.insert(column_name(&column.name)) {
                 return Err(LayoutError::Duplicate(column.name));
             }
             columns.push(column);
@@ -248,7 +253,22 @@ impl Layout {
         Ok(Layout {
             columns,
             schema: Arc::new(Schema::new(fields)),
+            unusable: None,
         })
+    }
+
+    /// The unusable layout that follows an invalid header line (see [`Layout`]).
+    pub fn unusable(why: LayoutError) -> Layout {
+        Layout {
+            columns: Vec::new(),
+            schema: Arc::new(Schema::empty()),
+            unusable: Some(why),
+        }
+    }
+
+    /// Why the layout is unusable, if it is.
+    pub fn unusable_because(&self) -> Option<&LayoutError> {
+        self.unusable.as_ref()
     }
 
     /// Parses a `--fields` value: names separated by spaces or commas, plain
@@ -304,25 +324,119 @@ fn is_name_like(s: &[u8]) -> bool {
             .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-/// Whether a line of tokens is a header line rather than a record: every token is a
-/// field-name-like identifier (plain or `${...}`) and at least one is a known field.
-/// Record values such as `eni-0abc` or `us-east-1` look like names but are never all
-/// names *and* include a known field name.
-pub fn is_header<'a>(mut tokens: impl Iterator<Item = &'a [u8]>) -> bool {
-    let mut known = false;
-    tokens.all(|t| {
-        let t = t
-            .strip_prefix(b"${")
-            .and_then(|r| r.strip_suffix(b"}"))
-            .unwrap_or(t);
-        if !is_name_like(t) {
-            return false;
+/// A header token as a lowercase name (`${Version}` -> `version`), if it is name-like.
+fn header_name(t: &[u8]) -> Option<String> {
+    let t = t
+        .strip_prefix(b"${")
+        .and_then(|r| r.strip_suffix(b"}"))
+        .unwrap_or(t);
+    let lower = t.to_ascii_lowercase();
+    is_name_like(&lower).then(|| String::from_utf8(lower).expect("ASCII"))
+}
+
+/// What a line whose first token starts with a letter or `$` is, given the layout in
+/// force (see [`classify`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineClass {
+    /// A valid header line: the new layout.
+    Header(Layout),
+    /// A line that is meant as a header but is not a valid one.
+    BadHeader(LayoutError),
+    /// A record (valid or not) of the current layout.
+    Record,
+}
+
+/// Tells a header line from a record of `current`. A header must name fields in a way
+/// no record of the current layout could:
+/// - every token is a field-name-like identifier (any case, plain or `${...}`), at least
+///   one is a known field, and either the line has another number of tokens than the
+///   layout, or some token is not a valid value of its column (`version` where a number
+///   is expected), or every token is a known field name. A record whose values happen
+///   to be field names (a service named `start` in a string column) stays a record.
+/// - a line that begins with a known field name and of which at least half the tokens
+///   are known field names, but that is not a valid header (an invalid or repeated
+///   name), is a bad header, unless `valid_record` says it is a record of `current`.
+pub fn classify(
+    line: &[u8],
+    spans: &[(u32, u32)],
+    current: &Layout,
+    valid_record: impl Fn() -> bool,
+) -> LineClass {
+    let token = |&(s, e): &(u32, u32)| &line[s as usize..e as usize];
+    let tokens = || spans.iter().map(token);
+    let Some(first) = tokens().next() else {
+        return LineClass::Record;
+    };
+    let first_known = is_known(first);
+    // The common case, a record whose first value is a word (`eni-0a1 10.0.0.1 ...`),
+    // is told apart at its first token that is not a name, without allocating.
+    let all_names = tokens().all(is_name_token);
+    if !all_names && !first_known {
+        return LineClass::Record;
+    }
+    let known = tokens().filter(|t| is_known(t)).count();
+    if known == 0 {
+        return LineClass::Record;
+    }
+    if all_names {
+        let record_possible = current.unusable.is_none()
+            && spans.len() == current.len()
+            && known < spans.len()
+            && current
+                .columns()
+                .iter()
+                .all(|c| matches!(c.kind, Kind::Dict | Kind::Str));
+        if record_possible {
+            return LineClass::Record;
         }
-        if !known {
-            known = std::str::from_utf8(t).ok().and_then(lookup).is_some();
-        }
-        true
-    }) && known
+        let names: Vec<String> = tokens().filter_map(header_name).collect();
+        return match Layout::new(names.iter().map(String::as_str)) {
+            Ok(layout) => LineClass::Header(layout),
+            Err(e) => LineClass::BadHeader(e),
+        };
+    }
+    if known * 2 >= spans.len() && !valid_record() {
+        let bad = tokens()
+            .find(|t| !is_name_token(t))
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .unwrap_or_default();
+        return LineClass::BadHeader(LayoutError::BadName(bad));
+    }
+    LineClass::Record
+}
+
+/// A token that is field-name-like in any case, plain or `${...}`.
+fn is_name_token(t: &[u8]) -> bool {
+    let t = t
+        .strip_prefix(b"${")
+        .and_then(|r| r.strip_suffix(b"}"))
+        .unwrap_or(t);
+    matches!(t.first(), Some(b) if b.is_ascii_alphabetic())
+        && t.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A token that names a known field, in any case, plain or `${...}`.
+fn is_known(t: &[u8]) -> bool {
+    let t = t
+        .strip_prefix(b"${")
+        .and_then(|r| r.strip_suffix(b"}"))
+        .unwrap_or(t);
+    std::str::from_utf8(t).ok().and_then(lookup).is_some()
+}
+
+/// The layout of a line if it is a header line when no layout is in force yet (the
+/// first line of a file): every token field-name-like and at least one a known field.
+/// Used to guess the layout of later chunks of a file.
+pub fn first_header(line: &[u8]) -> Option<Layout> {
+    let mut spans = Vec::new();
+    crate::parse::split_spaces(line, &mut spans);
+    match classify(line, &spans, &Layout::unusable(LayoutError::Empty), || {
+        false
+    }) {
+        LineClass::Header(layout) => Some(layout),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -384,7 +498,7 @@ mod tests {
 
     #[test]
     fn header_detection() {
-        let h = |s: &'static str| is_header(s.split(' ').map(str::as_bytes));
+        let h = |s: &'static str| first_header(s.as_bytes()).is_some();
         assert!(h(DEFAULT_V2));
         assert!(h("${version} ${srcaddr}"));
         assert!(!h(
@@ -394,5 +508,9 @@ mod tests {
         assert!(!h(
             "- eni-1235b8ca123456789 10.0.1.5 10.0.0.220 10.0.1.5 203.0.113.5"
         ));
+        assert_eq!(
+            first_header(b"VERSION ${Srcaddr} Log-Status"),
+            Layout::parse_spec("version srcaddr log-status").ok()
+        );
     }
 }

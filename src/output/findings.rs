@@ -4,7 +4,8 @@
 use std::io::{self, Write};
 
 use super::table::{new_table, protocol_name};
-use crate::policy::audit::{AuditSummary, Finding};
+use super::{cell, printable};
+use crate::policy::audit::{AuditSummary, Finding, Text};
 use crate::time::rfc3339;
 
 /// One JSON object per finding.
@@ -45,12 +46,12 @@ pub const CSV_COLUMNS: [&str; 21] = [
 pub fn write_csv(findings: &[Finding], out: impl Write) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(CSV_COLUMNS)?;
-    let o = |s: &Option<String>| s.clone().unwrap_or_default();
+    let o = |s: &Option<Text>| s.as_deref().unwrap_or_default().to_string();
     for f in findings {
         w.write_record([
             f.rule.to_string(),
             f.severity.as_str().to_string(),
-            f.eni_id.clone(),
+            f.eni_id.to_string(),
             o(&f.task_arn),
             o(&f.service),
             o(&f.cluster),
@@ -79,7 +80,7 @@ fn ports(p: &[u16], sep: &str) -> String {
 }
 
 /// The task id: the last part of the task ARN.
-fn short_task(arn: &Option<String>) -> String {
+fn short_task(arn: &Option<Text>) -> String {
     arn.as_deref()
         .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
         .unwrap_or_else(|| "-".into())
@@ -135,7 +136,7 @@ pub fn write_table(
         writeln!(
             out,
             "service {} — {} finding{}",
-            service.unwrap_or("(none)"),
+            printable(service.unwrap_or("(none)"), false),
             rows.len(),
             if rows.len() == 1 { "" } else { "s" }
         )?;
@@ -155,25 +156,28 @@ pub fn write_table(
         for f in &rows {
             let peer_is = match (&f.peer_kind, &f.peer_service) {
                 (Some(k), Some(s)) => format!("{k} ({s})"),
-                (Some(k), None) => k.clone(),
+                (Some(k), None) => k.to_string(),
                 _ => "-".into(),
             };
-            t.add_row([
-                f.severity.as_str().to_string(),
-                short_task(&f.task_arn),
-                f.peer_addr.clone(),
-                peer_is,
-                format!("{} {}", protocol_name(f.protocol), ports(&f.ports, ",")),
-                f.action.to_string(),
-                f.flows.to_string(),
-                f.bytes.to_string(),
-                rfc3339(f.first_seen),
-                rfc3339(f.last_seen),
-            ]);
+            t.add_row(
+                [
+                    f.severity.as_str().to_string(),
+                    short_task(&f.task_arn),
+                    f.peer_addr.clone(),
+                    peer_is,
+                    format!("{} {}", protocol_name(f.protocol), ports(&f.ports, ",")),
+                    f.action.to_string(),
+                    f.flows.to_string(),
+                    f.bytes.to_string(),
+                    rfc3339(f.first_seen),
+                    rfc3339(f.last_seen),
+                ]
+                .map(|c| cell(&c)),
+            );
         }
         writeln!(out, "{t}")?;
         for f in &rows {
-            writeln!(out, "  - {}", f.reason)?;
+            writeln!(out, "  - {}", printable(&f.reason, false))?;
         }
     }
     out.flush()

@@ -37,9 +37,28 @@ impl fmt::Display for RejectKind {
                     }
                     FieldProblem::NotAnAddress => write!(f, "{text} is not an IP address"),
                     FieldProblem::InvalidUtf8 => write!(f, "invalid UTF-8 in {text}"),
+                    FieldProblem::NotATime => write!(
+                        f,
+                        "{text} is not a unix time before the year 2200 (in seconds, \
+                         milliseconds, microseconds or nanoseconds)"
+                    ),
                 }
             }
             RejectKind::Header(e) => write!(f, "invalid header line: {e}"),
+            RejectKind::NoLayout(e) => write!(
+                f,
+                "not read: the header line before it is invalid ({e}), so the field order \
+                 is unknown"
+            ),
+            RejectKind::TooLong { max } => write!(
+                f,
+                "the line is longer than {max} bytes (--max-line-bytes); skipped"
+            ),
+            RejectKind::Cut { bytes } => write!(
+                f,
+                "the line is incomplete: reading stopped {bytes} bytes into it"
+            ),
+            RejectKind::Tabs => write!(f, "fields are separated by spaces; this line has tabs"),
         }
     }
 }
@@ -48,11 +67,33 @@ impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FileError::Unreadable(e) => write!(f, "cannot read: {e}"),
-            FileError::Interrupted { line, byte, error } => {
+            FileError::Interrupted {
+                line,
+                byte,
+                error,
+                dropped,
+                unverified,
+            } => {
                 write!(
                     f,
                     "reading stopped after line {line} (byte {byte}): {error}"
-                )
+                )?;
+                if dropped.lines > 0 {
+                    write!(
+                        f,
+                        "; the {} lines ({} records) decoded from the damaged gzip member \
+                         were dropped",
+                        dropped.lines, dropped.records
+                    )?;
+                }
+                if *unverified > 0 {
+                    write!(
+                        f,
+                        "; {unverified} records of that member were used before the damage \
+                         was found"
+                    )?;
+                }
+                Ok(())
             }
         }
     }

@@ -136,6 +136,31 @@ pub fn write_addr(bytes: &[u8], out: &mut Vec<u8>) {
 }
 
 /// An address as text.
+/// Text for a terminal: control characters (an escape sequence hidden in an interface
+/// id or a tag, a tab, a newline) written as visible escapes (`\u{1b}`), so that
+/// what the input says can never move the cursor, recolour or rewrite the screen.
+/// Newlines are kept when `keep_newlines` (multi-line messages).
+pub fn printable(s: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
+    let escape = |c: char| c.is_control() && !(keep_newlines && c == '\n');
+    if !s.chars().any(escape) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if escape(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`printable`] for a table cell.
+pub fn cell(s: &str) -> String {
+    printable(s, false).into_owned()
+}
+
 pub fn addr_string(bytes: &[u8]) -> String {
     let mut out = Vec::with_capacity(39);
     write_addr(bytes, &mut out);

@@ -3,19 +3,24 @@
 //! tcp-flags and traffic-path, `INT64` for packets, bytes, start and end, UTF-8
 //! strings for everything else (addresses included), zstd-compressed.
 //!
-//! A Parquet file has one schema. The first batch fixes it; a later batch of another
-//! layout (a different header line further on) is written into the same columns, with
-//! nulls for the columns it lacks. A later layout with a column the file does not have
-//! is an error rather than a silent drop: convert such inputs separately.
+//! A Parquet file has one schema: the union of the columns of every layout met (an S3
+//! tree whose flow log format gained a column), in the order first seen, with nulls
+//! where a record's layout lacks a column. When a later layout brings a new column, the
+//! rows written so far are copied once into a file with the wider schema.
+//!
+//! The file is written under a temporary name beside the target and renamed over it
+//! only by [`ParquetWriter::commit`]: a failed run leaves any previous output as it was.
 
 use std::fs::File;
 use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, Array, ArrayRef, FixedSizeBinaryArray, StringBuilder};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -80,43 +85,85 @@ pub fn to_output_batch(batch: &RecordBatch) -> io::Result<RecordBatch> {
     RecordBatch::try_new(output_schema(&batch.schema()), columns).map_err(io::Error::other)
 }
 
-/// Writes batches to one Parquet file.
+/// Writes batches to one Parquet file (see the module documentation).
 pub struct ParquetWriter {
-    path: String,
+    path: PathBuf,
+    /// The temporary file being written, removed unless committed.
+    temp: Temp,
+    /// How many temporary files were started (each widening starts one).
+    generation: u32,
     writer: Option<ArrowWriter<File>>,
     schema: Option<SchemaRef>,
-    file: Option<File>,
+    finished: bool,
+}
+
+/// A temporary file that is removed when dropped, unless kept.
+struct Temp {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl Temp {
+    /// A new file beside `target` (so that the final rename stays on one file system).
+    fn beside(target: &Path, n: u32) -> io::Result<(Temp, File)> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        Ok((Temp { path, keep: false }, file))
+    }
+}
+
+fn properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_created_by(format!("vpcflow {}", env!("CARGO_PKG_VERSION")))
+        .build()
 }
 
 impl ParquetWriter {
-    /// Creates (truncates) the output file now, so that an unwritable path fails early.
+    /// Starts writing `path`: creates the temporary file now, so that an unwritable
+    /// directory fails early. Nothing is written at `path` until [`ParquetWriter::commit`].
     pub fn create(path: &str) -> io::Result<ParquetWriter> {
-        let file = File::create(path)?;
+        let path = PathBuf::from(path);
+        if path.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "it is a directory",
+            ));
+        }
+        let (temp, file) = Temp::beside(&path, 0)?;
+        drop(file);
         Ok(ParquetWriter {
-            path: path.to_string(),
+            path,
+            temp,
+            generation: 0,
             writer: None,
             schema: None,
-            file: Some(file),
+            finished: false,
         })
     }
 
-    fn conform(&self, schema: &SchemaRef, batch: &RecordBatch) -> io::Result<RecordBatch> {
-        let incoming = batch.schema();
-        if let Some(extra) = incoming
-            .fields()
-            .iter()
-            .find(|f| schema.field_with_name(f.name()).is_err())
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{}: the input changes layout to one with column {} that the first \
-                     layout lacks; convert inputs of different layouts to separate files",
-                    self.path,
-                    extra.name()
-                ),
-            ));
-        }
+    /// The batch in `schema`'s columns: converted to output types, nulls for the
+    /// columns it lacks.
+    fn conform(schema: &SchemaRef, batch: &RecordBatch) -> io::Result<RecordBatch> {
         let columns = schema
             .fields()
             .iter()
@@ -127,50 +174,85 @@ impl ParquetWriter {
             .collect::<io::Result<Vec<_>>>()?;
         RecordBatch::try_new(schema.clone(), columns).map_err(io::Error::other)
     }
+
+    /// Starts a file with `schema`, copying into it the rows written so far (with
+    /// nulls in the new columns).
+    fn widen(&mut self, schema: SchemaRef) -> io::Result<()> {
+        self.generation += 1;
+        let (temp, file) = Temp::beside(&self.path, self.generation)?;
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties()))
+            .map_err(io::Error::other)?;
+        if let Some(old) = self.writer.take() {
+            old.close().map_err(io::Error::other)?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&self.temp.path)?)
+                .and_then(|b| b.build())
+                .map_err(io::Error::other)?;
+            for batch in reader {
+                let batch = batch.map_err(io::Error::other)?;
+                writer
+                    .write(&Self::conform(&schema, &batch)?)
+                    .map_err(io::Error::other)?;
+            }
+        }
+        self.temp = temp;
+        self.writer = Some(writer);
+        self.schema = Some(schema);
+        Ok(())
+    }
+
+    /// Ends the file and moves it to the target path, replacing what was there.
+    pub fn commit(mut self) -> io::Result<()> {
+        self.finish()?;
+        std::fs::rename(&self.temp.path, &self.path)?;
+        self.temp.keep = true;
+        Ok(())
+    }
 }
 
 impl BatchWriter for ParquetWriter {
     fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
-        if self.writer.is_none() {
-            let schema = output_schema(&batch.schema());
-            let props = WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::default()))
-                .set_created_by(format!("vpcflow {}", env!("CARGO_PKG_VERSION")))
-                .build();
-            let file = self
-                .file
-                .take()
-                .expect("file is open until the writer exists");
-            self.writer = Some(
-                ArrowWriter::try_new(file, schema.clone(), Some(props))
-                    .map_err(io::Error::other)?,
-            );
-            self.schema = Some(schema);
+        let incoming = output_schema(&batch.schema());
+        let widened = match &self.schema {
+            None => Some(incoming),
+            Some(schema) => {
+                let new: Vec<FieldRef> = incoming
+                    .fields()
+                    .iter()
+                    .filter(|f| schema.field_with_name(f.name()).is_err())
+                    .cloned()
+                    .collect();
+                (!new.is_empty()).then(|| {
+                    let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
+                    fields.extend(new);
+                    Arc::new(Schema::new(fields))
+                })
+            }
+        };
+        if let Some(schema) = widened {
+            self.widen(schema)?;
         }
-        let schema = self.schema.clone().expect("set with the writer");
-        let out = self.conform(&schema, batch)?;
+        let schema = self.schema.clone().expect("set by widen");
+        let out = Self::conform(&schema, batch)?;
         self.writer
             .as_mut()
-            .expect("created above")
+            .expect("set by widen")
             .write(&out)
             .map_err(io::Error::other)
     }
 
+    /// Ends the file (still under its temporary name).
     fn finish(&mut self) -> io::Result<()> {
+        if std::mem::replace(&mut self.finished, true) {
+            return Ok(());
+        }
+        if self.writer.is_none() {
+            // No records at all: still a valid (empty) Parquet file of the default
+            // layout, so that readers downstream do not fail.
+            self.widen(output_schema(crate::format::Layout::default_v2().schema()))?;
+        }
         match self.writer.take() {
             Some(w) => w.close().map(|_| ()).map_err(io::Error::other),
-            // No records at all: still leave a valid (empty) Parquet file of the
-            // default layout behind, so that readers downstream do not fail.
-            None => {
-                let schema = output_schema(crate::format::Layout::default_v2().schema());
-                let file = match self.file.take() {
-                    Some(f) => f,
-                    None => return Ok(()),
-                };
-                ArrowWriter::try_new(file, schema, None)
-                    .and_then(|w| w.close().map(|_| ()))
-                    .map_err(io::Error::other)
-            }
+            None => Ok(()),
         }
     }
 }

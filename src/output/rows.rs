@@ -70,7 +70,7 @@ pub fn write_table(
         t.add_row(row.iter().map(|(k, v)| match (k, v) {
             (_, Value::Null) => "-".to_string(),
             (&"protocol", Value::Number(n)) => protocol_name(n.as_i64().unwrap_or(-1) as i32),
-            (_, v) => text(v),
+            (_, v) => super::cell(&text(v)),
         }));
     }
     for (i, (_, v)) in rows

@@ -31,7 +31,7 @@ use arrow::record_batch::RecordBatch;
 use memchr::memchr;
 
 use crate::batch::{BatchBuilder, Projection, Value};
-use crate::format::{is_header, Kind, Layout};
+use crate::format::{classify, Kind, Layout, LineClass};
 
 /// How a [`Decoder`] is set up.
 #[derive(Clone, Debug)]
@@ -43,7 +43,22 @@ pub struct DecoderOptions {
     pub layout: Option<Arc<Layout>>,
     /// Only these columns are converted and built; `None` builds every column.
     pub projection: Option<Arc<Projection>>,
+    /// Longest line accepted, in bytes (without its newline). A longer line is
+    /// rejected with its position and skipped without being held in memory.
+    pub max_line_bytes: usize,
 }
+
+/// The default longest line: flow-log records are a few hundred bytes; a v11 record
+/// with every tag is a few kilobytes.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// The largest `max_line_bytes` allowed: a batch's string columns must stay under
+/// Arrow's 2 GiB offsets.
+pub const MAX_MAX_LINE_BYTES: usize = 1 << 30;
+
+/// A batch is flushed once its lines add up to this many bytes, whatever its row count,
+/// so that string columns stay far below Arrow's 2 GiB offset limit.
+pub const BATCH_BYTES: usize = 64 << 20;
 
 impl Default for DecoderOptions {
     fn default() -> Self {
@@ -51,6 +66,7 @@ impl Default for DecoderOptions {
             batch_size: 8192,
             layout: None,
             projection: None,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
         }
     }
 }
@@ -64,6 +80,19 @@ pub struct LineCounts {
     pub rejected: u64,
     pub headers: u64,
     pub blanks: u64,
+}
+
+impl std::ops::Sub for LineCounts {
+    type Output = LineCounts;
+    fn sub(self, o: LineCounts) -> LineCounts {
+        LineCounts {
+            lines: self.lines - o.lines,
+            records: self.records - o.records,
+            rejected: self.rejected - o.rejected,
+            headers: self.headers - o.headers,
+            blanks: self.blanks - o.blanks,
+        }
+    }
 }
 
 impl std::ops::AddAssign for LineCounts {
@@ -85,6 +114,14 @@ pub struct Decoder {
     /// A layout announced by a header line while rows of the old one were buffered.
     pending: Option<Arc<Layout>>,
     batch_size: usize,
+    max_line_bytes: usize,
+    /// Bytes of the lines in the builder.
+    batch_bytes: usize,
+    /// Bytes at the start of the unconsumed input known to hold no newline: the next
+    /// call goes on searching from there (the caller feeds them again).
+    scanned: usize,
+    /// Inside an overlong line that was rejected: bytes are dropped up to its newline.
+    skipping: bool,
     line: u64,
     offset: u64,
     counts: LineCounts,
@@ -104,6 +141,10 @@ impl Decoder {
             projection: options.projection,
             pending: None,
             batch_size,
+            max_line_bytes: options.max_line_bytes.clamp(1, MAX_MAX_LINE_BYTES),
+            batch_bytes: 0,
+            scanned: 0,
+            skipping: false,
             line: 0,
             offset: 0,
             counts: LineCounts::default(),
@@ -123,7 +164,10 @@ impl Decoder {
 
     /// Consumes complete lines from `buf` and returns how many bytes it used. It stops
     /// before the end when [`Decoder::ready`] becomes true; call [`Decoder::flush`] and
-    /// feed the rest again. Bytes after the last newline are left for the next call.
+    /// feed the rest again. Bytes after the last newline are left for the next call,
+    /// which must start with them (the search for their newline goes on where it
+    /// stopped, so a long line arriving in many small pieces costs linear time). Of a
+    /// line longer than the limit, the bytes are consumed and dropped as they come.
     pub fn decode(&mut self, buf: &[u8]) -> usize {
         self.decode_lines(buf, false)
     }
@@ -137,7 +181,9 @@ impl Decoder {
 
     /// True when a batch must be flushed before more input is decoded.
     pub fn ready(&self) -> bool {
-        self.builder.rows() >= self.batch_size || self.pending.is_some()
+        self.builder.rows() >= self.batch_size
+            || self.batch_bytes >= BATCH_BYTES
+            || self.pending.is_some()
     }
 
     /// Rows buffered and not flushed yet.
@@ -149,6 +195,7 @@ impl Decoder {
     /// layout announced by a header line, if any.
     pub fn flush(&mut self) -> Option<RecordBatch> {
         let batch = (self.builder.rows() > 0).then(|| self.builder.finish());
+        self.batch_bytes = 0;
         if let Some(layout) = self.pending.take() {
             self.builder = self.builder_for(layout);
         }
@@ -185,26 +232,90 @@ impl Decoder {
         &self.rejects
     }
 
+    /// The input ends inside a line (`rest`, its bytes so far) because reading broke
+    /// off: the line is rejected as cut, never decoded from what arrived of it.
+    pub fn cut(&mut self, rest: &[u8]) {
+        self.scanned = 0;
+        if std::mem::take(&mut self.skipping) {
+            self.offset += rest.len() as u64;
+            return;
+        }
+        if rest.is_empty() {
+            return;
+        }
+        self.start_line(rest.len() as u64);
+        let at = self.offset - rest.len() as u64;
+        self.reject(at, RejectKind::Cut { bytes: rest.len() });
+    }
+
     fn decode_lines(&mut self, buf: &[u8], eof: bool) -> usize {
         let mut pos = 0;
         while pos < buf.len() && !self.ready() {
-            let (end, next) = match memchr(b'\n', &buf[pos..]) {
-                Some(i) => (pos + i, pos + i + 1),
+            if self.skipping {
+                // The rest of an overlong line already rejected.
+                let (next, done) = match memchr(b'\n', &buf[pos..]) {
+                    Some(i) => (pos + i + 1, true),
+                    None => (buf.len(), false),
+                };
+                self.offset += (next - pos) as u64;
+                self.skipping = !done;
+                pos = next;
+                continue;
+            }
+            let from = pos + self.scanned.min(buf.len() - pos);
+            let (end, next) = match memchr(b'\n', &buf[from..]) {
+                Some(i) => (from + i, from + i + 1),
                 None if eof => (buf.len(), buf.len()),
-                None => break,
+                None if buf.len() - pos > self.max_line_bytes => {
+                    // Too long already and no end in sight: reject it now and drop its
+                    // bytes as they come, holding none of them.
+                    self.scanned = 0;
+                    self.overlong(buf.len() - pos);
+                    self.skipping = true;
+                    return buf.len();
+                }
+                None => {
+                    self.scanned = buf.len() - pos;
+                    break;
+                }
             };
-            self.process_line(&buf[pos..end], (next - pos) as u64);
+            self.scanned = 0;
+            if end - pos > self.max_line_bytes {
+                self.overlong(next - pos);
+            } else {
+                self.process_line(&buf[pos..end], (next - pos) as u64);
+            }
             pos = next;
         }
         pos
     }
 
-    fn process_line(&mut self, raw: &[u8], consumed: u64) {
+    /// Counts a new line of `consumed` bytes (newline included).
+    fn start_line(&mut self, consumed: u64) {
         self.line += 1;
         self.counts.lines += 1;
-        let byte_offset = self.offset;
         self.offset += consumed;
+    }
+
+    /// Rejects the line starting here as longer than the limit; `consumed` of its bytes
+    /// are used up.
+    fn overlong(&mut self, consumed: usize) {
+        let at = self.offset;
+        self.start_line(consumed as u64);
+        self.reject(
+            at,
+            RejectKind::TooLong {
+                max: self.max_line_bytes,
+            },
+        );
+    }
+
+    fn process_line(&mut self, raw: &[u8], consumed: u64) {
+        let byte_offset = self.offset;
+        self.start_line(consumed);
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        // A UTF-8 byte order mark (Windows editors put one before a header line).
+        let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
 
         self.spans.clear();
         split_spaces(line, &mut self.spans);
@@ -213,44 +324,52 @@ impl Decoder {
             return;
         }
         let first = line[self.spans[0].0 as usize];
-        if (first.is_ascii_lowercase() || first == b'$') && is_header(self.tokens(line)) {
-            self.header(line, byte_offset);
-            return;
+        if first.is_ascii_alphabetic() || first == b'$' {
+            let (layout, spans) = (self.builder.layout(), &self.spans);
+            let class = classify(line, spans, layout, || {
+                validate(layout, spans, line, &mut Vec::new()).is_ok()
+            });
+            match class {
+                LineClass::Header(layout) => return self.header(layout),
+                LineClass::BadHeader(e) => {
+                    self.reject(byte_offset, RejectKind::Header(e.clone()));
+                    return self.switch(Layout::unusable(e));
+                }
+                LineClass::Record => {}
+            }
         }
-        match self.validate(line) {
+        if let Some(why) = self.builder.layout().unusable_because() {
+            let why = why.clone();
+            return self.reject(byte_offset, RejectKind::NoLayout(why));
+        }
+        match validate(self.builder.layout(), &self.spans, line, &mut self.values) {
             Ok(()) => {
                 self.builder.append(line, &self.values);
+                self.batch_bytes += line.len();
                 self.counts.records += 1;
+            }
+            Err(kind) if kind.is_field_count() && memchr(b'\t', line).is_some() => {
+                self.reject(byte_offset, RejectKind::Tabs)
             }
             Err(kind) => self.reject(byte_offset, kind),
         }
     }
 
-    fn tokens<'a>(&'a self, line: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.spans
-            .iter()
-            .map(move |&(s, e)| &line[s as usize..e as usize])
+    fn header(&mut self, layout: Layout) {
+        self.counts.headers += 1;
+        self.switch(layout);
     }
 
-    fn header(&mut self, line: &[u8], byte_offset: u64) {
-        // `is_header` accepted only ASCII identifiers, so this cannot fail.
-        let names = self
-            .tokens(line)
-            .map(|t| std::str::from_utf8(t).unwrap_or("?"));
-        match Layout::new(names) {
-            Ok(layout) => {
-                self.counts.headers += 1;
-                if **self.layout() != layout {
-                    let layout = Arc::new(layout);
-                    if self.builder.rows() == 0 {
-                        self.pending = None;
-                        self.builder = self.builder_for(layout);
-                    } else {
-                        self.pending = Some(layout);
-                    }
-                }
+    /// Decodes the following lines with `layout` (after the buffered rows are flushed).
+    fn switch(&mut self, layout: Layout) {
+        if **self.layout() != layout {
+            let layout = Arc::new(layout);
+            if self.builder.rows() == 0 {
+                self.pending = None;
+                self.builder = self.builder_for(layout);
+            } else {
+                self.pending = Some(layout);
             }
-            Err(e) => self.reject(byte_offset, RejectKind::Header(e)),
         }
     }
 
@@ -270,35 +389,39 @@ impl Decoder {
             kind,
         });
     }
+}
 
-    /// Converts every token of `line` into `self.values`, or says what the first problem
-    /// is.
-    fn validate(&mut self, line: &[u8]) -> Result<(), RejectKind> {
-        let layout = self.builder.layout();
-        if self.spans.len() != layout.len() {
-            return Err(RejectKind::FieldCount {
-                expected: layout.len(),
-                found: self.spans.len(),
-            });
-        }
-        self.values.clear();
-        for (column, &(s, e)) in layout.columns().iter().zip(&self.spans) {
-            let token = &line[s as usize..e as usize];
-            // Columns projected away are still validated (the contract rejects a bad
-            // line whatever the reader needs), just never built.
-            let value = if token == b"-" {
-                Value::Null
-            } else {
-                convert(column.kind, token, s, e).map_err(|problem| RejectKind::Field {
-                    field: column.name.clone(),
-                    problem,
-                    text: Excerpt::of(token),
-                })?
-            };
-            self.values.push(value);
-        }
-        Ok(())
+/// Converts every token of `line` (at `spans`) into `values`, or says what the first
+/// problem is.
+fn validate(
+    layout: &Layout,
+    spans: &[(u32, u32)],
+    line: &[u8],
+    values: &mut Vec<Value>,
+) -> Result<(), RejectKind> {
+    if spans.len() != layout.len() {
+        return Err(RejectKind::FieldCount {
+            expected: layout.len(),
+            found: spans.len(),
+        });
     }
+    values.clear();
+    for (column, &(s, e)) in layout.columns().iter().zip(spans) {
+        let token = &line[s as usize..e as usize];
+        // Columns projected away are still validated (the contract rejects a bad line
+        // whatever the reader needs), just never built.
+        let value = if token == b"-" {
+            Value::Null
+        } else {
+            convert(column.kind, token, s, e).map_err(|problem| RejectKind::Field {
+                field: column.name.clone(),
+                problem,
+                text: Excerpt::of(token),
+            })?
+        };
+        values.push(value);
+    }
+    Ok(())
 }
 
 /// Converts one non-null token.
@@ -308,12 +431,12 @@ fn convert(kind: Kind, token: &[u8], s: u32, e: u32) -> Result<Value, FieldProbl
             let v = parse_number(token, max as u64)?;
             Ok(Value::Int(v as i64))
         }
-        Kind::Int64 | Kind::Timestamp => {
+        Kind::Int64 => Ok(Value::Int(parse_number(token, i64::MAX as u64)? as i64)),
+        Kind::Timestamp => {
             let v = parse_number(token, i64::MAX as u64)? as i64;
-            if kind == Kind::Timestamp && v >= MILLISECONDS_FROM {
-                return Ok(Value::Int(v / 1000));
-            }
-            Ok(Value::Int(v))
+            crate::time::unix_seconds(v)
+                .map(Value::Int)
+                .ok_or(FieldProblem::NotATime)
         }
         Kind::Addr => parse_addr(token)
             .map(Value::Addr)
@@ -334,11 +457,8 @@ fn parse_number(token: &[u8], max: u64) -> Result<u64, FieldProblem> {
     }
 }
 
-/// Timestamps at or above this (13 digits: year 5138 in seconds) are milliseconds.
-const MILLISECONDS_FROM: i64 = 100_000_000_000;
-
 /// Splits on runs of spaces into `(start, end)` token spans.
-fn split_spaces(line: &[u8], spans: &mut Vec<(u32, u32)>) {
+pub fn split_spaces(line: &[u8], spans: &mut Vec<(u32, u32)>) {
     let mut start = 0usize;
     for i in memchr::memchr_iter(b' ', line) {
         if i > start {

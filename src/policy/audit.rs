@@ -15,7 +15,7 @@
 //! mergeable ([`AuditState::merge`]), so inputs are folded in parallel and reduced,
 //! with identical results for any thread count.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use arrow::array::{Array, BooleanArray, FixedSizeBinaryArray, Int32Array, Int64Array};
 use arrow::record_batch::RecordBatch;
@@ -386,8 +386,22 @@ impl AuditState {
         self.counts += other.counts;
     }
 
+    /// About how many bytes of memory the state holds (its tables at their capacity).
+    pub fn state_bytes(&self) -> u64 {
+        let table = |cap: usize, entry: usize| (cap * (entry + 1)) as u64;
+        table(
+            self.conns.capacity(),
+            std::mem::size_of::<(ConnKey, Conn)>(),
+        ) + table(self.tasks.capacity(), 8)
+            + self.strings.bytes()
+            + (self.owners.values.capacity() * 12 * 2 + self.peers.values.capacity() * 20 * 2)
+                as u64
+    }
+
     /// Decides every connection and returns the findings, worst first, and totals.
-    pub fn finish(&self, auditor: &Auditor) -> (Vec<Finding>, AuditSummary) {
+    /// Consumes the state: its connection table is freed as the findings are built.
+    pub fn finish(mut self, auditor: &Auditor) -> (Vec<Finding>, AuditSummary) {
+        let state_bytes = self.state_bytes();
         let s = &self.strings;
         let count = |a: Audited| self.tasks.values().filter(|x| **x == a).count() as u64;
         let mut summary = AuditSummary {
@@ -404,6 +418,8 @@ impl AuditState {
                 v.sort();
                 v
             },
+            connections_held: self.conns.len() as u64,
+            state_bytes,
             ..AuditSummary::default()
         };
         // Deterministic order, whatever the hash maps and the interning did.
@@ -421,7 +437,7 @@ impl AuditState {
                 k.peer_port,
             )
         };
-        let mut conns: Vec<(&ConnKey, &Conn)> = self.conns.iter().collect();
+        let mut conns: Vec<(ConnKey, Conn)> = std::mem::take(&mut self.conns).into_iter().collect();
         conns.sort_by_cached_key(|(k, _)| sort_key(k));
         // Port stability: over the connections of one task ENI with one peer.
         let stable = initiator::stability_by_group(
@@ -429,17 +445,19 @@ impl AuditState {
             |(k, _)| (k.eni, k.owner, k.peer_addr, k.protocol, k.peer),
             |(k, _)| [k.own_port, k.peer_port],
         );
-        let mut groups: BTreeMap<(String, [u8; 16], u16, usize), Finding> = BTreeMap::new();
+        // Findings are gathered in a compact form first, one per (ENI, peer,
+        // protocol, action), while the connections are freed.
+        let mut drafts: Vec<Draft> = Vec::new();
+        let mut draft_of: FxHashMap<(u32, [u8; 16], u16, u8), u32> = FxHashMap::default();
         for ((k, c), stable) in conns.into_iter().zip(stable) {
             summary.connections += 1;
             let own = self.owners.values[k.owner as usize];
             let peer = self.peers.values[k.peer as usize];
-            let (service, cluster) = (s.get(own[1]), s.get(own[2]));
-            let Some(rule) = auditor.policy.rule_for(service, cluster) else {
+            let Some(rule) = auditor.policy.rule_for(s.get(own[1]), s.get(own[2])) else {
                 continue;
             };
-            let peer_service = s.get(peer[PEER_SERVICE]);
-            let peer_listens = peer_service
+            let peer_listens = s
+                .get(peer[PEER_SERVICE])
                 .and_then(|ps| auditor.policy.rule_for(Some(ps), s.get(peer[PEER_CLUSTER])))
                 .is_some_and(|r| r.ports.contains(&k.peer_port));
             let connection = Connection {
@@ -464,60 +482,76 @@ impl AuditState {
                 if inb.records == 0 {
                     continue;
                 }
-                let eni = s.get(k.eni).unwrap_or_default().to_string();
-                let f = groups
-                    .entry((eni.clone(), k.peer_addr, k.protocol, a))
-                    .or_insert_with(|| Finding {
-                        rule: UNEXPECTED_INGRESS,
-                        severity: Severity::Low,
-                        eni_id: eni,
-                        task_arn: s.get(own[0]).map(String::from),
-                        service: service.map(String::from),
-                        cluster: cluster.map(String::from),
-                        peer_addr: crate::output::addr_string(&k.peer_addr),
-                        peer_kind: s.get(peer[PEER_KIND]).map(String::from),
-                        peer_service: peer_service.map(String::from),
-                        peer_eni_id: s.get(peer[PEER_ENI]).map(String::from),
-                        peer_task_arn: s.get(peer[PEER_TASK]).map(String::from),
-                        ports: Vec::new(),
-                        protocol: if k.protocol == NO_PROTOCOL {
-                            -1
-                        } else {
-                            k.protocol as i32
-                        },
-                        action: if a == 0 { "ACCEPT" } else { "REJECT" },
-                        flows: 0,
-                        records: 0,
-                        packets: 0,
-                        bytes: 0,
-                        first_seen: inb.first,
-                        last_seen: inb.last,
-                        reason: String::new(),
+                let at = *draft_of
+                    .entry((k.eni, k.peer_addr, k.protocol, a as u8))
+                    .or_insert_with(|| {
+                        drafts.push(Draft {
+                            key: k,
+                            action: a as u8,
+                            flows: 0,
+                            traffic: Traffic::default(),
+                            ports: Vec::new(),
+                        });
+                        (drafts.len() - 1) as u32
                     });
-                f.flows += 1;
-                f.records += inb.records;
-                f.packets = f.packets.saturating_add(inb.packets);
-                f.bytes = f.bytes.saturating_add(inb.bytes);
-                f.first_seen = f.first_seen.min(inb.first);
-                f.last_seen = f.last_seen.max(inb.last);
-                if k.own_port > 0 && !f.ports.contains(&k.own_port) {
-                    f.ports.push(k.own_port);
+                let d = &mut drafts[at as usize];
+                d.flows += 1;
+                d.traffic.merge(inb);
+                if k.own_port > 0 && !d.ports.contains(&k.own_port) {
+                    d.ports.push(k.own_port);
                 }
             }
         }
-        let mut findings: Vec<Finding> = groups
-            .into_values()
-            .map(|mut f| {
-                f.ports.sort_unstable();
-                f.severity = match (f.action, f.peer_kind.as_deref()) {
+        drop(draft_of);
+        // The strings of findings, shared among them.
+        let mut shared: FxHashMap<u32, Text> = FxHashMap::default();
+        let mut t = |id: u32| -> Option<Text> {
+            let v = s.get(id)?;
+            Some(shared.entry(id).or_insert_with(|| Text::from(v)).clone())
+        };
+        let mut findings: Vec<Finding> = Vec::with_capacity(drafts.len());
+        for d in drafts {
+            let (k, inb) = (d.key, d.traffic);
+            let own = self.owners.values[k.owner as usize];
+            let peer = self.peers.values[k.peer as usize];
+            let mut ports = d.ports;
+            ports.sort_unstable();
+            let action = if d.action == 0 { "ACCEPT" } else { "REJECT" };
+            let peer_kind = t(peer[PEER_KIND]);
+            let mut f = Finding {
+                rule: UNEXPECTED_INGRESS,
+                severity: match (action, peer_kind.as_deref()) {
                     ("REJECT", _) => Severity::Low,
                     (_, Some("internet")) => Severity::High,
                     _ => Severity::Medium,
-                };
-                f.reason = reason(&f, auditor);
-                f
-            })
-            .collect();
+                },
+                eni_id: t(k.eni).unwrap_or_default(),
+                task_arn: t(own[0]),
+                service: t(own[1]),
+                cluster: t(own[2]),
+                peer_addr: crate::output::addr_string(&k.peer_addr),
+                peer_kind,
+                peer_service: t(peer[PEER_SERVICE]),
+                peer_eni_id: t(peer[PEER_ENI]),
+                peer_task_arn: t(peer[PEER_TASK]),
+                ports,
+                protocol: if k.protocol == NO_PROTOCOL {
+                    -1
+                } else {
+                    k.protocol as i32
+                },
+                action,
+                flows: d.flows,
+                records: inb.records,
+                packets: inb.packets,
+                bytes: inb.bytes,
+                first_seen: inb.first,
+                last_seen: inb.last,
+                reason: String::new(),
+            };
+            f.reason = reason(&f, auditor);
+            findings.push(f);
+        }
         findings.sort_by(|a, b| {
             (
                 a.severity,
@@ -546,6 +580,19 @@ impl AuditState {
         (findings, summary)
     }
 }
+
+/// A finding while they are gathered: the connection key of its first connection and
+/// the totals (see [`AuditState::finish`]).
+struct Draft {
+    key: ConnKey,
+    action: u8,
+    flows: u64,
+    traffic: Traffic,
+    ports: Vec<u16>,
+}
+
+/// A string of findings, shared by the findings that name it.
+pub type Text = std::sync::Arc<str>;
 
 /// A port as logged (0 when absent).
 fn port(a: Option<&Int32Array>, row: usize) -> u16 {
@@ -580,15 +627,15 @@ impl Severity {
 pub struct Finding {
     pub rule: &'static str,
     pub severity: Severity,
-    pub eni_id: String,
-    pub task_arn: Option<String>,
-    pub service: Option<String>,
-    pub cluster: Option<String>,
+    pub eni_id: Text,
+    pub task_arn: Option<Text>,
+    pub service: Option<Text>,
+    pub cluster: Option<Text>,
     pub peer_addr: String,
-    pub peer_kind: Option<String>,
-    pub peer_service: Option<String>,
-    pub peer_eni_id: Option<String>,
-    pub peer_task_arn: Option<String>,
+    pub peer_kind: Option<Text>,
+    pub peer_service: Option<Text>,
+    pub peer_eni_id: Option<Text>,
+    pub peer_task_arn: Option<Text>,
     /// Local ports of the task that the peer connected to, sorted.
     pub ports: Vec<u16>,
     pub protocol: i32,
@@ -627,6 +674,10 @@ pub struct AuditSummary {
     pub opened_by_tasks: u64,
     /// Connections for which no evidence said who opened them: no finding is made.
     pub undecided: u64,
+    /// Connections the audit held state for, and about how many bytes that state
+    /// took (after merging the workers').
+    pub connections_held: u64,
+    pub state_bytes: u64,
     pub high: u64,
     pub medium: u64,
     pub low: u64,

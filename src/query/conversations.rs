@@ -59,8 +59,8 @@ impl Conv {
                 Some((_, mine)) => {
                     for d in 0..2 {
                         mine[d].records += sides[d].records;
-                        mine[d].packets += sides[d].packets;
-                        mine[d].bytes += sides[d].bytes;
+                        mine[d].packets = mine[d].packets.saturating_add(sides[d].packets);
+                        mine[d].bytes = mine[d].bytes.saturating_add(sides[d].bytes);
                     }
                 }
                 None => self.per_eni.push((eni, *sides)),
@@ -168,8 +168,12 @@ impl ConversationState {
                 }
             };
             sides[dir].records += 1;
-            sides[dir].packets += int64(packets, row).unwrap_or(0).max(0) as u64;
-            sides[dir].bytes += int64(bytes, row).unwrap_or(0).max(0) as u64;
+            sides[dir].packets = sides[dir]
+                .packets
+                .saturating_add(int64(packets, row).unwrap_or(0).max(0) as u64);
+            sides[dir].bytes = sides[dir]
+                .bytes
+                .saturating_add(int64(bytes, row).unwrap_or(0).max(0) as u64);
             let act = action.as_ref().and_then(|x| x.get(row));
             let (accepted, rejected) = (act == Some("ACCEPT"), act == Some("REJECT"));
             c.accept |= accepted;

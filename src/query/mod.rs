@@ -293,8 +293,8 @@ impl Agg {
 
     fn merge(&mut self, o: &Agg) {
         self.records += o.records;
-        self.packets += o.packets;
-        self.bytes += o.bytes;
+        self.packets = self.packets.saturating_add(o.packets);
+        self.bytes = self.bytes.saturating_add(o.bytes);
         self.first = min_opt(self.first, o.first);
         self.last = max_opt(self.last, o.last);
         self.max_bytes = max_opt(self.max_bytes, o.max_bytes);
@@ -542,10 +542,12 @@ impl QueryState {
                     .or_insert_with(|| Agg::new(q.stats)),
             };
             agg.records += 1;
-            agg.packets += int64(packets, row).unwrap_or(0).max(0) as u64;
+            agg.packets = agg
+                .packets
+                .saturating_add(int64(packets, row).unwrap_or(0).max(0) as u64);
             let b = int64(bytes, row).map(|b| b.max(0) as u64);
             if let Some(b) = b {
-                agg.bytes += b;
+                agg.bytes = agg.bytes.saturating_add(b);
                 agg.max_bytes = max_opt(agg.max_bytes, Some(b));
                 if let Some(h) = &mut agg.hist {
                     h.record(b).expect("auto-resizing histogram");

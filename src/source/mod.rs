@@ -11,6 +11,7 @@
 //! `AWSLogs/<acct>/vpcflowlogs/<region>/YYYY/MM/DD/[HH/]<acct>_vpcflowlogs_<region>_<flow-log-id>_YYYYMMDDTHHmmZ_<hash>.log.gz`
 //! and the Hive-style `.../year=YYYY/month=MM/day=DD/hour=HH/...`.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
-use flate2::bufread::MultiGzDecoder;
+use flate2::bufread::GzDecoder;
 
 /// One input to read.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,7 +49,7 @@ impl Source {
 
     /// Opens the input for reading, decompressing gzip. `raw_bytes` counts the bytes
     /// read from the file or stdin itself (before decompression).
-    pub fn open(&self, raw_bytes: Arc<AtomicU64>) -> io::Result<Box<dyn Read + Send>> {
+    pub fn open(&self, raw_bytes: Arc<AtomicU64>) -> io::Result<Opened> {
         let raw: Box<dyn Read + Send> = match self {
             Source::File(p) => Box::new(File::open(p)?),
             Source::Stdin => Box::new(io::stdin()),
@@ -68,10 +69,81 @@ impl Source {
             ));
         }
         if head.starts_with(&[0x1f, 0x8b]) {
-            Ok(Box::new(MultiGzDecoder::new(reader)))
+            Ok(Opened::Gzip(Box::new(Members::new(reader))))
         } else {
-            Ok(Box::new(reader))
+            Ok(Opened::Plain(Box::new(reader)))
         }
+    }
+}
+
+/// An opened input.
+pub enum Opened {
+    /// Text as it is read.
+    Plain(Box<dyn Read + Send>),
+    /// Gzip, member by member.
+    Gzip(Box<Members<RawReader>>),
+}
+
+/// What a gzip stream is inflated from: the file or stdin, counted and buffered.
+type RawReader = BufReader<Counting<Box<dyn Read + Send>>>;
+
+impl Read for Opened {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Opened::Plain(r) => r.read(buf),
+            Opened::Gzip(r) => r.read(buf),
+        }
+    }
+}
+
+impl Opened {
+    /// Whether the input is gzip (whose text is checked member by member).
+    pub fn is_gzip(&self) -> bool {
+        matches!(self, Opened::Gzip(_))
+    }
+
+    /// After a read returned 0: moves on to the next gzip member and returns true, or
+    /// returns false at the end of the input. Every byte read before a member's end
+    /// passed that member's check (CRC and length).
+    pub fn next_member(&mut self) -> io::Result<bool> {
+        match self {
+            Opened::Plain(_) => Ok(false),
+            Opened::Gzip(m) => m.next_member(),
+        }
+    }
+}
+
+/// A gzip stream of one or more members (concatenated objects), read one member at a
+/// time: a read returns 0 at the end of each member, after its CRC and length were
+/// checked, and [`Members::next_member`] starts the next one. The caller knows which
+/// text a failed check makes untrustworthy.
+pub struct Members<R: BufRead> {
+    /// Always `Some` between calls.
+    decoder: Option<GzDecoder<R>>,
+}
+
+impl<R: BufRead> Members<R> {
+    pub fn new(reader: R) -> Members<R> {
+        Members {
+            decoder: Some(GzDecoder::new(reader)),
+        }
+    }
+
+    /// Starts the next member; false at the end of the stream.
+    pub fn next_member(&mut self) -> io::Result<bool> {
+        let decoder = self.decoder.as_mut().expect("a member");
+        if decoder.get_mut().fill_buf()?.is_empty() {
+            return Ok(false);
+        }
+        let reader = self.decoder.take().expect("a member").into_inner();
+        self.decoder = Some(GzDecoder::new(reader));
+        Ok(true)
+    }
+}
+
+impl<R: BufRead> Read for Members<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.decoder.as_mut().expect("a member").read(buf)
     }
 }
 
@@ -92,7 +164,7 @@ pub fn open_range(
 }
 
 /// Counts bytes as they are read.
-struct Counting<R> {
+pub struct Counting<R> {
     inner: R,
     count: Arc<AtomicU64>,
 }
@@ -105,6 +177,52 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// What makes a file itself, whatever path names it: device and inode on Unix, the
+/// canonical path elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FileId(#[cfg(unix)] (u64, u64), #[cfg(not(unix))] PathBuf);
+
+impl FileId {
+    /// The identity of the file at `path` (symbolic links followed), if it exists.
+    pub fn of(path: &Path) -> Option<FileId> {
+        FileId::of_metadata(path, &std::fs::metadata(path).ok()?)
+    }
+
+    #[cfg(unix)]
+    fn of_metadata(_path: &Path, m: &std::fs::Metadata) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        Some(FileId((m.dev(), m.ino())))
+    }
+
+    #[cfg(not(unix))]
+    fn of_metadata(path: &Path, _m: &std::fs::Metadata) -> Option<FileId> {
+        std::fs::canonicalize(path).ok().map(FileId)
+    }
+
+    /// The identity of the regular file that standard output writes to, if it is one
+    /// (`vpcflow cat f.log >> f.log`).
+    pub fn of_stdout() -> Option<FileId> {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            let fd = io::stdout().as_fd().try_clone_to_owned().ok()?;
+            let m = File::from(fd).metadata().ok()?;
+            m.is_file()
+                .then(|| FileId::of_metadata(Path::new(""), &m))
+                .flatten()
+        }
+        #[cfg(not(unix))]
+        None
+    }
+}
+
+/// The input that is the same file as `output` (by identity, not by spelling), if any.
+pub fn input_named_by<'a>(sources: &'a [Source], output: &FileId) -> Option<&'a Source> {
+    sources
+        .iter()
+        .find(|s| matches!(s, Source::File(p) if FileId::of(p).as_ref() == Some(output)))
+}
+
 /// An input argument that could not be used at all.
 #[derive(Debug)]
 pub struct InputError {
@@ -115,8 +233,29 @@ pub struct InputError {
 /// Expands the `INPUT` arguments into sources in sorted path order. Arguments that do
 /// not exist or cannot be listed are returned as errors; the others are still used.
 pub fn discover(inputs: &[String]) -> (Vec<Source>, Vec<InputError>) {
+    let d = discover_all(inputs);
+    (d.sources, d.errors)
+}
+
+/// What [`discover_all`] found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub sources: Vec<Source>,
+    /// Arguments or entries that could not be used at all.
+    pub errors: Vec<InputError>,
+    /// Directories reached again through a symbolic link (a loop such as `ln -s .
+    /// self`, or a second way into the same tree), skipped so that no file is read
+    /// twice: `(the path, the path it was first reached by)`.
+    pub repeated_dirs: Vec<(PathBuf, PathBuf)>,
+}
+
+/// [`discover`], also telling which directories were skipped as already visited.
+/// Directories are told apart by device and inode, so a walk through symbolic links
+/// ends and reads each directory once.
+pub fn discover_all(inputs: &[String]) -> Discovery {
     let mut files = Vec::new();
-    let mut errors = Vec::new();
+    let mut d = Discovery::default();
+    let mut visited = HashMap::new();
     let mut stdin = false;
     for input in inputs {
         if input == "-" {
@@ -125,38 +264,54 @@ pub fn discover(inputs: &[String]) -> (Vec<Source>, Vec<InputError>) {
         }
         let path = PathBuf::from(input);
         match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => walk(&path, &mut files, &mut errors),
+            Ok(m) if m.is_dir() => walk(&path, &mut files, &mut d, &mut visited),
             Ok(_) => files.push(path),
-            Err(error) => errors.push(InputError {
+            Err(error) => d.errors.push(InputError {
                 path: input.clone(),
                 error,
             }),
         }
     }
     files.sort();
-    let mut sources: Vec<Source> = files.into_iter().map(Source::File).collect();
+    d.sources = files.into_iter().map(Source::File).collect();
     if stdin {
-        sources.push(Source::Stdin);
+        d.sources.push(Source::Stdin);
     }
-    (sources, errors)
+    d
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
+fn walk(
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+    d: &mut Discovery,
+    visited: &mut HashMap<FileId, PathBuf>,
+) {
+    if let Some(id) = FileId::of(dir) {
+        if let Some(first) = visited.get(&id) {
+            d.repeated_dirs.push((dir.to_path_buf(), first.clone()));
+            return;
+        }
+        visited.insert(id, dir.to_path_buf());
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(error) => {
-            errors.push(InputError {
+            d.errors.push(InputError {
                 path: dir.display().to_string(),
                 error,
             });
             return;
         }
     };
+    // Sorted, so that which of two ways into a directory counts as the first is the
+    // same on every run.
+    let mut entries: Vec<_> = entries.collect();
+    entries.sort_by_key(|e| e.as_ref().ok().map(|e| e.file_name()));
     for entry in entries {
         let entry = match entry {
             Ok(e) => e,
             Err(error) => {
-                errors.push(InputError {
+                d.errors.push(InputError {
                     path: dir.display().to_string(),
                     error,
                 });
@@ -169,10 +324,10 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
         let path = entry.path();
         // Follow symbolic links, as `ls` and `cat` users expect.
         match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => walk(&path, files, errors),
+            Ok(m) if m.is_dir() => walk(&path, files, d, visited),
             Ok(m) if m.is_file() => files.push(path),
             Ok(_) => {}
-            Err(error) => errors.push(InputError {
+            Err(error) => d.errors.push(InputError {
                 path: path.display().to_string(),
                 error,
             }),

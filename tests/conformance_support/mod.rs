@@ -372,6 +372,7 @@ pub fn parse(input: &[u8], fields: Option<&str>) -> Parsed {
             batch_size: 2,
             layout,
             projection: None,
+            ..DecoderOptions::default()
         },
     );
     let mut out = Vec::new();
