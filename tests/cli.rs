@@ -31,32 +31,6 @@ fn jsonl(o: &Output) -> Vec<Value> {
         .collect()
 }
 
-/// The numbers of the summary's `N lines = R records + J rejected + H headers + B blank`.
-fn accounting(err: &str) -> [u64; 5] {
-    let line = err
-        .lines()
-        .find(|l| l.contains(" lines = "))
-        .expect("summary");
-    let rest = line
-        .split(" files, ")
-        .nth(1)
-        .or_else(|| line.split(" file, ").nth(1))
-        .unwrap();
-    let nums: Vec<u64> = rest
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .take(5)
-        .map(|s| s.parse().unwrap())
-        .collect();
-    let a = [nums[0], nums[1], nums[2], nums[3], nums[4]];
-    assert_eq!(
-        a[0],
-        a[1] + a[2] + a[3] + a[4],
-        "accounting identity: {line}"
-    );
-    a
-}
-
 /// Every demo object, decompressed, in sorted path order (independent of vpcflow).
 fn demo_files() -> Vec<(PathBuf, String)> {
     common::gz_files(Path::new(DEMO))
@@ -105,7 +79,7 @@ fn cat_demo_tree_in_sorted_order_with_accounting() {
             b => assert_eq!(row["bytes"].as_i64().unwrap().to_string(), b),
         }
     }
-    let [lines, records, rejected, headers, blanks] = accounting(&stderr(&o));
+    let [lines, records, rejected, headers, blanks] = common::accounting(&stderr(&o));
     assert_eq!(records, expected_lines.len() as u64);
     assert_eq!(headers, files.len() as u64);
     assert_eq!((rejected, blanks), (0, 0));
@@ -152,7 +126,7 @@ fn stdin_plain_and_gzip() {
         let rows = jsonl(&o);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1]["srcport"], 30002);
-        assert_eq!(accounting(&stderr(&o)), [2, 2, 0, 0, 0]);
+        assert_eq!(common::accounting(&stderr(&o)), [2, 2, 0, 0, 0]);
     }
 }
 
@@ -195,7 +169,7 @@ fn truncated_gzip_keeps_records_before_the_damage_and_goes_on() {
         assert_eq!(row["srcport"], 30000 + i as u64);
     }
     assert_eq!(rows[n]["srcport"], 30007);
-    let [lines, records, rejected, _, _] = accounting(&err);
+    let [lines, records, rejected, _, _] = common::accounting(&err);
     assert_eq!(records, n as u64 + 1);
     // The unfinished last line, if any, is rejected, never half-parsed.
     assert!(rejected <= 1);
@@ -234,7 +208,7 @@ fn rejected_lines_shown_logged_and_strict() {
         )),
         "{err}"
     );
-    assert_eq!(accounting(&err), [6, 2, 2, 1, 1]);
+    assert_eq!(common::accounting(&err), [6, 2, 2, 1, 1]);
     assert_eq!(jsonl(&o).len(), 2);
     let logged: Vec<Value> = std::fs::read_to_string(&errors)
         .unwrap()
@@ -393,7 +367,7 @@ fn each_file_starts_from_the_default_or_fields_layout() {
         serde_json::json!({"version": 5, "srcaddr": "10.0.0.1"})
     );
     assert_eq!(rows[1]["interface_id"], "eni-0a001");
-    assert_eq!(accounting(&stderr(&o)), [3, 2, 0, 1, 0]);
+    assert_eq!(common::accounting(&stderr(&o)), [3, 2, 0, 1, 0]);
 }
 
 #[test]
@@ -424,7 +398,7 @@ fn multi_member_gzip_is_read_whole() {
         .map(|r| r["srcport"].as_u64().unwrap())
         .collect();
     assert_eq!(ports, [30001, 30002, 30003]);
-    assert_eq!(accounting(&stderr(&o)), [5, 3, 0, 2, 0]);
+    assert_eq!(common::accounting(&stderr(&o)), [5, 3, 0, 2, 0]);
 }
 
 #[test]

@@ -16,6 +16,7 @@
 //! MPL and unlicensed files are read in place from `../shared/conformance/`; those tests
 //! print `skipping: ../shared/conformance not found` and pass where it is absent.
 
+mod common;
 mod conformance_support;
 
 use std::collections::BTreeSet;
@@ -979,26 +980,6 @@ fn elastic_beats_processor_samples() {
 /// One input of `vpcflow cat`: path, `--fields`, expected rejections.
 type CatInput<'a> = (&'a str, Option<&'a str>, &'a [(u64, Why)]);
 
-/// The numbers of the summary's `N lines = R records + J rejected + H headers + B blank`.
-fn summary_accounting(stderr: &str) -> [u64; 5] {
-    let line = stderr
-        .lines()
-        .find(|l| l.contains(" lines = "))
-        .unwrap_or_else(|| panic!("no summary in {stderr:?}"));
-    let rest = &line[line.find(", ").expect("files, then lines") + 2..];
-    let nums: Vec<u64> = rest
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .take(5)
-        .map(|s| s.parse().unwrap())
-        .collect();
-    assert!(
-        rest.starts_with(&format!("{} lines = {} records + ", nums[0], nums[1])),
-        "summary: {line}"
-    );
-    [nums[0], nums[1], nums[2], nums[3], nums[4]]
-}
-
 /// `vpcflow cat` on three copied files (a headerless file with `--fields`, a file with
 /// an alphabetical header and a junk line, a file with an ECS header): stdout equals the
 /// independent reading and the other projects' expected values, the junk line is
@@ -1093,7 +1074,7 @@ fn vpcflow_cat_on_copied_files() {
 
     // The summary's accounting, counted from the files.
     assert_eq!(want, [14, 11, 1, 2, 0], "the files' own accounting");
-    assert_eq!(summary_accounting(&stderr), want, "summary: {stderr}");
+    assert_eq!(common::accounting(&stderr), want, "summary: {stderr}");
     assert!(stderr.contains(" 3 files, "), "file count: {stderr}");
 
     // The rejected line, on stderr and in --errors.

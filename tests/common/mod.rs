@@ -105,3 +105,30 @@ pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// The summary's `lines = records + rejected + headers + blank` figures, checked to
+/// add up.
+pub fn accounting(err: &str) -> [u64; 5] {
+    let line = err
+        .lines()
+        .find(|l| l.contains(" lines = "))
+        .expect("summary");
+    let rest = line
+        .split(" files, ")
+        .nth(1)
+        .or_else(|| line.split(" file, ").nth(1))
+        .unwrap();
+    let nums: Vec<u64> = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .take(5)
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let a = [nums[0], nums[1], nums[2], nums[3], nums[4]];
+    assert_eq!(
+        a[0],
+        a[1] + a[2] + a[3] + a[4],
+        "accounting identity: {line}"
+    );
+    a
+}
