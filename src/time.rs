@@ -20,13 +20,10 @@ pub fn unix_seconds(v: i64) -> Option<i64> {
     (v < LATEST * scale).then_some(v / scale)
 }
 
-/// Parses `--since`/`--until`: RFC 3339 (`2026-11-01T07:00:00Z`), a UTC date-time
-/// without offset (`2026-11-01T07:00:00`, `2026-11-01 07:00`), a UTC date
-/// (`2026-11-01`) or a unix time in seconds, milliseconds, microseconds or nanoseconds
-/// (`1793516400`, `1793516400000`). Returns unix seconds; a time outside the years
-/// 2000 to 2200 is refused.
-pub fn parse_time(s: &str) -> Result<i64, String> {
-    let t = parse_any_time(s)?;
+/// Parses `--since`/`--until`/`--at`: [`parse_time`], and a time outside the years
+/// 2000 to 2200 is refused (a unit mistaken, a digit too many or too few).
+pub fn parse_window_time(s: &str) -> Result<i64, String> {
+    let t = parse_time(s)?;
     if (EARLIEST..LATEST).contains(&t) {
         Ok(t)
     } else {
@@ -37,16 +34,19 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     }
 }
 
-fn parse_any_time(s: &str) -> Result<i64, String> {
+/// Parses a time as users write it: RFC 3339 (`2026-11-01T07:00:00Z`), a UTC date-time
+/// without offset (`2026-11-01T07:00:00`, `2026-11-01 07:00`), a UTC date
+/// (`2026-11-01`) or a unix time in seconds, milliseconds, microseconds or nanoseconds
+/// (`1793516400`, `1793516400000`; see [`unix_seconds`]). Returns unix seconds.
+pub fn parse_time(s: &str) -> Result<i64, String> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         let out_of_range = || {
             format!(
-                "{s:?} is not a unix time between the years 2000 and 2200 (in seconds, \
-                 milliseconds, microseconds or nanoseconds)"
+                "{s:?} is not a unix time before the year 2200 (in seconds, milliseconds, \
+                 microseconds or nanoseconds)"
             )
         };
-        // Checked against the years 2000 to 2200 by the caller.
         let v: i64 = s.parse().map_err(|_| out_of_range())?;
         return unix_seconds(v).ok_or_else(out_of_range);
     }
@@ -97,16 +97,18 @@ mod tests {
         assert_eq!(parse_time("1793516400000"), Ok(1793516400));
         assert_eq!(parse_time("1793516400000000"), Ok(1793516400));
         assert_eq!(parse_time("1793516400000000000"), Ok(1793516400));
-        assert!(parse_time("58803").unwrap_err().contains("2000 and 2200"));
-        assert!(parse_time("9000000000")
+        assert!(parse_window_time("58803")
             .unwrap_err()
             .contains("2000 and 2200"));
+        assert_eq!(parse_time("58803"), Ok(58803));
+        assert!(parse_time("9000000000").unwrap_err().contains("2200"));
+        assert_eq!(parse_window_time("1793516400000"), Ok(1793516400));
         assert_eq!(unix_seconds(1), Some(1));
         assert_eq!(unix_seconds(LATEST), None);
         assert_eq!(unix_seconds(EARLIEST * 1000 - 1), None);
         assert_eq!(unix_seconds(EARLIEST * 1000), Some(EARLIEST));
         assert_eq!(unix_seconds(i64::MAX), None);
-        assert!(parse_time("2201-01-01")
+        assert!(parse_window_time("2201-01-01")
             .unwrap_err()
             .contains("2000 and 2200"));
         assert_eq!(rfc3339(1793516400), "2026-11-01T07:00:00Z");

@@ -129,7 +129,8 @@ impl BatchBuilder {
                         ColumnBuilder::Addr(FixedSizeBinaryBuilder::with_capacity(capacity, 16))
                     }
                     Kind::Dict => ColumnBuilder::Dict(Box::default()),
-                    Kind::Str => ColumnBuilder::Str(StringBuilder::new()),
+                    // Grown as needed: a layout of thousands of unknown fields stays small.
+                    Kind::Str => ColumnBuilder::Str(StringBuilder::with_capacity(0, 0)),
                 })
             })
             .collect();

@@ -87,7 +87,9 @@ impl ReadArgs {
         };
         let time_arg = |flag: &str, v: &Option<String>| {
             v.as_deref()
-                .map(|t| time::parse_time(t).map_err(|e| Error::Usage(format!("--{flag}: {e}"))))
+                .map(|t| {
+                    time::parse_window_time(t).map_err(|e| Error::Usage(format!("--{flag}: {e}")))
+                })
                 .transpose()
         };
         let since = time_arg("since", &self.since)?;

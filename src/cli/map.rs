@@ -29,7 +29,7 @@ pub fn map(args: MapArgs) -> Result<ExitCode, Error> {
     let at = args
         .at
         .as_deref()
-        .map(|t| time::parse_time(t).map_err(|e| Error::Usage(format!("--at: {e}"))))
+        .map(|t| time::parse_window_time(t).map_err(|e| Error::Usage(format!("--at: {e}"))))
         .transpose()?;
     let opts = MapOpts {
         maps: args.files,

@@ -187,7 +187,7 @@ impl Reporter {
             if !self.damaged.is_empty() {
                 eprintln!(
                     "vpcflow: damaged input, read only in part: {}",
-                    self.damaged.join(", ")
+                    printable(&self.damaged.join(", "), false)
                 );
             }
         }
@@ -276,7 +276,7 @@ impl Reporter {
             s.connections_held,
             human_bytes(s.state_bytes)
         );
-        eprintln!("{line}");
+        eprintln!("{}", printable(&line, false));
         if s.counts.without_interface > 0 && s.tasks_audited > 0 {
             self.warn(&format!(
                 "{} records in layouts without interface-id were not audited (nothing says \
