@@ -6,10 +6,11 @@
 //! rolls to the front (ripgrep's line buffer), fed to the push decoder, and every batch,
 //! rejected line and file error is handed to a [`ScanSink`] in input order.
 //!
-//! A read error in the middle of a file (a truncated or corrupt `.gz`) ends that file:
-//! the records before the damage are kept and counted, an unfinished last line is
-//! rejected (so the line accounting still holds), the error is reported with the path,
-//! and the scan goes on with the next file.
+//! A read error in the middle of a file (a truncated or corrupt `.gz`) ends that file,
+//! the error is reported with the path, and the scan goes on with the next file. Of a
+//! truncated file the records before the cut are kept and the cut last line is
+//! rejected; of a corrupt gzip member, everything it decoded is dropped and counted
+//! (see `scan_one`), so the line accounting holds either way.
 
 use std::io::{ErrorKind, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
