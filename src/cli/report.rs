@@ -273,7 +273,7 @@ impl Reporter {
         );
         line += &format!(
             "; state held: {} connections, {}",
-            s.connections_held,
+            s.connections,
             human_bytes(s.state_bytes)
         );
         eprintln!("{}", printable(&line, false));

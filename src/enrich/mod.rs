@@ -248,7 +248,7 @@ fn overlaps(addr: &[u8; 16], windows: &[Window], rows: &[MapRow]) -> Option<Stri
     let mut best: Option<(i64, Window)> = None;
     let mut second: Option<(i64, Window)> = None;
     let mut since: Option<i64> = None;
-    let mut involved: Vec<&Window> = Vec::new();
+    let mut overlapping = 0;
     let mut names: Vec<String> = Vec::new();
     for w in windows {
         let other = match (best, second) {
@@ -264,7 +264,7 @@ fn overlaps(addr: &[u8; 16], windows: &[Window], rows: &[MapRow]) -> Option<Stri
                         names.push(name);
                     }
                 }
-                involved.push(w);
+                overlapping += 1;
             }
         }
         let entry = (w.to, *w);
@@ -285,7 +285,7 @@ fn overlaps(addr: &[u8; 16], windows: &[Window], rows: &[MapRow]) -> Option<Stri
     }
     let since = since?;
     let addr_text = crate::output::addr_string(addr);
-    if let ([_], [a, b]) = (involved.as_slice(), names.as_slice()) {
+    if let (1, [a, b]) = (overlapping, names.as_slice()) {
         return Some(format!(
             "{addr_text} is held by {a} and {b} at the same time from {}; the \
              later-starting holder wins",
@@ -306,7 +306,7 @@ fn overlaps(addr: &[u8; 16], windows: &[Window], rows: &[MapRow]) -> Option<Stri
                 ""
             },
         time_text(since),
-        involved.len(),
+        overlapping,
     ))
 }
 

@@ -418,7 +418,6 @@ impl AuditState {
                 v.sort();
                 v
             },
-            connections_held: self.conns.len() as u64,
             state_bytes,
             ..AuditSummary::default()
         };
@@ -674,9 +673,8 @@ pub struct AuditSummary {
     pub opened_by_tasks: u64,
     /// Connections for which no evidence said who opened them: no finding is made.
     pub undecided: u64,
-    /// Connections the audit held state for, and about how many bytes that state
-    /// took (after merging the workers').
-    pub connections_held: u64,
+    /// About how many bytes the state of the audit's connections took (after merging
+    /// the workers').
     pub state_bytes: u64,
     pub high: u64,
     pub medium: u64,
