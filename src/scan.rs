@@ -330,6 +330,12 @@ fn scan_one(
         layout: options.layout.clone(),
         projection: options.projection.clone(),
         max_line_bytes: options.max_line_bytes,
+        window: (options.since.is_some() || options.until.is_some()).then(|| {
+            (
+                options.since.unwrap_or(i64::MIN),
+                options.until.unwrap_or(i64::MAX),
+            )
+        }),
     })
     .with_position(0, range.map_or(0, |r| r.0));
     let mut held = Held::new(reader.is_gzip(), &decoder);
@@ -368,7 +374,7 @@ fn scan_one(
                 Ok(true) => {
                     // A gzip member ended and passed its check: what came of it is
                     // trusted. A line that goes on into the next member is not yet.
-                    emit(&mut decoder, options, &mut held, out)?;
+                    emit(&mut decoder, &mut held, out)?;
                     held.verified(&decoder, out)?;
                     continue;
                 }
@@ -398,17 +404,17 @@ fn scan_one(
             if !decoder.ready() {
                 break;
             }
-            emit(&mut decoder, options, &mut held, out)?;
+            emit(&mut decoder, &mut held, out)?;
         }
         if held.over_limit(&decoder) {
-            emit(&mut decoder, options, &mut held, out)?;
+            emit(&mut decoder, &mut held, out)?;
             held.release(&decoder, out)?;
         }
         if eof {
             break;
         }
     }
-    emit(&mut decoder, options, &mut held, out)?;
+    emit(&mut decoder, &mut held, out)?;
     match failure {
         None => {
             held.release(&decoder, out)?;
@@ -486,8 +492,9 @@ struct Held {
 }
 
 enum Event {
-    /// A batch after the time window, and how many records the window left out.
-    Batch(RecordBatch, u64),
+    /// A batch of records inside the time window (if any was left), and how many
+    /// records the window left out.
+    Batch(Option<RecordBatch>, u64),
     Reject(Reject),
 }
 
@@ -533,26 +540,17 @@ impl Held {
     }
 }
 
-/// Flushes the decoder's batch through the time window to `held`, which holds it back
-/// or passes it on.
-fn emit(
-    decoder: &mut Decoder,
-    options: &ScanOptions,
-    held: &mut Held,
-    out: &mut Out,
-) -> Result<(), crate::Error> {
-    let Some(batch) = decoder.flush() else {
-        return Ok(());
-    };
-    let (batch, outside) = if options.since.is_some() || options.until.is_some() {
-        let rows = batch.num_rows();
-        let kept = window(&batch, options.since, options.until);
-        let outside = (rows - kept.num_rows()) as u64;
-        (kept, outside)
-    } else {
-        (batch, 0)
-    };
-    held.event(Event::Batch(batch, outside), out)
+/// Flushes the decoder's batch (and its count of records outside the window) to
+/// `held`, which holds it back or passes it on.
+fn emit(decoder: &mut Decoder, held: &mut Held, out: &mut Out) -> Result<(), crate::Error> {
+    // The time window was applied while decoding: records outside it were counted
+    // and never built.
+    let outside = decoder.take_outside();
+    match decoder.flush() {
+        Some(batch) => held.event(Event::Batch(Some(batch), outside), out),
+        None if outside > 0 => held.event(Event::Batch(None, outside), out),
+        None => Ok(()),
+    }
 }
 
 /// Where a unit's results go: the sink, and the unit's statistics.
@@ -567,7 +565,7 @@ impl Out<'_> {
         match event {
             Event::Batch(batch, outside) => {
                 self.stats.outside_window += outside;
-                if batch.num_rows() > 0 {
+                if let Some(batch) = batch.filter(|b| b.num_rows() > 0) {
                     self.sink.batch(self.source, batch)?;
                 }
                 Ok(())

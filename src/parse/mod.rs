@@ -30,8 +30,17 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 use memchr::memchr;
 
-use crate::batch::{BatchBuilder, Projection, Value};
+use crate::batch::{Projection, Value};
 use crate::format::{classify, Kind, Layout, LineClass};
+
+pub mod build;
+pub mod classify;
+pub mod fields;
+pub mod reference;
+
+use build::{Col, Columns};
+use classify::{Classifier, Index, NEWLINE};
+pub use reference::{decode_slice_reference, ReferenceDecoder};
 
 /// How a [`Decoder`] is set up.
 #[derive(Clone, Debug)]
@@ -46,6 +55,9 @@ pub struct DecoderOptions {
     /// Longest line accepted, in bytes (without its newline). A longer line is
     /// rejected with its position and skipped without being held in memory.
     pub max_line_bytes: usize,
+    /// Keep only records whose `start` is in `[lo, hi)` (`--since`/`--until`); the
+    /// others are counted (see [`Decoder::take_outside`]) and never built.
+    pub window: Option<(i64, i64)>,
 }
 
 /// The default longest line: flow-log records are a few hundred bytes; a v11 record
@@ -67,6 +79,7 @@ impl Default for DecoderOptions {
             layout: None,
             projection: None,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            window: None,
         }
     }
 }
@@ -107,14 +120,64 @@ impl std::ops::AddAssign for LineCounts {
 
 pub use crate::error::{Excerpt, FieldProblem, Reject, RejectKind};
 
+/// Bytes indexed and decoded at a time: small enough that the index, the tokens of the
+/// block's lines and the lines themselves stay in the CPU's first-level caches.
+const SLICE: usize = 32 * 1024;
+
+/// How one layout column is converted (chosen once per layout).
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Int { max: u64 },
+    Time,
+    Addr,
+    Text,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Step {
+    op: Op,
+    /// Where the column is built, or `None` when it is projected away (then it is
+    /// only validated).
+    slot: Option<usize>,
+}
+
+/// One line waiting in the block table.
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    line: u64,
+    offset: u64,
+    /// The line in the current slice, without its newline and carriage return.
+    start: u32,
+    end: u32,
+}
+
+/// Lines of the current slice that are candidates for the fast path, with the spans of
+/// their fields (`fields` per row, offsets into the slice), converted a column at a
+/// time by `Decoder::convert_block`.
+#[derive(Default)]
+struct Block {
+    tokens: Vec<(u32, u32)>,
+    rows: Vec<Row>,
+    bytes: usize,
+    bad: Vec<bool>,
+    keep: Vec<bool>,
+    starts: Vec<Option<i64>>,
+}
+
 /// The push decoder; see the module documentation.
 pub struct Decoder {
-    builder: BatchBuilder,
+    cols: Columns,
+    steps: Vec<Step>,
+    /// The layout column `start`, for the time window.
+    start_col: Option<usize>,
     projection: Option<Arc<Projection>>,
     /// A layout announced by a header line while rows of the old one were buffered.
     pending: Option<Arc<Layout>>,
     batch_size: usize,
     max_line_bytes: usize,
+    window: Option<(i64, i64)>,
+    /// Records left out by the window since the last [`Decoder::take_outside`].
+    outside: u64,
     /// Bytes of the lines in the builder.
     batch_bytes: usize,
     /// Bytes at the start of the unconsumed input known to hold no newline: the next
@@ -126,6 +189,9 @@ pub struct Decoder {
     offset: u64,
     counts: LineCounts,
     rejects: Vec<Reject>,
+    classifier: Classifier,
+    index: Index,
+    block: Block,
     spans: Vec<(u32, u32)>,
     values: Vec<Value>,
 }
@@ -135,13 +201,16 @@ impl Decoder {
         let layout = options
             .layout
             .unwrap_or_else(|| Arc::new(Layout::default_v2()));
-        let batch_size = options.batch_size.max(1);
-        Decoder {
-            builder: BatchBuilder::new(layout, batch_size.min(8192), options.projection.as_deref()),
+        let mut decoder = Decoder {
+            cols: Columns::new(layout.clone(), options.projection.as_deref()),
+            steps: Vec::new(),
+            start_col: None,
             projection: options.projection,
             pending: None,
-            batch_size,
+            batch_size: options.batch_size.max(1),
             max_line_bytes: options.max_line_bytes.clamp(1, MAX_MAX_LINE_BYTES),
+            window: options.window,
+            outside: 0,
             batch_bytes: 0,
             scanned: 0,
             skipping: false,
@@ -149,9 +218,21 @@ impl Decoder {
             offset: 0,
             counts: LineCounts::default(),
             rejects: Vec::new(),
+            classifier: Classifier::active(),
+            index: Index::default(),
+            block: Block::default(),
             spans: Vec::with_capacity(64),
             values: Vec::with_capacity(64),
-        }
+        };
+        decoder.plan();
+        decoder
+    }
+
+    /// Decodes with this block classifier instead of the detected one (tests and
+    /// benchmarks compare them).
+    pub fn with_classifier(mut self, classifier: Classifier) -> Decoder {
+        self.classifier = classifier;
+        self
     }
 
     /// Continues line numbers and offsets from a position other than the start of the
@@ -181,23 +262,23 @@ impl Decoder {
 
     /// True when a batch must be flushed before more input is decoded.
     pub fn ready(&self) -> bool {
-        self.builder.rows() >= self.batch_size
+        self.cols.rows() >= self.batch_size
             || self.batch_bytes >= BATCH_BYTES
             || self.pending.is_some()
     }
 
     /// Rows buffered and not flushed yet.
     pub fn buffered_rows(&self) -> usize {
-        self.builder.rows()
+        self.cols.rows()
     }
 
     /// The buffered rows as a batch (`None` if there are none), then switches to a
     /// layout announced by a header line, if any.
     pub fn flush(&mut self) -> Option<RecordBatch> {
-        let batch = (self.builder.rows() > 0).then(|| self.builder.finish());
+        let batch = (self.cols.rows() > 0).then(|| self.cols.finish());
         self.batch_bytes = 0;
         if let Some(layout) = self.pending.take() {
-            self.builder = self.builder_for(layout);
+            self.use_layout(layout);
         }
         batch
     }
@@ -205,6 +286,11 @@ impl Decoder {
     /// Counts of the lines consumed so far.
     pub fn counts(&self) -> LineCounts {
         self.counts
+    }
+
+    /// Accepted records left out by the time window since the last call.
+    pub fn take_outside(&mut self) -> u64 {
+        std::mem::take(&mut self.outside)
     }
 
     /// Lines consumed so far (the number of the last line consumed).
@@ -219,7 +305,7 @@ impl Decoder {
 
     /// The layout records are decoded with now.
     pub fn layout(&self) -> &Arc<Layout> {
-        self.pending.as_ref().unwrap_or(self.builder.layout())
+        self.pending.as_ref().unwrap_or(self.cols.layout())
     }
 
     /// Takes the rejected lines collected since the last call.
@@ -248,46 +334,413 @@ impl Decoder {
         self.reject(at, RejectKind::Cut { bytes: rest.len() });
     }
 
+    /// Chooses the conversion of each column of the current layout.
+    fn plan(&mut self) {
+        let layout = self.cols.layout().clone();
+        self.steps = layout
+            .columns()
+            .iter()
+            .zip(&self.cols.slot)
+            .map(|(c, &slot)| Step {
+                op: match c.kind {
+                    Kind::Int32 { max } => Op::Int { max: max as u64 },
+                    Kind::Int64 => Op::Int {
+                        max: i64::MAX as u64,
+                    },
+                    Kind::Timestamp => Op::Time,
+                    Kind::Addr => Op::Addr,
+                    Kind::Dict | Kind::Str => Op::Text,
+                },
+                slot,
+            })
+            .collect();
+        self.start_col = layout
+            .columns()
+            .iter()
+            .position(|c| c.name == "start" && c.kind == Kind::Timestamp);
+    }
+
+    fn use_layout(&mut self, layout: Arc<Layout>) {
+        self.cols = Columns::new(layout, self.projection.as_deref());
+        self.plan();
+    }
+
     fn decode_lines(&mut self, buf: &[u8], eof: bool) -> usize {
         let mut pos = 0;
         while pos < buf.len() && !self.ready() {
-            if self.skipping {
-                // The rest of an overlong line already rejected.
-                let (next, done) = match memchr(b'\n', &buf[pos..]) {
-                    Some(i) => (pos + i + 1, true),
-                    None => (buf.len(), false),
-                };
-                self.offset += (next - pos) as u64;
-                self.skipping = !done;
-                pos = next;
+            if self.skipping || self.scanned > 0 {
+                match self.one_line(buf, pos, eof) {
+                    Some(next) => pos = next,
+                    None => break,
+                }
                 continue;
             }
-            let from = pos + self.scanned.min(buf.len() - pos);
-            let (end, next) = match memchr(b'\n', &buf[from..]) {
-                Some(i) => (from + i, from + i + 1),
-                None if eof => (buf.len(), buf.len()),
-                None if buf.len() - pos > self.max_line_bytes => {
-                    // Too long already and no end in sight: reject it now and drop its
-                    // bytes as they come, holding none of them.
-                    self.scanned = 0;
-                    self.overlong(buf.len() - pos);
-                    self.skipping = true;
-                    return buf.len();
-                }
-                None => {
-                    self.scanned = buf.len() - pos;
-                    break;
-                }
-            };
-            self.scanned = 0;
-            if end - pos > self.max_line_bytes {
-                self.overlong(next - pos);
-            } else {
-                self.process_line(&buf[pos..end], (next - pos) as u64);
+            let end = (pos + SLICE).min(buf.len());
+            let used = self.decode_block(&buf[pos..end], eof && end == buf.len());
+            if used > 0 {
+                pos += used;
+                continue;
             }
-            pos = next;
+            if self.ready() {
+                break;
+            }
+            // No line ends in the slice: a line longer than it, or the unfinished end
+            // of the buffer.
+            match self.one_line(buf, pos, eof) {
+                Some(next) => pos = next,
+                None => break,
+            }
         }
         pos
+    }
+
+    /// Decodes one line starting at `buf[pos]` the way the reference decoder does:
+    /// the newline found with `memchr`, the line handed to the scalar path. Returns
+    /// where the next line starts, or `None` when more input is needed.
+    fn one_line(&mut self, buf: &[u8], pos: usize, eof: bool) -> Option<usize> {
+        if self.skipping {
+            // The rest of an overlong line already rejected.
+            let (next, done) = match memchr(b'\n', &buf[pos..]) {
+                Some(i) => (pos + i + 1, true),
+                None => (buf.len(), false),
+            };
+            self.offset += (next - pos) as u64;
+            self.skipping = !done;
+            return Some(next);
+        }
+        let from = pos + self.scanned.min(buf.len() - pos);
+        let (end, next) = match memchr(b'\n', &buf[from..]) {
+            Some(i) => (from + i, from + i + 1),
+            None if eof => (buf.len(), buf.len()),
+            None if buf.len() - pos > self.max_line_bytes => {
+                // Too long already and no end in sight: reject it now and drop its
+                // bytes as they come, holding none of them.
+                self.scanned = 0;
+                self.overlong(buf.len() - pos);
+                self.skipping = true;
+                return Some(buf.len());
+            }
+            None => {
+                self.scanned = buf.len() - pos;
+                return None;
+            }
+        };
+        self.scanned = 0;
+        if end - pos > self.max_line_bytes {
+            self.overlong(next - pos);
+        } else {
+            self.process_line(&buf[pos..end], (next - pos) as u64);
+        }
+        Some(next)
+    }
+
+    /// Indexes `slice` and decodes the lines that end in it (and a last line without a
+    /// newline when `last`), stopping when the batch is full. Returns the bytes used.
+    fn decode_block(&mut self, slice: &[u8], last: bool) -> usize {
+        let mut index = std::mem::take(&mut self.index);
+        classify::index(self.classifier, slice, &mut index);
+        let mut line_start = 0usize;
+        let mut tok_start = 0usize;
+        let mut high_cursor = 0;
+        let mut row_tokens = self.block.tokens.len();
+        let mut seps = index.separators().iter();
+        loop {
+            let (p, newline) = match seps.next() {
+                Some(&sp) => ((sp & !NEWLINE) as usize, sp & NEWLINE != 0),
+                None if last && line_start < slice.len() => (slice.len(), true),
+                None => break,
+            };
+            if p > tok_start {
+                self.block.tokens.push((tok_start as u32, p as u32));
+            }
+            tok_start = p + 1;
+            if !newline {
+                continue;
+            }
+            // A line: slice[line_start..p], its newline at p (if any).
+            let consumed = (p + 1).min(slice.len()) - line_start;
+            if !self.room() {
+                self.block.tokens.truncate(row_tokens);
+                break;
+            }
+            let mut end = p;
+            if end > line_start && slice[end - 1] == b'\r' {
+                end -= 1;
+                if let Some(t) = self.block.tokens[row_tokens..].last_mut() {
+                    if t.1 as usize == p {
+                        t.1 -= 1;
+                        if t.0 == t.1 {
+                            self.block.tokens.pop();
+                        }
+                    }
+                }
+            }
+            let found = self.block.tokens.len() - row_tokens;
+            let fast = found == self.steps.len()
+                && found > 0
+                && p - line_start <= self.max_line_bytes
+                && !index.has_high(line_start, p, &mut high_cursor)
+                && {
+                    let first = slice[self.block.tokens[row_tokens].0 as usize];
+                    !(first.is_ascii_alphabetic() || first == b'$')
+                }
+                && self.cols.layout().unusable_because().is_none();
+            if fast {
+                self.block.rows.push(Row {
+                    line: self.line + 1,
+                    offset: self.offset,
+                    start: line_start as u32,
+                    end: end as u32,
+                });
+                self.block.bytes += end - line_start;
+                self.start_line(consumed as u64);
+            } else {
+                self.block.tokens.truncate(row_tokens);
+                self.convert_block(slice);
+                if p - line_start > self.max_line_bytes {
+                    self.overlong(consumed);
+                } else {
+                    self.process_line(&slice[line_start..p], consumed as u64);
+                }
+            }
+            line_start += consumed;
+            row_tokens = self.block.tokens.len();
+            if self.pending.is_some() {
+                break;
+            }
+        }
+        // The tokens of an unfinished last line wait for the next slice.
+        self.block.tokens.truncate(row_tokens);
+        self.convert_block(slice);
+        self.index = index;
+        line_start
+    }
+
+    /// Whether another line fits in the batch being built (the block's rows counted).
+    fn room(&self) -> bool {
+        self.cols.rows() + self.block.rows.len() < self.batch_size
+            && self.batch_bytes + self.block.bytes < BATCH_BYTES
+            && self.pending.is_none()
+    }
+
+    /// Converts the block's lines column by column into the builders: first the
+    /// columns that can fail (numbers, times, addresses), then, for the lines that
+    /// passed and are inside the time window, the text columns. When any line fails,
+    /// the block is undone and each of its lines goes through the scalar path, which
+    /// rejects the bad ones with their exact messages.
+    fn convert_block(&mut self, slice: &[u8]) {
+        let n = self.block.rows.len();
+        if n == 0 {
+            return;
+        }
+        let fields = self.steps.len();
+        debug_assert_eq!(self.block.tokens.len(), n * fields);
+        let base = self.cols.rows();
+        let block = &mut self.block;
+        block.bad.clear();
+        block.bad.resize(n, false);
+        let windowed = self.window.is_some();
+        if windowed {
+            block.starts.clear();
+            block.starts.resize(n, None);
+        }
+        for (ci, step) in self.steps.iter().enumerate() {
+            let tokens = block.tokens[ci..].iter().step_by(fields);
+            let col = step.slot.map(|s| &mut self.cols.cols[s]);
+            let bad = &mut block.bad;
+            match (step.op, col) {
+                (Op::Text, _) => {}
+                (Op::Int { max }, Some(Col::I32(c))) => {
+                    for (r, &(s, e)) in tokens.enumerate() {
+                        match int(slice, s, e, max) {
+                            Ok(Some(v)) => c.push(v as i32),
+                            Ok(None) => c.push_null(),
+                            Err(()) => {
+                                bad[r] = true;
+                                c.push_null();
+                            }
+                        }
+                    }
+                }
+                (Op::Int { max }, Some(Col::I64(c))) => {
+                    for (r, &(s, e)) in tokens.enumerate() {
+                        match int(slice, s, e, max) {
+                            Ok(Some(v)) => c.push(v as i64),
+                            Ok(None) => c.push_null(),
+                            Err(()) => {
+                                bad[r] = true;
+                                c.push_null();
+                            }
+                        }
+                    }
+                }
+                (Op::Int { max, .. }, _) => {
+                    for (r, &(s, e)) in tokens.enumerate() {
+                        bad[r] |= int(slice, s, e, max).is_err();
+                    }
+                }
+                (Op::Time, col) => {
+                    let mut col = match col {
+                        Some(Col::I64(c)) => Some(c),
+                        _ => None,
+                    };
+                    let starts =
+                        (windowed && self.start_col == Some(ci)).then_some(&mut block.starts);
+                    let mut starts = starts;
+                    for (r, &(s, e)) in tokens.enumerate() {
+                        let v = match time(slice, s, e) {
+                            Ok(v) => v,
+                            Err(()) => {
+                                bad[r] = true;
+                                None
+                            }
+                        };
+                        if let Some(c) = col.as_deref_mut() {
+                            match v {
+                                Some(t) => c.push(t),
+                                None => c.push_null(),
+                            }
+                        }
+                        if let Some(st) = starts.as_deref_mut() {
+                            st[r] = v;
+                        }
+                    }
+                }
+                (Op::Addr, col) => {
+                    let mut col = match col {
+                        Some(Col::Addr(c)) => Some(c),
+                        _ => None,
+                    };
+                    for (r, &(s, e)) in tokens.enumerate() {
+                        let token = &slice[s as usize..e as usize];
+                        let v = if token == b"-" {
+                            None
+                        } else {
+                            match fields::parse_addr(token) {
+                                Some(a) => Some(a),
+                                None => {
+                                    bad[r] = true;
+                                    None
+                                }
+                            }
+                        };
+                        if let Some(c) = col.as_deref_mut() {
+                            match v {
+                                Some(a) => c.push(a),
+                                None => c.push_null(),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if block.bad.contains(&true) {
+            // Undo the block and take each line through the scalar path.
+            for c in &mut self.cols.cols {
+                c.truncate(base);
+            }
+            let rows = std::mem::take(&mut self.block.rows);
+            let tokens = std::mem::take(&mut self.block.tokens);
+            for (r, row) in rows.iter().enumerate() {
+                let line = &slice[row.start as usize..row.end as usize];
+                self.spans.clear();
+                self.spans.extend(
+                    tokens[r * fields..(r + 1) * fields]
+                        .iter()
+                        .map(|&(s, e)| (s - row.start, e - row.start)),
+                );
+                self.scalar_record(line, row.line, row.offset);
+            }
+            self.block = Block {
+                rows,
+                tokens,
+                ..std::mem::take(&mut self.block)
+            };
+            self.block.rows.clear();
+            self.block.tokens.clear();
+            self.block.bytes = 0;
+            return;
+        }
+        let block = &mut self.block;
+        let mut kept = n;
+        if let Some((lo, hi)) = self.window {
+            block.keep.clear();
+            block.keep.extend(
+                block
+                    .starts
+                    .iter()
+                    .map(|t| t.is_some_and(|t| (lo..hi).contains(&t))),
+            );
+            kept = block.keep.iter().filter(|&&k| k).count();
+            if kept < n {
+                for c in &mut self.cols.cols {
+                    c.retain_tail(base, &block.keep);
+                }
+            }
+            self.outside += (n - kept) as u64;
+        }
+        for (ci, step) in self.steps.iter().enumerate() {
+            let (Op::Text, Some(slot)) = (step.op, step.slot) else {
+                continue;
+            };
+            let tokens = block.tokens[ci..].iter().step_by(fields);
+            let keep = |r: usize| !windowed || block.keep[r];
+            match &mut self.cols.cols[slot] {
+                Col::Dict(d) => {
+                    for (r, &(s, e)) in tokens.enumerate() {
+                        if keep(r) {
+                            match &slice[s as usize..e as usize] {
+                                b"-" => d.push_null(),
+                                t => d.push(t),
+                            }
+                        }
+                    }
+                }
+                Col::Text(t) => {
+                    for (r, &(s, e)) in tokens.enumerate() {
+                        if keep(r) {
+                            match &slice[s as usize..e as usize] {
+                                b"-" => t.push_null(),
+                                v => t.push(v),
+                            }
+                        }
+                    }
+                }
+                _ => unreachable!("text column built as another type"),
+            }
+        }
+        self.cols.add_rows(kept);
+        self.counts.records += n as u64;
+        self.batch_bytes += block.bytes;
+        block.bytes = 0;
+        block.rows.clear();
+        block.tokens.clear();
+    }
+
+    /// Validates a line whose fields are at `self.spans` and appends it, or rejects it
+    /// (at `line`, `byte_offset`) with the reference decoder's message.
+    fn scalar_record(&mut self, line: &[u8], number: u64, byte_offset: u64) {
+        match validate(self.cols.layout(), &self.spans, line, &mut self.values) {
+            Ok(()) => self.accept(line),
+            Err(kind) if kind.is_field_count() && memchr(b'\t', line).is_some() => {
+                self.reject_at(number, byte_offset, RejectKind::Tabs)
+            }
+            Err(kind) => self.reject_at(number, byte_offset, kind),
+        }
+    }
+
+    /// Appends the record in `self.values` (of `line`) unless the window leaves it out.
+    fn accept(&mut self, line: &[u8]) {
+        self.counts.records += 1;
+        if let Some((lo, hi)) = self.window {
+            let start = self.start_col.map(|i| self.values[i]);
+            if !matches!(start, Some(Value::Int(t)) if (lo..hi).contains(&t)) {
+                self.outside += 1;
+                return;
+            }
+        }
+        self.cols.append(line, &self.values);
+        self.batch_bytes += line.len();
     }
 
     /// Counts a new line of `consumed` bytes (newline included).
@@ -310,6 +763,8 @@ impl Decoder {
         );
     }
 
+    /// The scalar path, for every line the block path does not take: headers, blank
+    /// lines, lines with non-ASCII bytes, wrong field counts.
     fn process_line(&mut self, raw: &[u8], consumed: u64) {
         let byte_offset = self.offset;
         self.start_line(consumed);
@@ -325,7 +780,7 @@ impl Decoder {
         }
         let first = line[self.spans[0].0 as usize];
         if first.is_ascii_alphabetic() || first == b'$' {
-            let (layout, spans) = (self.builder.layout(), &self.spans);
+            let (layout, spans) = (self.cols.layout(), &self.spans);
             let class = classify(line, spans, layout, || {
                 validate(layout, spans, line, &mut Vec::new()).is_ok()
             });
@@ -338,21 +793,11 @@ impl Decoder {
                 LineClass::Record => {}
             }
         }
-        if let Some(why) = self.builder.layout().unusable_because() {
+        if let Some(why) = self.cols.layout().unusable_because() {
             let why = why.clone();
             return self.reject(byte_offset, RejectKind::NoLayout(why));
         }
-        match validate(self.builder.layout(), &self.spans, line, &mut self.values) {
-            Ok(()) => {
-                self.builder.append(line, &self.values);
-                self.batch_bytes += line.len();
-                self.counts.records += 1;
-            }
-            Err(kind) if kind.is_field_count() && memchr(b'\t', line).is_some() => {
-                self.reject(byte_offset, RejectKind::Tabs)
-            }
-            Err(kind) => self.reject(byte_offset, kind),
-        }
+        self.scalar_record(line, self.line, byte_offset);
     }
 
     fn header(&mut self, layout: Layout) {
@@ -364,36 +809,52 @@ impl Decoder {
     fn switch(&mut self, layout: Layout) {
         if **self.layout() != layout {
             let layout = Arc::new(layout);
-            if self.builder.rows() == 0 {
+            if self.cols.rows() == 0 {
                 self.pending = None;
-                self.builder = self.builder_for(layout);
+                self.use_layout(layout);
             } else {
                 self.pending = Some(layout);
             }
         }
     }
 
-    fn builder_for(&self, layout: Arc<Layout>) -> BatchBuilder {
-        BatchBuilder::new(
-            layout,
-            self.batch_size.min(8192),
-            self.projection.as_deref(),
-        )
+    fn reject(&mut self, byte_offset: u64, kind: RejectKind) {
+        self.reject_at(self.line, byte_offset, kind);
     }
 
-    fn reject(&mut self, byte_offset: u64, kind: RejectKind) {
+    fn reject_at(&mut self, line: u64, byte_offset: u64, kind: RejectKind) {
         self.counts.rejected += 1;
         self.rejects.push(Reject {
-            line: self.line,
+            line,
             byte_offset,
             kind,
         });
     }
 }
 
+/// A number token of at most `max`: `Ok(None)` for `-`, `Err` for anything invalid.
+#[inline(always)]
+fn int(slice: &[u8], s: u32, e: u32, max: u64) -> Result<Option<u64>, ()> {
+    let (s, e) = (s as usize, e as usize);
+    match fields::parse_u64(slice, s, e) {
+        Some(v) if v <= max => Ok(Some(v)),
+        _ if e - s == 1 && slice[s] == b'-' => Ok(None),
+        _ => Err(()),
+    }
+}
+
+/// A time token in unix seconds: `Ok(None)` for `-`, `Err` for anything invalid.
+#[inline(always)]
+fn time(slice: &[u8], s: u32, e: u32) -> Result<Option<i64>, ()> {
+    match int(slice, s, e, i64::MAX as u64)? {
+        None => Ok(None),
+        Some(v) => crate::time::unix_seconds(v as i64).map(Some).ok_or(()),
+    }
+}
+
 /// Converts every token of `line` (at `spans`) into `values`, or says what the first
 /// problem is.
-fn validate(
+pub(crate) fn validate(
     layout: &Layout,
     spans: &[(u32, u32)],
     line: &[u8],

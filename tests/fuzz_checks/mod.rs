@@ -3,15 +3,19 @@
 // error, never a panic, and every line is accounted for. Included by both with
 // `include!`, so it names everything by its full path.
 
-/// The push decoder on arbitrary bytes. `setup` picks a layout (the default, or
-/// known fields in some order), a projection, a batch size, a line limit and the size
-/// of the pieces the input is fed in, the way a read loop feeds it (the unconsumed
-/// tail again at the start of the next piece). Asserts that lines read = records +
-/// rejected + headers + blanks = the lines of the input, and that every byte is used.
+/// The push decoder on arbitrary bytes, against the reference decoder. `setup` picks
+/// a layout (the default, or known fields in some order), a projection, a batch size,
+/// a line limit, a time window, the block classifier and the size of the pieces the
+/// input is fed in, the way a read loop feeds it (the unconsumed tail again at the
+/// start of the next piece). Asserts that the fast decoder gives exactly the reference
+/// decoder's batches, counts and rejected lines (with the window applied to the
+/// reference's batches afterwards), that lines read = records + rejected + headers +
+/// blanks = the lines of the input, and that every byte is used.
 pub fn check_decoder(setup: [u8; 4], text: &[u8]) {
     use std::sync::Arc;
     use vpcflow::format::{Layout, KNOWN_FIELDS};
-    use vpcflow::parse::{Decoder, DecoderOptions};
+    use vpcflow::parse::classify::{available, Classifier};
+    use vpcflow::parse::{Decoder, DecoderOptions, ReferenceDecoder};
 
     let layout = (setup[0] & 1 == 1)
         .then(|| {
@@ -30,44 +34,129 @@ pub fn check_decoder(setup: [u8; 4], text: &[u8]) {
                 .collect(),
         )
     });
-    let mut decoder = Decoder::new(DecoderOptions {
+    // Inside the window: the start times of the seeds of `flow_text` and of
+    // `tests/decoder_oracle.rs`, and some of them out.
+    let window = (setup[1] & 0x40 != 0).then_some((1_793_491_200, 1_793_491_230));
+    let classifiers = available();
+    let classifier: Classifier = classifiers[setup[2] as usize % classifiers.len()];
+    let options = DecoderOptions {
         batch_size: 1 + setup[2] as usize % 9,
         layout,
         projection,
         max_line_bytes: 16 + setup[3] as usize * 4,
-    });
-    let piece = 1 + setup[3] as usize % 97;
-    let (mut fed, mut pos, mut rows) = (0, 0, 0u64);
-    loop {
-        fed = (fed + piece).min(text.len());
-        let eof = fed == text.len();
-        loop {
-            pos += if eof {
-                decoder.finish(&text[pos..fed])
-            } else {
-                decoder.decode(&text[pos..fed])
-            };
-            if !decoder.ready() {
-                break;
-            }
-            rows += decoder.flush().map_or(0, |b| b.num_rows() as u64);
-        }
-        if eof {
-            break;
-        }
-    }
-    rows += decoder.flush().map_or(0, |b| b.num_rows() as u64);
-    for r in decoder.take_rejects() {
+        window,
+    };
+    let mut decoder = Decoder::new(options.clone()).with_classifier(classifier);
+    let mut reference = ReferenceDecoder::new(options);
+    // Small pieces, or the whole input at once (long runs of lines in one slice).
+    let piece = if setup[1] & 0x20 != 0 {
+        usize::MAX
+    } else {
+        1 + setup[3] as usize % 97
+    };
+    let (fast, pos) = feed(text, piece, &mut decoder);
+    let (slow, slow_pos) = feed(text, piece, &mut reference);
+    assert_eq!(pos, slow_pos);
+    let rejects = decoder.take_rejects();
+    for r in &rejects {
         assert!(!r.message().is_empty());
     }
+    assert_eq!(rejects, reference.take_rejects(), "rejected lines differ");
     let c = decoder.counts();
+    assert_eq!(c, reference.counts(), "counts differ");
+    let slow = match window {
+        None => slow,
+        Some((lo, hi)) => slow
+            .iter()
+            .map(|b| vpcflow::scan::window(b, Some(lo), Some(hi)))
+            .collect(),
+    };
+    let rows: u64 = fast.iter().map(|b| b.num_rows() as u64).sum();
+    assert_eq!(runs(&fast), runs(&slow), "batches differ");
+    let outside = decoder.take_outside();
+    assert_eq!(rows + outside, c.records);
+    if window.is_none() {
+        assert_eq!(outside, 0);
+        assert_eq!(fast.len(), slow.len(), "batch boundaries differ");
+    }
     assert_eq!(pos, text.len());
     assert_eq!(c.lines, c.records + c.rejected + c.headers + c.blanks);
     let newlines = text.iter().filter(|&&b| b == b'\n').count() as u64;
     let unterminated = u64::from(text.last().is_some_and(|&b| b != b'\n'));
     assert_eq!(c.lines, newlines + unterminated);
-    assert_eq!(rows, c.records);
     assert_eq!(decoder.offset(), text.len() as u64);
+    assert_eq!(decoder.offset(), reference.offset());
+}
+
+/// A push decoder: the fast one or the reference.
+pub trait Push {
+    fn push(&mut self, buf: &[u8], eof: bool) -> usize;
+    fn ready(&self) -> bool;
+    fn flush(&mut self) -> Option<arrow::record_batch::RecordBatch>;
+}
+
+macro_rules! push_impl {
+    ($t:ty) => {
+        impl Push for $t {
+            fn push(&mut self, buf: &[u8], eof: bool) -> usize {
+                if eof {
+                    self.finish(buf)
+                } else {
+                    self.decode(buf)
+                }
+            }
+            fn ready(&self) -> bool {
+                <$t>::ready(self)
+            }
+            fn flush(&mut self) -> Option<arrow::record_batch::RecordBatch> {
+                <$t>::flush(self)
+            }
+        }
+    };
+}
+push_impl!(vpcflow::parse::Decoder);
+push_impl!(vpcflow::parse::ReferenceDecoder);
+
+/// Feeds `text` to `decoder` in pieces of `piece` bytes, the unconsumed tail again at
+/// the start of the next piece, flushing whenever it is ready. Returns the batches and
+/// the bytes used.
+pub fn feed(
+    text: &[u8],
+    piece: usize,
+    decoder: &mut dyn Push,
+) -> (Vec<arrow::record_batch::RecordBatch>, usize) {
+    let (mut fed, mut pos, mut batches) = (0usize, 0, Vec::new());
+    loop {
+        fed = fed.saturating_add(piece).min(text.len());
+        let eof = fed == text.len();
+        loop {
+            pos += decoder.push(&text[pos..fed], eof);
+            if !decoder.ready() {
+                break;
+            }
+            batches.extend(decoder.flush());
+        }
+        if eof {
+            break;
+        }
+    }
+    batches.extend(decoder.flush());
+    (batches, pos)
+}
+
+/// Consecutive batches of one schema concatenated, empty ones left out: the rows as a
+/// reader sees them, whatever the batch boundaries.
+pub fn runs(batches: &[arrow::record_batch::RecordBatch]) -> Vec<arrow::record_batch::RecordBatch> {
+    let mut out: Vec<arrow::record_batch::RecordBatch> = Vec::new();
+    for b in batches.iter().filter(|b| b.num_rows() > 0) {
+        match out.last_mut() {
+            Some(last) if last.schema() == b.schema() => {
+                *last = arrow::compute::concat_batches(&b.schema(), [&*last, b]).unwrap();
+            }
+            _ => out.push(b.clone()),
+        }
+    }
+    out
 }
 
 /// The ENI map loaders (canonical CSV, `describe-tasks` and
