@@ -24,7 +24,7 @@ use arrow::record_batch::RecordBatch;
 use crate::error::FileError;
 use crate::format::Layout;
 use crate::parse::{Decoder, DecoderOptions, LineCounts, Reject};
-use crate::source::{open_range, outside_window, Opened, Source};
+use crate::source::{map_text, open_range, outside_window, Opened, Source};
 
 /// How inputs are read.
 #[derive(Clone, Debug)]
@@ -311,6 +311,11 @@ fn scan_one(
         sink,
         stats,
     };
+    if let Source::File(path) = source {
+        if let Ok(Some(map)) = map_text(path, range) {
+            return scan_mapped(&map, range.map_or(0, |r| r.0), options, out, raw);
+        }
+    }
     let opened = match (range, source) {
         (Some((from, to)), Source::File(path)) => {
             open_range(path, from, to, raw.clone()).map(Opened::Plain)
@@ -325,19 +330,7 @@ fn scan_one(
             return Ok(None);
         }
     };
-    let mut decoder = Decoder::new(DecoderOptions {
-        batch_size: options.batch_size,
-        layout: options.layout.clone(),
-        projection: options.projection.clone(),
-        max_line_bytes: options.max_line_bytes,
-        window: (options.since.is_some() || options.until.is_some()).then(|| {
-            (
-                options.since.unwrap_or(i64::MIN),
-                options.until.unwrap_or(i64::MAX),
-            )
-        }),
-    })
-    .with_position(0, range.map_or(0, |r| r.0));
+    let mut decoder = decoder(options, range.map_or(0, |r| r.0));
     let mut held = Held::new(reader.is_gzip(), &decoder);
     // Blocks start small and double while reads fill them, up to the buffer size: a
     // small file (most S3 objects) never pays for zeroing a large buffer.
@@ -454,6 +447,55 @@ fn scan_one(
             )?;
         }
     }
+    Ok(Some(decoder.layout().clone()))
+}
+
+/// A decoder for a unit starting at byte `start` of its source.
+fn decoder(options: &ScanOptions, start: u64) -> Decoder {
+    Decoder::new(DecoderOptions {
+        batch_size: options.batch_size,
+        layout: options.layout.clone(),
+        projection: options.projection.clone(),
+        max_line_bytes: options.max_line_bytes,
+        window: (options.since.is_some() || options.until.is_some()).then(|| {
+            (
+                options.since.unwrap_or(i64::MIN),
+                options.until.unwrap_or(i64::MAX),
+            )
+        }),
+    })
+    .with_position(0, start)
+}
+
+/// Decodes a memory-mapped plain file (or chunk of one) that starts at byte `start` of
+/// its file, and returns the layout in force at its end.
+fn scan_mapped(
+    text: &[u8],
+    start: u64,
+    options: &ScanOptions,
+    out: &mut Out,
+    raw: &Arc<AtomicU64>,
+) -> Result<Option<Arc<Layout>>, crate::Error> {
+    let mut decoder = decoder(options, start);
+    let mut held = Held::new(false, &decoder);
+    out.stats.text_bytes += text.len() as u64;
+    let mut pos = 0;
+    loop {
+        let used = decoder.finish(&text[pos..]);
+        pos += used;
+        raw.fetch_add(used as u64, Ordering::Relaxed);
+        for reject in decoder.take_rejects() {
+            held.event(Event::Reject(reject), out)?;
+        }
+        if !decoder.ready() {
+            break;
+        }
+        emit(&mut decoder, &mut held, out)?;
+        out.sink.progress(raw.load(Ordering::Relaxed));
+    }
+    emit(&mut decoder, &mut held, out)?;
+    out.sink.progress(raw.load(Ordering::Relaxed));
+    out.stats.counts += decoder.counts();
     Ok(Some(decoder.layout().clone()))
 }
 

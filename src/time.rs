@@ -12,7 +12,12 @@ pub const LATEST: i64 = 7_258_118_400;
 /// are seconds before 2000 (test data has them: 1975 in a public project's sample).
 /// `None` for a value in no unit's span (after 2200 in seconds, but below 2000 in
 /// milliseconds, say).
+#[inline]
 pub fn unix_seconds(v: i64) -> Option<i64> {
+    if (0..LATEST).contains(&v) {
+        // Seconds: every larger unit starts far above this (2000 in milliseconds).
+        return Some(v);
+    }
     let scale = [1_000_000_000, 1_000_000, 1_000]
         .into_iter()
         .find(|&scale| v >= EARLIEST * scale)

@@ -147,6 +147,43 @@ impl<R: BufRead> Read for Members<R> {
     }
 }
 
+/// Maps a plain text file, or bytes `start..end` of one, into memory, so that the
+/// decoder reads the page cache directly instead of a copy. `None` (read it the usual
+/// way) for anything but a non-empty regular file whose content is not gzip or
+/// Parquet, and when the environment variable `VPCFLOW_NO_MMAP` is set.
+///
+/// A mapped file that another process truncates while it is being read makes the
+/// process fault (SIGBUS), as with every reader that maps files; flow logs are written
+/// once and not modified, but a user reading files that are still being rewritten can
+/// set `VPCFLOW_NO_MMAP=1`.
+pub fn map_text(path: &Path, range: Option<(u64, u64)>) -> io::Result<Option<memmap2::Mmap>> {
+    if std::env::var_os("VPCFLOW_NO_MMAP").is_some_and(|v| !v.is_empty() && v != "0") {
+        return Ok(None);
+    }
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    let (start, end) = range.unwrap_or((0, meta.len()));
+    if !meta.is_file() || end <= start || end > meta.len() || end - start > usize::MAX as u64 {
+        return Ok(None);
+    }
+    // SAFETY: the mapping is private and read-only, and its bytes are only ever read
+    // as untrusted input (every line is validated; nothing is reinterpreted as a Rust
+    // value). Another process changing the file changes the bytes seen, which the
+    // decoder treats like any other input; truncating it while mapped faults the
+    // process, the hazard documented above (and avoided with `VPCFLOW_NO_MMAP`).
+    let map = unsafe {
+        memmap2::MmapOptions::new()
+            .offset(start)
+            .len((end - start) as usize)
+            .map(&file)?
+    };
+    if range.is_none() && (map.starts_with(&[0x1f, 0x8b]) || map.starts_with(b"PAR1")) {
+        return Ok(None);
+    }
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok(Some(map))
+}
+
 /// Opens bytes `start..end` of a plain file (a newline-aligned chunk).
 pub fn open_range(
     path: &Path,
