@@ -322,6 +322,9 @@ fn scan_one(
         }
         _ => source.open(raw.clone()),
     };
+    // A large gzip input is inflated on a thread of its own while this one decodes.
+    let large = source.size().is_none_or(|size| size >= INFLATE_THREAD_BYTES);
+    let opened = opened.and_then(|o| if large { o.on_own_thread() } else { Ok(o) });
     let mut reader = match opened {
         Ok(r) => r,
         Err(e) => {
@@ -498,6 +501,10 @@ fn scan_mapped(
     out.stats.counts += decoder.counts();
     Ok(Some(decoder.layout().clone()))
 }
+
+/// Gzip inputs of at least this many bytes (and stdin) are inflated on a thread of
+/// their own; smaller ones (most S3 objects) are many, and already read in parallel.
+pub const INFLATE_THREAD_BYTES: u64 = 4 << 20;
 
 /// The first read block of a unit (see `scan_one`).
 const FIRST_BLOCK: usize = 64 * 1024;

@@ -21,6 +21,9 @@ use std::sync::Arc;
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use flate2::bufread::GzDecoder;
 
+mod inflate;
+pub use inflate::Inflating;
+
 /// One input to read.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Source {
@@ -82,6 +85,8 @@ pub enum Opened {
     Plain(Box<dyn Read + Send>),
     /// Gzip, member by member.
     Gzip(Box<Members<RawReader>>),
+    /// Gzip inflated on a thread of its own.
+    Inflating(Box<Inflating>),
 }
 
 /// What a gzip stream is inflated from: the file or stdin, counted and buffered.
@@ -92,6 +97,7 @@ impl Read for Opened {
         match self {
             Opened::Plain(r) => r.read(buf),
             Opened::Gzip(r) => r.read(buf),
+            Opened::Inflating(r) => r.read(buf),
         }
     }
 }
@@ -99,7 +105,16 @@ impl Read for Opened {
 impl Opened {
     /// Whether the input is gzip (whose text is checked member by member).
     pub fn is_gzip(&self) -> bool {
-        matches!(self, Opened::Gzip(_))
+        matches!(self, Opened::Gzip(_) | Opened::Inflating(_))
+    }
+
+    /// Moves the inflating of a gzip input to a thread of its own (see
+    /// [`Inflating`]); other inputs are returned as they are.
+    pub fn on_own_thread(self) -> io::Result<Opened> {
+        match self {
+            Opened::Gzip(m) => Ok(Opened::Inflating(Box::new(Inflating::start(*m)?))),
+            other => Ok(other),
+        }
     }
 
     /// After a read returned 0: moves on to the next gzip member and returns true, or
@@ -109,6 +124,7 @@ impl Opened {
         match self {
             Opened::Plain(_) => Ok(false),
             Opened::Gzip(m) => m.next_member(),
+            Opened::Inflating(m) => m.next_member(),
         }
     }
 }
