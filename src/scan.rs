@@ -323,7 +323,9 @@ fn scan_one(
         _ => source.open(raw.clone()),
     };
     // A large gzip input is inflated on a thread of its own while this one decodes.
-    let large = source.size().is_none_or(|size| size >= INFLATE_THREAD_BYTES);
+    let large = source
+        .size()
+        .is_none_or(|size| size >= INFLATE_THREAD_BYTES);
     let opened = opened.and_then(|o| if large { o.on_own_thread() } else { Ok(o) });
     let mut reader = match opened {
         Ok(r) => r,

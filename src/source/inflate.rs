@@ -56,7 +56,10 @@ impl Inflating {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => Piece::Failed(e),
                 };
-                let last = matches!(piece, Piece::Failed(_) | Piece::Boundary(Ok(false) | Err(_)));
+                let last = matches!(
+                    piece,
+                    Piece::Failed(_) | Piece::Boundary(Ok(false) | Err(_))
+                );
                 // A closed channel: the reader was dropped (the scan stopped early).
                 if tx.send(piece).is_err() || last {
                     return;
@@ -110,6 +113,96 @@ impl Read for Inflating {
                     return Err(io::Error::other("the inflating thread stopped"));
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(text: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(text).unwrap();
+        e.finish().unwrap()
+    }
+
+    trait MemberRead: Read {
+        fn next(&mut self) -> io::Result<bool>;
+    }
+    impl<R: BufRead> MemberRead for Members<R> {
+        fn next(&mut self) -> io::Result<bool> {
+            self.next_member()
+        }
+    }
+    impl MemberRead for Inflating {
+        fn next(&mut self) -> io::Result<bool> {
+            self.next_member()
+        }
+    }
+
+    /// Everything a reader of members yields: text per member, then how it ended.
+    fn drain(r: &mut dyn MemberRead) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut text = Vec::new();
+        let mut buf = vec![0u8; 777];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => {
+                    out.push(format!(
+                        "member of {} bytes, sum {}",
+                        text.len(),
+                        sum(&text)
+                    ));
+                    text.clear();
+                    match r.next() {
+                        Ok(true) => continue,
+                        Ok(false) => break,
+                        Err(e) => {
+                            out.push(format!("next: {e}"));
+                            break;
+                        }
+                    }
+                }
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+                Err(e) => {
+                    out.push(format!("error after {} bytes: {e}", text.len()));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn sum(b: &[u8]) -> u64 {
+        b.iter()
+            .enumerate()
+            .map(|(i, &x)| (i as u64 + 1) * x as u64)
+            .sum()
+    }
+
+    #[test]
+    fn inflating_on_a_thread_reads_like_members() {
+        let big: Vec<u8> = (0..400_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut corrupt = gz(b"second member\n");
+        let at = corrupt.len() - 6;
+        corrupt[at] ^= 0xff; // the CRC
+        let cases: Vec<Vec<u8>> = vec![
+            gz(&big),
+            [gz(&big), gz(b"x\n"), gz(&big[..5000])].concat(),
+            [gz(&big), corrupt.clone()].concat(),
+            [gz(b"a\n"), b"garbage after the member".to_vec()].concat(),
+            gz(&big)[..20_000].to_vec(),
+        ];
+        for (i, data) in cases.into_iter().enumerate() {
+            let reader = |d: Vec<u8>| Members::new(io::BufReader::new(io::Cursor::new(d)));
+            let want = drain(&mut reader(data.clone()));
+            let got = drain(&mut Inflating::start(reader(data)).unwrap());
+            assert_eq!(got, want, "case {i}");
+            assert!(want.len() > 1 || i == 0 || i == 4, "case {i}: {want:?}");
         }
     }
 }
