@@ -37,7 +37,12 @@ impl Rng {
 /// An IPv6 address of the VPC's /56 (or a public one) from a random number.
 fn v6(r: &mut Rng, public: bool) -> String {
     if public {
-        format!("2a05:d018:{:x}:{:x}::{:x}", r.below(65536), r.below(65536), r.below(65536))
+        format!(
+            "2a05:d018:{:x}:{:x}::{:x}",
+            r.below(65536),
+            r.below(65536),
+            r.below(65536)
+        )
     } else {
         format!(
             "2600:1f18:abcd:ef{:02x}:{:x}:{:x}:{:x}:{:x}",
@@ -141,7 +146,8 @@ fn bench(c: &mut Criterion) {
             (name, input, records)
         })
         .collect();
-    let decoders: [(&str, fn(&[u8], DecoderOptions) -> vpcflow::parse::Decoded); 2] = [
+    type Decode = fn(&[u8], DecoderOptions) -> vpcflow::parse::Decoded;
+    let decoders: [(&str, Decode); 2] = [
         ("fast", decode_slice),
         ("reference", decode_slice_reference),
     ];
@@ -193,7 +199,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| assert_eq!(memchr::memchr_iter(b'\n', black_box(input)).count(), lines))
     });
     group.bench_function("memchr2_separator_count", |b| {
-        b.iter(|| assert_eq!(memchr::memchr2_iter(b' ', b'\n', black_box(input)).count(), seps))
+        b.iter(|| {
+            assert_eq!(
+                memchr::memchr2_iter(b' ', b'\n', black_box(input)).count(),
+                seps
+            )
+        })
     });
     group.finish();
 }
