@@ -33,7 +33,8 @@ fn main() {
     let total = AtomicU64::new(0);
     files.par_iter().for_each(|path| {
         let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let mut gz = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(256 << 10, file));
+        let mut gz =
+            flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(256 << 10, file));
         let mut buf = vec![0u8; 1 << 20];
         loop {
             match gz.read(&mut buf) {

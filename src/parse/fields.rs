@@ -79,9 +79,10 @@ pub fn parse_u64(buf: &[u8], s: usize, e: usize) -> Option<u64> {
     }
 }
 
-/// A dotted-quad IPv4 address without leading zeros. (A branch-free version that
-/// located the dots with masks of the token's 16 bytes measured 20 % slower end to
-/// end than this loop, whose branches the CPU predicts well on real addresses.)
+/// A dotted-quad IPv4 address without leading zeros. (Two branch-free versions that
+/// located the dots with masks of the token's 16 bytes, one copying the token, one
+/// loading it in place, measured 20 % and 5 % slower end to end than this loop,
+/// whose branches the CPU predicts well on real addresses.)
 #[inline]
 pub fn parse_v4(t: &[u8]) -> Option<[u8; 4]> {
     if !(7..=15).contains(&t.len()) {
