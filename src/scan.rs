@@ -24,7 +24,7 @@ use arrow::record_batch::RecordBatch;
 use crate::error::FileError;
 use crate::format::Layout;
 use crate::parse::{Decoder, DecoderOptions, LineCounts, Reject};
-use crate::source::{map_text, open_range, outside_window, Opened, Source};
+use crate::source::{map_text, open_range, open_reader, outside_window, Opened, Source};
 
 /// How inputs are read.
 #[derive(Clone, Debug)]
@@ -311,16 +311,22 @@ fn scan_one(
         sink,
         stats,
     };
-    if let Source::File(path) = source {
-        if let Ok(Some(map)) = map_text(path, range) {
-            return scan_mapped(&map, range.map_or(0, |r| r.0), options, out, raw);
-        }
-    }
-    let opened = match (range, source) {
-        (Some((from, to)), Source::File(path)) => {
-            open_range(path, from, to, raw.clone()).map(Opened::Plain)
-        }
-        _ => source.open(raw.clone()),
+    // A file is opened once: mapped when it is plain text and large enough, read
+    // otherwise.
+    let opened = match source {
+        Source::File(path) => match std::fs::File::open(path) {
+            Ok(file) => {
+                if let Ok(Some(map)) = map_text(&file, range) {
+                    return scan_mapped(&map, range.map_or(0, |r| r.0), options, out, raw);
+                }
+                match range {
+                    Some((from, to)) => open_range(file, from, to, raw.clone()).map(Opened::Plain),
+                    None => open_reader(Box::new(file), raw.clone()),
+                }
+            }
+            Err(e) => Err(e),
+        },
+        Source::Stdin => source.open(raw.clone()),
     };
     // A large gzip input is inflated on a thread of its own while this one decodes.
     let large = source
@@ -341,17 +347,20 @@ fn scan_one(
     // small file (most S3 objects) never pays for zeroing a large buffer.
     let max_block = options.buffer_size.max(1);
     let mut block = max_block.min(FIRST_BLOCK);
-    let mut buf = Vec::new();
+    let mut buf = Buffer::take();
     let mut start = 0; // first unconsumed byte of buf
+    let mut end = 0; // end of the bytes read into buf
     let mut failure = None;
     loop {
         // Roll the unfinished line to the front, then read another block after it.
-        buf.drain(..start);
+        buf.copy_within(start..end, 0);
+        end -= start;
         start = 0;
-        let filled = buf.len();
-        buf.resize(filled + block, 0);
+        if buf.len() < end + block {
+            buf.resize(end + block, 0);
+        }
         let n = loop {
-            match reader.read(&mut buf[filled..]) {
+            match reader.read(&mut buf[end..end + block]) {
                 Ok(n) => break Ok(n),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => break Err(e),
@@ -361,7 +370,7 @@ fn scan_one(
             failure = Some(e);
             0
         });
-        buf.truncate(filled + n);
+        end += n;
         if n == block {
             block = (block * 2).min(max_block);
         }
@@ -383,14 +392,14 @@ fn scan_one(
         let eof = n == 0;
         if eof && failure.is_some() {
             // Reading broke off: the unfinished last line is not a record.
-            decoder.cut(&buf[start..]);
+            decoder.cut(&buf[start..end]);
             for reject in decoder.take_rejects() {
                 held.event(Event::Reject(reject), out)?;
             }
             break;
         }
         loop {
-            let rest = &buf[start..];
+            let rest = &buf[start..end];
             start += if eof {
                 decoder.finish(rest)
             } else {
@@ -507,6 +516,42 @@ fn scan_mapped(
 /// Gzip inputs of at least this many bytes (and stdin) are inflated on a thread of
 /// their own; smaller ones (most S3 objects) are many, and already read in parallel.
 pub const INFLATE_THREAD_BYTES: u64 = 4 << 20;
+
+/// The read buffer of `scan_one`, reused by the units a thread scans one after the
+/// other: zeroed once when it grows, not for every small file.
+struct Buffer(Vec<u8>);
+
+thread_local! {
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Buffer {
+    fn take() -> Buffer {
+        Buffer(SPARE.take())
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        // A buffer that grew for a long line is not kept.
+        if self.0.len() <= 4 << 20 {
+            SPARE.set(std::mem::take(&mut self.0));
+        }
+    }
+}
+
+impl std::ops::Deref for Buffer {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Buffer {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
 
 /// The first read block of a unit (see `scan_one`).
 const FIRST_BLOCK: usize = 64 * 1024;

@@ -193,7 +193,7 @@ pub struct Column {
 /// before it.
 #[derive(Clone, Debug)]
 pub struct Layout {
-    columns: Vec<Column>,
+    columns: Arc<[Column]>,
     schema: SchemaRef,
     unusable: Option<LayoutError>,
 }
@@ -251,7 +251,7 @@ impl Layout {
             .map(|c| Field::new(column_name(&c.name), c.kind.data_type(), true))
             .collect();
         Ok(Layout {
-            columns,
+            columns: columns.into(),
             schema: Arc::new(Schema::new(fields)),
             unusable: None,
         })
@@ -260,7 +260,7 @@ impl Layout {
     /// The unusable layout that follows an invalid header line (see [`Layout`]).
     pub fn unusable(why: LayoutError) -> Layout {
         Layout {
-            columns: Vec::new(),
+            columns: Arc::from([]),
             schema: Arc::new(Schema::empty()),
             unusable: Some(why),
         }
@@ -389,8 +389,7 @@ pub fn classify(
         if record_possible {
             return LineClass::Record;
         }
-        let names: Vec<String> = tokens().filter_map(header_name).collect();
-        return match Layout::new(names.iter().map(String::as_str)) {
+        return match header_layout(line, || tokens().filter_map(header_name).collect()) {
             Ok(layout) => LineClass::Header(layout),
             Err(e) => LineClass::BadHeader(e),
         };
@@ -423,6 +422,31 @@ fn is_known(t: &[u8]) -> bool {
         .and_then(|r| r.strip_suffix(b"}"))
         .unwrap_or(t);
     std::str::from_utf8(t).ok().and_then(lookup).is_some()
+}
+
+/// The layout of a header line: built from `names`, or taken from a small per-thread
+/// cache keyed by the line's bytes (every S3 object starts with the same header, and a
+/// scan of many small objects would otherwise build the same layout for each).
+fn header_layout(line: &[u8], names: impl FnOnce() -> Vec<String>) -> Result<Layout, LayoutError> {
+    type Cache = Vec<(Box<[u8]>, Result<Layout, LayoutError>)>;
+    thread_local! {
+        static RECENT: std::cell::RefCell<Cache> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    const ENTRIES: usize = 8;
+    if let Some(hit) =
+        RECENT.with_borrow(|c| c.iter().find(|(k, _)| **k == *line).map(|(_, v)| v.clone()))
+    {
+        return hit;
+    }
+    let names = names();
+    let layout = Layout::new(names.iter().map(String::as_str));
+    RECENT.with_borrow_mut(|c| {
+        if c.len() == ENTRIES {
+            let _ = c.remove(0);
+        }
+        c.push((line.into(), layout.clone()));
+    });
+    layout
 }
 
 /// The layout of a line if it is a header line when no layout is in force yet (the

@@ -219,7 +219,7 @@ impl Decoder {
             counts: LineCounts::default(),
             rejects: Vec::new(),
             classifier: Classifier::active(),
-            index: Index::default(),
+            index: SPARE_INDEX.take(),
             block: Block::default(),
             spans: Vec::with_capacity(64),
             values: Vec::with_capacity(64),
@@ -829,6 +829,18 @@ impl Decoder {
             byte_offset,
             kind,
         });
+    }
+}
+
+thread_local! {
+    /// The index of the last decoder dropped on this thread, for the next one (a scan
+    /// of many small files creates a decoder for each).
+    static SPARE_INDEX: std::cell::Cell<Index> = std::cell::Cell::new(Index::default());
+}
+
+impl Drop for Decoder {
+    fn drop(&mut self) {
+        SPARE_INDEX.set(std::mem::take(&mut self.index));
     }
 }
 

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -57,25 +57,30 @@ impl Source {
             Source::File(p) => Box::new(File::open(p)?),
             Source::Stdin => Box::new(io::stdin()),
         };
-        let mut reader = BufReader::with_capacity(
-            256 * 1024,
-            Counting {
-                inner: raw,
-                count: raw_bytes,
-            },
-        );
-        let head = reader.fill_buf()?;
-        if head.starts_with(b"PAR1") {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "this is a Parquet file; Parquet input is not supported yet",
-            ));
-        }
-        if head.starts_with(&[0x1f, 0x8b]) {
-            Ok(Opened::Gzip(Box::new(Members::new(reader))))
-        } else {
-            Ok(Opened::Plain(Box::new(reader)))
-        }
+        open_reader(raw, raw_bytes)
+    }
+}
+
+/// Reads an opened file (or stdin), decompressing gzip; see [`Source::open`].
+pub fn open_reader(raw: Box<dyn Read + Send>, raw_bytes: Arc<AtomicU64>) -> io::Result<Opened> {
+    let mut reader = BufReader::with_capacity(
+        256 * 1024,
+        Counting {
+            inner: raw,
+            count: raw_bytes,
+        },
+    );
+    let head = reader.fill_buf()?;
+    if head.starts_with(b"PAR1") {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "this is a Parquet file; Parquet input is not supported yet",
+        ));
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Opened::Gzip(Box::new(Members::new(reader))))
+    } else {
+        Ok(Opened::Plain(Box::new(reader)))
     }
 }
 
@@ -165,22 +170,30 @@ impl<R: BufRead> Read for Members<R> {
 
 /// Maps a plain text file, or bytes `start..end` of one, into memory, so that the
 /// decoder reads the page cache directly instead of a copy. `None` (read it the usual
-/// way) for anything but a non-empty regular file whose content is not gzip or
-/// Parquet, and when the environment variable `VPCFLOW_NO_MMAP` is set.
+/// way) for anything but a regular file of at least [`MAP_MIN_BYTES`] whose content
+/// is not gzip or Parquet, and when the environment variable `VPCFLOW_NO_MMAP` is set.
 ///
 /// A mapped file that another process truncates while it is being read makes the
 /// process fault (SIGBUS), as with every reader that maps files; flow logs are written
 /// once and not modified, but a user reading files that are still being rewritten can
 /// set `VPCFLOW_NO_MMAP=1`.
-pub fn map_text(path: &Path, range: Option<(u64, u64)>) -> io::Result<Option<memmap2::Mmap>> {
+pub fn map_text(file: &File, range: Option<(u64, u64)>) -> io::Result<Option<memmap2::Mmap>> {
     if std::env::var_os("VPCFLOW_NO_MMAP").is_some_and(|v| !v.is_empty() && v != "0") {
         return Ok(None);
     }
-    let file = File::open(path)?;
     let meta = file.metadata()?;
     let (start, end) = range.unwrap_or((0, meta.len()));
-    if !meta.is_file() || end <= start || end > meta.len() || end - start > usize::MAX as u64 {
+    if !meta.is_file() || end < start + MAP_MIN_BYTES || end > meta.len() {
         return Ok(None);
+    }
+    if range.is_none() {
+        // Compressed or Parquet content is read the usual way.
+        let mut head = [0u8; 4];
+        let n = (&*file).read(&mut head)?;
+        (&*file).seek(io::SeekFrom::Start(0))?;
+        if head[..n].starts_with(&[0x1f, 0x8b]) || head[..n].starts_with(b"PAR1") {
+            return Ok(None);
+        }
     }
     // SAFETY: the mapping is private and read-only, and its bytes are only ever read
     // as untrusted input (every line is validated; nothing is reinterpreted as a Rust
@@ -191,25 +204,24 @@ pub fn map_text(path: &Path, range: Option<(u64, u64)>) -> io::Result<Option<mem
         memmap2::MmapOptions::new()
             .offset(start)
             .len((end - start) as usize)
-            .map(&file)?
+            .map(file)?
     };
-    if range.is_none() && (map.starts_with(&[0x1f, 0x8b]) || map.starts_with(b"PAR1")) {
-        return Ok(None);
-    }
     let _ = map.advise(memmap2::Advice::Sequential);
     Ok(Some(map))
 }
 
+/// Files (or chunks) smaller than this are read, not mapped: mapping and unmapping cost
+/// more than copying a small file.
+pub const MAP_MIN_BYTES: u64 = 1 << 20;
+
 /// Opens bytes `start..end` of a plain file (a newline-aligned chunk).
 pub fn open_range(
-    path: &Path,
+    mut f: File,
     start: u64,
     end: u64,
     raw_bytes: Arc<AtomicU64>,
 ) -> io::Result<Box<dyn Read + Send>> {
-    use std::io::{Seek, SeekFrom};
-    let mut f = File::open(path)?;
-    f.seek(SeekFrom::Start(start))?;
+    f.seek(io::SeekFrom::Start(start))?;
     Ok(Box::new(Counting {
         inner: f.take(end - start),
         count: raw_bytes,
