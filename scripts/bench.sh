@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: vpcflow against DuckDB and DataFusion on the same flow logs, with
-# `wc -l` and `zcat` as the hardware baselines, side by side in one hyperfine run.
+# `wc -l` and bare zlib-rs inflating (examples/inflate) as the hardware baselines, side by
+# side in one hyperfine run; then `convert` against DuckDB's COPY to Parquet, and the same
+# 100 MB of text as 20,000 small `.gz` objects and as 16 large ones.
 #
 #   scripts/bench.sh            # 1 GB of v2 and of v5 (plain), and v5 as S3 .gz parts
 #   BENCH_SIZE=200M scripts/bench.sh
@@ -22,7 +24,9 @@ if [ ! -x "$DATA/.venv/bin/python" ]; then
 fi
 PY="$DATA/.venv/bin/python"
 cargo build --release -q
+cargo build --release -q --example inflate
 VF=target/release/vpcflow
+INFLATE=target/release/examples/inflate
 
 gen() { # version layout out
   [ -e "$DATA/$3.done" ] && return
@@ -36,6 +40,13 @@ gen() { # version layout out
 gen 2 none "v2-$SIZE.log"
 gen 5 none "v5-$SIZE.log"
 gen 5 s3 "v5-$SIZE-s3"
+# The same 100 MB of v5 text as 20,000 small objects and as 16 large ones.
+for n in 20000 16; do
+  [ -e "$DATA/split-$n.done" ] && continue
+  rm -rf "$DATA/split-$n"
+  python3 scripts/split-gz "$DATA/v5-$SIZE.log" 104857600 "$n" "$DATA/split-$n"
+  touch "$DATA/split-$n.done"
+done
 
 bytes_of() { du -sb --apparent-size "$1" | cut -f1; }
 text_bytes() { if [ -d "$1" ]; then find "$1" -name '*.gz' -exec zcat {} + | wc -c; else bytes_of "$1"; fi; }
@@ -59,7 +70,7 @@ run() { # label path glob records
     "$PY scripts/bench_engines.py datafusion by-eni '$glob'"
   )
   if [ -d "$path" ]; then
-    cmds+=("find $path -name '*.gz' -print0 | xargs -0 -n 4 -P $(nproc) zcat | wc -c")
+    cmds+=("$INFLATE $path")
   else
     cmds+=("wc -l $path")
   fi
@@ -89,3 +100,49 @@ for spec in "v2-$SIZE.log:$DATA/v2-$SIZE.log" "v5-$SIZE.log:$DATA/v5-$SIZE.log" 
   records=$($VF query "$DATA/$label" --format json -q | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["records"])')
   run "$label" "$DATA/$label" "$glob" "$records"
 done
+
+# Convert to Parquet: vpcflow (zstd, every field validated) and DuckDB's COPY.
+v5="$DATA/v5-$SIZE.log"
+hyperfine --shell=bash --warmup 1 --runs "$RUNS" --export-json "$DATA/convert.json" \
+  -n "vpcflow convert" -n "duckdb COPY to parquet" \
+  "$VF convert $v5 -o $DATA/convert-vf.parquet -q" \
+  "$PY scripts/bench_engines.py duckdb convert $v5 $DATA/convert-duck.parquet" >/dev/null
+"$PY" - "$DATA/convert.json" "$(bytes_of "$v5")" <<'PYEOF'
+import json, sys
+runs = json.load(open(sys.argv[1]))["results"]
+text = int(sys.argv[2])
+duck = next(r["median"] for r in runs if r["command"].startswith("duckdb"))
+print(f"\nconvert v5 to Parquet: {text/1e9:.2f} GB of text")
+print("| command | median s | MB/s | vs DuckDB |")
+print("| --- | ---: | ---: | ---: |")
+for r in runs:
+    print(f"| {r['command']} | {r['median']:.2f} | {text/r['median']/1e6:.0f} | {duck/r['median']:.2f}x |")
+PYEOF
+ls -l "$DATA/convert-vf.parquet" "$DATA/convert-duck.parquet" | awk '{print "  " $5, $9}'
+
+# Many small objects against a few large ones (same text), with peak memory.
+echo
+echo "20,000 small .gz objects vs 16 large ones (the same 100 MB of v5 text)"
+echo "| input | command | median s | MB/s | peak RSS MB |"
+echo "| --- | --- | ---: | ---: | ---: |"
+text=$(find "$DATA/split-16" -name '*.gz' -exec zcat {} + | wc -c)
+for n in 20000 16; do
+  d="$DATA/split-$n"
+  for cmd in "$VF query $d --group-by eni --format json -q" \
+             "$PY scripts/bench_engines.py duckdb by-eni '$d/**/*.log.gz'" \
+             "$INFLATE $d"; do
+    times=()
+    for _ in $(seq "$RUNS"); do
+      /usr/bin/time -f "%e %M" -o "$DATA/time.txt" bash -c "$cmd" >/dev/null
+      times+=("$(cat "$DATA/time.txt")")
+    done
+    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p" | {
+      read -r s kb
+      name=$(echo "$cmd" | awk '{print $1}' | xargs basename)
+      [ "$name" = python ] && name=duckdb
+      awk -v n="$n" -v name="$name" -v s="$s" -v kb="$kb" -v t="$text" \
+        'BEGIN { printf "| %s objects | %s | %.2f | %.0f | %.0f |\n", n, name, s, t / s / 1e6, kb / 1024 }'
+    }
+  done
+done
+

@@ -4,6 +4,10 @@ scripts/bench.sh. Prints one line: `records bytes` (the grand totals), so the sc
 check that every engine agrees.
 
     bench_engines.py duckdb|datafusion totals|by-eni PATH_OR_GLOB
+    bench_engines.py duckdb convert PATH_OR_GLOB OUT.parquet
+
+`convert` is DuckDB's `COPY (FROM read_csv(...)) TO 'OUT.parquet'` (its default Parquet
+settings), the counterpart of `vpcflow convert`.
 """
 import sys
 
@@ -24,12 +28,15 @@ def columns(path):
         return f.readline().split()
 
 
-def duckdb_query(mode, path):
+def duckdb_query(mode, path, out=None):
     import duckdb
     cols = columns(path)
     spec = ", ".join(f"'{c}': '{'BIGINT' if c in INTS else 'VARCHAR'}'" for c in cols)
     src = (f"read_csv('{path}', delim=' ', header=true, nullstr='-', columns={{{spec}}}, "
            "auto_detect=false)")
+    if mode == "convert":
+        duckdb.sql(f"copy (from {src}) to '{out}' (format parquet)")
+        return duckdb.sql(f"select count(*), sum(bytes) from '{out}'").fetchall()[0]
     if mode == "by-eni":
         rows = duckdb.sql(f'select "interface-id", count(*) r, sum(bytes) b from {src} group by 1').fetchall()
         return sum(r[1] for r in rows), sum(r[2] or 0 for r in rows)
@@ -59,5 +66,8 @@ def datafusion_query(mode, path):
 
 if __name__ == "__main__":
     engine, mode, path = sys.argv[1:4]
-    records, total = (duckdb_query if engine == "duckdb" else datafusion_query)(mode, path)
+    if mode == "convert":
+        records, total = duckdb_query(mode, path, sys.argv[4])
+    else:
+        records, total = (duckdb_query if engine == "duckdb" else datafusion_query)(mode, path)
     print(records, total)

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use arrow::array::builder::NullBufferBuilder;
 use arrow::array::{
     ArrayRef, DictionaryArray, FixedSizeBinaryArray, Int32Array, Int64Array, StringArray,
 };
@@ -21,41 +22,44 @@ use rustc_hash::FxHashMap;
 use crate::batch::{Projection, Value};
 use crate::format::{Kind, Layout};
 
-/// Validity of a column's rows, kept only once a null appears.
-#[derive(Default)]
-pub struct Nulls(Option<Vec<bool>>);
+/// Validity of a column's rows: arrow's bit-packed builder, which allocates nothing
+/// until the first null.
+pub struct Nulls(NullBufferBuilder);
+
+impl Default for Nulls {
+    fn default() -> Self {
+        Nulls(NullBufferBuilder::new(0))
+    }
+}
 
 impl Nulls {
     #[inline(always)]
-    fn push(&mut self, valid: bool, len_before: usize) {
-        match &mut self.0 {
-            Some(v) => v.push(valid),
-            None if valid => {}
-            None => {
-                let mut v = vec![true; len_before];
-                v.push(false);
-                self.0 = Some(v);
-            }
+    fn push(&mut self, valid: bool) {
+        if valid {
+            self.0.append_non_null()
+        } else {
+            self.0.append_null()
         }
     }
 
     fn truncate(&mut self, len: usize) {
-        if let Some(v) = &mut self.0 {
-            v.truncate(len);
-        }
+        self.0.truncate(len);
     }
 
+    /// Keeps the rows of `from..` whose entry in `keep` is true (the rare path: a
+    /// time window or a bad line), rebuilding the tail bit by bit.
     fn retain_tail(&mut self, from: usize, keep: &[bool]) {
-        if let Some(v) = &mut self.0 {
-            retain_tail(v, from, keep);
+        let tail: Vec<bool> = (0..keep.len()).map(|r| self.0.is_valid(from + r)).collect();
+        self.0.truncate(from);
+        for (r, valid) in tail.into_iter().enumerate() {
+            if keep[r] {
+                self.push(valid);
+            }
         }
     }
 
     fn finish(&mut self) -> Option<NullBuffer> {
-        self.0
-            .take()
-            .map(NullBuffer::from)
-            .filter(|n| n.null_count() > 0)
+        self.0.finish().filter(|n| n.null_count() > 0)
     }
 }
 
@@ -81,13 +85,13 @@ pub struct Fixed<T> {
 impl<T: Copy + Default> Fixed<T> {
     #[inline(always)]
     pub fn push(&mut self, v: T) {
-        self.nulls.push(true, self.values.len());
+        self.nulls.push(true);
         self.values.push(v);
     }
 
     #[inline(always)]
     pub fn push_null(&mut self) {
-        self.nulls.push(false, self.values.len());
+        self.nulls.push(false);
         self.values.push(T::default());
     }
 
@@ -122,6 +126,29 @@ pub struct Dict {
     keys: Fixed<i32>,
 }
 
+/// Whether two short byte strings are equal, compared a word at a time in place (a
+/// call to `memcmp` for the usual 10 to 30 bytes costs more than the comparison).
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if word(a, i) != word(b, i) {
+                return false;
+            }
+            i += 8;
+        }
+        // The last (possibly overlapping) word.
+        return word(a, n - 8) == word(b, n - 8);
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Bytes of distinct values a [`Dict`] remembers across batches; past this it starts
 /// over at the next batch (a column of unique values does not grow without bound).
 const DICT_BYTES: usize = 16 << 20;
@@ -131,7 +158,7 @@ impl Dict {
     pub fn push(&mut self, s: &[u8]) {
         if let Some((id, key)) = self.last {
             let (a, b) = self.spans[id as usize];
-            if &self.arena[a as usize..b as usize] == s {
+            if same(&self.arena[a as usize..b as usize], s) {
                 self.keys.push(key);
                 return;
             }
@@ -211,13 +238,13 @@ impl Default for Text {
 
 impl Text {
     pub fn push(&mut self, s: &[u8]) {
-        self.nulls.push(true, self.offsets.len() - 1);
+        self.nulls.push(true);
         self.data.extend_from_slice(s);
         self.offsets.push(self.data.len() as i32);
     }
 
     pub fn push_null(&mut self) {
-        self.nulls.push(false, self.offsets.len() - 1);
+        self.nulls.push(false);
         self.offsets.push(self.data.len() as i32);
     }
 
@@ -385,5 +412,31 @@ impl Columns {
             &RecordBatchOptions::new().with_row_count(Some(rows)),
         )
         .expect("columns match the layout's schema")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_is_slice_equality() {
+        let texts: Vec<Vec<u8>> = (0..40)
+            .flat_map(|n| {
+                let base: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+                let mut changed = Vec::new();
+                for i in 0..n {
+                    let mut c = base.clone();
+                    c[i] ^= 1;
+                    changed.push(c);
+                }
+                std::iter::once(base).chain(changed)
+            })
+            .collect();
+        for a in &texts {
+            for b in &texts {
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 }
