@@ -527,7 +527,7 @@ thread_local! {
 
 impl Buffer {
     fn take() -> Buffer {
-        Buffer(SPARE.take())
+        Buffer(SPARE.try_with(|spare| spare.take()).unwrap_or_default())
     }
 }
 
@@ -535,7 +535,9 @@ impl Drop for Buffer {
     fn drop(&mut self) {
         // A buffer that grew for a long line is not kept.
         if self.0.len() <= 4 << 20 {
-            SPARE.set(std::mem::take(&mut self.0));
+            let buf = std::mem::take(&mut self.0);
+            // Ignored while the thread itself is being torn down.
+            let _ = SPARE.try_with(|spare| spare.set(buf));
         }
     }
 }

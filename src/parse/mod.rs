@@ -19,10 +19,26 @@
 //! feeds the rest again. At the end of the input, [`Decoder::finish`] takes a final
 //! line that has no newline.
 //!
-//! Each line is validated into a reused `Vec<Value>` before anything is appended, so a
-//! bad line is rejected whole (counted, with its position and a message naming the
-//! field and the offending text) and never leaves half a record. Nothing allocates per
-//! line except the message of a rejected one.
+//! How a buffer is decoded:
+//! 1. [`mod@classify`] indexes a slice of up to 32 KiB in 64-byte blocks: the offset of
+//!    every space and newline, and which blocks hold non-ASCII bytes.
+//! 2. Walking the offsets, each line whose field count is the layout's, with no
+//!    non-ASCII byte and no header-like first field, goes into a block table of field
+//!    spans. Every other line (header, blank, non-ASCII text, wrong field count, too
+//!    long) takes the scalar path, after the table is converted, so order is kept.
+//! 3. The table is converted a column at a time by a parser chosen once per layout
+//!    ([`fields`]: numbers eight digits at a time, IPv4, IPv6) into typed buffers
+//!    ([`build`]); columns projected away are parsed and checked, not built. Text
+//!    columns come last, for the lines that passed and fall in the time window.
+//! 4. If any line of the table fails, the table is undone and each of its lines takes
+//!    the scalar path, which rejects the bad ones whole (counted, with the position
+//!    and a message naming the field and the offending text): a bad line never leaves
+//!    half a record, and messages are computed only for rejected lines.
+//!
+//! The scalar path is the decoder that came before the index; [`mod@reference`] keeps all
+//! of it as the reference that tests and fuzz targets hold this one to (identical
+//! batches, counts and rejected lines on any input). Nothing allocates per line except
+//! the message of a rejected one.
 
 use std::net::Ipv6Addr;
 use std::sync::Arc;
@@ -219,7 +235,9 @@ impl Decoder {
             counts: LineCounts::default(),
             rejects: Vec::new(),
             classifier: Classifier::active(),
-            index: SPARE_INDEX.take(),
+            index: SPARE_INDEX
+                .try_with(|spare| spare.take())
+                .unwrap_or_default(),
             block: Block::default(),
             spans: Vec::with_capacity(64),
             values: Vec::with_capacity(64),
@@ -840,7 +858,9 @@ thread_local! {
 
 impl Drop for Decoder {
     fn drop(&mut self) {
-        SPARE_INDEX.set(std::mem::take(&mut self.index));
+        let index = std::mem::take(&mut self.index);
+        // Ignored while the thread itself is being torn down.
+        let _ = SPARE_INDEX.try_with(|spare| spare.set(index));
     }
 }
 
