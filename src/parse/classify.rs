@@ -15,11 +15,8 @@
 
 use std::sync::OnceLock;
 
-/// Flag set on an offset in the index when the separator there is a newline.
-pub const NEWLINE: u32 = 1 << 31;
-
-/// The largest buffer [`index`] takes: offsets and the [`NEWLINE`] flag share a `u32`.
-pub const MAX_INDEXED: usize = (NEWLINE as usize) - 64;
+/// The largest buffer [`index`] takes: offsets are `u32`.
+pub const MAX_INDEXED: usize = u32::MAX as usize - 64;
 
 /// Which block classifier runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,13 +68,21 @@ impl Classifier {
 /// What [`index`] found in a buffer.
 #[derive(Default, Debug)]
 pub struct Index {
-    /// Offsets of every space and newline, ascending; a newline's offset has
-    /// [`NEWLINE`] set. Only the first `len` entries are meaningful (the vector has
-    /// slack at its end that the writer fills unconditionally).
+    /// Offsets of every space and newline, ascending. Only the first `len` entries
+    /// are meaningful (the vector has slack at its end that the writer fills
+    /// unconditionally).
     pub seps: Vec<u32>,
     pub len: usize,
+    /// Offsets of the newlines (also in `seps`), ascending.
+    pub newlines: Vec<u32>,
     /// The 64-byte blocks (offset / 64) that hold a byte >= 0x80, ascending.
     pub high_blocks: Vec<u32>,
+}
+
+/// What the block loop writes besides the separators.
+struct Rare<'a> {
+    newlines: &'a mut Vec<u32>,
+    high_blocks: &'a mut Vec<u32>,
 }
 
 impl Index {
@@ -101,20 +106,25 @@ impl Index {
 pub fn index(classifier: Classifier, buf: &[u8], out: &mut Index) {
     assert!(buf.len() <= MAX_INDEXED, "buffer too large to index");
     out.high_blocks.clear();
+    out.newlines.clear();
     // Each block writes up to 64 offsets, in rounds of 8 written unconditionally.
     let need = buf.len() + 72;
     if out.seps.len() < need {
         out.seps.resize(need, 0);
     }
+    let rare = &mut Rare {
+        newlines: &mut out.newlines,
+        high_blocks: &mut out.high_blocks,
+    };
     out.len = match classifier {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Avx2` is only chosen by `Classifier::detect` after
         // `is_x86_feature_detected!("avx2")` said the CPU has it (tests call it the same
         // way, guarded by the same check).
-        Classifier::Avx2 => unsafe { x86::index_avx2(buf, &mut out.seps, &mut out.high_blocks) },
+        Classifier::Avx2 => unsafe { x86::index_avx2(buf, &mut out.seps, rare) },
         #[cfg(target_arch = "x86_64")]
-        Classifier::Sse2 => x86::index_sse2(buf, &mut out.seps, &mut out.high_blocks),
-        _ => index_with(buf, &mut out.seps, &mut out.high_blocks, masks_portable),
+        Classifier::Sse2 => x86::index_sse2(buf, &mut out.seps, rare),
+        _ => index_with(buf, &mut out.seps, rare, masks_portable),
     };
 }
 
@@ -134,7 +144,7 @@ struct Masks {
 fn index_with(
     buf: &[u8],
     seps: &mut [u32],
-    high_blocks: &mut Vec<u32>,
+    rare: &mut Rare,
     masks: impl Fn(&[u8; 64]) -> Masks,
 ) -> usize {
     let mut n = 0;
@@ -143,7 +153,7 @@ fn index_with(
     for block in &mut blocks {
         let block: &[u8; 64] = block.try_into().expect("64-byte chunks");
         let m = masks(block);
-        n = flatten(m, base, seps, n, high_blocks);
+        n = flatten(m, base, seps, n, rare);
         base += 64;
     }
     let rest = blocks.remainder();
@@ -152,7 +162,7 @@ fn index_with(
         // high, so the padding adds nothing to the index.
         let mut last = [0u8; 64];
         last[..rest.len()].copy_from_slice(rest);
-        n = flatten(masks(&last), base, seps, n, high_blocks);
+        n = flatten(masks(&last), base, seps, n, rare);
     }
     n
 }
@@ -160,11 +170,17 @@ fn index_with(
 /// Writes the offsets of the set bits of `m.sep` at `seps[n..]` and returns the new
 /// count. Offsets are written eight at a time without looking at the count (the slack
 /// at the end of `seps` takes the surplus), which keeps the loop free of
-/// hard-to-predict branches.
+/// hard-to-predict branches. Newlines (about one block in four) and non-ASCII blocks
+/// (rare) are noted on the side.
 #[inline(always)]
-fn flatten(m: Masks, base: u32, seps: &mut [u32], n: usize, high_blocks: &mut Vec<u32>) -> usize {
+fn flatten(m: Masks, base: u32, seps: &mut [u32], n: usize, rare: &mut Rare) -> usize {
     if m.high != 0 {
-        high_blocks.push(base / 64);
+        rare.high_blocks.push(base / 64);
+    }
+    let mut newlines = m.newline;
+    while newlines != 0 {
+        rare.newlines.push(base + newlines.trailing_zeros());
+        newlines &= newlines - 1;
     }
     let mut bits = m.sep;
     let count = bits.count_ones() as usize;
@@ -172,9 +188,7 @@ fn flatten(m: Masks, base: u32, seps: &mut [u32], n: usize, high_blocks: &mut Ve
     while i < count {
         let out = &mut seps[n + i..n + i + 8];
         for slot in out {
-            let b = bits.trailing_zeros();
-            let flag = (m.newline.wrapping_shr(b) & 1) as u32 * NEWLINE;
-            *slot = (base + b) | flag;
+            *slot = base + bits.trailing_zeros();
             bits &= bits.wrapping_sub(1);
         }
         i += 8;
@@ -210,11 +224,11 @@ fn masks_portable(block: &[u8; 64]) -> Masks {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{flatten, index_with, Masks};
+    use super::{flatten, index_with, Masks, Rare};
     use std::arch::x86_64::*;
 
-    pub fn index_sse2(buf: &[u8], seps: &mut [u32], high: &mut Vec<u32>) -> usize {
-        index_with(buf, seps, high, masks_sse2)
+    pub fn index_sse2(buf: &[u8], seps: &mut [u32], rare: &mut Rare) -> usize {
+        index_with(buf, seps, rare, masks_sse2)
     }
 
     #[inline(always)]
@@ -248,7 +262,7 @@ mod x86 {
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn index_avx2(buf: &[u8], seps: &mut [u32], high: &mut Vec<u32>) -> usize {
+    pub unsafe fn index_avx2(buf: &[u8], seps: &mut [u32], rare: &mut Rare) -> usize {
         // The loop is written out here rather than shared through `index_with`, whose
         // closure would not inherit this function's target feature.
         let mut n = 0;
@@ -256,14 +270,14 @@ mod x86 {
         let mut blocks = buf.chunks_exact(64);
         for block in &mut blocks {
             let block: &[u8; 64] = block.try_into().expect("64-byte chunks");
-            n = flatten(masks_avx2(block), base, seps, n, high);
+            n = flatten(masks_avx2(block), base, seps, n, rare);
             base += 64;
         }
         let rest = blocks.remainder();
         if !rest.is_empty() {
             let mut last = [0u8; 64];
             last[..rest.len()].copy_from_slice(rest);
-            n = flatten(masks_avx2(&last), base, seps, n, high);
+            n = flatten(masks_avx2(&last), base, seps, n, rare);
         }
         n
     }
@@ -317,13 +331,14 @@ mod tests {
     use super::*;
 
     /// The index computed byte by byte, independently of the block code.
-    fn naive(buf: &[u8]) -> (Vec<u32>, Vec<u32>) {
+    fn naive(buf: &[u8]) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
         let seps = buf
             .iter()
             .enumerate()
             .filter(|(_, &b)| b == b' ' || b == b'\n')
-            .map(|(i, &b)| i as u32 | if b == b'\n' { NEWLINE } else { 0 })
+            .map(|(i, _)| i as u32)
             .collect();
+        let newlines = memchr::memchr_iter(b'\n', buf).map(|i| i as u32).collect();
         let mut high: Vec<u32> = buf
             .iter()
             .enumerate()
@@ -331,7 +346,7 @@ mod tests {
             .map(|(i, _)| i as u32 / 64)
             .collect();
         high.dedup();
-        (seps, high)
+        (seps, newlines, high)
     }
 
     #[test]
@@ -347,11 +362,12 @@ mod tests {
                     alphabet[(seed % alphabet.len() as u64) as usize]
                 })
                 .collect();
-            let (seps, high) = naive(&buf);
+            let (seps, newlines, high) = naive(&buf);
             for c in available() {
                 let mut idx = Index::default();
                 index(c, &buf, &mut idx);
                 assert_eq!(idx.separators(), &seps[..], "{c:?} len {len}");
+                assert_eq!(idx.newlines, newlines, "{c:?} len {len}");
                 assert_eq!(idx.high_blocks, high, "{c:?} len {len}");
             }
         }

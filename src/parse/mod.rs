@@ -55,7 +55,7 @@ pub mod fields;
 pub mod reference;
 
 use build::{Col, Columns};
-use classify::{Classifier, Index, NEWLINE};
+use classify::{Classifier, Index};
 pub use reference::{decode_slice_reference, ReferenceDecoder};
 
 /// How a [`Decoder`] is set up.
@@ -462,9 +462,18 @@ impl Decoder {
         let mut high_cursor = 0;
         let mut row_tokens = self.block.tokens.len();
         let mut seps = index.separators().iter();
+        let mut newlines = index.newlines.iter();
+        let mut next_newline = newlines.next().map_or(usize::MAX, |&n| n as usize);
         loop {
             let (p, newline) = match seps.next() {
-                Some(&sp) => ((sp & !NEWLINE) as usize, sp & NEWLINE != 0),
+                Some(&sp) => {
+                    let p = sp as usize;
+                    let newline = p == next_newline;
+                    if newline {
+                        next_newline = newlines.next().map_or(usize::MAX, |&n| n as usize);
+                    }
+                    (p, newline)
+                }
                 None if last && line_start < slice.len() => (slice.len(), true),
                 None => break,
             };
