@@ -136,8 +136,8 @@ impl std::ops::AddAssign for LineCounts {
 
 pub use crate::error::{Excerpt, FieldProblem, Reject, RejectKind};
 
-/// Bytes indexed and decoded at a time: small enough that the index, the tokens of the
-/// block's lines and the lines themselves stay in the CPU's first-level caches.
+/// Bytes indexed and decoded at a time: small enough that the index, the block table
+/// and the lines themselves stay in the CPU's first- and second-level caches.
 const SLICE: usize = 32 * 1024;
 
 /// How one layout column is converted (chosen once per layout).
@@ -678,13 +678,12 @@ impl Decoder {
                 );
                 self.scalar_record(line, row.line, row.offset);
             }
-            self.block = Block {
-                rows,
-                tokens,
-                ..std::mem::take(&mut self.block)
-            };
-            self.block.rows.clear();
-            self.block.tokens.clear();
+            // The emptied vectors go back, keeping their capacity.
+            let (mut rows, mut tokens) = (rows, tokens);
+            rows.clear();
+            tokens.clear();
+            self.block.rows = rows;
+            self.block.tokens = tokens;
             self.block.bytes = 0;
             return;
         }
