@@ -24,7 +24,7 @@ use arrow::record_batch::RecordBatch;
 use crate::error::FileError;
 use crate::format::Layout;
 use crate::parse::{Decoder, DecoderOptions, LineCounts, Reject};
-use crate::source::{map_text, open_range, open_reader, outside_window, Opened, Source};
+use crate::source::{open_range, outside_window, Opened, Source};
 
 /// How inputs are read.
 #[derive(Clone, Debug)]
@@ -311,22 +311,11 @@ fn scan_one(
         sink,
         stats,
     };
-    // A file is opened once: mapped when it is plain text and large enough, read
-    // otherwise.
-    let opened = match source {
-        Source::File(path) => match std::fs::File::open(path) {
-            Ok(file) => {
-                if let Ok(Some(map)) = map_text(&file, range) {
-                    return scan_mapped(&map, range.map_or(0, |r| r.0), options, out, raw);
-                }
-                match range {
-                    Some((from, to)) => open_range(file, from, to, raw.clone()).map(Opened::Plain),
-                    None => open_reader(Box::new(file), raw.clone()),
-                }
-            }
-            Err(e) => Err(e),
-        },
-        Source::Stdin => source.open(raw.clone()),
+    let opened = match (source, range) {
+        (Source::File(path), Some((from, to))) => std::fs::File::open(path)
+            .and_then(|file| open_range(file, from, to, raw.clone()))
+            .map(Opened::Plain),
+        _ => source.open(raw.clone()),
     };
     // A large gzip input is inflated on a thread of its own while this one decodes.
     let large = source
@@ -479,38 +468,6 @@ fn decoder(options: &ScanOptions, start: u64) -> Decoder {
         }),
     })
     .with_position(0, start)
-}
-
-/// Decodes a memory-mapped plain file (or chunk of one) that starts at byte `start` of
-/// its file, and returns the layout in force at its end.
-fn scan_mapped(
-    text: &[u8],
-    start: u64,
-    options: &ScanOptions,
-    out: &mut Out,
-    raw: &Arc<AtomicU64>,
-) -> Result<Option<Arc<Layout>>, crate::Error> {
-    let mut decoder = decoder(options, start);
-    let mut held = Held::new(false, &decoder);
-    out.stats.text_bytes += text.len() as u64;
-    let mut pos = 0;
-    loop {
-        let used = decoder.finish(&text[pos..]);
-        pos += used;
-        raw.fetch_add(used as u64, Ordering::Relaxed);
-        for reject in decoder.take_rejects() {
-            held.event(Event::Reject(reject), out)?;
-        }
-        if !decoder.ready() {
-            break;
-        }
-        emit(&mut decoder, &mut held, out)?;
-        out.sink.progress(raw.load(Ordering::Relaxed));
-    }
-    emit(&mut decoder, &mut held, out)?;
-    out.sink.progress(raw.load(Ordering::Relaxed));
-    out.stats.counts += decoder.counts();
-    Ok(Some(decoder.layout().clone()))
 }
 
 /// Gzip inputs of at least this many bytes (and stdin) are inflated on a thread of

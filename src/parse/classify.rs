@@ -10,8 +10,7 @@
 //! tests once that way).
 //!
 //! The last, partial block of a buffer is copied into a zero-padded block first, so no
-//! implementation ever reads past the end of the buffer (a memory-mapped file ends
-//! exactly where the file does).
+//! implementation ever reads past the end of the buffer.
 
 use std::sync::OnceLock;
 

@@ -62,7 +62,7 @@ impl Source {
 }
 
 /// Reads an opened file (or stdin), decompressing gzip; see [`Source::open`].
-pub fn open_reader(raw: Box<dyn Read + Send>, raw_bytes: Arc<AtomicU64>) -> io::Result<Opened> {
+fn open_reader(raw: Box<dyn Read + Send>, raw_bytes: Arc<AtomicU64>) -> io::Result<Opened> {
     let mut reader = BufReader::with_capacity(
         256 * 1024,
         Counting {
@@ -167,52 +167,6 @@ impl<R: BufRead> Read for Members<R> {
         self.decoder.as_mut().expect("a member").read(buf)
     }
 }
-
-/// Maps a plain text file, or bytes `start..end` of one, into memory, so that the
-/// decoder reads the page cache directly instead of a copy. `None` (read it the usual
-/// way) for anything but a regular file of at least [`MAP_MIN_BYTES`] whose content
-/// is not gzip or Parquet, and when the environment variable `VPCFLOW_NO_MMAP` is set.
-///
-/// A mapped file that another process truncates while it is being read makes the
-/// process fault (SIGBUS), as with every reader that maps files; flow logs are written
-/// once and not modified, but a user reading files that are still being rewritten can
-/// set `VPCFLOW_NO_MMAP=1`.
-pub fn map_text(file: &File, range: Option<(u64, u64)>) -> io::Result<Option<memmap2::Mmap>> {
-    if std::env::var_os("VPCFLOW_NO_MMAP").is_some_and(|v| !v.is_empty() && v != "0") {
-        return Ok(None);
-    }
-    let meta = file.metadata()?;
-    let (start, end) = range.unwrap_or((0, meta.len()));
-    if !meta.is_file() || end < start + MAP_MIN_BYTES || end > meta.len() {
-        return Ok(None);
-    }
-    if range.is_none() {
-        // Compressed or Parquet content is read the usual way.
-        let mut head = [0u8; 4];
-        let n = (&*file).read(&mut head)?;
-        (&*file).seek(io::SeekFrom::Start(0))?;
-        if head[..n].starts_with(&[0x1f, 0x8b]) || head[..n].starts_with(b"PAR1") {
-            return Ok(None);
-        }
-    }
-    // SAFETY: the mapping is private and read-only, and its bytes are only ever read
-    // as untrusted input (every line is validated; nothing is reinterpreted as a Rust
-    // value). Another process changing the file changes the bytes seen, which the
-    // decoder treats like any other input; truncating it while mapped faults the
-    // process, the hazard documented above (and avoided with `VPCFLOW_NO_MMAP`).
-    let map = unsafe {
-        memmap2::MmapOptions::new()
-            .offset(start)
-            .len((end - start) as usize)
-            .map(file)?
-    };
-    let _ = map.advise(memmap2::Advice::Sequential);
-    Ok(Some(map))
-}
-
-/// Files (or chunks) smaller than this are read, not mapped: mapping and unmapping cost
-/// more than copying a small file.
-pub const MAP_MIN_BYTES: u64 = 1 << 20;
 
 /// Opens bytes `start..end` of a plain file (a newline-aligned chunk).
 pub fn open_range(
