@@ -311,17 +311,20 @@ fn scan_one(
         sink,
         stats,
     };
-    let opened = match (source, range) {
-        (Source::File(path), Some((from, to))) => std::fs::File::open(path)
-            .and_then(|file| open_range(file, from, to, raw.clone()))
-            .map(Opened::Plain),
+    let opened = match (range, source) {
+        (Some((from, to)), Source::File(path)) => {
+            open_range(path, from, to, raw.clone()).map(Opened::Plain)
+        }
         _ => source.open(raw.clone()),
     };
     // A large gzip input is inflated on a thread of its own while this one decodes.
-    let large = source
-        .size()
-        .is_none_or(|size| size >= INFLATE_THREAD_BYTES);
-    let opened = opened.and_then(|o| if large { o.on_own_thread() } else { Ok(o) });
+    let large = |o: &Opened| {
+        o.is_gzip()
+            && source
+                .size()
+                .is_none_or(|size| size >= INFLATE_THREAD_BYTES)
+    };
+    let opened = opened.and_then(|o| if large(&o) { o.on_own_thread() } else { Ok(o) });
     let mut reader = match opened {
         Ok(r) => r,
         Err(e) => {

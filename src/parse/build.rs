@@ -95,6 +95,15 @@ impl<T: Copy + Default> Fixed<T> {
         self.values.push(T::default());
     }
 
+    /// A value, or a null for `None`.
+    #[inline(always)]
+    pub fn push_opt(&mut self, v: Option<T>) {
+        match v {
+            Some(v) => self.push(v),
+            None => self.push_null(),
+        }
+    }
+
     fn truncate(&mut self, len: usize) {
         self.values.truncate(len);
         self.nulls.truncate(len);

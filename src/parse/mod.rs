@@ -574,90 +574,59 @@ impl Decoder {
         for (ci, step) in self.steps.iter().enumerate() {
             let tokens = block.tokens[ci..].iter().step_by(fields);
             let col = step.slot.map(|s| &mut self.cols.cols[s]);
-            let bad = &mut block.bad;
+            let bad = &mut block.bad[..];
             match (step.op, col) {
                 (Op::Text, _) => {}
-                (Op::Int { max }, Some(Col::I32(c))) => {
-                    for (r, &(s, e)) in tokens.enumerate() {
-                        match int(slice, s, e, max) {
-                            Ok(Some(v)) => c.push(v as i32),
-                            Ok(None) => c.push_null(),
-                            Err(()) => {
-                                bad[r] = true;
-                                c.push_null();
-                            }
-                        }
-                    }
-                }
-                (Op::Int { max }, Some(Col::I64(c))) => {
-                    for (r, &(s, e)) in tokens.enumerate() {
-                        match int(slice, s, e, max) {
-                            Ok(Some(v)) => c.push(v as i64),
-                            Ok(None) => c.push_null(),
-                            Err(()) => {
-                                bad[r] = true;
-                                c.push_null();
-                            }
-                        }
-                    }
-                }
-                (Op::Int { max, .. }, _) => {
-                    for (r, &(s, e)) in tokens.enumerate() {
-                        bad[r] |= int(slice, s, e, max).is_err();
-                    }
-                }
+                (Op::Int { max }, Some(Col::I32(c))) => each(
+                    tokens,
+                    bad,
+                    |s, e| int(slice, s, e, max),
+                    |_, v| c.push_opt(v.map(|v| v as i32)),
+                ),
+                (Op::Int { max }, Some(Col::I64(c))) => each(
+                    tokens,
+                    bad,
+                    |s, e| int(slice, s, e, max),
+                    |_, v| c.push_opt(v.map(|v| v as i64)),
+                ),
+                (Op::Int { max }, _) => each(tokens, bad, |s, e| int(slice, s, e, max), |_, _| {}),
                 (Op::Time, col) => {
                     let mut col = match col {
                         Some(Col::I64(c)) => Some(c),
                         _ => None,
                     };
-                    let starts =
+                    // The start times, for the window.
+                    let mut starts =
                         (windowed && self.start_col == Some(ci)).then_some(&mut block.starts);
-                    let mut starts = starts;
-                    for (r, &(s, e)) in tokens.enumerate() {
-                        let v = match time(slice, s, e) {
-                            Ok(v) => v,
-                            Err(()) => {
-                                bad[r] = true;
-                                None
+                    each(
+                        tokens,
+                        bad,
+                        |s, e| time(slice, s, e),
+                        |r, v| {
+                            if let Some(c) = col.as_deref_mut() {
+                                c.push_opt(v);
                             }
-                        };
-                        if let Some(c) = col.as_deref_mut() {
-                            match v {
-                                Some(t) => c.push(t),
-                                None => c.push_null(),
+                            if let Some(st) = starts.as_deref_mut() {
+                                st[r] = v;
                             }
-                        }
-                        if let Some(st) = starts.as_deref_mut() {
-                            st[r] = v;
-                        }
-                    }
+                        },
+                    )
                 }
                 (Op::Addr, col) => {
                     let mut col = match col {
                         Some(Col::Addr(c)) => Some(c),
                         _ => None,
                     };
-                    for (r, &(s, e)) in tokens.enumerate() {
-                        let token = &slice[s as usize..e as usize];
-                        let v = if token == b"-" {
-                            None
-                        } else {
-                            match fields::parse_addr(token) {
-                                Some(a) => Some(a),
-                                None => {
-                                    bad[r] = true;
-                                    None
-                                }
+                    each(
+                        tokens,
+                        bad,
+                        |s, e| addr(slice, s, e),
+                        |_, v| {
+                            if let Some(c) = col.as_deref_mut() {
+                                c.push_opt(v);
                             }
-                        };
-                        if let Some(c) = col.as_deref_mut() {
-                            match v {
-                                Some(a) => c.push(a),
-                                None => c.push_null(),
-                            }
-                        }
-                    }
+                        },
+                    )
                 }
             }
         }
@@ -880,6 +849,34 @@ fn int(slice: &[u8], s: u32, e: u32, max: u64) -> Result<Option<u64>, ()> {
         Some(v) if v <= max => Ok(Some(v)),
         _ if e - s == 1 && slice[s] == b'-' => Ok(None),
         _ => Err(()),
+    }
+}
+
+/// An address token: `Ok(None)` for `-`, `Err` for anything invalid.
+#[inline(always)]
+fn addr(slice: &[u8], s: u32, e: u32) -> Result<Option<[u8; 16]>, ()> {
+    let token = &slice[s as usize..e as usize];
+    if token == b"-" {
+        return Ok(None);
+    }
+    fields::parse_addr(token).map(Some).ok_or(())
+}
+
+/// Converts the tokens of one column with `parse`, marks the rows whose token is
+/// invalid in `bad`, and hands every row's value (`None`: null, or invalid) to `push`.
+#[inline(always)]
+fn each<'a, T>(
+    tokens: impl Iterator<Item = &'a (u32, u32)>,
+    bad: &mut [bool],
+    parse: impl Fn(u32, u32) -> Result<Option<T>, ()>,
+    mut push: impl FnMut(usize, Option<T>),
+) {
+    for (r, &(s, e)) in tokens.enumerate() {
+        let v = parse(s, e).unwrap_or_else(|()| {
+            bad[r] = true;
+            None
+        });
+        push(r, v);
     }
 }
 

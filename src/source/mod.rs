@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -57,30 +57,25 @@ impl Source {
             Source::File(p) => Box::new(File::open(p)?),
             Source::Stdin => Box::new(io::stdin()),
         };
-        open_reader(raw, raw_bytes)
-    }
-}
-
-/// Reads an opened file (or stdin), decompressing gzip; see [`Source::open`].
-fn open_reader(raw: Box<dyn Read + Send>, raw_bytes: Arc<AtomicU64>) -> io::Result<Opened> {
-    let mut reader = BufReader::with_capacity(
-        256 * 1024,
-        Counting {
-            inner: raw,
-            count: raw_bytes,
-        },
-    );
-    let head = reader.fill_buf()?;
-    if head.starts_with(b"PAR1") {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "this is a Parquet file; Parquet input is not supported yet",
-        ));
-    }
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Opened::Gzip(Box::new(Members::new(reader))))
-    } else {
-        Ok(Opened::Plain(Box::new(reader)))
+        let mut reader = BufReader::with_capacity(
+            256 * 1024,
+            Counting {
+                inner: raw,
+                count: raw_bytes,
+            },
+        );
+        let head = reader.fill_buf()?;
+        if head.starts_with(b"PAR1") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "this is a Parquet file; Parquet input is not supported yet",
+            ));
+        }
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Ok(Opened::Gzip(Box::new(Members::new(reader))))
+        } else {
+            Ok(Opened::Plain(Box::new(reader)))
+        }
     }
 }
 
@@ -170,12 +165,14 @@ impl<R: BufRead> Read for Members<R> {
 
 /// Opens bytes `start..end` of a plain file (a newline-aligned chunk).
 pub fn open_range(
-    mut f: File,
+    path: &Path,
     start: u64,
     end: u64,
     raw_bytes: Arc<AtomicU64>,
 ) -> io::Result<Box<dyn Read + Send>> {
-    f.seek(io::SeekFrom::Start(start))?;
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(start))?;
     Ok(Box::new(Counting {
         inner: f.take(end - start),
         count: raw_bytes,
