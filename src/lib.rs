@@ -29,11 +29,14 @@
 //!   Rust).
 //! - [`enrich`] — the ENI map, attribution as of each record's time, orientation.
 //! - [`initiator`] — who opened a connection.
+//! - [`aws_ranges`] — AWS's published address ranges (`ip-ranges.json`): which AWS
+//!   service an address is.
 //! - [`policy`] — the policy file and the audit.
 //! - [`query`] — filters, group-by, conversations.
 //! - [`output`] — writers, and the prose of errors.
 //! - [`error`] — typed errors: rejected lines, file errors.
 
+pub mod aws_ranges;
 pub mod batch;
 pub mod columns;
 pub mod enrich;
