@@ -127,6 +127,11 @@ pub trait Events {
 pub struct Totals {
     pub scan: ScanStats,
     pub enrich: EnrichStats,
+    /// The columns (Arrow names) of the layouts that the units which had lines ended
+    /// with, each once, in the order first met: what the inputs had, for messages about
+    /// a column that none of them has. A layout that a header line replaced within the
+    /// same unit is not among them.
+    pub layout_columns: Vec<String>,
 }
 
 /// A fold of every record into one state (see the module documentation). `merge`
@@ -603,6 +608,9 @@ fn collect<W: Work>(
     let mut waiting: BTreeMap<usize, Receiver<Msg<W::Part>>> = BTreeMap::new();
     let mut layout_here: Option<Arc<Layout>> = None;
     let mut lines_before = 0;
+    // The layouts' columns noted so far (see `Totals::layout_columns`).
+    let mut columns_seen: std::collections::HashSet<String> = Default::default();
+    let mut last_noted: Option<Arc<Layout>> = None;
     for (head, unit) in units.iter().enumerate() {
         let first = unit.is_first();
         if first {
@@ -641,6 +649,23 @@ fn collect<W: Work>(
                 Msg::Done(done) => {
                     let d = done?;
                     lines_before += d.stats.counts.lines;
+                    match &d.end_layout {
+                        // Consecutive units mostly share one layout, which is looked at
+                        // again only when another comes: at most one pass over a unit's
+                        // columns per unit.
+                        Some(l)
+                            if d.stats.counts.lines > 0
+                                && !last_noted.as_ref().is_some_and(|n| Arc::ptr_eq(n, l)) =>
+                        {
+                            for f in l.schema().fields() {
+                                if columns_seen.insert(f.name().clone()) {
+                                    totals.layout_columns.push(f.name().clone());
+                                }
+                            }
+                            last_noted = Some(l.clone());
+                        }
+                        _ => {}
+                    }
                     layout_here = d.end_layout;
                     totals.scan += d.stats;
                     totals.enrich += d.enrich;

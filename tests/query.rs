@@ -1,6 +1,7 @@
 //! `vpcflow query` against sums computed here from the raw demo text and a plain scan of
 //! the map: every filter, group totals, time buckets, percentiles, thread invariance,
-//! and conversations.
+//! and conversations; flow-log columns as group keys and `--where` filters over
+//! inputs of several layouts, written here and summed here.
 
 mod common;
 
@@ -394,7 +395,7 @@ fn conversations_join_both_directions_on_both_enis() {
 #[test]
 fn bad_query_arguments_are_usage_errors() {
     for (args, msg) in [
-        (&["--group-by", "eni,bogus"][..], "--group-by: \"bogus\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, srcport, dstport, protocol, action, status, direction, minute, hour, day)"),
+        (&["--group-by", "eni,bogus"][..], "--group-by: \"bogus\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field of versions 2 to 11 by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
         (&["--protocol", "tcpx"][..], "--protocol: \"tcpx\" is not a protocol (tcp, udp, icmp, icmpv6 or 0-255)"),
         (&["--action", "DROP"][..], "--action: \"DROP\" is not one of ACCEPT, REJECT"),
         (&["--peer", "10.0.0.0/99"][..], "--peer: \"10.0.0.0/99\": prefix length must be 0 to 32"),
@@ -583,5 +584,496 @@ fn conversation_port_stability_is_not_split_by_other_peers() {
             ("10.0.1.10".into(), 50051.into(), "port-stability".into()),
             ("10.0.1.10".into(), 50051.into(), "port-stability".into()),
         ]
+    );
+}
+
+// ---- Flow-log columns as keys and filters, over several layouts ----
+
+/// The AWS default format, for the headerless file below.
+const V2_FIELDS: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+
+/// One small file per layout: v3 in AWS order, v5 in a custom order, v7 (ECS), v11
+/// (tags), and v2 without a header.
+const LAYOUTS: [(&str, &str); 5] = [
+    (
+        "a-v3.log",
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr
+3 111111111111 eni-1 10.0.1.10 10.0.2.20 40000 443 6 10 1000 1793491200 1793491260 ACCEPT OK vpc-a subnet-a1 i-0aa 2 IPv4 10.0.1.10 10.0.2.20
+3 111111111111 eni-1 10.0.2.20 10.0.1.10 443 40000 6 8 4000 1793491200 1793491260 ACCEPT OK vpc-a subnet-a1 i-0aa 18 IPv4 10.0.2.20 10.0.1.10
+3 111111111111 eni-2 198.51.100.7 10.0.1.11 51000 22 6 1 60 1793491210 1793491270 REJECT OK vpc-a subnet-a2 - 2 IPv4 198.51.100.7 10.0.1.11
+3 111111111111 eni-3 - - - - - - - 1793491200 1793491260 - NODATA vpc-b subnet-b1 - - - - -
+",
+    ),
+    (
+        "b-v5.log",
+        "version vpc-id subnet-id az-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status traffic-path pkt-dst-aws-service flow-direction instance-id
+5 vpc-a subnet-a1 use1-az1 eni-1 10.0.1.10 52.216.1.1 40010 443 6 20 7000 1793491300 1793491360 ACCEPT OK 8 S3 egress i-0aa
+5 vpc-a subnet-a2 use1-az2 eni-2 10.0.1.11 52.94.0.5 40011 443 6 5 900 1793491300 1793491360 ACCEPT OK 1 DYNAMODB egress -
+5 vpc-b subnet-b1 use1-az1 eni-3 10.1.0.5 10.0.1.10 33000 5432 17 2 300 1793491310 1793491370 accept OK 2 - ingress i-0bb
+",
+    ),
+    (
+        "c-v7.log",
+        "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id az-id ecs-cluster-name ecs-task-arn traffic-path
+7 eni-4 10.0.3.4 10.0.1.10 41000 8080 6 4 1200 1793491400 1793491460 ACCEPT OK vpc-a subnet-a3 use1-az3 prod arn:aws:ecs:us-east-1:111111111111:task/prod/abc 1
+7 eni-5 10.0.3.5 10.0.1.10 41001 8080 6 6 2400 1793491400 1793491460 ACCEPT OK vpc-a subnet-a3 use1-az3 staging arn:aws:ecs:us-east-1:111111111111:task/staging/def 1
+7 eni-4 10.0.3.4 10.0.9.9 41002 443 6 3 500 1793491405 1793491465 REJECT OK vpc-a subnet-a3 use1-az3 prod arn:aws:ecs:us-east-1:111111111111:task/prod/abc -
+",
+    ),
+    (
+        "d-v11.log",
+        "version interface-id account-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id az-id instance-tag interface-type pkt-dst-aws-service
+11 eni-6 111111111111 10.0.4.4 10.0.1.10 42000 443 6 7 3500 1793491500 1793491560 ACCEPT OK vpc-c subnet-c1 i-0cc use1-az2 team=payments interface S3
+11 eni-6 111111111111 10.0.4.4 10.0.1.11 42001 443 6 1 50 1793491500 1793491560 ACCEPT OK vpc-c subnet-c1 i-0cc use1-az2 - interface -
+",
+    ),
+    (
+        "e-v2.log",
+        "2 111111111111 eni-7 10.0.5.5 10.0.1.10 43000 443 6 9 9000 1793491600 1793491660 ACCEPT OK
+2 111111111111 eni-7 10.0.1.10 10.0.5.5 443 43000 6 9 2700 1793491600 1793491660 ACCEPT OK
+",
+    ),
+];
+
+/// Every record of `files`, read here: a line starting with `version ` is a header (it
+/// holds until the next one), a file without one is in the default format. Keys are the
+/// column names (`vpc_id`); a `-` value is left out (null).
+fn read_logs(files: &[(&str, &str)]) -> Vec<Rec> {
+    let mut out = Vec::new();
+    for (_, text) in files {
+        let mut names: Vec<String> = V2_FIELDS.split(' ').map(|n| n.replace('-', "_")).collect();
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            if line.starts_with("version ") {
+                names = line.split(' ').map(|n| n.replace('-', "_")).collect();
+                continue;
+            }
+            let values: Vec<&str> = line.split(' ').collect();
+            assert_eq!(values.len(), names.len(), "{line}");
+            out.push(
+                names
+                    .iter()
+                    .zip(values)
+                    .filter(|(_, v)| *v != "-")
+                    .map(|(n, v)| (n.clone(), v.to_string()))
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+type Groups = BTreeMap<Vec<Option<String>>, (u64, u64, u64)>;
+
+/// (records, packets, bytes) per value of `keys`, of the records `keep` keeps.
+fn expected_groups(recs: &[Rec], keys: &[&str], keep: impl Fn(&Rec) -> bool) -> Groups {
+    let mut g = Groups::new();
+    for r in recs.iter().filter(|r| keep(r)) {
+        let key = keys.iter().map(|k| r.get(*k).cloned()).collect();
+        let n = |k: &str| r.get(k).map_or(0, |v| v.parse::<u64>().unwrap());
+        let e = g.entry(key).or_default();
+        *e = (e.0 + 1, e.1 + n("packets"), e.2 + n("bytes"));
+    }
+    g
+}
+
+/// The groups of `query --format json` rows; numbers as their text.
+fn got_groups(rows: &[Value], keys: &[&str]) -> Groups {
+    let mut g = Groups::new();
+    for row in rows {
+        let key = keys
+            .iter()
+            .map(|k| match &row[*k] {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                v => panic!("{k}: {v}"),
+            })
+            .collect();
+        assert!(
+            g.insert(key, totals(std::slice::from_ref(row))).is_none(),
+            "{row}"
+        );
+    }
+    g
+}
+
+/// `vpcflow query` over `files` written to a temporary directory.
+fn query_files(files: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    Command::new(BIN)
+        .arg("query")
+        .arg(dir.path())
+        .args(["--format", "json", "-q"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok_rows(o: &std::process::Output) -> Vec<Value> {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    common::json_lines(o)
+}
+
+#[test]
+fn flow_log_columns_are_group_keys_on_every_layout() {
+    let recs = read_logs(&LAYOUTS);
+    assert_eq!(recs.len(), 14);
+    for keys in [
+        "vpc_id",
+        "subnet_id",
+        "instance_id",
+        "az_id",
+        "traffic_path",
+        "pkt_dst_aws_service",
+        "ecs_cluster_name",
+        "instance_tag",
+        "flow_direction",
+        "subnet_id,az_id",
+        "vpc_id,dstport,traffic_path",
+    ] {
+        let k: Vec<&str> = keys.split(',').collect();
+        let o = query_files(&LAYOUTS, &["--group-by", keys]);
+        let rows = ok_rows(&o);
+        assert_eq!(
+            got_groups(&rows, &k),
+            expected_groups(&recs, &k, |_| true),
+            "--group-by {keys}"
+        );
+        // The columns come out named as the keys, in their order, before the totals.
+        let text = String::from_utf8(o.stdout).unwrap();
+        let line = text.lines().next().unwrap();
+        let at = |name: &str| line.find(&format!("\"{name}\":")).unwrap();
+        let order: Vec<usize> = k.iter().map(|n| at(n)).chain([at("records")]).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{keys}: {line}");
+        assert!(line.starts_with(&format!("{{\"{}\":", k[0])), "{line}");
+    }
+    // By hand: vpc-a is 3 v3 + 2 v5 + 3 v7 records; the v2 file has no vpc-id.
+    let rows = ok_rows(&query_files(&LAYOUTS, &["--group-by", "vpc_id"]));
+    let v = |s: &str| Some(s.to_string());
+    let want: Groups = [
+        (vec![v("vpc-a")], (8, 57, 17060)),
+        (vec![v("vpc-b")], (2, 2, 300)),
+        (vec![v("vpc-c")], (2, 8, 3550)),
+        (vec![None], (2, 18, 11700)),
+    ]
+    .into();
+    assert_eq!(got_groups(&rows, &["vpc_id"]), want);
+    // Integer columns are JSON numbers, sorted by bytes then numerically.
+    let rows = ok_rows(&query_files(&LAYOUTS, &["--group-by", "traffic_path"]));
+    let got: Vec<(Value, u64)> = rows
+        .iter()
+        .map(|r| (r["traffic_path"].clone(), r["bytes"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Value::Null, 5060 + 500 + 3550 + 11700),
+            (8.into(), 7000),
+            (1.into(), 900 + 1200 + 2400),
+            (2.into(), 300),
+        ]
+    );
+    // `start` is unix seconds; an address column is its text.
+    let rows = ok_rows(&query_files(
+        &LAYOUTS,
+        &["--group-by", "start,pkt_srcaddr", "--top", "1"],
+    ));
+    assert_eq!(rows[0]["start"], 1793491600);
+    assert_eq!(rows[0]["pkt_srcaddr"], Value::Null);
+    let rows = ok_rows(&query_files(
+        &LAYOUTS,
+        &["--group-by", "pkt-srcaddr", "--where", "vpc_id=vpc-a"],
+    ));
+    assert_eq!(rows[0]["pkt_srcaddr"], Value::Null);
+    assert_eq!(rows[1]["pkt_srcaddr"], "10.0.2.20");
+}
+
+#[test]
+fn where_ors_values_of_a_column_and_ands_columns() {
+    let recs = read_logs(&LAYOUTS);
+    let has = |r: &Rec, k: &str, vs: &[&str]| r.get(k).is_some_and(|v| vs.contains(&v.as_str()));
+    let sums = |keep: &dyn Fn(&Rec) -> bool| {
+        expected_groups(&recs, &[], keep)
+            .into_values()
+            .next()
+            .unwrap_or_default()
+    };
+    let cases: Vec<(Vec<&str>, Pred)> = vec![
+        // Same column ORed, other columns ANDed; action in any case ("accept" in v5).
+        (
+            vec![
+                "--where",
+                "subnet_id=subnet-a1",
+                "--where",
+                "subnet_id=subnet-a3",
+                "--where",
+                "action=accept",
+            ],
+            Box::new(|r| {
+                has(r, "subnet_id", &["subnet-a1", "subnet-a3"])
+                    && r.get("action")
+                        .is_some_and(|a| a.eq_ignore_ascii_case("ACCEPT"))
+            }),
+        ),
+        (
+            vec!["--where", "action=ACCEPT", "--where", "vpc_id=vpc-b"],
+            Box::new(|r| has(r, "vpc_id", &["vpc-b"]) && has(r, "action", &["accept", "ACCEPT"])),
+        ),
+        // Integers, a protocol by name, and a CIDR block on an address column.
+        (
+            vec!["--where", "dstport=443", "--where", "srcaddr=10.0.0.0/16"],
+            Box::new(|r| {
+                has(r, "dstport", &["443"])
+                    && r.get("srcaddr").is_some_and(|a| a.starts_with("10.0."))
+            }),
+        ),
+        (
+            vec!["--where", "protocol=udp"],
+            Box::new(|r| has(r, "protocol", &["17"])),
+        ),
+        (
+            vec!["--where", "traffic_path=1", "--where", "traffic-path=2"],
+            Box::new(|r| has(r, "traffic_path", &["1", "2"])),
+        ),
+        (
+            vec!["--where", "pkt_dst_aws_service=S3"],
+            Box::new(|r| has(r, "pkt_dst_aws_service", &["S3"])),
+        ),
+        // Text compares exactly: no S3 for "s3".
+        (
+            vec!["--where", "pkt_dst_aws_service=s3"],
+            Box::new(|_| false),
+        ),
+        // The value is everything after the first `=`.
+        (
+            vec!["--where", "instance_tag=team=payments"],
+            Box::new(|r| has(r, "instance_tag", &["team=payments"])),
+        ),
+        (
+            vec![
+                "--where",
+                "ecs_cluster_name=prod",
+                "--where",
+                "dstport=8080",
+            ],
+            Box::new(|r| has(r, "ecs_cluster_name", &["prod"]) && has(r, "dstport", &["8080"])),
+        ),
+        // `-` is null: a `-` in the log, or a layout without the column.
+        (
+            vec!["--where", "vpc_id=-"],
+            Box::new(|r| !r.contains_key("vpc_id")),
+        ),
+        (
+            vec!["--where", "traffic_path=-", "--where", "traffic_path=8"],
+            Box::new(|r| !r.contains_key("traffic_path") || has(r, "traffic_path", &["8"])),
+        ),
+        // ANDed with the other filters.
+        (
+            vec!["--where", "vpc_id=vpc-a", "--action", "REJECT"],
+            Box::new(|r| has(r, "vpc_id", &["vpc-a"]) && has(r, "action", &["REJECT"])),
+        ),
+    ];
+    for (args, keep) in &cases {
+        let rows = ok_rows(&query_files(&LAYOUTS, args));
+        assert_eq!(rows.len(), 1, "{args:?}");
+        assert_eq!(totals(&rows), sums(keep.as_ref()), "{args:?}");
+    }
+    // By hand, the first case: subnet-a1 (1000 + 4000 in v3, 7000 in v5) and
+    // subnet-a3 (1200 + 2400 accepted in v7).
+    assert_eq!(sums(cases[0].1.as_ref()), (5, 48, 15600));
+    assert_eq!(
+        sums(cases[2].1.as_ref()).2,
+        1000 + 7000 + 900 + 500 + 3500 + 50 + 9000
+    );
+}
+
+#[test]
+fn vpc_subnet_and_instance_are_where_shortcuts() {
+    let total = |args: &[&str]| totals(&ok_rows(&query_files(&LAYOUTS, args)));
+    for (short, long, want) in [
+        (
+            vec!["--vpc", "vpc-a", "--vpc", "vpc-c"],
+            vec!["--where", "vpc_id=vpc-a", "--where", "vpc_id=vpc-c"],
+            (10, 65, 17060 + 3550),
+        ),
+        (
+            vec!["--subnet", "subnet-a2"],
+            vec!["--where", "subnet_id=subnet-a2"],
+            (2, 6, 960),
+        ),
+        (
+            vec!["--instance", "i-0aa"],
+            vec!["--where", "instance_id=i-0aa"],
+            (3, 38, 12000),
+        ),
+        (
+            vec!["--vpc", "vpc-a", "--instance", "i-0aa"],
+            vec!["--where", "instance_id=i-0aa", "--where", "vpc_id=vpc-a"],
+            (3, 38, 12000),
+        ),
+        (
+            vec!["--vpc", "vpc-b", "--instance", "i-0aa"],
+            vec!["--where", "vpc_id=vpc-b", "--where", "instance_id=i-0aa"],
+            (0, 0, 0),
+        ),
+    ] {
+        assert_eq!(total(&short), want, "{short:?}");
+        assert_eq!(total(&long), want, "{long:?}");
+    }
+}
+
+#[test]
+fn unknown_column_names_are_usage_errors_before_reading() {
+    for (args, msg) in [
+        (&["--group-by", "vpc_id,vpcid"][..], "--group-by: \"vpcid\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field of versions 2 to 11 by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
+        (&["--where", "vpcid=vpc-a"][..], "--where: \"vpcid\" is not a flow-log column (any field of versions 2 to 11 by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
+        (&["--where", "service=api"][..], "--where: \"service\" is not a flow-log column; use --service"),
+        (&["--where", "vpc_id"][..], "--where: \"vpc_id\" is not COLUMN=VALUE"),
+        (&["--where", "dstport=https"][..], "--where: dstport=https: not an integer from 0 to 65535"),
+        (&["--where", "traffic_path=256"][..], "--where: traffic_path=256: not an integer from 0 to 255"),
+        (&["--where", "srcaddr=10.0.0.0/33"][..], "--where: srcaddr=10.0.0.0/33: \"10.0.0.0/33\": prefix length must be 0 to 32"),
+        (&["--vpc", ""][..], "--vpc: vpc_id=: an empty value matches nothing (- matches null)"),
+    ] {
+        // The input does not exist: the arguments are refused before it is looked at.
+        let o = Command::new(BIN)
+            .args(["query", "/nonexistent/vpcflow-logs"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stderr), format!("vpcflow: error: {msg}\n"));
+    }
+}
+
+#[test]
+fn a_column_that_no_input_has_is_an_error_not_nulls() {
+    let v2 = "version account_id interface_id srcaddr dstaddr srcport dstport protocol packets bytes start end action log_status";
+    let v3 = &LAYOUTS[0];
+    let v2_file = &LAYOUTS[4];
+    for (files, args, msg) in [
+        (vec![*v2_file], vec!["--vpc", "vpc-a"], format!("column vpc_id (flow logs v3 and later) is in no input (their layouts have: {})", v2.replace(' ', ", "))),
+        (vec![*v2_file], vec!["--group-by", "az_id"], format!("column az_id (flow logs v4 and later) is in no input (their layouts have: {})", v2.replace(' ', ", "))),
+        (vec![*v2_file], vec!["--where", "vpc_id=-", "--conversations"], format!("column vpc_id (flow logs v3 and later) is in no input (their layouts have: {})", v2.replace(' ', ", "))),
+        // Two layouts, neither with the columns: both are listed, each column once.
+        (
+            vec![*v3, *v2_file],
+            vec!["--group-by", "az_id,vpc_id", "--where", "ecs_cluster_name=prod"],
+            format!(
+                "columns az_id (flow logs v4 and later), ecs_cluster_name (flow logs v7 and later) are in no input (their layouts have: {}, vpc_id, subnet_id, instance_id, tcp_flags, type, pkt_srcaddr, pkt_dstaddr)",
+                v2.replace(' ', ", ")
+            ),
+        ),
+    ] {
+        let o = query_files(&files, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "", "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stderr), format!("vpcflow: error: {msg}\n"));
+    }
+    // A file that has the column but no records: the column is there, the answer empty.
+    let o = query_files(
+        &[("a.log", "version vpc-id\n"), *v2_file],
+        &["--vpc", "vpc-a"],
+    );
+    assert_eq!(totals(&ok_rows(&o)), (0, 0, 0));
+}
+
+#[test]
+fn a_file_switching_layouts_groups_and_filters_both() {
+    // v5 records (with vpc-id), then a header back to v2 (without): the file ends in a
+    // layout without the column, which its first part had. Long enough to be read in
+    // several chunks.
+    let mut text = String::from(
+        "version vpc-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status traffic-path\n",
+    );
+    for i in 0..60u64 {
+        text += &format!(
+            "5 vpc-{} eni-1 10.0.1.{} 10.0.2.20 {} 443 6 {} {} 1793491200 1793491260 ACCEPT OK {}\n",
+            i % 3,
+            i % 7,
+            40000 + i,
+            i + 1,
+            100 * i + 7,
+            if i % 4 == 0 { "-".to_string() } else { (i % 2 + 1).to_string() },
+        );
+    }
+    text += &format!("{V2_FIELDS}\n");
+    for i in 0..60u64 {
+        text += &format!(
+            "2 111111111111 eni-2 10.0.3.{} 10.0.2.20 {} 443 6 {} {} 1793491300 1793491360 REJECT OK\n",
+            i % 5,
+            41000 + i,
+            i + 2,
+            50 * i + 3,
+        );
+    }
+    assert!(text.len() > 3 * 2048);
+    let files = [("mixed.log", text.as_str()), LAYOUTS[2]];
+    let recs = read_logs(&files);
+    assert_eq!(recs.len(), 123);
+    let keys = ["vpc_id", "traffic_path"];
+    let mut outputs = Vec::new();
+    for threads in ["1", "4"] {
+        let o = query_files(
+            &files,
+            &[
+                "--group-by",
+                "vpc_id,traffic_path",
+                "--threads",
+                threads,
+                "--batch-size",
+                "7",
+            ],
+        );
+        let rows = ok_rows(&o);
+        assert_eq!(
+            got_groups(&rows, &keys),
+            expected_groups(&recs, &keys, |_| true)
+        );
+        outputs.push(o.stdout);
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let rows = ok_rows(&query_files(
+        &files,
+        &["--vpc", "vpc-1", "--vpc", "-", "--group-by", "vpc_id"],
+    ));
+    assert_eq!(
+        got_groups(&rows, &["vpc_id"]),
+        expected_groups(&recs, &["vpc_id"], |r| r
+            .get("vpc_id")
+            .is_none_or(|v| v == "vpc-1"))
+    );
+    // A file small enough to be one unit, ending in a layout without the column that its
+    // first part had: the column is found in what was read, not only in how files end.
+    let small = "version vpc-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+        5 vpc-9 eni-1 10.0.1.1 10.0.2.2 40000 443 6 3 300 1793491200 1793491260 ACCEPT OK\n\
+        version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+        2 eni-1 10.0.1.1 10.0.2.2 40001 443 6 5 500 1793491200 1793491260 ACCEPT OK\n";
+    let rows = ok_rows(&query_files(
+        &[("small.log", small)],
+        &["--group-by", "vpc_id"],
+    ));
+    assert_eq!(
+        got_groups(&rows, &["vpc_id"]),
+        [
+            (vec![None], (1, 5, 500)),
+            (vec![Some("vpc-9".to_string())], (1, 3, 300))
+        ]
+        .into()
+    );
+    // The v2 part alone, by its null vpc_id and by a CIDR of its own addresses.
+    let rows = ok_rows(&query_files(
+        &files,
+        &["--where", "vpc_id=-", "--where", "srcaddr=10.0.3.0/24"],
+    ));
+    assert_eq!(
+        totals(&rows),
+        (
+            60,
+            (0..60).map(|i| i + 2).sum(),
+            (0..60).map(|i| 50 * i + 3).sum()
+        )
     );
 }

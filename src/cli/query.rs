@@ -11,7 +11,7 @@ use vpcflow::net::Cidr;
 use vpcflow::output::rows;
 use vpcflow::pipeline;
 use vpcflow::query::conversations::Conversations;
-use vpcflow::query::{parse_protocol, Filters, Key, Query};
+use vpcflow::query::{parse_protocol, Filters, Key, Query, Watched};
 use vpcflow::Error;
 
 use super::args::{MapOpts, ReadArgs, ReportFormat};
@@ -65,10 +65,34 @@ pub struct QueryArgs {
     /// Only records in this direction relative to their ENI (ingress or egress).
     #[arg(long, value_name = "DIR")]
     direction: Vec<String>,
+    /// Only records whose flow-log COLUMN (its AWS Parquet name: vpc_id, subnet_id,
+    /// az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...) has
+    /// VALUE; repeatable: values of one column are ORed, different columns ANDed. VALUE is
+    /// read as the column's type: integer columns take an integer (protocol also tcp,
+    /// udp, ...), address columns an address or CIDR, text columns compare exactly
+    /// (action, log_status and flow_direction in any case). `COLUMN=-` matches null: a
+    /// `-` in the log, or a record whose layout lacks the column.
+    #[arg(long = "where", value_name = "COLUMN=VALUE")]
+    where_: Vec<String>,
+    /// Only records of this VPC (vpc-id, flow logs v3 and later); repeatable. Same as
+    /// --where vpc_id=ID.
+    #[arg(long, value_name = "ID")]
+    vpc: Vec<String>,
+    /// Only records of this subnet (subnet-id, v3 and later); repeatable. Same as --where
+    /// subnet_id=ID.
+    #[arg(long, value_name = "ID")]
+    subnet: Vec<String>,
+    /// Only records of this EC2 instance (instance-id, v3 and later); repeatable. Same as
+    /// --where instance_id=ID.
+    #[arg(long, value_name = "ID")]
+    instance: Vec<String>,
 
     /// Group keys, comma-separated: eni, task, service, cluster, srcaddr, dstaddr, peer,
     /// peer_kind, peer_service, srcport, dstport, protocol, action, status, direction,
-    /// minute, hour, day.
+    /// minute, hour, day, or any flow-log column by its AWS Parquet name (vpc_id,
+    /// subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service,
+    /// ecs_cluster_name, instance_tag, start, ...): its values as they are, null where
+    /// a record's layout lacks it. A column that no input has is an error (exit 2).
     #[arg(long = "group-by", value_name = "KEYS")]
     group_by: Option<String>,
     /// Only the first N rows (by bytes).
@@ -128,7 +152,7 @@ impl QueryArgs {
                 })
                 .collect()
         };
-        Ok(Query {
+        let mut query = Query {
             filters: Filters {
                 eni: self.eni.clone(),
                 task: self.task.clone(),
@@ -149,6 +173,7 @@ impl QueryArgs {
                 action: one_of("action", &self.action, &["ACCEPT", "REJECT"], true)?,
                 status: one_of("status", &self.status, &["OK", "NODATA", "SKIPDATA"], true)?,
                 direction: one_of("direction", &self.direction, &["ingress", "egress"], false)?,
+                columns: Vec::new(),
             },
             keys: match &self.group_by {
                 Some(k) => {
@@ -157,8 +182,49 @@ impl QueryArgs {
                 None => Vec::new(),
             },
             stats: self.stats,
-        })
+        };
+        let f = &mut query.filters;
+        for spec in &self.where_ {
+            let (column, value) = spec
+                .split_once('=')
+                .ok_or_else(|| Error::Usage(format!("--where: {spec:?} is not COLUMN=VALUE")))?;
+            f.add_where(column.trim(), value)
+                .map_err(|e| Error::Usage(format!("--where: {e}")))?;
+        }
+        for (flag, column, ids) in [
+            ("vpc", "vpc_id", &self.vpc),
+            ("subnet", "subnet_id", &self.subnet),
+            ("instance", "instance_id", &self.instance),
+        ] {
+            for id in ids {
+                f.add_where(column, id)
+                    .map_err(|e| Error::Usage(format!("--{flag}: {e}")))?;
+            }
+        }
+        Ok(query)
     }
+}
+
+/// The error for columns that the query names and no input has: an answer of nulls
+/// would look like one about the data.
+fn absent_columns(absent: &[&str], available: &[String]) -> Error {
+    let names = absent
+        .iter()
+        .map(|c| match vpcflow::format::lookup(c) {
+            Some(def) if def.since > 2 => format!("{c} (flow logs v{} and later)", def.since),
+            _ => c.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (noun, verb) = if absent.len() == 1 {
+        ("column", "is")
+    } else {
+        ("columns", "are")
+    };
+    Error::Usage(format!(
+        "{noun} {names} {verb} in no input (their layouts have: {})",
+        available.join(", ")
+    ))
 }
 
 pub fn query(args: QueryArgs) -> Result<ExitCode, Error> {
@@ -183,24 +249,47 @@ pub fn query(args: QueryArgs) -> Result<ExitCode, Error> {
         );
     }
     config.input.options.projection = Some(Arc::new(projection));
-    let ran = if args.conversations {
-        let job = Conversations(&query.filters);
-        execute(&mut config, enricher.as_ref(), |run, reporter| {
+    // The columns the query names, and whether some batch had each.
+    let named = query.named_columns();
+    let groups: Vec<vpcflow::query::Row>;
+    let (ran, seen) = if args.conversations {
+        let job = Watched {
+            job: &Conversations(&query.filters),
+            columns: &named,
+        };
+        let ran = execute(&mut config, enricher.as_ref(), |run, reporter| {
             pipeline::fold(run, &job, reporter)
-        })?
-        .map(|state| state.finish(args.top))
+        })?;
+        let seen = ran.value.1.clone();
+        (ran.map(|(state, _)| state.finish(args.top)), seen)
     } else {
-        execute(&mut config, enricher.as_ref(), |run, reporter| {
-            pipeline::fold(run, &query, reporter)
-        })?
-        .map(|state| {
-            state
-                .finish(&query, args.top)
-                .iter()
-                .map(|r| r.columns())
-                .collect()
-        })
+        let job = Watched {
+            job: &query,
+            columns: &named,
+        };
+        let ran = execute(&mut config, enricher.as_ref(), |run, reporter| {
+            pipeline::fold(run, &job, reporter)
+        })?;
+        groups = ran.value.0.finish(&query, args.top);
+        let seen = ran.value.1.clone();
+        (
+            ran.map(|_| groups.iter().map(|r| r.columns()).collect()),
+            seen,
+        )
     };
+    // A column no batch had and no input's layout has, while something was read: the
+    // nulls would answer nothing.
+    let available = &ran.totals.layout_columns;
+    let absent: Vec<&str> = named
+        .iter()
+        .zip(&seen)
+        .filter(|(c, seen)| !**seen && !available.contains(c))
+        .map(|(c, _)| c.as_str())
+        .collect();
+    if !absent.is_empty() && !available.is_empty() {
+        summarize(&mut config, &ran, enriched)?;
+        return Err(absent_columns(&absent, available));
+    }
     let saturated = ran
         .value
         .iter()

@@ -10,10 +10,11 @@ use serde_json::Value;
 use super::table::{new_table, protocol_name};
 use super::write_json_str;
 
-pub type Row = Vec<(&'static str, Value)>;
+/// One row: (column, value) pairs in output order.
+pub type Row<'a> = Vec<(&'a str, Value)>;
 
 /// One JSON object per row, keys in column order.
-pub fn write_json(rows: &[Row], mut out: impl Write) -> io::Result<()> {
+pub fn write_json(rows: &[Row<'_>], mut out: impl Write) -> io::Result<()> {
     let mut buf = Vec::new();
     for row in rows {
         buf.clear();
@@ -41,7 +42,7 @@ fn text(v: &Value) -> String {
 }
 
 /// CSV with a header row (`columns`, used when there are no rows).
-pub fn write_csv(rows: &[Row], columns: &[&str], out: impl Write) -> io::Result<()> {
+pub fn write_csv(rows: &[Row<'_>], columns: &[&str], out: impl Write) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     match rows.first() {
         Some(r) => w.write_record(r.iter().map(|(k, _)| *k))?,
@@ -55,7 +56,7 @@ pub fn write_csv(rows: &[Row], columns: &[&str], out: impl Write) -> io::Result<
 
 /// An aligned table; numbers right-aligned, nulls as `-`.
 pub fn write_table(
-    rows: &[Row],
+    rows: &[Row<'_>],
     columns: &[&str],
     width: Option<u16>,
     mut out: impl Write,

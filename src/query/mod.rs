@@ -7,11 +7,20 @@
 //! group with counts, sums, first/last seen and, with `--stats`, an HDR histogram of
 //! bytes per record. States of files read in parallel are merged; the result is sorted
 //! by bytes (descending) and then keys, so it is the same for any thread count.
+//!
+//! Besides the named keys and filters, any flow-log column is a group key
+//! ([`Key::Column`]) and a filter ([`Where`]), by its Arrow name (`vpc_id`). What a
+//! column holds is read off the batch's own column type, so one query serves every
+//! layout: a column that a record's layout lacks is null for that record. A column that
+//! no input has at all is not an answer of nulls but a mistake, which [`Watched`] lets
+//! the caller notice.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use arrow::array::{Array, BooleanArray, FixedSizeBinaryArray, Int32Array, Int64Array};
 use arrow::compute::filter_record_batch;
+use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use hdrhistogram::Histogram;
 use rustc_hash::FxHashMap;
@@ -19,13 +28,15 @@ use serde_json::Value;
 
 use crate::batch::Projection;
 use crate::columns::{addr, col, int32, int64, TextCol};
+use crate::format::{column_name, lookup, FieldDef, Kind};
 use crate::intern::{DictIds, Strings, NONE};
 use crate::net::Cidr;
+use crate::pipeline::Fold;
 
 pub mod conversations;
 
-/// A group key of `--group-by`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A group key of `--group-by`: a named key, or any flow-log column.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Key {
     Eni,
     Task,
@@ -45,9 +56,14 @@ pub enum Key {
     Minute,
     Hour,
     Day,
+    /// A flow-log column by its Arrow name (`vpc_id`), its values as they are: numbers,
+    /// text, addresses; null where the record's layout lacks the column. A name that is
+    /// also a named key (`srcaddr`, `protocol`, `action`) is that key instead.
+    Column(Arc<str>),
 }
 
 impl Key {
+    /// The named keys.
     pub const ALL: [Key; 18] = [
         Key::Eni,
         Key::Task,
@@ -69,8 +85,17 @@ impl Key {
         Key::Day,
     ];
 
-    pub fn name(self) -> &'static str {
+    /// The key's name, which is also its output column's.
+    pub fn name(&self) -> &str {
         match self {
+            Key::Column(c) => c,
+            k => k.named().unwrap_or_default(),
+        }
+    }
+
+    /// The name of a named key; `None` for a column.
+    fn named(&self) -> Option<&'static str> {
+        Some(match self {
             Key::Eni => "eni",
             Key::Task => "task",
             Key::Service => "service",
@@ -89,22 +114,44 @@ impl Key {
             Key::Minute => "minute",
             Key::Hour => "hour",
             Key::Day => "day",
-        }
+            Key::Column(_) => return None,
+        })
     }
 
-    /// Parses `--group-by eni,hour`.
+    /// The names of the named keys, comma-separated.
+    pub fn named_list() -> String {
+        Key::ALL
+            .iter()
+            .filter_map(Key::named)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The key of one name: a named key, else a flow-log column by its Arrow or AWS name
+    /// in any case (`vpc_id`, `vpc-id`).
+    pub fn parse(name: &str) -> Result<Key, String> {
+        if let Some(k) = Key::ALL.iter().find(|k| k.named() == Some(name)) {
+            return Ok(k.clone());
+        }
+        let def = flow_column(name).ok_or_else(|| {
+            format!(
+                "{name:?} is not a group key (one of {}) nor a flow-log column ({ANY_COLUMN})",
+                Key::named_list()
+            )
+        })?;
+        let column = column_name(def.name);
+        Ok(Key::ALL
+            .iter()
+            .find(|k| k.named() == Some(column.as_str()))
+            .cloned()
+            .unwrap_or_else(|| Key::Column(column.into())))
+    }
+
+    /// Parses `--group-by eni,hour,vpc_id`.
     pub fn parse_list(s: &str) -> Result<Vec<Key>, String> {
         let mut keys = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let k = Key::ALL
-                .into_iter()
-                .find(|k| k.name() == part)
-                .ok_or_else(|| {
-                    format!(
-                        "{part:?} is not a group key (one of {})",
-                        Key::ALL.map(Key::name).join(", ")
-                    )
-                })?;
+            let k = Key::parse(part)?;
             if keys.contains(&k) {
                 return Err(format!("{part:?} is given twice"));
             }
@@ -114,7 +161,7 @@ impl Key {
     }
 
     /// Whether the key needs the attribution columns.
-    fn needs_enrichment(self) -> bool {
+    fn needs_enrichment(&self) -> bool {
         matches!(
             self,
             Key::Task
@@ -128,7 +175,7 @@ impl Key {
     }
 
     /// The flow-log columns the key reads.
-    fn columns(self) -> &'static [&'static str] {
+    fn columns(&self) -> &[&str] {
         match self {
             Key::Eni => &["interface_id"],
             Key::Srcaddr => &["srcaddr"],
@@ -157,6 +204,66 @@ pub fn parse_protocol(s: &str) -> Result<i32, String> {
     }
 }
 
+/// How messages describe the flow-log columns that keys and filters accept.
+const ANY_COLUMN: &str = "any field of versions 2 to 11 by its Parquet name: vpc_id, \
+                          subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, \
+                          ecs_cluster_name, instance_tag, ...";
+
+/// A known flow-log field by its Arrow or AWS name, in any case.
+///
+/// Only the fields of the registry: a name it does not know is more likely a typo than
+/// a field of a custom layout, and is refused before anything is read.
+fn flow_column(name: &str) -> Option<&'static FieldDef> {
+    lookup(name)
+}
+
+/// The values a `--where` filter accepts for one column, typed as the column is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WhereValues {
+    /// Integer columns (ports, protocol, packets, `start`, `traffic_path`, ...).
+    Int(Vec<i64>),
+    /// Address columns: CIDR blocks (a bare address is a /32 or /128).
+    Addr(Vec<Cidr>),
+    /// Text columns, compared exactly, or ignoring ASCII case.
+    Text {
+        values: Vec<String>,
+        ignore_case: bool,
+    },
+}
+
+/// A `--where COLUMN=VALUE` filter on one flow-log column: a record matches when its
+/// value is any of the values given for the column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Where {
+    /// The Arrow name (`vpc_id`).
+    pub column: String,
+    /// `-` was given: a null value matches (a `-` in the log, or a record whose layout
+    /// lacks the column), as it is grouped by `--group-by COLUMN`.
+    pub null: bool,
+    pub values: WhereValues,
+}
+
+/// Text columns whose values `--where` compares in any case, like `--action` and
+/// `--status` do.
+const CASELESS: [&str; 3] = ["action", "log_status", "flow_direction"];
+
+/// Where the named keys that are not flow-log columns are filtered instead.
+fn flag_of_key(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "eni" => "--eni",
+        "task" => "--task",
+        "service" => "--service",
+        "cluster" => "--cluster",
+        "peer" => "--peer",
+        "peer_kind" => "--peer-kind",
+        "peer_service" => "--peer-service",
+        "status" => "--status",
+        "direction" => "--direction",
+        "minute" | "hour" | "day" => "--since/--until",
+        _ => return None,
+    })
+}
+
 /// Which records to keep. Within one filter, any value matches; all filters must match.
 #[derive(Clone, Debug, Default)]
 pub struct Filters {
@@ -180,9 +287,79 @@ pub struct Filters {
     pub status: Vec<String>,
     /// `ingress`/`egress`.
     pub direction: Vec<String>,
+    /// `--where`: one entry per column (values ORed), the columns ANDed.
+    pub columns: Vec<Where>,
 }
 
 impl Filters {
+    /// Adds `--where COLUMN=VALUE`: ORed with the column's other values, ANDed with
+    /// every other filter. `VALUE` is read as the column's type: an integer, an address
+    /// or CIDR block, or text; `-` matches null.
+    pub fn add_where(&mut self, column: &str, value: &str) -> Result<(), String> {
+        let def = flow_column(column).ok_or_else(|| match flag_of_key(column) {
+            Some(flag) => format!("{column:?} is not a flow-log column; use {flag}"),
+            None => format!("{column:?} is not a flow-log column ({ANY_COLUMN})"),
+        })?;
+        let name = column_name(def.name);
+        let bad = |why: String| format!("{name}={value}: {why}");
+        // The value as the column's type, before anything is added.
+        enum One {
+            Null,
+            Int(i64),
+            Addr(Cidr),
+            Text(String),
+        }
+        let one = match (value, def.kind) {
+            ("-", _) => One::Null,
+            ("", _) => return Err(bad("an empty value matches nothing (- matches null)".into())),
+            (_, Kind::Int32 { .. } | Kind::Int64 | Kind::Timestamp) => {
+                let max = match def.kind {
+                    Kind::Int32 { max } => max,
+                    _ => i64::MAX,
+                };
+                One::Int(match name.as_str() {
+                    "protocol" => parse_protocol(value).map(i64::from).map_err(bad)?,
+                    _ => value
+                        .parse::<u64>()
+                        .ok()
+                        .and_then(|n| i64::try_from(n).ok())
+                        .filter(|&n| n <= max)
+                        .ok_or_else(|| bad(format!("not an integer from 0 to {max}")))?,
+                })
+            }
+            (_, Kind::Addr) => One::Addr(value.parse().map_err(bad)?),
+            (_, Kind::Dict | Kind::Str) => One::Text(value.to_string()),
+        };
+        let w = match self.columns.iter().position(|w| w.column == name) {
+            Some(i) => &mut self.columns[i],
+            None => {
+                let values = match def.kind {
+                    Kind::Int32 { .. } | Kind::Int64 | Kind::Timestamp => WhereValues::Int(vec![]),
+                    Kind::Addr => WhereValues::Addr(vec![]),
+                    Kind::Dict | Kind::Str => WhereValues::Text {
+                        values: vec![],
+                        ignore_case: CASELESS.contains(&name.as_str()),
+                    },
+                };
+                self.columns.push(Where {
+                    column: name,
+                    null: false,
+                    values,
+                });
+                self.columns.last_mut().expect("just pushed")
+            }
+        };
+        // Both follow the column's kind, so they agree.
+        match (one, &mut w.values) {
+            (One::Null, _) => w.null = true,
+            (One::Int(n), WhereValues::Int(v)) => v.push(n),
+            (One::Addr(c), WhereValues::Addr(v)) => v.push(c),
+            (One::Text(t), WhereValues::Text { values, .. }) => values.push(t),
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn needs_enrichment(&self) -> bool {
         !(self.task.is_empty()
             && self.service.is_empty()
@@ -217,7 +394,13 @@ impl Query {
         let f = &self.filters;
         let mut add = |cols: &[&str]| p.extend(cols.iter().map(|c| c.to_string()));
         for k in &self.keys {
-            add(k.columns());
+            match k {
+                Key::Column(c) => add(&[c]),
+                k => add(k.columns()),
+            }
+        }
+        for w in &f.columns {
+            add(&[&w.column]);
         }
         if !f.eni.is_empty() {
             add(&["interface_id"]);
@@ -242,9 +425,55 @@ impl Query {
         }
         p
     }
+
+    /// The flow-log columns named by column keys and `--where`, each once: the ones
+    /// that at least one input must have for the answer to mean anything.
+    pub fn named_columns(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let keys = self.keys.iter().filter_map(|k| match k {
+            Key::Column(c) => Some(c.to_string()),
+            _ => None,
+        });
+        for c in keys.chain(self.filters.columns.iter().map(|w| w.column.clone())) {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        out
+    }
 }
 
-impl crate::pipeline::Fold for Query {
+/// A fold that also notes which of some columns its batches had (each batch's schema
+/// lists the columns of its layout that the projection kept), so that a query naming a
+/// column that no input has can say so instead of answering with nulls.
+pub struct Watched<'a, F> {
+    pub job: &'a F,
+    /// Arrow names.
+    pub columns: &'a [String],
+}
+
+impl<F: Fold> Fold for Watched<'_, F> {
+    /// The job's state, and per column whether a batch had it.
+    type State = (F::State, Vec<bool>);
+    fn state(&self) -> Self::State {
+        (self.job.state(), vec![false; self.columns.len()])
+    }
+    fn add(&self, (state, seen): &mut Self::State, batch: &RecordBatch) {
+        let schema = batch.schema_ref();
+        for (seen, c) in seen.iter_mut().zip(self.columns) {
+            *seen |= schema.column_with_name(c).is_some();
+        }
+        self.job.add(state, batch);
+    }
+    fn merge(&self, (into, seen): &mut Self::State, (from, also): Self::State) {
+        self.job.merge(into, from);
+        for (a, b) in seen.iter_mut().zip(also) {
+            *a |= b;
+        }
+    }
+}
+
+impl Fold for Query {
     type State = QueryState;
     fn state(&self) -> QueryState {
         QueryState::default()
@@ -444,14 +673,65 @@ pub fn filter(batch: &RecordBatch, f: &Filters) -> RecordBatch {
             .map(|r| direction(inbound, r).is_some_and(|d| f.direction.iter().any(|x| x == d)))
             .collect());
     }
+    for w in &f.columns {
+        and(where_mask(batch, w));
+    }
     if keep.iter().all(|k| *k) {
         return batch.clone();
     }
     filter_record_batch(batch, &BooleanArray::from(keep)).expect("mask has the batch's length")
 }
 
+/// The rows of `batch` that one `--where` column filter keeps. The test follows the
+/// batch's column type; a batch without the column (its layout lacks it) has nulls
+/// there.
+fn where_mask(batch: &RecordBatch, w: &Where) -> Vec<bool> {
+    let n = batch.num_rows();
+    let Some(c) = batch.column_by_name(&w.column) else {
+        return vec![w.null; n];
+    };
+    let mut m = match &w.values {
+        WhereValues::Int(v) if !v.is_empty() => {
+            if let Some(a) = c.as_any().downcast_ref::<Int32Array>() {
+                (0..n)
+                    .map(|r| int32(Some(a), r).is_some_and(|x| v.contains(&(x as i64))))
+                    .collect()
+            } else if let Some(a) = c.as_any().downcast_ref::<Int64Array>() {
+                (0..n)
+                    .map(|r| int64(Some(a), r).is_some_and(|x| v.contains(&x)))
+                    .collect()
+            } else {
+                vec![false; n]
+            }
+        }
+        WhereValues::Addr(blocks) if !blocks.is_empty() => {
+            let a = c.as_any().downcast_ref::<FixedSizeBinaryArray>();
+            (0..n)
+                .map(|r| addr(a, r).is_some_and(|x| blocks.iter().any(|b| b.contains(&x))))
+                .collect()
+        }
+        WhereValues::Text {
+            values,
+            ignore_case,
+        } if !values.is_empty() => match TextCol::of(batch, &w.column) {
+            Some(t) if *ignore_case => {
+                mask(&t, n, |s| values.iter().any(|v| s.eq_ignore_ascii_case(v)))
+            }
+            Some(t) => mask(&t, n, |s| values.iter().any(|v| s == v)),
+            None => vec![false; n],
+        },
+        _ => vec![false; n],
+    };
+    if w.null {
+        for (r, m) in m.iter_mut().enumerate() {
+            *m |= c.is_null(r);
+        }
+    }
+    m
+}
+
 /// Time bucket sizes of the time keys.
-fn bucket(k: Key) -> Option<i64> {
+fn bucket(k: &Key) -> Option<i64> {
     match k {
         Key::Minute => Some(60),
         Key::Hour => Some(3600),
@@ -477,6 +757,7 @@ impl QueryState {
             Text(Option<TextCol<'a>>),
             Addr(Option<&'a FixedSizeBinaryArray>),
             Int(Option<&'a Int32Array>),
+            Long(Option<&'a Int64Array>),
             Time(i64),
             Dir(Option<&'a BooleanArray>),
         }
@@ -487,7 +768,7 @@ impl QueryState {
         let mut readers: Vec<Reader> = q
             .keys
             .iter()
-            .map(|&k| match k {
+            .map(|k| match k {
                 Key::Eni => text("interface_id"),
                 Key::Task => text("task_arn"),
                 Key::Service => text("service"),
@@ -504,6 +785,13 @@ impl QueryState {
                 Key::Protocol => Reader::Int(col(&batch, "protocol")),
                 Key::Direction => Reader::Dir(col(&batch, "inbound")),
                 Key::Minute | Key::Hour | Key::Day => Reader::Time(bucket(k).unwrap_or(60)),
+                // As the decoder typed the column; absent from this layout: null.
+                Key::Column(c) => match batch.column_by_name(c).map(|a| a.data_type()) {
+                    Some(DataType::Int32) => Reader::Int(col(&batch, c)),
+                    Some(DataType::Int64) => Reader::Long(col(&batch, c)),
+                    Some(DataType::FixedSizeBinary(_)) => Reader::Addr(col(&batch, c)),
+                    _ => text(c),
+                },
             })
             .collect();
         let mut key: Vec<KeyValue> = Vec::with_capacity(q.keys.len());
@@ -525,6 +813,7 @@ impl QueryState {
                     Reader::Int(a) => {
                         int32(*a, row).map_or(KeyValue::Null, |v| KeyValue::Int(v as i64))
                     }
+                    Reader::Long(a) => int64(*a, row).map_or(KeyValue::Null, KeyValue::Int),
                     Reader::Time(size) => t.map_or(KeyValue::Null, |t| {
                         KeyValue::Int(t.div_euclid(*size) * *size)
                     }),
@@ -597,7 +886,7 @@ impl QueryState {
                     .keys
                     .iter()
                     .zip(k.iter())
-                    .map(|(key, v)| (*key, self.value(*key, v)))
+                    .map(|(key, v)| (key.clone(), self.value(key, v)))
                     .collect(),
                 records: a.records,
                 packets: a.packets,
@@ -649,7 +938,7 @@ impl QueryState {
         rows
     }
 
-    fn value(&self, key: Key, v: &KeyValue) -> Value {
+    fn value(&self, key: &Key, v: &KeyValue) -> Value {
         match *v {
             KeyValue::Null => Value::Null,
             KeyValue::Int(t) if bucket(key).is_some() => Value::from(crate::time::rfc3339(t)),
@@ -696,9 +985,9 @@ pub struct Row {
 
 impl Row {
     /// The row as (column, value) pairs, in output order.
-    pub fn columns(&self) -> Vec<(&'static str, Value)> {
+    pub fn columns(&self) -> Vec<(&str, Value)> {
         let t = |x: Option<i64>| x.map_or(Value::Null, |t| Value::from(crate::time::rfc3339(t)));
-        let mut out: Vec<(&'static str, Value)> = self
+        let mut out: Vec<(&str, Value)> = self
             .keys
             .iter()
             .map(|(k, v)| (k.name(), v.clone()))
@@ -716,5 +1005,194 @@ impl Row {
             out.push(("max", o(s.max)));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{decode_slice, DecoderOptions};
+
+    /// Two layouts in one input: v2 (no vpc-id), then a v5-like custom order.
+    const TWO_LAYOUTS: &str = "\
+version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status
+2 eni-a 10.0.1.5 10.0.2.9 40000 443 6 2 100 1793491200 1793491260 ACCEPT OK
+version vpc-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status traffic-path
+5 vpc-1 eni-b 10.0.1.6 10.0.2.9 40001 443 6 3 200 1793491200 1793491260 ACCEPT OK 1
+5 vpc-2 eni-b 192.0.2.1 10.0.2.9 40002 22 6 4 400 1793491200 1793491260 REJECT OK 8
+5 - eni-c - - - - - - - 1793491200 1793491260 - NODATA -
+";
+
+    fn decoded(projection: &[&str]) -> Vec<RecordBatch> {
+        let p: Projection = projection.iter().map(|s| s.to_string()).collect();
+        decode_slice(
+            TWO_LAYOUTS.as_bytes(),
+            DecoderOptions {
+                projection: Some(Arc::new(p)),
+                ..Default::default()
+            },
+        )
+        .batches
+    }
+
+    /// The `bytes` of the rows the filters keep, over every batch.
+    fn kept(f: &Filters, q: &Query) -> Vec<Option<i64>> {
+        let mut out = Vec::new();
+        for b in decoded(
+            &q.projection()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        ) {
+            let b = filter(&b, f);
+            let bytes: Option<&Int64Array> = col(&b, "bytes");
+            out.extend((0..b.num_rows()).map(|r| int64(bytes, r)));
+        }
+        out
+    }
+
+    fn wheres(specs: &[(&str, &str)]) -> Query {
+        let mut q = Query::default();
+        for (c, v) in specs {
+            q.filters.add_where(c, v).unwrap();
+        }
+        q
+    }
+
+    #[test]
+    fn named_keys_win_over_columns_of_the_same_name() {
+        assert_eq!(Key::parse("srcaddr"), Ok(Key::Srcaddr));
+        assert_eq!(Key::parse("SrcAddr"), Ok(Key::Srcaddr));
+        assert_eq!(Key::parse("action"), Ok(Key::Action));
+        assert_eq!(Key::parse("vpc-id"), Ok(Key::Column("vpc_id".into())));
+        assert_eq!(
+            Key::parse("LOG_STATUS"),
+            Ok(Key::Column("log_status".into()))
+        );
+        assert_eq!(Key::parse("start"), Ok(Key::Column("start".into())));
+        assert!(Key::parse("vpc")
+            .unwrap_err()
+            .contains("nor a flow-log column"));
+        assert_eq!(
+            Key::parse_list("vpc_id, vpc-id"),
+            Err("\"vpc-id\" is given twice".into())
+        );
+    }
+
+    #[test]
+    fn where_values_are_typed_by_the_column() {
+        let q = wheres(&[
+            ("dstport", "443"),
+            ("dstport", "22"),
+            ("protocol", "udp"),
+            ("srcaddr", "10.0.0.0/8"),
+            ("ACTION", "reject"),
+            ("vpc-id", "-"),
+            ("vpc_id", "vpc-1"),
+        ]);
+        let w = &q.filters.columns;
+        assert_eq!(w.len(), 5);
+        assert_eq!(w[0].values, WhereValues::Int(vec![443, 22]));
+        assert_eq!(w[1].values, WhereValues::Int(vec![17]));
+        assert_eq!(
+            w[2].values,
+            WhereValues::Addr(vec!["10.0.0.0/8".parse().unwrap()])
+        );
+        assert_eq!(
+            w[3].values,
+            WhereValues::Text {
+                values: vec!["reject".into()],
+                ignore_case: true
+            }
+        );
+        assert_eq!((w[4].column.as_str(), w[4].null), ("vpc_id", true));
+        assert_eq!(
+            w[4].values,
+            WhereValues::Text {
+                values: vec!["vpc-1".into()],
+                ignore_case: false
+            }
+        );
+        let mut f = Filters::default();
+        assert_eq!(
+            f.add_where("dstport", "65536"),
+            Err("dstport=65536: not an integer from 0 to 65535".into())
+        );
+        assert_eq!(
+            f.add_where("peer_kind", "task"),
+            Err("\"peer_kind\" is not a flow-log column; use --peer-kind".into())
+        );
+    }
+
+    #[test]
+    fn where_filters_every_layout_and_nulls_match_dash() {
+        // A layout without the column has nulls there: not matched by a value...
+        let q = wheres(&[("vpc_id", "vpc-1"), ("vpc_id", "vpc-2")]);
+        assert_eq!(kept(&q.filters, &q), [Some(200), Some(400)]);
+        // ...matched by `-`, like a `-` in the log.
+        let q = wheres(&[("vpc_id", "-")]);
+        assert_eq!(kept(&q.filters, &q), [Some(100), None]);
+        // Same column ORed, columns ANDed, integers and CIDR blocks.
+        let q = wheres(&[
+            ("dstport", "443"),
+            ("dstport", "22"),
+            ("srcaddr", "10.0.0.0/16"),
+        ]);
+        assert_eq!(kept(&q.filters, &q), [Some(100), Some(200)]);
+        let q = wheres(&[("traffic_path", "8"), ("action", "reject")]);
+        assert_eq!(kept(&q.filters, &q), [Some(400)]);
+    }
+
+    #[test]
+    fn column_keys_group_as_typed_and_note_the_columns_seen() {
+        let q = Query {
+            keys: Key::parse_list("vpc_id,traffic_path,srcaddr").unwrap(),
+            ..Default::default()
+        };
+        let named = q.named_columns();
+        assert_eq!(named, ["vpc_id", "traffic_path"]);
+        let job = Watched {
+            job: &q,
+            columns: &named,
+        };
+        let mut state = job.state();
+        let projection = q.projection();
+        for b in decoded(&projection.iter().map(String::as_str).collect::<Vec<_>>()) {
+            job.add(&mut state, &b);
+        }
+        assert_eq!(state.1, [true, true]);
+        let rows = state.0.finish(&q, None);
+        let rows: Vec<Vec<(&str, Value)>> =
+            rows.iter().map(|r| r.columns()[..4].to_vec()).collect();
+        let v = |s: &str| Value::from(s);
+        assert_eq!(
+            rows,
+            [
+                vec![
+                    ("vpc_id", v("vpc-2")),
+                    ("traffic_path", 8.into()),
+                    ("srcaddr", v("192.0.2.1")),
+                    ("records", 1.into())
+                ],
+                vec![
+                    ("vpc_id", v("vpc-1")),
+                    ("traffic_path", 1.into()),
+                    ("srcaddr", v("10.0.1.6")),
+                    ("records", 1.into())
+                ],
+                vec![
+                    ("vpc_id", Value::Null),
+                    ("traffic_path", Value::Null),
+                    ("srcaddr", v("10.0.1.5")),
+                    ("records", 1.into())
+                ],
+                vec![
+                    ("vpc_id", Value::Null),
+                    ("traffic_path", Value::Null),
+                    ("srcaddr", Value::Null),
+                    ("records", 1.into())
+                ],
+            ]
+        );
     }
 }
