@@ -117,10 +117,7 @@ fn bench(c: &mut Criterion) {
         .iter()
         .map(|b| enricher.enrich(b).0)
         .collect();
-    let auditor = Auditor {
-        policy: &policy,
-        map: enricher.map(),
-    };
+    let auditor = Auditor::new(&policy, enricher.map());
     let mut group = c.benchmark_group("policy");
     group.sample_size(10);
     group.throughput(Throughput::Elements(n as u64));

@@ -66,15 +66,12 @@
 //!     enricher: Some(&enricher),
 //!     progress: &|_bytes| {},
 //! };
-//! let auditor = Auditor {
-//!     policy: &policy,
-//!     map: &map,
-//! };
+//! let auditor = Auditor::new(&policy, &map);
 //! let (state, totals) = fold(&run, &auditor, &mut Quiet)?;
 //! let (findings, summary) = state.finish(&auditor);
 //! assert_eq!(totals.scan.counts.records, 6000);
-//! assert_eq!(summary.tasks_audited, 20);
-//! assert_eq!(findings.len(), 4);
+//! assert_eq!(summary.tasks_audited, 21);
+//! assert_eq!(findings.len(), 14);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

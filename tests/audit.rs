@@ -373,19 +373,20 @@ fn each_violation_found_and_no_look_alike_flagged_in_v2_and_v5() {
                        "first_seen": f["first_seen"], "last_seen": f["last_seen"]})
             })
             .collect();
+        // Grouped by service (the one with the worst finding first), then worst first.
         let want = vec![
             json!({"severity": "high", "eni_id": "eni-web", "peer_addr": "198.51.100.23", "peer_kind": "internet",
                    "peer_service": null, "service": "web", "task_arn": "arn:aws:ecs:us-east-1:1:task/prod/web1",
                    "action": "ACCEPT", "ports": [8080], "protocol": 6, "flows": 2, "packets": 8, "bytes": 800,
                    "first_seen": rfc(600), "last_seen": rfc(690)}),
-            json!({"severity": "medium", "eni_id": "eni-api", "peer_addr": "10.0.4.40", "peer_kind": "task",
-                   "peer_service": "worker", "service": "api", "task_arn": "arn:aws:ecs:us-east-1:1:task/prod/api1",
-                   "action": "ACCEPT", "ports": [9090], "protocol": 6, "flows": 1, "packets": 4, "bytes": 400,
-                   "first_seen": rfc(1500), "last_seen": rfc(1530)}),
             json!({"severity": "medium", "eni_id": "eni-web", "peer_addr": "10.0.3.30", "peer_kind": "task",
                    "peer_service": "worker", "service": "web", "task_arn": "arn:aws:ecs:us-east-1:1:task/prod/web1",
                    "action": "ACCEPT", "ports": [8080], "protocol": 6, "flows": 1, "packets": 4, "bytes": 400,
                    "first_seen": rfc(700), "last_seen": rfc(730)}),
+            json!({"severity": "medium", "eni_id": "eni-api", "peer_addr": "10.0.4.40", "peer_kind": "task",
+                   "peer_service": "worker", "service": "api", "task_arn": "arn:aws:ecs:us-east-1:1:task/prod/api1",
+                   "action": "ACCEPT", "ports": [9090], "protocol": 6, "flows": 1, "packets": 4, "bytes": 400,
+                   "first_seen": rfc(1500), "last_seen": rfc(1530)}),
             json!({"severity": "low", "eni_id": "eni-api", "peer_addr": "203.0.113.77", "peer_kind": "internet",
                    "peer_service": null, "service": "api", "task_arn": "arn:aws:ecs:us-east-1:1:task/prod/api1",
                    "action": "REJECT", "ports": [22, 3306, 5432], "protocol": 6, "flows": 3, "packets": 12, "bytes": 1200,
@@ -404,7 +405,7 @@ fn each_violation_found_and_no_look_alike_flagged_in_v2_and_v5() {
             "198.51.100.23 is an internet address and connected to port 8080; web admits only security group sg-alb (ALB)"
         );
         assert_eq!(
-            all[1]["reason"],
+            all[2]["reason"],
             "10.0.4.40 is a task of service worker and connected to port 9090; api admits only services web and admin-gateway"
         );
         let err = String::from_utf8_lossy(&o.stderr);
@@ -412,7 +413,13 @@ fn each_violation_found_and_no_look_alike_flagged_in_v2_and_v5() {
             err.contains("vpcflow: audit: 4 tasks audited, 0 not audited;"),
             "{err}"
         );
-        assert!(err.contains("findings: 1 high, 2 medium, 1 low"), "{err}");
+        assert!(
+            err.contains(
+                "findings: 1 high, 2 medium, 1 low (unexpected-ingress 4, unexpected-egress 0, \
+                 cleartext 0, isolation 0, privatelink-bypass 0)"
+            ),
+            "{err}"
+        );
     }
 }
 
@@ -529,7 +536,7 @@ fn policy_errors_exit_2_with_file_key_and_problem() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        format!("vpcflow: error: --policy: {}:3: unknown field `port`, expected one of `name`, `cluster`, `ports`, `ingress_from_security_groups`, `ingress_from_cidrs`, `ingress_from_services`\n", p.display())
+        format!("vpcflow: error: --policy: {}:3: unknown field `port`, expected one of `name`, `cluster`, `ports`, `ingress_from_security_groups`, `ingress_from_cidrs`, `ingress_from_services`, `egress_to_security_groups`, `egress_to_cidrs`, `egress_to_services`, `egress_ports`, `require_encryption`, `isolated`, `private_aws_access`\n", p.display())
     );
     let o = vpcflow(&["audit", &logs, "--map", map.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
@@ -572,13 +579,21 @@ fn truth_findings(truth: &Path) -> Vec<Value> {
     v
 }
 
-fn audit_matches_truth(logs: &Path, maps: &[PathBuf], policy: &Path, truth: &Path, threads: &str) {
+fn audit_matches_truth(
+    logs: &Path,
+    maps: &[PathBuf],
+    policy: &Path,
+    truth: &Path,
+    threads: &str,
+    extra: &[&str],
+) {
     let mut args: Vec<String> = vec![
         "audit".into(),
         logs.display().to_string(),
         "--format".into(),
         "json".into(),
     ];
+    args.extend(extra.iter().map(|a| a.to_string()));
     for m in maps {
         args.push("--map".into());
         args.push(m.display().to_string());
@@ -614,13 +629,14 @@ fn demo_scenarios_match_the_ground_truth_with_either_map_kind() {
                 "aws/describe-network-interfaces.json",
             ],
             ["1", "3"],
+            &[],
         );
     }
 }
 
 /// The audit of a generated scenario (see [`generate`]) equals its ground truth.
 fn generated_matches_truth(d: &Path, threads: [&str; 2]) {
-    either_map_matches_truth(d, &["map.csv"], &["tasks.json", "enis.json"], threads);
+    either_map_matches_truth(d, &["map.csv"], &["tasks.json", "enis.json"], threads, &[]);
 }
 
 /// Runs `scripts/gen-flowlogs` with `args` into `d` (logs, both map kinds, policy,
@@ -652,7 +668,13 @@ fn generate(d: &Path, args: &[&str]) -> bool {
 /// The audit of the scenario in `d` (`logs/`, `policy.toml`, `truth.json`) equals its
 /// ground truth with either map kind: the `csv` files or the AWS `json` files, read on
 /// `threads[0]` and `threads[1]` workers.
-fn either_map_matches_truth(d: &Path, csv: &[&str], json: &[&str], threads: [&str; 2]) {
+fn either_map_matches_truth(
+    d: &Path,
+    csv: &[&str],
+    json: &[&str],
+    threads: [&str; 2],
+    extra: &[&str],
+) {
     let paths = |files: &[&str]| files.iter().map(|f| d.join(f)).collect::<Vec<_>>();
     let (csv, json) = (paths(csv), paths(json));
     for (maps, threads) in [(&csv, threads[0]), (&json, threads[1])] {
@@ -662,6 +684,7 @@ fn either_map_matches_truth(d: &Path, csv: &[&str], json: &[&str], threads: [&st
             &d.join("policy.toml"),
             &d.join("truth.json"),
             threads,
+            extra,
         );
     }
 }
@@ -756,6 +779,75 @@ fn output_is_the_same_for_any_thread_count_and_format() {
         "{csv}"
     );
     let table = run("2", "table");
-    assert!(table.contains("service web — 2 findings"), "{table}");
+    assert!(
+        table.contains("service web — 4 findings\nunexpected-ingress (2)\n"),
+        "{table}"
+    );
+    assert!(table.contains("\nprivatelink-bypass (2)\n"), "{table}");
     assert!(table.contains("198.51.100.23"));
+}
+
+#[test]
+fn generated_rule_cases_match_the_ground_truth_in_every_version() {
+    // Egress to an internet host on an odd port and to a peer the egress list does not
+    // name, HTTP into a service that requires encryption with and without v10's
+    // encryption-status, an isolated service talking to another cluster, S3 and ECR
+    // through the NAT gateway; and their look-alikes (responses, VPC endpoint traffic,
+    // encrypted traffic on port 80, non-AWS internet hosts) that must not be flagged.
+    // v2 has neither flags, nor encryption-status, nor pkt-*-aws-service: AWS's
+    // addresses come from the ip-ranges.json sample there.
+    let ranges = root("testdata/aws-ip-ranges.json");
+    let ranges = ranges.to_str().unwrap();
+    for (seed, version, switch, extra) in [
+        ("11", "2", None, None),
+        ("12", "5", None, None),
+        ("13", "7", Some("2"), Some("--hard-cases")),
+        ("14", "10", None, None),
+        ("15", "5", Some("10"), Some("--hard-cases")),
+        ("16", "10", None, Some("--no-violations")),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "--seed",
+            seed,
+            "--version",
+            version,
+            "--layout",
+            "s3",
+            "--rule-cases",
+        ];
+        args.extend(
+            switch
+                .map(|v| ["--switch-version", v])
+                .into_iter()
+                .flatten(),
+        );
+        args.extend(extra);
+        if !generate(dir.path(), &args) {
+            return;
+        }
+        let truth: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap())
+                .unwrap();
+        let rules: std::collections::BTreeSet<&str> = truth["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["rule"].as_str().unwrap())
+            .collect();
+        if extra != Some("--no-violations") {
+            assert_eq!(
+                rules.len(),
+                5,
+                "every rule is planted: {rules:?} ({args:?})"
+            );
+        }
+        either_map_matches_truth(
+            dir.path(),
+            &["map.csv"],
+            &["tasks.json", "enis.json"],
+            ["2", "1"],
+            &["--aws-ip-ranges", ranges],
+        );
+    }
 }

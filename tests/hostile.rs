@@ -370,7 +370,7 @@ fn audit_summary_says_how_much_state_it_held() {
     let held = line.split("state held: ").nth(1).expect("state held");
     let connections: u64 = held.split(' ').next().unwrap().parse().unwrap();
     let with_others: u64 = line
-        .split(" connections with other peers")
+        .split(" connections judged")
         .next()
         .unwrap()
         .rsplit(' ')

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use vpcflow::aws_ranges::AwsRanges;
 use vpcflow::enrich::Enricher;
 use vpcflow::output::findings;
 use vpcflow::pipeline;
-use vpcflow::policy::audit::{self, AuditSummary, Auditor};
+use vpcflow::policy::audit::{self, AuditSummary, Auditor, Check, Checks};
 use vpcflow::policy::{CommandLineRules, Policy};
 use vpcflow::Error;
 
@@ -44,6 +45,18 @@ pub struct AuditArgs {
     #[arg(long = "allow-service", value_name = "SERVICE")]
     allow_service: Vec<String>,
 
+    /// AWS's published address ranges (ip-ranges.json, from
+    /// https://ip-ranges.amazonaws.com/ip-ranges.json): which internet addresses are AWS
+    /// services', for privatelink-bypass where the flow log has no pkt-*-aws-service
+    /// field (before v5).
+    #[arg(long = "aws-ip-ranges", value_name = "FILE")]
+    aws_ip_ranges: Option<String>,
+
+    /// Run only this rule (repeatable): unexpected-ingress, unexpected-egress, cleartext,
+    /// isolation, privatelink-bypass. Default: every rule.
+    #[arg(long = "rule", value_name = "NAME")]
+    rules: Vec<String>,
+
     /// Output format. Default: table on a terminal, json (JSON Lines) otherwise.
     #[arg(long, value_enum)]
     format: Option<ReportFormat>,
@@ -76,19 +89,47 @@ impl AuditArgs {
         }
         .map_err(|e| Error::Usage(format!("--policy: {e}")))
     }
+
+    /// The checks `--rule` asks for (every one by default); a rule that no service of
+    /// the policy asks for has nothing to check and is an error.
+    fn checks(&self, policy: &Policy) -> Result<Checks, Error> {
+        if self.rules.is_empty() {
+            return Ok(Checks::ALL);
+        }
+        let mut checks = Vec::new();
+        for name in &self.rules {
+            let c = Check::parse(name).map_err(|e| Error::Usage(format!("--rule: {e}")))?;
+            if let Some(key) = c.unconfigured(policy) {
+                return Err(Error::Usage(format!(
+                    "--rule {name}: no rule of the policy asks for it ({key} in a \
+                     [[service]] or [defaults]), so it has nothing to check"
+                )));
+            }
+            checks.push(c);
+        }
+        Ok(Checks::of(&checks))
+    }
 }
 
 pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
     let mut config = args.read.config(true)?;
     let policy = args.policy()?;
+    let checks = args.checks(&policy)?;
+    let ranges = match &args.aws_ip_ranges {
+        Some(path) => {
+            Some(AwsRanges::load(path).map_err(|e| Error::Usage(format!("--aws-ip-ranges: {e}")))?)
+        }
+        None => None,
+    };
     let map = Arc::new(args.map.load(args.read.quiet)?);
     policy
         .check_against(args.policy.as_deref().unwrap_or("command line"), &map)
         .map_err(|e| Error::Usage(format!("--policy: {e}")))?;
     let enricher = Enricher::new(map.clone(), &policy.vpc_cidrs);
     let auditor = Auditor {
-        policy: &policy,
-        map: &map,
+        checks,
+        aws_ranges: ranges.as_ref(),
+        ..Auditor::new(&policy, &map)
     };
     config.input.options.projection = Some(Arc::new(audit::projection()));
     let ran = execute(&mut config, Some(&enricher), |run, reporter| {
@@ -112,6 +153,13 @@ pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
     config.reporter.audit(summary);
     if let Some(why) = nothing {
         return Err(Error::Input(format!("no task could be audited: {why}")));
+    }
+    // No finding is a clean result only if every rule could judge what it had to.
+    if summary.findings() == 0 && summary.counts.aws_unknown > 0 {
+        return Err(Error::Input(format!(
+            "privatelink-bypass could not be judged: {}",
+            audit::aws_unknown_words(summary.counts.aws_unknown)
+        )));
     }
     Ok(if ran.unreadable {
         ExitCode::from(2)

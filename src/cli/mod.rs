@@ -4,7 +4,8 @@
 //!
 //! Exit codes (every subcommand): `0` success, `1` findings (`audit`), `2` usage error,
 //! an input that could not be read at all, or (with `--strict`) the first rejected
-//! line; `audit` also exits 2 when it could not audit any task.
+//! line; `audit` also exits 2 when it could not audit any task, or found nothing but
+//! could not judge a rule it had to.
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -51,12 +52,20 @@ enum Command {
         zcat flows.log.gz | vpcflow cat - --format csv\n  \
         vpcflow cat logs/ | jq 'select(.action == \"REJECT\")'")]
     Cat(cat::CatArgs),
-    /// Flag the peers that opened (or tried to open) connections to tasks that the policy
-    /// does not allow. Exit 0: no findings; 1: findings; 2: error, or no task audited.
-    #[command(after_help = "Examples:\n  \
+    /// Check the tasks' traffic against the policy: unexpected ingress and egress,
+    /// cleartext, isolation, PrivateLink bypass. Exit 0: no findings; 1: findings; 2:
+    /// error, or nothing could be judged.
+    #[command(
+        after_help = "Rules: unexpected-ingress, unexpected-egress, cleartext, isolation, \
+        privatelink-bypass (policy keys: ingress_from_*, egress_to_* and egress_ports, \
+        require_encryption, isolated, private_aws_access).\n\n\
+        Examples:\n  \
         vpcflow audit AWSLogs/ --map eni-map.csv --policy policy.toml\n  \
         vpcflow audit logs/ --map tasks.json --map enis.json --vpc-cidr 10.0.0.0/16 --allow-sg sg-0alb\n  \
-        vpcflow audit logs/ --map eni-map.csv --policy policy.toml --format json | jq -r .reason")]
+        vpcflow audit logs/ --map eni-map.csv --policy policy.toml --rule cleartext --rule isolation\n  \
+        vpcflow audit v2-logs/ --map eni-map.csv --policy policy.toml --aws-ip-ranges ip-ranges.json\n  \
+        vpcflow audit logs/ --map eni-map.csv --policy policy.toml --format json | jq -r .reason"
+    )]
     Audit(audit::AuditArgs),
     /// Filter, group and total flow records: who talked to what, how much, when.
     #[command(after_help = "Examples:\n  \
@@ -64,7 +73,9 @@ enum Command {
         vpcflow query logs/ --map eni-map.csv --peer-kind internet --group-by service\n  \
         vpcflow query logs/ --action REJECT --group-by dstport,hour\n  \
         vpcflow query logs/ --map eni-map.csv --task 7eed8d14 --group-by peer,dstport --stats\n  \
-        vpcflow query logs/ --addr 203.0.113.0/24 --conversations --format json")]
+        vpcflow query logs/ --addr 203.0.113.0/24 --conversations --format json\n  \
+        vpcflow query logs/ --vpc vpc-0abc --group-by subnet_id,az_id\n  \
+        vpcflow query logs/ --where traffic_path=8 --where action=ACCEPT --group-by pkt_dst_aws_service")]
     Query(Box<query::QueryArgs>),
     /// Merge ENI map files (CSV, describe-tasks, describe-network-interfaces) and print
     /// them as one canonical CSV, or who held each address at one moment.

@@ -260,8 +260,9 @@ impl Reporter {
             );
         }
         line += &format!(
-            "; {} records from admitted peers; {} connections with other peers: {} opened by \
-             the peer, {} by the task, {} undecided; findings: {} high, {} medium, {} low",
+            "; {} records with nothing to judge (allowed peers); {} connections judged: {} \
+             opened by the peer, {} by the task, {} undecided; findings: {} high, {} medium, \
+             {} low ({})",
             s.counts.admitted,
             s.connections,
             s.opened_by_peers,
@@ -269,7 +270,8 @@ impl Reporter {
             s.undecided,
             s.high,
             s.medium,
-            s.low
+            s.low,
+            s.per_rule()
         );
         line += &format!(
             "; state held: {} connections, {}",
@@ -288,6 +290,12 @@ impl Reporter {
             self.warn(&format!(
                 "{} records of audited tasks were not audited: their direction is undecided",
                 s.counts.undirected
+            ));
+        }
+        if s.counts.aws_unknown > 0 {
+            self.warn(&format!(
+                "privatelink-bypass could not judge {}",
+                vpcflow::policy::audit::aws_unknown_words(s.counts.aws_unknown)
             ));
         }
     }

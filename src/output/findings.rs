@@ -96,8 +96,18 @@ pub fn write_table(
 ) -> io::Result<()> {
     if findings.is_empty() {
         let unjudged = summary.undecided + summary.counts.undirected;
-        if unjudged == 0 {
-            writeln!(out, "No unexpected ingress: every connection into an audited task is allowed by the policy.")?;
+        let rules = summary.per_rule();
+        if summary.counts.aws_unknown > 0 {
+            writeln!(
+                out,
+                "No finding, but privatelink-bypass could not be judged: {} (rules: {rules}).",
+                crate::policy::audit::aws_unknown_words(summary.counts.aws_unknown)
+            )?;
+        } else if unjudged == 0 {
+            writeln!(
+                out,
+                "No findings: the traffic of every audited task follows the policy (rules: {rules})."
+            )?;
         } else {
             writeln!(
                 out,
@@ -116,68 +126,61 @@ pub fn write_table(
         }
         return out.flush();
     }
-    let mut services: Vec<(Option<&str>, crate::policy::audit::Severity)> = Vec::new();
-    for f in findings {
-        let s = f.service.as_deref();
-        match services.iter_mut().find(|(x, _)| *x == s) {
-            Some(e) => e.1 = e.1.min(f.severity),
-            None => services.push((s, f.severity)),
-        }
-    }
-    services.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
-    for (i, (service, _)) in services.iter().enumerate() {
-        let rows: Vec<&Finding> = findings
-            .iter()
-            .filter(|f| f.service.as_deref() == *service)
-            .collect();
-        if i > 0 {
+    // The findings come grouped by service and rule (`policy::audit::order`).
+    let mut first = true;
+    for by_service in findings.chunk_by(|a, b| a.service == b.service) {
+        if !first {
             writeln!(out)?;
         }
+        first = false;
         writeln!(
             out,
             "service {} — {} finding{}",
-            printable(service.unwrap_or("(none)"), false),
-            rows.len(),
-            if rows.len() == 1 { "" } else { "s" }
+            printable(by_service[0].service.as_deref().unwrap_or("(none)"), false),
+            by_service.len(),
+            if by_service.len() == 1 { "" } else { "s" }
         )?;
-        let mut t = new_table(width);
-        t.set_header([
-            "SEVERITY",
-            "TASK",
-            "PEER",
-            "PEER IS",
-            "PORTS",
-            "ACTION",
-            "FLOWS",
-            "BYTES",
-            "FIRST SEEN",
-            "LAST SEEN",
-        ]);
-        for f in &rows {
-            let peer_is = match (&f.peer_kind, &f.peer_service) {
-                (Some(k), Some(s)) => format!("{k} ({s})"),
-                (Some(k), None) => k.to_string(),
-                _ => "-".into(),
-            };
-            t.add_row(
-                [
-                    f.severity.as_str().to_string(),
-                    short_task(&f.task_arn),
-                    f.peer_addr.clone(),
-                    peer_is,
-                    format!("{} {}", protocol_name(f.protocol), ports(&f.ports, ",")),
-                    f.action.to_string(),
-                    f.flows.to_string(),
-                    f.bytes.to_string(),
-                    rfc3339(f.first_seen),
-                    rfc3339(f.last_seen),
-                ]
-                .map(|c| cell(&c)),
-            );
-        }
-        writeln!(out, "{t}")?;
-        for f in &rows {
-            writeln!(out, "  - {}", printable(&f.reason, false))?;
+        for rows in by_service.chunk_by(|a, b| a.rule == b.rule) {
+            writeln!(out, "{} ({})", rows[0].rule, rows.len())?;
+            let mut t = new_table(width);
+            t.set_header([
+                "SEVERITY",
+                "TASK",
+                "PEER",
+                "PEER IS",
+                "PORTS",
+                "ACTION",
+                "FLOWS",
+                "BYTES",
+                "FIRST SEEN",
+                "LAST SEEN",
+            ]);
+            for f in rows {
+                let peer_is = match (&f.peer_kind, &f.peer_service) {
+                    (Some(k), Some(s)) => format!("{k} ({s})"),
+                    (Some(k), None) => k.to_string(),
+                    _ => "-".into(),
+                };
+                t.add_row(
+                    [
+                        f.severity.as_str().to_string(),
+                        short_task(&f.task_arn),
+                        f.peer_addr.clone(),
+                        peer_is,
+                        format!("{} {}", protocol_name(f.protocol), ports(&f.ports, ",")),
+                        f.action.to_string(),
+                        f.flows.to_string(),
+                        f.bytes.to_string(),
+                        rfc3339(f.first_seen),
+                        rfc3339(f.last_seen),
+                    ]
+                    .map(|c| cell(&c)),
+                );
+            }
+            writeln!(out, "{t}")?;
+            for f in rows {
+                writeln!(out, "  - {}", printable(&f.reason, false))?;
+            }
         }
     }
     out.flush()

@@ -1,19 +1,24 @@
-//! The audit: which peers opened (or tried to open) connections to tasks that the
-//! policy does not allow.
+//! The audit: the traffic of each task checked against its service's rule.
+//!
+//! Five checks ([`Check`]), each one recommendation of Amazon's ECS network-security
+//! guidance: who may open connections to a task (`unexpected-ingress`), whom a task may
+//! open connections to (`unexpected-egress`), encryption in transit (`cleartext`), strict
+//! isolation (`isolation`) and AWS APIs through VPC endpoints only (`privatelink-bypass`).
 //!
 //! It reads what the join decided (see `enrich::orient`): each record's own ENI and
 //! its owner, its peer and the peer's owner, and whether it came in (`inbound`).
 //! Records of audited tasks are folded into connections, one per task ENI, owner,
 //! protocol, own port, peer address, peer port and peer owner (an address that moved to
 //! another task is another peer). Who opened each connection is decided once, from all
-//! of its records over every file and window, by [`crate::initiator`]; a connection the
-//! peer opened and the policy does not allow is a finding. A response to the task's own
-//! connection is therefore never a finding, in any format.
+//! of its records over every file and window, by [`crate::initiator`], for every check
+//! alike: a response to the task's own connection is never an ingress finding, and a
+//! response to the peer's never an egress one.
 //!
-//! Records whose peer the policy admits are only counted: no connection state is kept
-//! for them, so memory follows the suspicious traffic, not all of it. State is
-//! mergeable ([`AuditState::merge`]), so inputs are folded in parallel and reduced,
-//! with identical results for any thread count.
+//! Records that no enabled check could make a finding of (the peer is on every list
+//! that matters, nothing cleartext, no AWS address) are only counted: no connection
+//! state is kept for them, so memory follows the suspicious traffic, not all of it.
+//! State is mergeable ([`AuditState::merge`]), so inputs are folded in parallel and
+//! reduced, with identical results for any thread count.
 
 use std::collections::BTreeSet;
 
@@ -23,22 +28,131 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::Policy;
+use crate::aws_ranges::AwsRanges;
 use crate::columns::{addr, col, int32, int64};
 use crate::enrich::EniMap;
 use crate::initiator::{self, Connection, Sent};
 use crate::intern::{DictIds, Strings, NONE};
 
-/// The rule name of the findings made here.
+/// The rule name of unexpected-ingress findings.
 pub const UNEXPECTED_INGRESS: &str = "unexpected-ingress";
 
-/// The fixed setting of an audit: the policy and the map.
+/// One check of the audit (a `rule` of the findings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Check {
+    /// A peer the policy does not admit opened, or tried to open, a connection to a task.
+    UnexpectedIngress,
+    /// A task opened, or tried to open, a connection its egress lists do not allow.
+    UnexpectedEgress,
+    /// A task of a `require_encryption` service took part in a cleartext connection.
+    Cleartext,
+    /// A task of an `isolated` service exchanged traffic with a peer outside its cluster,
+    /// its VPC endpoints and its lists.
+    Isolation,
+    /// A task of a `private_aws_access` service reached an AWS service over the internet.
+    PrivatelinkBypass,
+}
+
+impl Check {
+    pub const ALL: [Check; 5] = [
+        Check::UnexpectedIngress,
+        Check::UnexpectedEgress,
+        Check::Cleartext,
+        Check::Isolation,
+        Check::PrivatelinkBypass,
+    ];
+
+    /// The rule's name in findings and in `--rule`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::UnexpectedIngress => UNEXPECTED_INGRESS,
+            Check::UnexpectedEgress => "unexpected-egress",
+            Check::Cleartext => "cleartext",
+            Check::Isolation => "isolation",
+            Check::PrivatelinkBypass => "privatelink-bypass",
+        }
+    }
+
+    /// Parses a rule name (`--rule`).
+    pub fn parse(s: &str) -> Result<Check, String> {
+        Check::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not a rule (one of {})",
+                    Check::ALL.map(Check::as_str).join(", ")
+                )
+            })
+    }
+
+    /// Whether some rule of the policy asks for this check; `None` when it does, else
+    /// the key that would (for messages).
+    pub fn unconfigured(self, policy: &Policy) -> Option<&'static str> {
+        let (configured, key) = match self {
+            Check::UnexpectedIngress => (true, ""),
+            Check::UnexpectedEgress => (
+                policy.any_rule(|r| r.egress.is_some()),
+                "an egress_to_* list",
+            ),
+            Check::Cleartext => (
+                policy.any_rule(|r| r.require_encryption),
+                "require_encryption = true",
+            ),
+            Check::Isolation => (policy.any_rule(|r| r.isolated), "isolated = true"),
+            Check::PrivatelinkBypass => (
+                policy.any_rule(|r| r.private_aws_access),
+                "private_aws_access = true",
+            ),
+        };
+        (!configured).then_some(key)
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// A set of checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Checks(u8);
+
+impl Checks {
+    /// Every check.
+    pub const ALL: Checks = Checks(0b1_1111);
+
+    pub fn of(checks: &[Check]) -> Checks {
+        Checks(checks.iter().fold(0, |m, c| m | c.bit()))
+    }
+
+    pub fn has(self, c: Check) -> bool {
+        self.0 & c.bit() != 0
+    }
+}
+
+/// The fixed setting of an audit: the policy, the map, the checks to run and AWS's
+/// address ranges, if given.
 pub struct Auditor<'a> {
     pub policy: &'a Policy,
     pub map: &'a EniMap,
+    pub checks: Checks,
+    pub aws_ranges: Option<&'a AwsRanges>,
+}
+
+impl<'a> Auditor<'a> {
+    /// Every check, without AWS's address ranges.
+    pub fn new(policy: &'a Policy, map: &'a EniMap) -> Auditor<'a> {
+        Auditor {
+            policy,
+            map,
+            checks: Checks::ALL,
+            aws_ranges: None,
+        }
+    }
 }
 
 /// The flow-log columns the audit reads besides the join's (projection pushdown).
-const COLUMNS: [&str; 7] = [
+const COLUMNS: [&str; 12] = [
     "protocol",
     "srcport",
     "dstport",
@@ -46,6 +160,11 @@ const COLUMNS: [&str; 7] = [
     "action",
     "packets",
     "bytes",
+    "encryption_status",
+    "traffic_path",
+    "pkt_src_aws_service",
+    "pkt_dst_aws_service",
+    "flow_direction",
 ];
 
 /// The flow-log columns the audit and its attribution read (projection pushdown).
@@ -73,6 +192,9 @@ impl crate::pipeline::Fold for Auditor<'_> {
 /// A protocol number that was not logged.
 const NO_PROTOCOL: u16 = u16::MAX;
 
+/// `traffic-path` 7: through a gateway VPC endpoint (S3, DynamoDB).
+const GATEWAY_ENDPOINT: i32 = 7;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct ConnKey {
     /// The task's ENI id and its owner (task, service, cluster), interned.
@@ -98,16 +220,13 @@ struct Traffic {
 
 impl Traffic {
     fn add(&mut self, packets: u64, bytes: u64, start: i64, end: i64) {
-        if self.records == 0 {
-            self.first = start;
-            self.last = end;
-        } else {
-            self.first = self.first.min(start);
-            self.last = self.last.max(end);
-        }
-        self.records += 1;
-        self.packets = self.packets.saturating_add(packets);
-        self.bytes = self.bytes.saturating_add(bytes);
+        self.merge(&Traffic {
+            records: 1,
+            packets,
+            bytes,
+            first: start,
+            last: end,
+        });
     }
 
     fn merge(&mut self, o: &Traffic) {
@@ -126,20 +245,81 @@ impl Traffic {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+/// What made a record's peer allowed, per list (bits of [`Conn::allowed`]).
+const INGRESS_OK: u8 = 1;
+/// The egress lists name the peer and its port is an allowed one (or egress is not
+/// audited).
+const EGRESS_OK: u8 = 2;
+/// An isolated service may talk to the peer (or the service is not isolated).
+const ISOLATION_OK: u8 = 4;
+
+/// How an address was known to be an AWS service's, and whether the connection went
+/// through a gateway endpoint (bits of [`Conn::aws_by`]).
+const AWS_BY_FIELD: u8 = 1;
+const AWS_BY_RANGES: u8 = 2;
+/// A record of the connection went through a gateway VPC endpoint (`traffic-path` 7).
+const AWS_VIA_GATEWAY: u8 = 4;
+
+#[derive(Clone, Copy, Debug)]
 struct Conn {
     /// What the task (0) and the peer (1) sent.
     sent: [Sent; 2],
-    /// Peer -> task records, by action (ACCEPT, REJECT).
-    inbound: [Traffic; 2],
+    /// Records by direction (0: task -> peer, 1: peer -> task) and action (ACCEPT,
+    /// REJECT).
+    traffic: [[Traffic; 2]; 2],
+    /// Accepted records the flow log marks not encrypted (`encryption_status` 0).
+    unencrypted: Traffic,
+    /// Accepted records without `encryption_status` (absent or null).
+    unknown_encryption: Traffic,
+    /// Accepted records to or from an AWS service's address.
+    aws: Traffic,
+    /// The AWS service (interned), and how it was known.
+    aws_service: u32,
+    aws_by: u8,
+    /// `INGRESS_OK | EGRESS_OK | ISOLATION_OK`, for every record of the connection.
+    allowed: u8,
+}
+
+impl Default for Conn {
+    fn default() -> Conn {
+        Conn {
+            sent: Default::default(),
+            traffic: Default::default(),
+            unencrypted: Traffic::default(),
+            unknown_encryption: Traffic::default(),
+            aws: Traffic::default(),
+            aws_service: NONE,
+            aws_by: 0,
+            allowed: INGRESS_OK | EGRESS_OK | ISOLATION_OK,
+        }
+    }
 }
 
 impl Conn {
+    /// Merges another worker's connection (all but `aws_service`, whose string ids
+    /// differ).
     fn merge(&mut self, o: &Conn) {
         for i in 0..2 {
             self.sent[i].merge(&o.sent[i]);
-            self.inbound[i].merge(&o.inbound[i]);
+            for a in 0..2 {
+                self.traffic[i][a].merge(&o.traffic[i][a]);
+            }
         }
+        self.unencrypted.merge(&o.unencrypted);
+        self.unknown_encryption.merge(&o.unknown_encryption);
+        self.aws.merge(&o.aws);
+        self.aws_by |= o.aws_by;
+        self.allowed &= o.allowed;
+    }
+}
+
+/// Of two interned AWS service names (either `NONE`), the first in text order: the same
+/// whatever order records and workers' states come in.
+fn first_service(strings: &Strings, a: u32, b: u32) -> u32 {
+    match (strings.get(a), strings.get(b)) {
+        (Some(x), Some(y)) if y < x => b,
+        (Some(_), _) => a,
+        (None, _) => b,
     }
 }
 
@@ -200,8 +380,13 @@ pub struct Counts {
     pub on_tasks: u64,
     /// Records of audited tasks whose direction could not be decided.
     pub undirected: u64,
-    /// Records of audited tasks whose peer the policy admits.
+    /// Records of audited tasks that no enabled check could make a finding of: the
+    /// policy admits their peer, and nothing else applies.
     pub admitted: u64,
+    /// Records between a `private_aws_access` task and an internet address that
+    /// nothing could say was AWS's or not: the layout has no `pkt-*-aws-service`
+    /// field and no `--aws-ip-ranges` was given.
+    pub aws_unknown: u64,
 }
 
 impl std::ops::AddAssign for Counts {
@@ -211,6 +396,7 @@ impl std::ops::AddAssign for Counts {
         self.on_tasks += o.on_tasks;
         self.undirected += o.undirected;
         self.admitted += o.admitted;
+        self.aws_unknown += o.aws_unknown;
     }
 }
 
@@ -220,6 +406,14 @@ const PEER_KIND: usize = 1;
 const PEER_TASK: usize = 2;
 const PEER_SERVICE: usize = 3;
 const PEER_CLUSTER: usize = 4;
+
+/// What a record's peer is allowed, by the rule of its task (`INGRESS_OK | ...`), and
+/// whether any enabled check could still make a finding of the record.
+struct Verdict {
+    allowed: u8,
+    cleartext: bool,
+    aws: bool,
+}
 
 impl AuditState {
     /// Folds one enriched batch (see `enrich::join`) into the state.
@@ -252,6 +446,7 @@ impl AuditState {
         ) else {
             return;
         };
+        let checks = auditor.checks;
         let srcaddr = col::<FixedSizeBinaryArray>(batch, "srcaddr");
         let dstaddr = col::<FixedSizeBinaryArray>(batch, "dstaddr");
         let protocol = col::<Int32Array>(batch, "protocol");
@@ -263,6 +458,10 @@ impl AuditState {
         let bytes = col::<Int64Array>(batch, "bytes");
         let start = col::<Int64Array>(batch, "start");
         let end = col::<Int64Array>(batch, "end");
+        let encryption = col::<Int32Array>(batch, "encryption_status");
+        let path = col::<Int32Array>(batch, "traffic_path");
+        let mut aws_src = DictIds::of(batch, "pkt_src_aws_service");
+        let mut aws_dst = DictIds::of(batch, "pkt_dst_aws_service");
         for row in 0..n {
             if eni.str(row).is_none() {
                 self.counts.without_interface += 1;
@@ -308,15 +507,75 @@ impl AuditState {
             let groups = peer_holder
                 .map(|h| h.security_groups.as_slice())
                 .unwrap_or(&[]);
-            // A peer the rule admits can never make a finding, whoever opened the
-            // connection: count its record and keep no state for it.
-            if rule.admits(&peer, groups, peer_service.str(row)) {
-                self.counts.admitted += 1;
-                continue;
-            }
             let inbound = inbound.value(row);
             let (sp, dp) = (port(srcport, row), port(dstport, row));
             let (own_port, peer_port) = if inbound { (dp, sp) } else { (sp, dp) };
+            let act = action.as_ref().and_then(|a| a.str(row));
+            let (accepted, rejected) = (act == Some("ACCEPT"), act == Some("REJECT"));
+            let internet = peer_kind.str(row) == Some(crate::enrich::PEER_INTERNET);
+            let p_service = peer_service.str(row);
+            let verdict = {
+                let mut allowed = 0;
+                if !checks.has(Check::UnexpectedIngress) || rule.admits(&peer, groups, p_service) {
+                    allowed |= INGRESS_OK;
+                }
+                if !checks.has(Check::UnexpectedEgress)
+                    || rule.egress_admits(&peer, groups, p_service)
+                        && rule.egress_port_allowed(peer_port)
+                {
+                    allowed |= EGRESS_OK;
+                }
+                let own_cluster = peer_kind.str(row) == Some("task")
+                    && peer_holder
+                        .and_then(|h| h.cluster.as_deref())
+                        .zip(cluster.str(row))
+                        .is_some_and(|(a, b)| super::same_cluster(a, b));
+                if !checks.has(Check::Isolation)
+                    || !rule.isolated
+                    || own_cluster
+                    || peer_kind.str(row) == Some("vpce")
+                    || rule.lists_admit(&peer, groups, p_service)
+                {
+                    allowed |= ISOLATION_OK;
+                }
+                let clear = &auditor.policy.cleartext_ports;
+                Verdict {
+                    allowed,
+                    cleartext: checks.has(Check::Cleartext)
+                        && rule.require_encryption
+                        && match int32(encryption, row) {
+                            Some(status) => status == 0,
+                            None => clear.contains(&own_port) || clear.contains(&peer_port),
+                        },
+                    aws: checks.has(Check::PrivatelinkBypass)
+                        && rule.private_aws_access
+                        && internet,
+                }
+            };
+            let all = INGRESS_OK | EGRESS_OK | ISOLATION_OK;
+            if verdict.allowed == all && !verdict.cleartext && !verdict.aws {
+                self.counts.admitted += 1;
+                continue;
+            }
+            // The AWS service of the peer's address, from the record (the peer's side of
+            // it) or from AWS's ranges.
+            let mut aws_service = None;
+            if verdict.aws && accepted {
+                let field = if inbound { &mut aws_src } else { &mut aws_dst };
+                let named = field
+                    .as_ref()
+                    .and_then(|f| f.str(row))
+                    .filter(|s| !crate::aws_ranges::is_shared(s));
+                if let Some(s) = named {
+                    aws_service = Some((self.strings.id(s), AWS_BY_FIELD));
+                } else if let Some(r) = auditor.aws_ranges {
+                    aws_service = r
+                        .lookup(&peer)
+                        .map(|a| (self.strings.id(a.service), AWS_BY_RANGES));
+                } else if field.is_none() {
+                    self.counts.aws_unknown += 1;
+                }
+            }
             let owner = self.owners.id([task_id, service_id, cluster_id]);
             let peer_cluster = peer_holder
                 .and_then(|h| h.cluster.as_deref())
@@ -338,19 +597,34 @@ impl AuditState {
                 peer: peer_id,
             };
             let conn = self.conns.entry(key).or_default();
-            let act = action.as_ref().and_then(|a| a.str(row));
-            let (accepted, rejected) = (act == Some("ACCEPT"), act == Some("REJECT"));
+            conn.allowed &= verdict.allowed;
             let s = int64(start, row).or(int64(end, row));
             conn.sent[inbound as usize].add(int32(flags, row), s, accepted, rejected);
-            if inbound {
-                let s = s.unwrap_or(0);
-                let e = int64(end, row).unwrap_or(s);
-                conn.inbound[rejected as usize].add(
-                    int64(packets, row).unwrap_or(0).max(0) as u64,
-                    int64(bytes, row).unwrap_or(0).max(0) as u64,
-                    s,
-                    e,
-                );
+            let s = s.unwrap_or(0);
+            let e = int64(end, row).unwrap_or(s);
+            let mut traffic = Traffic::default();
+            traffic.add(
+                int64(packets, row).unwrap_or(0).max(0) as u64,
+                int64(bytes, row).unwrap_or(0).max(0) as u64,
+                s,
+                e,
+            );
+            conn.traffic[inbound as usize][rejected as usize].merge(&traffic);
+            if verdict.cleartext && accepted {
+                match int32(encryption, row) {
+                    Some(_) => conn.unencrypted.merge(&traffic),
+                    None => conn.unknown_encryption.merge(&traffic),
+                }
+            }
+            // AWS logs traffic-path on egress records only: one record through a
+            // gateway endpoint puts the whole connection there, its responses too.
+            if verdict.aws && int32(path, row) == Some(GATEWAY_ENDPOINT) {
+                conn.aws_by |= AWS_VIA_GATEWAY;
+            }
+            if let Some((service, by)) = aws_service {
+                conn.aws.merge(&traffic);
+                conn.aws_by |= by;
+                conn.aws_service = first_service(&self.strings, conn.aws_service, service);
             }
         }
     }
@@ -374,7 +648,9 @@ impl AuditState {
                 peer: peers[k.peer as usize],
                 ..k
             };
-            self.conns.entry(key).or_default().merge(&c);
+            let mine = self.conns.entry(key).or_default();
+            mine.merge(&c);
+            mine.aws_service = first_service(&self.strings, mine.aws_service, m(c.aws_service));
         }
         for (t, a) in other.tasks {
             let seen = self.tasks.entry(m(t)).or_insert(a);
@@ -398,8 +674,9 @@ impl AuditState {
                 as u64
     }
 
-    /// Decides every connection and returns the findings, worst first, and totals.
-    /// Consumes the state: its connection table is freed as the findings are built.
+    /// Decides every connection and returns the findings, grouped by service and rule
+    /// (see [`order`]), and totals. Consumes the state: its connection table is freed as
+    /// the findings are built.
     pub fn finish(mut self, auditor: &Auditor) -> (Vec<Finding>, AuditSummary) {
         let state_bytes = self.state_bytes();
         let s = &self.strings;
@@ -419,6 +696,7 @@ impl AuditState {
                 v
             },
             state_bytes,
+            checks: auditor.checks,
             ..AuditSummary::default()
         };
         // Deterministic order, whatever the hash maps and the interning did.
@@ -444,10 +722,9 @@ impl AuditState {
             |(k, _)| (k.eni, k.owner, k.peer_addr, k.protocol, k.peer),
             |(k, _)| [k.own_port, k.peer_port],
         );
-        // Findings are gathered in a compact form first, one per (ENI, peer,
+        // Findings are gathered in a compact form first, one per (check, ENI, peer,
         // protocol, action), while the connections are freed.
-        let mut drafts: Vec<Draft> = Vec::new();
-        let mut draft_of: FxHashMap<(u32, [u8; 16], u16, u8), u32> = FxHashMap::default();
+        let mut drafts = Drafts::default();
         for ((k, c), stable) in conns.into_iter().zip(stable) {
             summary.connections += 1;
             let own = self.owners.values[k.owner as usize];
@@ -466,51 +743,95 @@ impl AuditState {
                 listens: [rule.ports.contains(&k.own_port), peer_listens],
                 stable,
             };
-            match initiator::opener(&connection) {
-                None => {
-                    summary.undecided += 1;
-                    continue;
-                }
-                Some(o) if o.side == 0 => {
-                    summary.opened_by_tasks += 1;
-                    continue;
-                }
-                Some(_) => summary.opened_by_peers += 1,
+            let opened = match initiator::opener(&connection) {
+                None => Opened::Unknown,
+                Some(o) if o.side == 0 => Opened::ByTask,
+                Some(_) => Opened::ByPeer,
+            };
+            let server_port = match opened {
+                Opened::ByTask => Some(k.peer_port),
+                Opened::ByPeer => Some(k.own_port),
+                Opened::Unknown => None,
             }
-            for (a, inb) in c.inbound.iter().enumerate() {
-                if inb.records == 0 {
+            .filter(|p| *p > 0);
+            let add_port = |d: &mut Draft| {
+                if let Some(p) = server_port {
+                    if !d.ports.contains(&p) {
+                        d.ports.push(p);
+                    }
+                }
+            };
+            // Whether the decision of who opened it mattered to a check.
+            let ingress = c.allowed & INGRESS_OK == 0;
+            let egress = c.allowed & EGRESS_OK == 0;
+            let clear_by_port = c.unknown_encryption.records > 0;
+            match opened {
+                Opened::Unknown if ingress || egress || clear_by_port => summary.undecided += 1,
+                Opened::Unknown => {}
+                Opened::ByTask => summary.opened_by_tasks += 1,
+                Opened::ByPeer => summary.opened_by_peers += 1,
+            }
+            // Ingress and egress: the opener's records, by action.
+            for (check, flagged, dir, by) in [
+                (Check::UnexpectedIngress, ingress, 1, Opened::ByPeer),
+                (Check::UnexpectedEgress, egress, 0, Opened::ByTask),
+            ] {
+                if !flagged || opened != by {
                     continue;
                 }
-                let at = *draft_of
-                    .entry((k.eni, k.peer_addr, k.protocol, a as u8))
-                    .or_insert_with(|| {
-                        drafts.push(Draft {
-                            key: k,
-                            action: a as u8,
-                            flows: 0,
-                            traffic: Traffic::default(),
-                            ports: Vec::new(),
-                        });
-                        (drafts.len() - 1) as u32
-                    });
-                let d = &mut drafts[at as usize];
-                d.flows += 1;
-                d.traffic.merge(inb);
-                if k.own_port > 0 && !d.ports.contains(&k.own_port) {
-                    d.ports.push(k.own_port);
+                for (a, t) in c.traffic[dir].iter().enumerate() {
+                    if t.records > 0 {
+                        let d = drafts.get(check, &k, a, opened);
+                        d.traffic.merge(t);
+                        add_port(d);
+                    }
                 }
+            }
+            // Isolation: every record, either direction, by action.
+            if c.allowed & ISOLATION_OK == 0 {
+                for a in 0..2 {
+                    let mut t = c.traffic[0][a];
+                    t.merge(&c.traffic[1][a]);
+                    if t.records > 0 {
+                        let d = drafts.get(Check::Isolation, &k, a, opened);
+                        d.traffic.merge(&t);
+                        add_port(d);
+                    }
+                }
+            }
+            // Cleartext: records marked not encrypted, and records without the mark
+            // when the server's port is a cleartext one.
+            let mut clear = c.unencrypted;
+            let mut evidence = if clear.records > 0 { BY_STATUS } else { 0 };
+            if server_port.is_some_and(|p| auditor.policy.cleartext_ports.contains(&p)) {
+                clear.merge(&c.unknown_encryption);
+                if c.unknown_encryption.records > 0 {
+                    evidence |= BY_PORT;
+                }
+            }
+            if clear.records > 0 {
+                let d = drafts.get(Check::Cleartext, &k, 0, opened);
+                d.traffic.merge(&clear);
+                d.evidence |= evidence;
+                add_port(d);
+            }
+            if c.aws.records > 0 && c.aws_by & AWS_VIA_GATEWAY == 0 {
+                let d = drafts.get(Check::PrivatelinkBypass, &k, 0, opened);
+                d.traffic.merge(&c.aws);
+                d.evidence |= c.aws_by;
+                d.aws_service = first_service(s, d.aws_service, c.aws_service);
+                add_port(d);
             }
         }
-        drop(draft_of);
         // The strings of findings, shared among them.
         let mut shared: FxHashMap<u32, Text> = FxHashMap::default();
         let mut t = |id: u32| -> Option<Text> {
             let v = s.get(id)?;
             Some(shared.entry(id).or_insert_with(|| Text::from(v)).clone())
         };
-        let mut findings: Vec<Finding> = Vec::with_capacity(drafts.len());
-        for d in drafts {
-            let (k, inb) = (d.key, d.traffic);
+        let mut findings: Vec<Finding> = Vec::with_capacity(drafts.list.len());
+        for d in drafts.list {
+            let (k, traffic) = (d.key, d.traffic);
             let own = self.owners.values[k.owner as usize];
             let peer = self.peers.values[k.peer as usize];
             let mut ports = d.ports;
@@ -518,12 +839,8 @@ impl AuditState {
             let action = if d.action == 0 { "ACCEPT" } else { "REJECT" };
             let peer_kind = t(peer[PEER_KIND]);
             let mut f = Finding {
-                rule: UNEXPECTED_INGRESS,
-                severity: match (action, peer_kind.as_deref()) {
-                    ("REJECT", _) => Severity::Low,
-                    (_, Some("internet")) => Severity::High,
-                    _ => Severity::Medium,
-                },
+                rule: d.check.as_str(),
+                severity: severity(d.check, action, peer_kind.as_deref()),
                 eni_id: t(k.eni).unwrap_or_default(),
                 task_arn: t(own[0]),
                 service: t(own[1]),
@@ -541,53 +858,140 @@ impl AuditState {
                 },
                 action,
                 flows: d.flows,
-                records: inb.records,
-                packets: inb.packets,
-                bytes: inb.bytes,
-                first_seen: inb.first,
-                last_seen: inb.last,
+                records: traffic.records,
+                packets: traffic.packets,
+                bytes: traffic.bytes,
+                first_seen: traffic.first,
+                last_seen: traffic.last,
                 reason: String::new(),
             };
-            f.reason = reason(&f, auditor);
+            let facts = Facts {
+                opened: d.opened,
+                evidence: d.evidence,
+                aws_service: s.get(d.aws_service),
+                peer_cluster: s.get(peer[PEER_CLUSTER]),
+            };
+            f.reason = reason(&f, &facts, auditor);
             findings.push(f);
         }
-        findings.sort_by(|a, b| {
-            (
-                a.severity,
-                &a.service,
-                &a.eni_id,
-                &a.peer_addr,
-                a.protocol,
-                a.action,
-            )
-                .cmp(&(
-                    b.severity,
-                    &b.service,
-                    &b.eni_id,
-                    &b.peer_addr,
-                    b.protocol,
-                    b.action,
-                ))
-        });
+        order(&mut findings);
         for f in &findings {
             match f.severity {
                 Severity::High => summary.high += 1,
                 Severity::Medium => summary.medium += 1,
                 Severity::Low => summary.low += 1,
             }
+            let i = Check::ALL.iter().position(|c| c.as_str() == f.rule);
+            summary.by_rule[i.unwrap_or(0)] += 1;
         }
         (findings, summary)
     }
 }
 
+/// Puts findings in their output order, grouped by service and rule: services with the
+/// worst finding first (then by name), within a service the rules in the order of
+/// [`Check::ALL`], within a rule the worst first, then by ENI, peer, protocol and action.
+pub fn order(findings: &mut [Finding]) {
+    let mut worst: FxHashMap<Option<Text>, Severity> = FxHashMap::default();
+    for f in findings.iter() {
+        let w = worst.entry(f.service.clone()).or_insert(f.severity);
+        *w = (*w).min(f.severity);
+    }
+    let rank = |r: &str| Check::ALL.iter().position(|c| c.as_str() == r);
+    findings.sort_by(|a, b| {
+        (
+            worst[&a.service],
+            &a.service,
+            rank(a.rule),
+            a.severity,
+            &a.eni_id,
+            &a.peer_addr,
+            a.protocol,
+            a.action,
+        )
+            .cmp(&(
+                worst[&b.service],
+                &b.service,
+                rank(b.rule),
+                b.severity,
+                &b.eni_id,
+                &b.peer_addr,
+                b.protocol,
+                b.action,
+            ))
+    });
+}
+
+/// Who opened the connections of a finding (bits of [`Draft::opened`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opened {
+    Unknown = 1,
+    ByTask = 2,
+    ByPeer = 4,
+}
+
+/// Cleartext evidence (bits of [`Draft::evidence`]): `encryption_status` 0, or a
+/// cleartext server port where the status is absent.
+const BY_STATUS: u8 = 1;
+const BY_PORT: u8 = 2;
+
 /// A finding while they are gathered: the connection key of its first connection and
 /// the totals (see [`AuditState::finish`]).
 struct Draft {
+    check: Check,
     key: ConnKey,
     action: u8,
     flows: u64,
     traffic: Traffic,
     ports: Vec<u16>,
+    /// `Opened` bits of its connections.
+    opened: u8,
+    /// `BY_STATUS | BY_PORT` (cleartext) or `AWS_BY_FIELD | AWS_BY_RANGES`.
+    evidence: u8,
+    aws_service: u32,
+}
+
+/// The findings being gathered, one per (check, ENI, peer, protocol, action).
+#[derive(Default)]
+struct Drafts {
+    list: Vec<Draft>,
+    index: FxHashMap<(Check, u32, [u8; 16], u16, u8), u32>,
+}
+
+impl Drafts {
+    /// The draft of a connection's finding under `check`, counting the connection.
+    fn get(&mut self, check: Check, k: &ConnKey, action: usize, opened: Opened) -> &mut Draft {
+        let list = &mut self.list;
+        let at = *self
+            .index
+            .entry((check, k.eni, k.peer_addr, k.protocol, action as u8))
+            .or_insert_with(|| {
+                list.push(Draft {
+                    check,
+                    key: *k,
+                    action: action as u8,
+                    flows: 0,
+                    traffic: Traffic::default(),
+                    ports: Vec::new(),
+                    opened: 0,
+                    evidence: 0,
+                    aws_service: NONE,
+                });
+                (list.len() - 1) as u32
+            });
+        let d = &mut list[at as usize];
+        d.flows += 1;
+        d.opened |= opened as u8;
+        d
+    }
+}
+
+/// What a finding's reason says besides the finding's fields.
+struct Facts<'a> {
+    opened: u8,
+    evidence: u8,
+    aws_service: Option<&'a str>,
+    peer_cluster: Option<&'a str>,
 }
 
 /// A string of findings, shared by the findings that name it.
@@ -599,14 +1003,15 @@ fn port(a: Option<&Int32Array>, row: usize) -> u16 {
 }
 
 /// How bad a finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
-    /// ACCEPTed from the internet.
+    /// Accepted traffic with the internet that the policy forbids.
     High,
-    /// ACCEPTed from inside the VPC.
+    /// Accepted traffic inside the VPC that the policy forbids, and AWS API traffic
+    /// that bypasses the VPC endpoints.
     Medium,
-    /// REJECTed attempts.
+    /// Rejected attempts.
     Low,
 }
 
@@ -620,8 +1025,20 @@ impl Severity {
     }
 }
 
-/// One `unexpected-ingress` finding: a peer not allowed by the policy that opened
-/// (ACCEPT) or tried to open (REJECT) connections to one task ENI.
+/// Rejected attempts are low; accepted traffic with the internet is high, except a
+/// PrivateLink bypass (AWS's own addresses: cost and exposure, not a stranger);
+/// everything else medium.
+fn severity(check: Check, action: &str, peer_kind: Option<&str>) -> Severity {
+    match (action, peer_kind) {
+        ("REJECT", _) => Severity::Low,
+        _ if check == Check::PrivatelinkBypass => Severity::Medium,
+        (_, Some("internet")) => Severity::High,
+        _ => Severity::Medium,
+    }
+}
+
+/// One finding: a task ENI's traffic with one peer, of one protocol and action, that
+/// breaks one rule of the policy.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
     pub rule: &'static str,
@@ -635,13 +1052,16 @@ pub struct Finding {
     pub peer_service: Option<Text>,
     pub peer_eni_id: Option<Text>,
     pub peer_task_arn: Option<Text>,
-    /// Local ports of the task that the peer connected to, sorted.
+    /// The server ports of its connections, sorted (the task's for connections the
+    /// peer opened, the peer's for the task's own).
     pub ports: Vec<u16>,
     pub protocol: i32,
     pub action: &'static str,
-    /// Distinct connections (5-tuples) the peer opened or tried to open.
+    /// Distinct connections (5-tuples).
     pub flows: u64,
-    /// Records in the peer-to-task direction.
+    /// The records counted: for unexpected-ingress and unexpected-egress the opener's
+    /// (peer -> task, task -> peer); for the other rules every record that qualifies,
+    /// either direction.
     pub records: u64,
     pub packets: u64,
     pub bytes: u64,
@@ -667,11 +1087,12 @@ pub struct AuditSummary {
     pub tasks_undirected: u64,
     pub services_not_audited: Vec<String>,
     pub counts: Counts,
-    /// Connections of audited tasks with peers the policy does not admit.
+    /// Connections of audited tasks that some check had to judge.
     pub connections: u64,
     pub opened_by_peers: u64,
     pub opened_by_tasks: u64,
-    /// Connections for which no evidence said who opened them: no finding is made.
+    /// Connections for which no evidence said who opened them, where it mattered: no
+    /// ingress, egress or port-evidence cleartext finding is made of them.
     pub undecided: u64,
     /// About how many bytes the state of the audit's connections took (after merging
     /// the workers').
@@ -679,24 +1100,59 @@ pub struct AuditSummary {
     pub high: u64,
     pub medium: u64,
     pub low: u64,
+    /// Findings per rule, in the order of [`Check::ALL`].
+    pub by_rule: [u64; 5],
+    /// The checks that ran.
+    pub checks: Checks,
 }
 
 impl AuditSummary {
     pub fn findings(&self) -> u64 {
         self.high + self.medium + self.low
     }
+
+    /// The findings of each rule that ran: "unexpected-ingress 4, cleartext 0".
+    pub fn per_rule(&self) -> String {
+        Check::ALL
+            .iter()
+            .zip(self.by_rule)
+            .filter(|(c, _)| self.checks.has(**c))
+            .map(|(c, n)| format!("{} {n}", c.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Why records of `private_aws_access` tasks could not be judged, in words (for the
+/// summary and the error of an audit that found nothing else).
+pub fn aws_unknown_words(records: u64) -> String {
+    format!(
+        "{records} record{} between tasks of private_aws_access services and internet \
+         addresses, and nothing says whether those addresses are AWS's: the flow log has no \
+         pkt-src-aws-service/pkt-dst-aws-service fields (v5 and later); give AWS's \
+         ip-ranges.json with --aws-ip-ranges",
+        if records == 1 { "" } else { "s" }
+    )
 }
 
 /// What a peer is, in words.
-fn peer_words(f: &Finding) -> String {
+fn peer_words(f: &Finding, cluster: Option<&str>) -> String {
     let eni = f.peer_eni_id.as_deref().unwrap_or("?");
     match f.peer_kind.as_deref() {
         Some("internet") => "an internet address".into(),
         Some("vpc") => "an address in the VPC that no map file knows".into(),
-        Some("task") => match &f.peer_service {
-            Some(s) => format!("a task of service {s}"),
-            None => format!("a task that belongs to no service ({eni})"),
-        },
+        Some("task") => {
+            let of_cluster = match (cluster, f.cluster.as_deref()) {
+                (Some(c), Some(own)) if !super::same_cluster(c, own) => {
+                    format!(" in cluster {}", c.rsplit('/').next().unwrap_or(c))
+                }
+                _ => String::new(),
+            };
+            match &f.peer_service {
+                Some(s) => format!("a task of service {s}{of_cluster}"),
+                None => format!("a task that belongs to no service ({eni}){of_cluster}"),
+            }
+        }
         Some("alb") => format!("a load balancer (ALB) address ({eni})"),
         Some("nlb") => format!("a load balancer (NLB) address ({eni})"),
         Some("natgw") => format!("a NAT gateway ({eni})"),
@@ -706,28 +1162,122 @@ fn peer_words(f: &Finding) -> String {
     }
 }
 
-fn reason(f: &Finding, auditor: &Auditor) -> String {
+/// " port 80", " ports 80, 443", or nothing.
+fn port_text(ports: &[u16]) -> String {
+    let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+    match list.len() {
+        0 => String::new(),
+        1 => format!(" port {}", list[0]),
+        _ => format!(" ports {}", list.join(", ")),
+    }
+}
+
+/// What happened, from the side that opened the connections: "10.0.2.31 (a task of
+/// service worker) connected to port 80", "its task tried to connect to 203.0.113.9 (an
+/// internet address) on port 443, rejected", "its task exchanged traffic with ...".
+fn what_happened(f: &Finding, facts: &Facts) -> String {
+    let peer = format!("{} ({})", f.peer_addr, peer_words(f, facts.peer_cluster));
+    let ports = port_text(&f.ports);
+    let rejected = if f.action == "REJECT" {
+        ", rejected"
+    } else {
+        ""
+    };
+    let tried = if f.action == "REJECT" {
+        "tried to connect"
+    } else {
+        "connected"
+    };
+    let on = if ports.is_empty() {
+        String::new()
+    } else {
+        format!(" on{ports}")
+    };
+    match facts.opened {
+        x if x == Opened::ByPeer as u8 => format!("{peer} {tried} to{ports}{rejected}"),
+        x if x == Opened::ByTask as u8 => format!("its task {tried} to {peer}{on}{rejected}"),
+        _ => format!("its task exchanged traffic with {peer}{on}{rejected}"),
+    }
+}
+
+/// The finding's reason: one sentence saying what happened and which rule of the
+/// policy it breaks.
+fn reason(f: &Finding, facts: &Facts, auditor: &Auditor) -> String {
     let service = f.service.as_deref().unwrap_or("this task");
     let rule = auditor
         .policy
-        .rule_for(f.service.as_deref(), f.cluster.as_deref())
-        .map(|r| r.describe(auditor.map))
-        .unwrap_or_default();
-    let who = format!("{} is {}", f.peer_addr, peer_words(f));
-    let ports = f
-        .ports
-        .iter()
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let port_text = match f.ports.len() {
-        0 => String::new(),
-        1 => format!(" port {ports}"),
-        _ => format!(" ports {ports}"),
-    };
-    if f.action == "REJECT" {
-        format!("{who} and tried to connect to{port_text}, rejected; {service} {rule}")
-    } else {
-        format!("{who} and connected to{port_text}; {service} {rule}")
+        .rule_for(f.service.as_deref(), f.cluster.as_deref());
+    let happened = what_happened(f, facts);
+    match Check::parse(f.rule).unwrap_or(Check::UnexpectedIngress) {
+        Check::UnexpectedIngress => {
+            let rule = rule.map(|r| r.describe(auditor.map)).unwrap_or_default();
+            let who = format!("{} is {}", f.peer_addr, peer_words(f, facts.peer_cluster));
+            let ports = port_text(&f.ports);
+            if f.action == "REJECT" {
+                format!("{who} and tried to connect to{ports}, rejected; {service} {rule}")
+            } else {
+                format!("{who} and connected to{ports}; {service} {rule}")
+            }
+        }
+        Check::UnexpectedEgress => {
+            let rule = rule
+                .map(|r| r.describe_egress(auditor.map))
+                .unwrap_or_default();
+            format!("{service} {rule}; {happened}")
+        }
+        Check::Cleartext => {
+            let how = match (
+                facts.evidence & BY_STATUS != 0,
+                facts.evidence & BY_PORT != 0,
+            ) {
+                (true, false) => {
+                    " and the flow log marks it not encrypted (encryption-status 0)".to_string()
+                }
+                (false, _) => ", a cleartext port, and the flow log does not say whether it \
+                               was encrypted (no encryption-status)"
+                    .to_string(),
+                (true, true) => " and the flow log marks it not encrypted (encryption-status \
+                                 0; where the status is missing, the cleartext port decides)"
+                    .to_string(),
+            };
+            format!("{service} requires encryption in transit; {happened}{how}")
+        }
+        Check::Isolation => {
+            let cluster = f
+                .cluster
+                .as_deref()
+                .map(|c| c.rsplit('/').next().unwrap_or(c).to_string());
+            let lists = match rule {
+                Some(r)
+                    if !r.ingress.is_empty()
+                        || r.egress.as_ref().is_some_and(|e| !e.is_empty()) =>
+                {
+                    ", VPC endpoints and the peers its lists allow"
+                }
+                _ => " and VPC endpoints",
+            };
+            let own = match cluster {
+                Some(c) => format!("tasks of its cluster {c}"),
+                None => "tasks of its own cluster".to_string(),
+            };
+            format!("{service} is isolated and may talk only to {own}{lists}; {happened}")
+        }
+        Check::PrivatelinkBypass => {
+            let aws = facts.aws_service.unwrap_or("AWS");
+            let by = if facts.evidence & AWS_BY_FIELD != 0 {
+                "by the flow log's pkt-*-aws-service field"
+            } else {
+                "by AWS's ip-ranges.json"
+            };
+            let on = match port_text(&f.ports) {
+                p if p.is_empty() => p,
+                p => format!(" on{p}"),
+            };
+            format!(
+                "{service} must reach AWS services only through VPC endpoints (PrivateLink); \
+                 its task reached {} ({aws}, {by}){on} over the internet instead",
+                f.peer_addr
+            )
+        }
     }
 }

@@ -1,8 +1,10 @@
-//! The intended policy: who may open connections to the tasks of each service.
+//! The intended policy: who may open connections to and from the tasks of each
+//! service, and what else their traffic must respect.
 //!
 //! ```toml
 //! [network]
 //! vpc_cidrs = ["10.0.0.0/16"]          # the word "vpc" in rule lists stands for these
+//! cleartext_ports = [21, 23, 25, 80, 110, 143, 389, 8080]   # optional; the default
 //!
 //! [defaults]                            # optional: rules for tasks of unlisted services
 //! ingress_from_cidrs = ["vpc"]
@@ -13,12 +15,19 @@
 //! ingress_from_security_groups = ["sg-0123456789abcdef0"]
 //! ingress_from_cidrs = ["vpc", "192.0.2.0/24"]
 //! ingress_from_services = ["admin-gateway"]
+//! egress_to_cidrs = ["vpc"]             # any egress_to_* key: egress is audited
+//! egress_to_security_groups = ["sg-0fedcba9876543210"]
+//! egress_to_services = ["api"]
+//! egress_ports = [443, 5432]            # optional: allowed ports on allowed peers
+//! require_encryption = true             # cleartext connections are findings
+//! isolated = true                       # own cluster, VPC endpoints and its lists only
+//! private_aws_access = true             # AWS APIs only through VPC endpoints
 //! ```
 //!
 //! A connection into a task is allowed when the peer, as of the connection's time,
 //! matches any entry of any `ingress_from_*` list of the task's service. A service with
-//! no entries allows no inbound connection. Tasks of unlisted services without
-//! `[defaults]` are not audited.
+//! no entries allows no inbound connection. Egress is audited only for services with an
+//! `egress_to_*` key. Tasks of unlisted services without `[defaults]` are not audited.
 
 use std::collections::BTreeSet;
 
@@ -44,8 +53,16 @@ struct PolicyFile {
 struct Network {
     #[serde(default)]
     vpc_cidrs: Vec<String>,
+    cleartext_ports: Option<Vec<u16>>,
 }
 
+/// The ports whose traffic is cleartext when the flow log does not say (the contract's
+/// default of `cleartext_ports`): FTP, Telnet, SMTP, HTTP, POP3, IMAP, LDAP, HTTP-alt.
+pub const DEFAULT_CLEARTEXT_PORTS: [u16; 8] = [21, 23, 25, 80, 110, 143, 389, 8080];
+
+/// The keys of one rule, as written in `[defaults]` or a `[[service]]`. Absent
+/// `egress_to_*` keys (`None`) differ from empty lists: any of them present means the
+/// service's egress is audited.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleFile {
@@ -57,6 +74,16 @@ struct RuleFile {
     ingress_from_cidrs: Vec<String>,
     #[serde(default)]
     ingress_from_services: Vec<String>,
+    egress_to_security_groups: Option<Vec<String>>,
+    egress_to_cidrs: Option<Vec<String>>,
+    egress_to_services: Option<Vec<String>>,
+    egress_ports: Option<Vec<u16>>,
+    #[serde(default)]
+    require_encryption: bool,
+    #[serde(default)]
+    isolated: bool,
+    #[serde(default)]
+    private_aws_access: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +101,16 @@ struct ServiceFile {
     ingress_from_cidrs: Vec<String>,
     #[serde(default)]
     ingress_from_services: Vec<String>,
+    egress_to_security_groups: Option<Vec<String>>,
+    egress_to_cidrs: Option<Vec<String>>,
+    egress_to_services: Option<Vec<String>>,
+    egress_ports: Option<Vec<u16>>,
+    #[serde(default)]
+    require_encryption: bool,
+    #[serde(default)]
+    isolated: bool,
+    #[serde(default)]
+    private_aws_access: bool,
 }
 
 impl ServiceFile {
@@ -83,15 +120,21 @@ impl ServiceFile {
             ingress_from_security_groups: self.ingress_from_security_groups.clone(),
             ingress_from_cidrs: self.ingress_from_cidrs.clone(),
             ingress_from_services: self.ingress_from_services.clone(),
+            egress_to_security_groups: self.egress_to_security_groups.clone(),
+            egress_to_cidrs: self.egress_to_cidrs.clone(),
+            egress_to_services: self.egress_to_services.clone(),
+            egress_ports: self.egress_ports.clone(),
+            require_encryption: self.require_encryption,
+            isolated: self.isolated,
+            private_aws_access: self.private_aws_access,
         }
     }
 }
 
-/// One resolved ingress rule.
+/// A list of peers: security groups, CIDR blocks and services (an `ingress_from_*` or
+/// an `egress_to_*` set of keys).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Rule {
-    /// The listener ports of the service's tasks (may be empty).
-    pub ports: Vec<u16>,
+pub struct Peers {
     pub security_groups: Vec<String>,
     /// CIDR blocks with `vpc` expanded.
     pub cidrs: Vec<Cidr>,
@@ -100,24 +143,21 @@ pub struct Rule {
     pub services: Vec<String>,
 }
 
-impl Rule {
-    /// Whether the rule admits no one.
-    pub fn admits_nobody(&self) -> bool {
+impl Peers {
+    /// Whether the list names no one.
+    pub fn is_empty(&self) -> bool {
         self.security_groups.is_empty() && self.cidrs.is_empty() && self.services.is_empty()
     }
 
-    /// Whether a peer with this address, security groups and service is admitted.
+    /// Whether a peer with this address, security groups and service is in the list.
     pub fn admits(&self, addr: &[u8; 16], groups: &[String], service: Option<&str>) -> bool {
         self.cidrs.iter().any(|c| c.contains(addr))
             || groups.iter().any(|g| self.security_groups.contains(g))
             || service.is_some_and(|s| self.services.iter().any(|x| x == s))
     }
 
-    /// "admits only sg-0abc (ALB), services web and admin-gateway, and 10.0.0.50/32".
+    /// "security group sg-0abc (ALB), services web and admin-gateway, and 10.0.0.50/32".
     pub fn describe(&self, map: &EniMap) -> String {
-        if self.admits_nobody() {
-            return "admits no inbound connections".to_string();
-        }
         let mut parts = Vec::new();
         if !self.security_groups.is_empty() {
             let sgs: Vec<String> = self
@@ -148,13 +188,91 @@ impl Rule {
                 c.clone()
             }
         }));
-        // "services web and admin-gateway, and 10.0.0.50/32": the comma keeps the parts apart.
-        let text = match parts.as_slice() {
-            [one] => one.clone(),
-            [rest @ .., last] => format!("{}, and {last}", rest.join(", ")),
-            [] => String::new(),
-        };
-        format!("admits only {text}")
+        // "services web and admin-gateway, and 10.0.0.50/32": the comma keeps apart
+        // parts that are lists themselves.
+        match parts.as_slice() {
+            [rest @ .., last] if !rest.is_empty() && parts.iter().any(|p| p.contains(" and ")) => {
+                format!("{}, and {last}", rest.join(", "))
+            }
+            _ => list(&parts),
+        }
+    }
+}
+
+/// One resolved rule: the ingress list and the service's other requirements.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rule {
+    /// The listener ports of the service's tasks (may be empty).
+    pub ports: Vec<u16>,
+    /// Who may open connections to the tasks (`ingress_from_*`).
+    pub ingress: Peers,
+    /// Whom the tasks may open connections to (`egress_to_*`); `None`: egress is not
+    /// audited.
+    pub egress: Option<Peers>,
+    /// The allowed destination ports of egress; `None`: any.
+    pub egress_ports: Option<Vec<u16>>,
+    pub require_encryption: bool,
+    pub isolated: bool,
+    pub private_aws_access: bool,
+}
+
+impl Rule {
+    /// Whether the ingress list admits no one.
+    pub fn admits_nobody(&self) -> bool {
+        self.ingress.is_empty()
+    }
+
+    /// Whether a peer with this address, security groups and service may open
+    /// connections to the service's tasks.
+    pub fn admits(&self, addr: &[u8; 16], groups: &[String], service: Option<&str>) -> bool {
+        self.ingress.admits(addr, groups, service)
+    }
+
+    /// Whether the egress lists name the peer (ports aside); true when egress is not
+    /// audited.
+    pub fn egress_admits(&self, addr: &[u8; 16], groups: &[String], service: Option<&str>) -> bool {
+        self.egress
+            .as_ref()
+            .is_none_or(|e| e.admits(addr, groups, service))
+    }
+
+    /// Whether `port` is an allowed egress destination port.
+    pub fn egress_port_allowed(&self, port: u16) -> bool {
+        self.egress_ports.as_ref().is_none_or(|p| p.contains(&port))
+    }
+
+    /// Whether a peer is allowed by one of the rule's lists, either direction (what an
+    /// isolated service may talk to besides its own cluster and VPC endpoints).
+    pub fn lists_admit(&self, addr: &[u8; 16], groups: &[String], service: Option<&str>) -> bool {
+        self.ingress.admits(addr, groups, service)
+            || self
+                .egress
+                .as_ref()
+                .is_some_and(|e| e.admits(addr, groups, service))
+    }
+
+    /// "admits only sg-0abc (ALB), services web and admin-gateway, and 10.0.0.50/32".
+    pub fn describe(&self, map: &EniMap) -> String {
+        if self.admits_nobody() {
+            return "admits no inbound connections".to_string();
+        }
+        format!("admits only {}", self.ingress.describe(map))
+    }
+
+    /// "may open connections only to 0.0.0.0/0 and ::/0, on ports 53 and 443".
+    pub fn describe_egress(&self, map: &EniMap) -> String {
+        let ports = self.egress_ports.as_ref().map(|p| {
+            let p: Vec<String> = p.iter().map(u16::to_string).collect();
+            format!(", on port{} {}", plural(p.len()), list(&p))
+        });
+        match &self.egress {
+            Some(e) if !e.is_empty() => format!(
+                "may open connections only to {}{}",
+                e.describe(map),
+                ports.unwrap_or_default()
+            ),
+            _ => "may open no outbound connections".to_string(),
+        }
     }
 }
 
@@ -164,9 +282,14 @@ fn sg_owner(map: &EniMap, sg: &str) -> Option<String> {
         .holders()
         .iter()
         .filter(|h| h.security_groups.iter().any(|g| g == sg))
-        .map(|h| match (&h.service, h.kind) {
+        .map(|h| match (&h.service, h.kind.as_str()) {
             (Some(s), _) => format!("tasks of {s}"),
-            (None, k) => k.as_str().to_uppercase(),
+            (None, k @ ("alb" | "nlb")) => k.to_uppercase(),
+            (None, "natgw") => "NAT gateway".to_string(),
+            (None, "vpce") => "VPC endpoint".to_string(),
+            (None, "instance") => "EC2 instances".to_string(),
+            (None, "task") => "tasks".to_string(),
+            (None, _) => "other ENIs".to_string(),
         })
         .collect();
     (!kinds.is_empty()).then(|| kinds.into_iter().collect::<Vec<_>>().join(", "))
@@ -201,6 +324,9 @@ pub struct ServiceRule {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
     pub vpc_cidrs: Vec<Cidr>,
+    /// Ports whose traffic counts as cleartext where the flow log has no
+    /// `encryption-status` (`[network] cleartext_ports`).
+    pub cleartext_ports: Vec<u16>,
     pub defaults: Option<Rule>,
     pub services: Vec<ServiceRule>,
 }
@@ -298,23 +424,55 @@ impl Policy {
                 services.extend(extra.services.iter().cloned());
             }
         }
-        let rule = |r: &RuleFile, at: &str| -> Result<Rule, String> {
+        let cidr_list = |entries: &[String], at: &str, key: &str| -> Result<Vec<Cidr>, String> {
             let mut cidrs = Vec::new();
-            for (i, c) in r.ingress_from_cidrs.iter().enumerate() {
+            for (i, c) in entries.iter().enumerate() {
                 if c == "vpc" {
                     cidrs.extend(vpc.iter().copied());
                 } else {
-                    cidrs.push(c.parse::<Cidr>().map_err(|e| {
-                        format!("{name}: {at}.ingress_from_cidrs[{i}]: {e} (or \"vpc\")")
-                    })?);
+                    cidrs.push(
+                        c.parse::<Cidr>()
+                            .map_err(|e| format!("{name}: {at}.{key}[{i}]: {e} (or \"vpc\")"))?,
+                    );
                 }
             }
+            Ok(cidrs)
+        };
+        let rule = |r: &RuleFile, at: &str| -> Result<Rule, String> {
+            let egress_keys = r.egress_to_security_groups.is_some()
+                || r.egress_to_cidrs.is_some()
+                || r.egress_to_services.is_some();
+            if r.egress_ports.is_some() && !egress_keys {
+                return Err(format!(
+                    "{name}: {at}.egress_ports: given without any egress_to_* list, so no \
+                     egress is audited (add egress_to_cidrs, egress_to_security_groups or \
+                     egress_to_services)"
+                ));
+            }
+            let egress = if egress_keys {
+                let cidr_names = r.egress_to_cidrs.clone().unwrap_or_default();
+                Some(Peers {
+                    security_groups: r.egress_to_security_groups.clone().unwrap_or_default(),
+                    cidrs: cidr_list(&cidr_names, at, "egress_to_cidrs")?,
+                    cidr_names,
+                    services: r.egress_to_services.clone().unwrap_or_default(),
+                })
+            } else {
+                None
+            };
             Ok(Rule {
                 ports: r.ports.clone(),
-                security_groups: r.ingress_from_security_groups.clone(),
-                cidrs,
-                cidr_names: r.ingress_from_cidrs.clone(),
-                services: r.ingress_from_services.clone(),
+                ingress: Peers {
+                    security_groups: r.ingress_from_security_groups.clone(),
+                    cidrs: cidr_list(&r.ingress_from_cidrs, at, "ingress_from_cidrs")?,
+                    cidr_names: r.ingress_from_cidrs.clone(),
+                    services: r.ingress_from_services.clone(),
+                },
+                egress,
+                egress_ports: r.egress_ports.clone(),
+                require_encryption: r.require_encryption,
+                isolated: r.isolated,
+                private_aws_access: r.private_aws_access,
             })
         };
         let defaults = file
@@ -342,6 +500,11 @@ impl Policy {
         }
         Ok(Policy {
             vpc_cidrs,
+            cleartext_ports: file
+                .network
+                .cleartext_ports
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CLEARTEXT_PORTS.to_vec()),
             defaults,
             services,
         })
@@ -367,19 +530,22 @@ impl Policy {
                     .map(|(i, s)| (format!("service[{i}] ({})", s.name), &s.rule)),
             )
             .collect();
+        // Every peer list with its direction, for the keys in messages.
         if map.is_empty() {
             for (at, r) in &rules {
-                let key = if !r.security_groups.is_empty() {
-                    "ingress_from_security_groups"
-                } else if !r.services.is_empty() {
-                    "ingress_from_services"
-                } else {
-                    continue;
-                };
-                return Err(format!(
-                    "{name}: {at}.{key}: without --map nothing says which security groups or \
-                     service a peer belongs to; give the ENI map with --map"
-                ));
+                for (dir, peers) in lists(r) {
+                    let key = if !peers.security_groups.is_empty() {
+                        "security_groups"
+                    } else if !peers.services.is_empty() {
+                        "services"
+                    } else {
+                        continue;
+                    };
+                    return Err(format!(
+                        "{name}: {at}.{dir}_{key}: without --map nothing says which security \
+                         groups or service a peer belongs to; give the ENI map with --map"
+                    ));
+                }
             }
             return Ok(());
         }
@@ -399,23 +565,33 @@ impl Policy {
                 ));
             }
         }
-        for (at, r) in rules {
-            for sg in &r.security_groups {
-                if !groups.contains(&sg.as_str()) {
-                    return Err(format!(
-                        "{name}: {at}.ingress_from_security_groups: {sg} is not a security group of any ENI in the map"
-                    ));
+        for (at, r) in &rules {
+            for (dir, peers) in lists(r) {
+                for sg in &peers.security_groups {
+                    if !groups.contains(&sg.as_str()) {
+                        return Err(format!(
+                            "{name}: {at}.{dir}_security_groups: {sg} is not a security group of any ENI in the map"
+                        ));
+                    }
                 }
-            }
-            for s in &r.services {
-                if !services.contains(&s.as_str()) {
-                    return Err(format!(
-                        "{name}: {at}.ingress_from_services: the map has no task of service {s:?}"
-                    ));
+                for s in &peers.services {
+                    if !services.contains(&s.as_str()) {
+                        return Err(format!(
+                            "{name}: {at}.{dir}_services: the map has no task of service {s:?}"
+                        ));
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether any rule (a service's or `[defaults]`) asks for `check`.
+    pub fn any_rule(&self, check: impl Fn(&Rule) -> bool) -> bool {
+        self.defaults
+            .iter()
+            .chain(self.services.iter().map(|s| &s.rule))
+            .any(check)
     }
 
     /// The rule for a task of `service` in `cluster`, if its tasks are audited: the
@@ -437,6 +613,11 @@ impl Policy {
             .map(|r| &r.rule)
             .or(self.defaults.as_ref())
     }
+}
+
+/// A rule's peer lists with the prefix of their keys (`ingress_from`, `egress_to`).
+fn lists(r: &Rule) -> impl Iterator<Item = (&'static str, &Peers)> {
+    std::iter::once(("ingress_from", &r.ingress)).chain(r.egress.iter().map(|e| ("egress_to", e)))
 }
 
 /// Whether two cluster names, each a name or an ARN, name the same cluster.
@@ -473,7 +654,7 @@ ingress_from_services = ["web"]
         let web = p.rule_for(Some("web"), Some("any")).unwrap();
         assert_eq!(web.ports, [8080]);
         let api = p.rule_for(Some("api"), Some("prod")).unwrap();
-        assert_eq!(api.cidrs.len(), 2);
+        assert_eq!(api.ingress.cidrs.len(), 2);
         assert!(p.rule_for(Some("api"), Some("staging")).is_none());
         assert!(p.rule_for(Some("worker"), None).is_none());
         let a = crate::net::v4(10, 0, 9, 9);
@@ -532,8 +713,8 @@ ingress_from_services = ["web"]
         };
         let p = Policy::from_command_line(&["10.1.0.0/16".parse().unwrap()], &extra).unwrap();
         let d = p.rule_for(Some("anything"), None).unwrap();
-        assert_eq!(d.security_groups, ["sg-alb"]);
-        assert_eq!(d.cidrs, vec!["10.1.0.0/16".parse().unwrap()]);
+        assert_eq!(d.ingress.security_groups, ["sg-alb"]);
+        assert_eq!(d.ingress.cidrs, vec!["10.1.0.0/16".parse().unwrap()]);
     }
 
     #[test]
@@ -565,12 +746,116 @@ ingress_from_services = ["web"]
             p.rule_for(Some("api"), Some("prod"))
                 .unwrap()
                 .describe(&map),
-            "admits only service web, the VPC, and 192.0.2.0/24"
+            "admits only service web, the VPC and 192.0.2.0/24"
         );
         assert_eq!(
             Rule::default().describe(&map),
             "admits no inbound connections"
         );
         assert_eq!(list(&["a".into(), "b".into(), "c".into()]), "a, b and c");
+    }
+
+    const RULES: &str = r#"
+[network]
+vpc_cidrs = ["10.0.0.0/16"]
+cleartext_ports = [80, 8080]
+
+[defaults]
+egress_to_cidrs = []
+
+[[service]]
+name = "worker"
+egress_to_cidrs = ["0.0.0.0/0", "::/0"]
+egress_ports = [53, 443]
+
+[[service]]
+name = "api"
+ingress_from_services = ["web"]
+egress_to_security_groups = ["sg-db"]
+egress_to_services = ["cache"]
+require_encryption = true
+
+[[service]]
+name = "payments"
+cluster = "pci"
+isolated = true
+private_aws_access = true
+"#;
+
+    #[test]
+    fn egress_encryption_isolation_and_privatelink_keys() {
+        let p = Policy::parse("p.toml", RULES, &[], &CommandLineRules::default()).unwrap();
+        assert_eq!(p.cleartext_ports, [80, 8080]);
+        let inet = crate::net::v4(198, 51, 100, 9);
+        let v6: [u8; 16] = "2001:db8::1"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets();
+        // An explicit empty list audits egress and allows nothing.
+        let d = p.rule_for(Some("unlisted"), None).unwrap();
+        assert_eq!(d.egress, Some(Peers::default()));
+        assert!(!d.egress_admits(&inet, &[], None));
+        assert_eq!(
+            d.describe_egress(&EniMap::default()),
+            "may open no outbound connections"
+        );
+        let w = p.rule_for(Some("worker"), None).unwrap();
+        assert!(w.egress_admits(&inet, &[], None) && w.egress_admits(&v6, &[], None));
+        assert!(w.egress_port_allowed(443) && !w.egress_port_allowed(6667));
+        assert_eq!(
+            w.describe_egress(&EniMap::default()),
+            "may open connections only to 0.0.0.0/0 and ::/0, on ports 53 and 443"
+        );
+        assert!(!w.require_encryption && !w.isolated && !w.private_aws_access);
+        let a = p.rule_for(Some("api"), None).unwrap();
+        assert!(a.require_encryption);
+        assert!(a.egress_admits(&inet, &["sg-db".into()], None));
+        assert!(a.egress_admits(&inet, &[], Some("cache")));
+        assert!(!a.egress_admits(&inet, &[], Some("web")));
+        // Either list admits for isolation; egress ports allow any without egress_ports.
+        assert!(a.lists_admit(&inet, &[], Some("web")));
+        assert!(a.egress_port_allowed(1));
+        let pay = p.rule_for(Some("payments"), Some("pci")).unwrap();
+        assert!(pay.isolated && pay.private_aws_access && pay.egress.is_none());
+        assert!(pay.egress_admits(&inet, &[], None), "egress not audited");
+        assert!(!pay.lists_admit(&inet, &[], None));
+        assert!(p.any_rule(|r| r.isolated) && !p.any_rule(|r| r.ports == [1]));
+        // The default cleartext ports.
+        let q = Policy::parse("p.toml", POLICY, &[], &CommandLineRules::default()).unwrap();
+        assert_eq!(q.cleartext_ports, DEFAULT_CLEARTEXT_PORTS);
+    }
+
+    #[test]
+    fn egress_key_errors() {
+        let e =
+            |t: &str| Policy::parse("p.toml", t, &[], &CommandLineRules::default()).unwrap_err();
+        assert_eq!(
+            e("[[service]]\nname = \"w\"\negress_ports = [443]\n"),
+            "p.toml: service[0] (w).egress_ports: given without any egress_to_* list, so no \
+             egress is audited (add egress_to_cidrs, egress_to_security_groups or \
+             egress_to_services)"
+        );
+        assert_eq!(
+            e("[[service]]\nname = \"w\"\negress_to_cidrs = [\"10.0.0.0/8\", \"nat\"]\n"),
+            "p.toml: service[0] (w).egress_to_cidrs[1]: \"nat\" is not a CIDR block (like 10.0.0.0/16) (or \"vpc\")"
+        );
+        assert!(e("[[service]]\nname = \"w\"\nisolated = \"yes\"\n")
+            .starts_with("p.toml:3: invalid type: string \"yes\", expected a boolean"));
+        assert!(e("[network]\ncleartext_ports = [70000]\n").starts_with("p.toml:2:"));
+        assert!(e("[[service]]\nname = \"w\"\negress_to = [\"vpc\"]\n")
+            .starts_with("p.toml:3: unknown field `egress_to`"));
+        // Without a map, egress by group or service cannot be judged either.
+        let p = Policy::parse(
+            "p.toml",
+            "[[service]]\nname = \"w\"\negress_to_services = [\"api\"]\n",
+            &[],
+            &CommandLineRules::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            p.check_against("p.toml", &EniMap::default()).unwrap_err(),
+            "p.toml: service[0] (w).egress_to_services: without --map nothing says which \
+             security groups or service a peer belongs to; give the ENI map with --map"
+        );
     }
 }
