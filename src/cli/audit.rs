@@ -131,7 +131,7 @@ pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
         aws_ranges: ranges.as_ref(),
         ..Auditor::new(&policy, &map)
     };
-    config.input.options.projection = Some(Arc::new(audit::projection()));
+    config.input.options.projection = Some(Arc::new(auditor.projection()));
     let ran = execute(&mut config, Some(&enricher), |run, reporter| {
         pipeline::fold(run, &auditor, reporter)
     })?

@@ -152,7 +152,7 @@ impl<'a> Auditor<'a> {
 }
 
 /// The flow-log columns the audit reads besides the join's (projection pushdown).
-const COLUMNS: [&str; 12] = [
+const COLUMNS: [&str; 7] = [
     "protocol",
     "srcport",
     "dstport",
@@ -160,20 +160,32 @@ const COLUMNS: [&str; 12] = [
     "action",
     "packets",
     "bytes",
-    "encryption_status",
-    "traffic_path",
-    "pkt_src_aws_service",
-    "pkt_dst_aws_service",
-    "flow_direction",
 ];
 
-/// The flow-log columns the audit and its attribution read (projection pushdown).
-pub fn projection() -> crate::batch::Projection {
-    crate::enrich::join::INPUT_COLUMNS
-        .iter()
-        .chain(&COLUMNS)
-        .map(|c| c.to_string())
-        .collect()
+impl Auditor<'_> {
+    /// The flow-log columns the audit and its attribution read (projection pushdown):
+    /// `encryption_status` only when a rule requires encryption, `traffic_path` and the
+    /// `pkt_*_aws_service` fields only when one asks for private AWS access, so that
+    /// audits without those rules do not decode them.
+    pub fn projection(&self) -> crate::batch::Projection {
+        let mut p: crate::batch::Projection = crate::enrich::join::INPUT_COLUMNS
+            .iter()
+            .chain(&COLUMNS)
+            .map(|c| c.to_string())
+            .collect();
+        let wants = |c: Check, test: fn(&super::Rule) -> bool| {
+            self.checks.has(c) && self.policy.any_rule(test)
+        };
+        if wants(Check::Cleartext, |r| r.require_encryption) {
+            p.insert("encryption_status".to_string());
+        }
+        if wants(Check::PrivatelinkBypass, |r| r.private_aws_access) {
+            p.extend(
+                ["traffic_path", "pkt_src_aws_service", "pkt_dst_aws_service"].map(String::from),
+            );
+        }
+        p
+    }
 }
 
 impl crate::pipeline::Fold for Auditor<'_> {
@@ -254,19 +266,29 @@ const EGRESS_OK: u8 = 2;
 const ISOLATION_OK: u8 = 4;
 
 /// How an address was known to be an AWS service's, and whether the connection went
-/// through a gateway endpoint (bits of [`Conn::aws_by`]).
+/// through a gateway endpoint (bits of [`More::aws_by`]).
 const AWS_BY_FIELD: u8 = 1;
 const AWS_BY_RANGES: u8 = 2;
 /// A record of the connection went through a gateway VPC endpoint (`traffic-path` 7).
 const AWS_VIA_GATEWAY: u8 = 4;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Conn {
     /// What the task (0) and the peer (1) sent.
     sent: [Sent; 2],
-    /// Records by direction (0: task -> peer, 1: peer -> task) and action (ACCEPT,
-    /// REJECT).
-    traffic: [[Traffic; 2]; 2],
+    /// Peer -> task records, by action (ACCEPT, REJECT).
+    inbound: [Traffic; 2],
+    /// `INGRESS_OK | EGRESS_OK | ISOLATION_OK`, for every record of the connection.
+    allowed: u8,
+    /// What only the egress, isolation, cleartext and PrivateLink checks need: kept
+    /// apart so that an audit of ingress alone holds no more per connection.
+    more: Option<Box<More>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct More {
+    /// Task -> peer records, by action.
+    outbound: [Traffic; 2],
     /// Accepted records the flow log marks not encrypted (`encryption_status` 0).
     unencrypted: Traffic,
     /// Accepted records without `encryption_status` (absent or null).
@@ -276,21 +298,28 @@ struct Conn {
     /// The AWS service (interned), and how it was known.
     aws_service: u32,
     aws_by: u8,
-    /// `INGRESS_OK | EGRESS_OK | ISOLATION_OK`, for every record of the connection.
-    allowed: u8,
 }
 
 impl Default for Conn {
     fn default() -> Conn {
         Conn {
             sent: Default::default(),
-            traffic: Default::default(),
+            inbound: Default::default(),
+            allowed: INGRESS_OK | EGRESS_OK | ISOLATION_OK,
+            more: None,
+        }
+    }
+}
+
+impl Default for More {
+    fn default() -> More {
+        More {
+            outbound: Default::default(),
             unencrypted: Traffic::default(),
             unknown_encryption: Traffic::default(),
             aws: Traffic::default(),
             aws_service: NONE,
             aws_by: 0,
-            allowed: INGRESS_OK | EGRESS_OK | ISOLATION_OK,
         }
     }
 }
@@ -301,15 +330,28 @@ impl Conn {
     fn merge(&mut self, o: &Conn) {
         for i in 0..2 {
             self.sent[i].merge(&o.sent[i]);
-            for a in 0..2 {
-                self.traffic[i][a].merge(&o.traffic[i][a]);
-            }
+            self.inbound[i].merge(&o.inbound[i]);
         }
-        self.unencrypted.merge(&o.unencrypted);
-        self.unknown_encryption.merge(&o.unknown_encryption);
-        self.aws.merge(&o.aws);
-        self.aws_by |= o.aws_by;
         self.allowed &= o.allowed;
+        if let Some(om) = &o.more {
+            let m = self.more.get_or_insert_with(Default::default);
+            for i in 0..2 {
+                m.outbound[i].merge(&om.outbound[i]);
+            }
+            m.unencrypted.merge(&om.unencrypted);
+            m.unknown_encryption.merge(&om.unknown_encryption);
+            m.aws.merge(&om.aws);
+            m.aws_by |= om.aws_by;
+        }
+    }
+
+    /// The task -> peer (`dir` 0) or peer -> task (1) records, by action.
+    fn traffic(&self, dir: usize) -> [Traffic; 2] {
+        match (dir, &self.more) {
+            (1, _) => self.inbound,
+            (_, Some(m)) => m.outbound,
+            (_, None) => Default::default(),
+        }
     }
 }
 
@@ -609,22 +651,36 @@ impl AuditState {
                 s,
                 e,
             );
-            conn.traffic[inbound as usize][rejected as usize].merge(&traffic);
+            if inbound {
+                conn.inbound[rejected as usize].merge(&traffic);
+            }
+            // Outbound records matter to egress and isolation only.
+            let keep_outbound = !inbound
+                && (checks.has(Check::UnexpectedEgress) && rule.egress.is_some()
+                    || checks.has(Check::Isolation) && rule.isolated);
+            let gateway = verdict.aws && int32(path, row) == Some(GATEWAY_ENDPOINT);
+            if !(keep_outbound || verdict.cleartext || aws_service.is_some() || gateway) {
+                continue;
+            }
+            let more = conn.more.get_or_insert_with(Default::default);
+            if keep_outbound {
+                more.outbound[rejected as usize].merge(&traffic);
+            }
             if verdict.cleartext && accepted {
                 match int32(encryption, row) {
-                    Some(_) => conn.unencrypted.merge(&traffic),
-                    None => conn.unknown_encryption.merge(&traffic),
+                    Some(_) => more.unencrypted.merge(&traffic),
+                    None => more.unknown_encryption.merge(&traffic),
                 }
             }
             // AWS logs traffic-path on egress records only: one record through a
             // gateway endpoint puts the whole connection there, its responses too.
-            if verdict.aws && int32(path, row) == Some(GATEWAY_ENDPOINT) {
-                conn.aws_by |= AWS_VIA_GATEWAY;
+            if gateway {
+                more.aws_by |= AWS_VIA_GATEWAY;
             }
             if let Some((service, by)) = aws_service {
-                conn.aws.merge(&traffic);
-                conn.aws_by |= by;
-                conn.aws_service = first_service(&self.strings, conn.aws_service, service);
+                more.aws.merge(&traffic);
+                more.aws_by |= by;
+                more.aws_service = first_service(&self.strings, more.aws_service, service);
             }
         }
     }
@@ -650,7 +706,9 @@ impl AuditState {
             };
             let mine = self.conns.entry(key).or_default();
             mine.merge(&c);
-            mine.aws_service = first_service(&self.strings, mine.aws_service, m(c.aws_service));
+            if let (Some(mm), Some(cm)) = (&mut mine.more, &c.more) {
+                mm.aws_service = first_service(&self.strings, mm.aws_service, m(cm.aws_service));
+            }
         }
         for (t, a) in other.tasks {
             let seen = self.tasks.entry(m(t)).or_insert(a);
@@ -764,7 +822,8 @@ impl AuditState {
             // Whether the decision of who opened it mattered to a check.
             let ingress = c.allowed & INGRESS_OK == 0;
             let egress = c.allowed & EGRESS_OK == 0;
-            let clear_by_port = c.unknown_encryption.records > 0;
+            let more = c.more.as_deref().copied().unwrap_or_default();
+            let clear_by_port = more.unknown_encryption.records > 0;
             match opened {
                 Opened::Unknown if ingress || egress || clear_by_port => summary.undecided += 1,
                 Opened::Unknown => {}
@@ -779,7 +838,7 @@ impl AuditState {
                 if !flagged || opened != by {
                     continue;
                 }
-                for (a, t) in c.traffic[dir].iter().enumerate() {
+                for (a, t) in c.traffic(dir).iter().enumerate() {
                     if t.records > 0 {
                         let d = drafts.get(check, &k, a, opened);
                         d.traffic.merge(t);
@@ -790,8 +849,8 @@ impl AuditState {
             // Isolation: every record, either direction, by action.
             if c.allowed & ISOLATION_OK == 0 {
                 for a in 0..2 {
-                    let mut t = c.traffic[0][a];
-                    t.merge(&c.traffic[1][a]);
+                    let mut t = c.traffic(0)[a];
+                    t.merge(&c.traffic(1)[a]);
                     if t.records > 0 {
                         let d = drafts.get(Check::Isolation, &k, a, opened);
                         d.traffic.merge(&t);
@@ -801,11 +860,11 @@ impl AuditState {
             }
             // Cleartext: records marked not encrypted, and records without the mark
             // when the server's port is a cleartext one.
-            let mut clear = c.unencrypted;
+            let mut clear = more.unencrypted;
             let mut evidence = if clear.records > 0 { BY_STATUS } else { 0 };
             if server_port.is_some_and(|p| auditor.policy.cleartext_ports.contains(&p)) {
-                clear.merge(&c.unknown_encryption);
-                if c.unknown_encryption.records > 0 {
+                clear.merge(&more.unknown_encryption);
+                if more.unknown_encryption.records > 0 {
                     evidence |= BY_PORT;
                 }
             }
@@ -815,11 +874,11 @@ impl AuditState {
                 d.evidence |= evidence;
                 add_port(d);
             }
-            if c.aws.records > 0 && c.aws_by & AWS_VIA_GATEWAY == 0 {
+            if more.aws.records > 0 && more.aws_by & AWS_VIA_GATEWAY == 0 {
                 let d = drafts.get(Check::PrivatelinkBypass, &k, 0, opened);
-                d.traffic.merge(&c.aws);
-                d.evidence |= c.aws_by;
-                d.aws_service = first_service(s, d.aws_service, c.aws_service);
+                d.traffic.merge(&more.aws);
+                d.evidence |= more.aws_by;
+                d.aws_service = first_service(s, d.aws_service, more.aws_service);
                 add_port(d);
             }
         }
