@@ -395,7 +395,7 @@ fn conversations_join_both_directions_on_both_enis() {
 #[test]
 fn bad_query_arguments_are_usage_errors() {
     for (args, msg) in [
-        (&["--group-by", "eni,bogus"][..], "--group-by: \"bogus\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field of versions 2 to 11 by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
+        (&["--group-by", "eni,bo gus"][..], "--group-by: \"bo gus\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
         (&["--protocol", "tcpx"][..], "--protocol: \"tcpx\" is not a protocol (tcp, udp, icmp, icmpv6 or 0-255)"),
         (&["--action", "DROP"][..], "--action: \"DROP\" is not one of ACCEPT, REJECT"),
         (&["--peer", "10.0.0.0/99"][..], "--peer: \"10.0.0.0/99\": prefix length must be 0 to 32"),
@@ -926,10 +926,10 @@ fn vpc_subnet_and_instance_are_where_shortcuts() {
 }
 
 #[test]
-fn unknown_column_names_are_usage_errors_before_reading() {
+fn names_that_cannot_be_columns_are_usage_errors_before_reading() {
     for (args, msg) in [
-        (&["--group-by", "vpc_id,vpcid"][..], "--group-by: \"vpcid\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field of versions 2 to 11 by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
-        (&["--where", "vpcid=vpc-a"][..], "--where: \"vpcid\" is not a flow-log column (any field of versions 2 to 11 by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
+        (&["--group-by", "vpc_id,9vpc"][..], "--group-by: \"9vpc\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
+        (&["--where", "vpc id=vpc-a"][..], "--where: \"vpc id\" is not a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
         (&["--where", "service=api"][..], "--where: \"service\" is not a flow-log column; use --service"),
         (&["--where", "vpc_id"][..], "--where: \"vpc_id\" is not COLUMN=VALUE"),
         (&["--where", "dstport=https"][..], "--where: dstport=https: not an integer from 0 to 65535"),
@@ -972,6 +972,34 @@ fn a_column_that_no_input_has_is_an_error_not_nulls() {
         assert_eq!(String::from_utf8_lossy(&o.stdout), "", "{args:?}");
         assert_eq!(String::from_utf8_lossy(&o.stderr), format!("vpcflow: error: {msg}\n"));
     }
+    // A name no field of versions 2 to 11 has may still be a custom header's field:
+    // after the scan, a misspelt one is an error listing the columns there are...
+    let o = query_files(&[*v3], &["--group-by", "vpcid"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).ends_with(&format!(
+            "vpcflow: error: column vpcid is in no input (their layouts have: {}, vpc_id, \
+             subnet_id, instance_id, tcp_flags, type, pkt_srcaddr, pkt_dstaddr)\n",
+            v2.replace(' ', ", ")
+        )),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // ...and one a header names is a text column, grouped and filtered like the others.
+    let custom = "version interface-id srcaddr dstaddr packets bytes start end team\n\
+                  2 eni-a 10.0.0.1 10.0.0.2 1 100 1793491200 1793491210 payments\n\
+                  2 eni-a 10.0.0.1 10.0.0.2 2 200 1793491200 1793491210 search\n\
+                  2 eni-a 10.0.0.1 10.0.0.2 4 400 1793491200 1793491210 payments\n";
+    let o = query_files(
+        &[("c.log", custom)],
+        &["--group-by", "Team", "--where", "team=payments"],
+    );
+    let rows = ok_rows(&o);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (&rows[0]["team"], &rows[0]["bytes"]),
+        (&serde_json::json!("payments"), &serde_json::json!(500))
+    );
     // A file that has the column but no records: the column is there, the answer empty.
     let o = query_files(
         &[("a.log", "version vpc-id\n"), *v2_file],

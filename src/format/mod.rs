@@ -318,6 +318,12 @@ fn strip_template(s: &str) -> &str {
 }
 
 /// A lowercase identifier made of letters, digits, `-` and `_`, starting with a letter.
+/// Whether `s` can be a field name in a header line (lowercase letters, digits, `-`,
+/// `_`, a letter first): a name the tool does not know is kept as a text column.
+pub fn is_field_name(s: &str) -> bool {
+    is_name_like(s.as_bytes())
+}
+
 fn is_name_like(s: &[u8]) -> bool {
     matches!(s.first(), Some(b'a'..=b'z'))
         && s.iter()

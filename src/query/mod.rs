@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::batch::Projection;
 use crate::columns::{addr, col, int32, int64, TextCol};
-use crate::format::{column_name, lookup, FieldDef, Kind};
+use crate::format::{column_name, is_field_name, lookup, Kind};
 use crate::intern::{DictIds, Strings, NONE};
 use crate::net::Cidr;
 use crate::pipeline::Fold;
@@ -133,13 +133,12 @@ impl Key {
         if let Some(k) = Key::ALL.iter().find(|k| k.named() == Some(name)) {
             return Ok(k.clone());
         }
-        let def = flow_column(name).ok_or_else(|| {
+        let (column, _) = flow_column(name).ok_or_else(|| {
             format!(
                 "{name:?} is not a group key (one of {}) nor a flow-log column ({ANY_COLUMN})",
                 Key::named_list()
             )
         })?;
-        let column = column_name(def.name);
         Ok(Key::ALL
             .iter()
             .find(|k| k.named() == Some(column.as_str()))
@@ -205,16 +204,22 @@ pub fn parse_protocol(s: &str) -> Result<i32, String> {
 }
 
 /// How messages describe the flow-log columns that keys and filters accept.
-const ANY_COLUMN: &str = "any field of versions 2 to 11 by its Parquet name: vpc_id, \
+const ANY_COLUMN: &str = "any field name of a header, by its Parquet name: vpc_id, \
                           subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, \
                           ecs_cluster_name, instance_tag, ...";
 
-/// A known flow-log field by its Arrow or AWS name, in any case.
-///
-/// Only the fields of the registry: a name it does not know is more likely a typo than
-/// a field of a custom layout, and is refused before anything is read.
-fn flow_column(name: &str) -> Option<&'static FieldDef> {
-    lookup(name)
+/// A flow-log column, as its Arrow name and kind: a known field by its Arrow or AWS
+/// name in any case, or any other field name, which a header line may use and which is
+/// then a text column (the contract keeps unknown fields as strings). A name that no
+/// input has is reported after the scan, with the columns the inputs do have.
+fn flow_column(name: &str) -> Option<(String, Kind)> {
+    match lookup(name) {
+        Some(def) => Some((column_name(def.name), def.kind)),
+        None => {
+            let lower = name.to_ascii_lowercase();
+            is_field_name(&lower).then(|| (column_name(&lower), Kind::Str))
+        }
+    }
 }
 
 /// The values a `--where` filter accepts for one column, typed as the column is.
@@ -296,11 +301,11 @@ impl Filters {
     /// every other filter. `VALUE` is read as the column's type: an integer, an address
     /// or CIDR block, or text; `-` matches null.
     pub fn add_where(&mut self, column: &str, value: &str) -> Result<(), String> {
-        let def = flow_column(column).ok_or_else(|| match flag_of_key(column) {
-            Some(flag) => format!("{column:?} is not a flow-log column; use {flag}"),
-            None => format!("{column:?} is not a flow-log column ({ANY_COLUMN})"),
-        })?;
-        let name = column_name(def.name);
+        if let Some(flag) = flag_of_key(column) {
+            return Err(format!("{column:?} is not a flow-log column; use {flag}"));
+        }
+        let (name, kind) = flow_column(column)
+            .ok_or_else(|| format!("{column:?} is not a flow-log column ({ANY_COLUMN})"))?;
         let bad = |why: String| format!("{name}={value}: {why}");
         // The value as the column's type, before anything is added.
         enum One {
@@ -309,11 +314,11 @@ impl Filters {
             Addr(Cidr),
             Text(String),
         }
-        let one = match (value, def.kind) {
+        let one = match (value, kind) {
             ("-", _) => One::Null,
             ("", _) => return Err(bad("an empty value matches nothing (- matches null)".into())),
             (_, Kind::Int32 { .. } | Kind::Int64 | Kind::Timestamp) => {
-                let max = match def.kind {
+                let max = match kind {
                     Kind::Int32 { max } => max,
                     _ => i64::MAX,
                 };
@@ -333,7 +338,7 @@ impl Filters {
         let w = match self.columns.iter().position(|w| w.column == name) {
             Some(i) => &mut self.columns[i],
             None => {
-                let values = match def.kind {
+                let values = match kind {
                     Kind::Int32 { .. } | Kind::Int64 | Kind::Timestamp => WhereValues::Int(vec![]),
                     Kind::Addr => WhereValues::Addr(vec![]),
                     Kind::Dict | Kind::Str => WhereValues::Text {
@@ -1070,7 +1075,9 @@ version vpc-id interface-id srcaddr dstaddr srcport dstport protocol packets byt
             Ok(Key::Column("log_status".into()))
         );
         assert_eq!(Key::parse("start"), Ok(Key::Column("start".into())));
-        assert!(Key::parse("vpc")
+        // Any other field name (a custom header's) is a text column; other text is not.
+        assert_eq!(Key::parse("Team"), Ok(Key::Column("team".into())));
+        assert!(Key::parse("two words")
             .unwrap_err()
             .contains("nor a flow-log column"));
         assert_eq!(
