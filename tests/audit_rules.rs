@@ -423,3 +423,130 @@ fn aws_ip_ranges_of_another_shape_is_a_usage_error() {
         )
     );
 }
+
+/// The four connections of `eni-api` with `peer` (ports 40000/40001 to 50051 and to
+/// 5432), each logged both ways at the same time, in the v2 format: no flags.
+fn two_servers(peer: &str) -> String {
+    let mut out = String::new();
+    for server in [50051, 5432] {
+        for client in [40000, 40001] {
+            for (a, b, sp, dp) in [
+                ("10.0.2.20", peer, client, server),
+                (peer, "10.0.2.20", server, client),
+            ] {
+                out += &format!(
+                    "2 1 eni-api {a} {b} {sp} {dp} 6 3 300 {T0} {} ACCEPT OK\n",
+                    T0 + 10
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn port_stability_counts_the_connections_no_rule_needed() {
+    // api may open connections to the VPC on 5432 only. Both of api's ports repeat
+    // across its four connections with the peer, and so does each of the peer's: no
+    // side's port is stable, nobody can be said to have opened the 50051 connections,
+    // and no egress finding is earned. The 5432 connections, which no rule flags, used
+    // to be left out of port stability, making 50051 look like the stable server port.
+    let dir = tempfile::tempdir().unwrap();
+    for (peer, extra) in [
+        ("10.0.5.5", &["--rule", "unexpected-egress"][..]),
+        ("10.0.5.5", &[][..]),
+        ("10.0.1.10", &[][..]),
+    ] {
+        let o = audit(dir.path(), &two_servers(peer), extra);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{peer} {extra:?}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("4 connections judged: 0 opened by the peer, 2 by the task, 2 undecided"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn privatelink_bypass_is_not_a_connection_aws_opened() {
+    // A Route 53 health check reaches web's listener: AWS opened the connection, the
+    // task reached nothing. web admits the VPC only, so it is unexpected ingress.
+    let dir = tempfile::tempdir().unwrap();
+    let (aws, web, t) = ("107.23.255.10", "10.0.1.10", T0);
+    let logs = format!(
+        "{V10}\n\
+         10 1 eni-web {aws} {web} 51000 8080 6 3 300 {t} {t} ACCEPT OK 2 ROUTE53_HEALTHCHECKS - - 2\n\
+         10 1 eni-web {web} {aws} 8080 51000 6 2 900 {t} {t} ACCEPT OK 18 - ROUTE53_HEALTHCHECKS 8 2\n"
+    );
+    let o = audit(dir.path(), &logs, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let rules: Vec<Value> = common::json_lines(&o)
+        .iter()
+        .map(|f| f["rule"].clone())
+        .collect();
+    assert_eq!(rules, [json!("unexpected-ingress")]);
+}
+
+#[test]
+fn cleartext_port_evidence_yields_to_an_encrypted_mark_on_the_connection() {
+    // A connection to port 80 whose request the flow log marks encrypted (1) and whose
+    // response has no status is not cleartext; one marked 0 is, whatever its port.
+    let dir = tempfile::tempdir().unwrap();
+    let (web, api) = ("10.0.1.10", "10.0.2.20");
+    let t = T0;
+    let logs = format!(
+        "{V10}\n\
+         10 1 eni-api {web} {api} 50001 80 6 3 300 {t} {t} ACCEPT OK 2 - - - 1\n\
+         10 1 eni-api {api} {web} 80 50001 6 2 900 {t} {t} ACCEPT OK 18 - - - -\n{}",
+        Conn {
+            enc: "0",
+            ..conn("eni-api", (web, 50000), (api, 9090), 60)
+        }
+        .lines()
+    );
+    let o = audit(dir.path(), &logs, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let f = common::json_lines(&o);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (&f[0]["rule"], &f[0]["ports"]),
+        (&json!("cleartext"), &json!([9090]))
+    );
+}
+
+#[test]
+fn isolated_service_without_a_map_is_refused() {
+    // Without a map, peers are never tasks of a cluster nor VPC endpoints: every peer
+    // of an isolated service would look like a breach.
+    let dir = tempfile::tempdir().unwrap();
+    let logs = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start \
+                end action log-status flow-direction ecs-cluster-name ecs-service-name ecs-task-arn\n\
+                7 eni-pay 10.0.3.30 10.0.3.31 40000 8443 6 3 300 1793491200 1793491210 ACCEPT OK \
+                egress pci payments arn:aws:ecs:us-east-1:1:task/pci/pay1\n";
+    std::fs::write(dir.path().join("flows.log"), logs).unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "[[service]]\nname = \"payments\"\nisolated = true\n",
+    )
+    .unwrap();
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    let o = Command::new(BIN)
+        .args(["audit", &p("flows.log"), "--policy", &p("p.toml")])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "vpcflow: error: --policy: {}: service[0] (payments).isolated: without --map nothing \
+             says which cluster a peer's task belongs to, or which peer is a VPC endpoint; give \
+             the ENI map with --map\n",
+            p("p.toml")
+        )
+    );
+}

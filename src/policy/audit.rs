@@ -265,12 +265,15 @@ const EGRESS_OK: u8 = 2;
 /// An isolated service may talk to the peer (or the service is not isolated).
 const ISOLATION_OK: u8 = 4;
 
-/// How an address was known to be an AWS service's, and whether the connection went
-/// through a gateway endpoint (bits of [`More::aws_by`]).
+/// How an address was known to be an AWS service's, whether the connection went
+/// through a gateway endpoint, and whether it was marked encrypted (bits of
+/// [`More::aws_by`]).
 const AWS_BY_FIELD: u8 = 1;
 const AWS_BY_RANGES: u8 = 2;
 /// A record of the connection went through a gateway VPC endpoint (`traffic-path` 7).
 const AWS_VIA_GATEWAY: u8 = 4;
+/// A record of the connection has `encryption_status` 1, 2 or 3.
+const ENCRYPTED: u8 = 8;
 
 #[derive(Clone, Debug)]
 struct Conn {
@@ -450,7 +453,12 @@ const PEER_SERVICE: usize = 3;
 const PEER_CLUSTER: usize = 4;
 
 /// What a record's peer is allowed, by the rule of its task (`INGRESS_OK | ...`), and
-/// whether any enabled check could still make a finding of the record.
+/// whether the cleartext and PrivateLink checks apply to the task's traffic with it.
+///
+/// Every part depends on the peer and the rule only, never on the record's ports or
+/// other fields: the records skipped as having nothing to judge are then all the
+/// records of the peer, so the connections kept with a peer are all of them, as port
+/// stability (who opened which connection) needs.
 struct Verdict {
     allowed: u8,
     cleartext: bool,
@@ -563,7 +571,6 @@ impl AuditState {
                 }
                 if !checks.has(Check::UnexpectedEgress)
                     || rule.egress_admits(&peer, groups, p_service)
-                        && rule.egress_port_allowed(peer_port)
                 {
                     allowed |= EGRESS_OK;
                 }
@@ -580,29 +587,29 @@ impl AuditState {
                 {
                     allowed |= ISOLATION_OK;
                 }
-                let clear = &auditor.policy.cleartext_ports;
                 Verdict {
                     allowed,
-                    cleartext: checks.has(Check::Cleartext)
-                        && rule.require_encryption
-                        && match int32(encryption, row) {
-                            Some(status) => status == 0,
-                            None => clear.contains(&own_port) || clear.contains(&peer_port),
-                        },
+                    cleartext: checks.has(Check::Cleartext) && rule.require_encryption,
                     aws: checks.has(Check::PrivatelinkBypass)
                         && rule.private_aws_access
                         && internet,
                 }
             };
             let all = INGRESS_OK | EGRESS_OK | ISOLATION_OK;
-            if verdict.allowed == all && !verdict.cleartext && !verdict.aws {
+            // With egress_ports, an admitted peer's connections are judged by port.
+            let egress_ports = checks.has(Check::UnexpectedEgress)
+                && rule.egress.is_some()
+                && rule.egress_ports.is_some();
+            if verdict.allowed == all && !egress_ports && !verdict.cleartext && !verdict.aws {
                 self.counts.admitted += 1;
                 continue;
             }
             // The AWS service of the peer's address, from the record (the peer's side of
             // it) or from AWS's ranges.
             let mut aws_service = None;
-            if verdict.aws && accepted {
+            // A layout without `action` is judged as if every record was accepted.
+            let not_rejected = !rejected;
+            if verdict.aws && not_rejected {
                 let field = if inbound { &mut aws_src } else { &mut aws_dst };
                 let named = field
                     .as_ref()
@@ -659,18 +666,32 @@ impl AuditState {
                 && (checks.has(Check::UnexpectedEgress) && rule.egress.is_some()
                     || checks.has(Check::Isolation) && rule.isolated);
             let gateway = verdict.aws && int32(path, row) == Some(GATEWAY_ENDPOINT);
-            if !(keep_outbound || verdict.cleartext || aws_service.is_some() || gateway) {
+            let status = int32(encryption, row);
+            let clear_ports = &auditor.policy.cleartext_ports;
+            let cleartext = verdict.cleartext
+                && not_rejected
+                && match status {
+                    Some(s) => s == 0,
+                    None => clear_ports.contains(&own_port) || clear_ports.contains(&peer_port),
+                };
+            let encrypted = verdict.cleartext && status.is_some_and(|s| s != 0);
+            if !(keep_outbound || cleartext || encrypted || aws_service.is_some() || gateway) {
                 continue;
             }
             let more = conn.more.get_or_insert_with(Default::default);
             if keep_outbound {
                 more.outbound[rejected as usize].merge(&traffic);
             }
-            if verdict.cleartext && accepted {
-                match int32(encryption, row) {
+            if cleartext {
+                match status {
                     Some(_) => more.unencrypted.merge(&traffic),
                     None => more.unknown_encryption.merge(&traffic),
                 }
+            }
+            // A connection the flow log marks encrypted in one record is not judged
+            // by its port in the others.
+            if encrypted {
+                more.aws_by |= ENCRYPTED;
             }
             // AWS logs traffic-path on egress records only: one record through a
             // gateway endpoint puts the whole connection there, its responses too.
@@ -821,11 +842,18 @@ impl AuditState {
             };
             // Whether the decision of who opened it mattered to a check.
             let ingress = c.allowed & INGRESS_OK == 0;
-            let egress = c.allowed & EGRESS_OK == 0;
+            // Egress: a peer the lists do not name, or a server port egress_ports does
+            // not allow (when the task opened it, the server's port is the peer's).
+            let egress = rule.egress.is_some()
+                && auditor.checks.has(Check::UnexpectedEgress)
+                && (c.allowed & EGRESS_OK == 0 || !rule.egress_port_allowed(k.peer_port));
             let more = c.more.as_deref().copied().unwrap_or_default();
-            let clear_by_port = more.unknown_encryption.records > 0;
+            let clear_by_port = more.unknown_encryption.records > 0 && more.aws_by & ENCRYPTED == 0;
+            let aws = more.aws.records > 0 && more.aws_by & AWS_VIA_GATEWAY == 0;
             match opened {
-                Opened::Unknown if ingress || egress || clear_by_port => summary.undecided += 1,
+                Opened::Unknown if ingress || egress || clear_by_port || aws => {
+                    summary.undecided += 1
+                }
                 Opened::Unknown => {}
                 Opened::ByTask => summary.opened_by_tasks += 1,
                 Opened::ByPeer => summary.opened_by_peers += 1,
@@ -862,7 +890,9 @@ impl AuditState {
             // when the server's port is a cleartext one.
             let mut clear = more.unencrypted;
             let mut evidence = if clear.records > 0 { BY_STATUS } else { 0 };
-            if server_port.is_some_and(|p| auditor.policy.cleartext_ports.contains(&p)) {
+            if clear_by_port
+                && server_port.is_some_and(|p| auditor.policy.cleartext_ports.contains(&p))
+            {
                 clear.merge(&more.unknown_encryption);
                 if more.unknown_encryption.records > 0 {
                     evidence |= BY_PORT;
@@ -874,10 +904,12 @@ impl AuditState {
                 d.evidence |= evidence;
                 add_port(d);
             }
-            if more.aws.records > 0 && more.aws_by & AWS_VIA_GATEWAY == 0 {
+            // Reached: only connections the task opened (an AWS health check of the
+            // task's listener reaches the task, not the other way).
+            if aws && opened == Opened::ByTask {
                 let d = drafts.get(Check::PrivatelinkBypass, &k, 0, opened);
                 d.traffic.merge(&more.aws);
-                d.evidence |= more.aws_by;
+                d.evidence |= more.aws_by & (AWS_BY_FIELD | AWS_BY_RANGES);
                 d.aws_service = first_service(s, d.aws_service, more.aws_service);
                 add_port(d);
             }

@@ -533,6 +533,13 @@ impl Policy {
         // Every peer list with its direction, for the keys in messages.
         if map.is_empty() {
             for (at, r) in &rules {
+                if r.isolated {
+                    return Err(format!(
+                        "{name}: {at}.isolated: without --map nothing says which cluster a \
+                         peer's task belongs to, or which peer is a VPC endpoint; give the ENI \
+                         map with --map"
+                    ));
+                }
                 for (dir, peers) in lists(r) {
                     let key = if !peers.security_groups.is_empty() {
                         "security_groups"
