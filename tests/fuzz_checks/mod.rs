@@ -186,8 +186,19 @@ pub fn check_policy(data: &[u8]) {
         return;
     };
     if let Ok(policy) = Policy::parse("fuzz", text, &[], &CommandLineRules::default()) {
-        let _ = policy.check_against("fuzz", &EniMap::from_facts(Vec::new()));
-        let _ = policy.rule_for(Some("api"), Some("prod"));
+        let map = EniMap::from_facts(Vec::new());
+        let _ = policy.check_against("fuzz", &map);
+        if let Some(rule) = policy.rule_for(Some("api"), Some("prod")) {
+            let a = [0u8; 16];
+            let _ = (rule.describe(&map), rule.describe_egress(&map));
+            let _ = (
+                rule.egress_admits(&a, &[], None),
+                rule.lists_admit(&a, &[], None),
+            );
+        }
+        for c in vpcflow::policy::audit::Check::ALL {
+            let _ = c.unconfigured(&policy);
+        }
     }
 }
 
