@@ -267,7 +267,7 @@ const ISOLATION_OK: u8 = 4;
 
 /// How an address was known to be an AWS service's, whether the connection went
 /// through a gateway endpoint, and whether it was marked encrypted (bits of
-/// [`More::aws_by`]).
+/// [`More::marks`]).
 const AWS_BY_FIELD: u8 = 1;
 const AWS_BY_RANGES: u8 = 2;
 /// A record of the connection went through a gateway VPC endpoint (`traffic-path` 7).
@@ -298,9 +298,10 @@ struct More {
     unknown_encryption: Traffic,
     /// Accepted records to or from an AWS service's address.
     aws: Traffic,
-    /// The AWS service (interned), and how it was known.
+    /// The AWS service (interned); how it was known, a gateway endpoint, an
+    /// encrypted record (`AWS_BY_FIELD`, `AWS_BY_RANGES`, `AWS_VIA_GATEWAY`, `ENCRYPTED`).
     aws_service: u32,
-    aws_by: u8,
+    marks: u8,
 }
 
 impl Default for Conn {
@@ -322,7 +323,7 @@ impl Default for More {
             unknown_encryption: Traffic::default(),
             aws: Traffic::default(),
             aws_service: NONE,
-            aws_by: 0,
+            marks: 0,
         }
     }
 }
@@ -344,7 +345,7 @@ impl Conn {
             m.unencrypted.merge(&om.unencrypted);
             m.unknown_encryption.merge(&om.unknown_encryption);
             m.aws.merge(&om.aws);
-            m.aws_by |= om.aws_by;
+            m.marks |= om.marks;
         }
     }
 
@@ -691,16 +692,16 @@ impl AuditState {
             // A connection the flow log marks encrypted in one record is not judged
             // by its port in the others.
             if encrypted {
-                more.aws_by |= ENCRYPTED;
+                more.marks |= ENCRYPTED;
             }
             // AWS logs traffic-path on egress records only: one record through a
             // gateway endpoint puts the whole connection there, its responses too.
             if gateway {
-                more.aws_by |= AWS_VIA_GATEWAY;
+                more.marks |= AWS_VIA_GATEWAY;
             }
             if let Some((service, by)) = aws_service {
                 more.aws.merge(&traffic);
-                more.aws_by |= by;
+                more.marks |= by;
                 more.aws_service = first_service(&self.strings, more.aws_service, service);
             }
         }
@@ -848,8 +849,8 @@ impl AuditState {
                 && auditor.checks.has(Check::UnexpectedEgress)
                 && (c.allowed & EGRESS_OK == 0 || !rule.egress_port_allowed(k.peer_port));
             let more = c.more.as_deref().copied().unwrap_or_default();
-            let clear_by_port = more.unknown_encryption.records > 0 && more.aws_by & ENCRYPTED == 0;
-            let aws = more.aws.records > 0 && more.aws_by & AWS_VIA_GATEWAY == 0;
+            let clear_by_port = more.unknown_encryption.records > 0 && more.marks & ENCRYPTED == 0;
+            let aws = more.aws.records > 0 && more.marks & AWS_VIA_GATEWAY == 0;
             match opened {
                 Opened::Unknown if ingress || egress || clear_by_port || aws => {
                     summary.undecided += 1
@@ -909,7 +910,7 @@ impl AuditState {
             if aws && opened == Opened::ByTask {
                 let d = drafts.get(Check::PrivatelinkBypass, &k, 0, opened);
                 d.traffic.merge(&more.aws);
-                d.evidence |= more.aws_by & (AWS_BY_FIELD | AWS_BY_RANGES);
+                d.evidence |= more.marks & (AWS_BY_FIELD | AWS_BY_RANGES);
                 d.aws_service = first_service(s, d.aws_service, more.aws_service);
                 add_port(d);
             }
