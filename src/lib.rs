@@ -46,6 +46,7 @@ pub mod initiator;
 pub mod intern;
 pub mod net;
 pub mod output;
+pub mod parquet_in;
 pub mod parse;
 pub mod pipeline;
 pub mod policy;

@@ -24,7 +24,7 @@ use arrow::record_batch::RecordBatch;
 use crate::error::FileError;
 use crate::format::Layout;
 use crate::parse::{Decoder, DecoderOptions, LineCounts, Reject};
-use crate::source::{open_range, outside_window, Opened, Source};
+use crate::source::{open_range, outside_window, IsParquet, Opened, Source};
 
 /// How inputs are read.
 #[derive(Clone, Debug)]
@@ -175,6 +175,28 @@ pub fn plan(sources: &[Source], options: &ScanOptions, chunk: u64) -> (Vec<Unit>
             skipped += 1;
             continue;
         }
+        if crate::parquet_in::is_parquet(path) {
+            // Parquet: units of whole row groups, each after the first guessed (rightly)
+            // to have the file's layout.
+            match crate::parquet_in::row_group_units(path, chunk) {
+                Some((ranges, layout)) => {
+                    let layout = Some(Arc::new(layout));
+                    for r in ranges {
+                        units.push(Unit {
+                            range: Some(r),
+                            layout: if r.0 == 0 {
+                                base.clone()
+                            } else {
+                                layout.clone()
+                            },
+                            ..whole.clone()
+                        });
+                    }
+                }
+                None => units.push(whole),
+            }
+            continue;
+        }
         match chunks(path, chunk) {
             Some((bounds, header)) if bounds.len() > 2 => {
                 let guess = header.map(Arc::new).or(base.clone());
@@ -311,12 +333,33 @@ fn scan_one(
         sink,
         stats,
     };
+    // Parquet: read by row groups (a unit's range counts row groups then).
+    if let (Some(groups), Source::File(path)) = (range, source) {
+        if crate::parquet_in::is_parquet(path) {
+            return crate::parquet_in::scan_parquet(
+                source,
+                path,
+                Some(groups),
+                options,
+                out.sink,
+                out.stats,
+                raw,
+            );
+        }
+    }
     let opened = match (range, source) {
         (Some((from, to)), Source::File(path)) => {
             open_range(path, from, to, raw.clone()).map(Opened::Plain)
         }
         _ => source.open(raw.clone()),
     };
+    if let (Err(e), Source::File(path)) = (&opened, source) {
+        if IsParquet::is(e) {
+            return crate::parquet_in::scan_parquet(
+                source, path, None, options, out.sink, out.stats, raw,
+            );
+        }
+    }
     // A large gzip input is inflated on a thread of its own while this one decodes.
     let large = |o: &Opened| {
         o.is_gzip()

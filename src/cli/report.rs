@@ -352,13 +352,19 @@ pub fn summary(stats: &ScanStats, options: &ScanOptions, shown_from: u64, failed
         );
     }
     s += &format!("; {} read", human_bytes(stats.raw_bytes));
-    if stats.text_bytes != stats.raw_bytes {
+    // Parquet input has no text: its throughput is of the bytes read.
+    let bytes = if stats.text_bytes == 0 {
+        stats.raw_bytes
+    } else {
+        stats.text_bytes
+    };
+    if stats.text_bytes != stats.raw_bytes && stats.text_bytes > 0 {
         s += &format!(" ({} of text)", human_bytes(stats.text_bytes));
     }
     s += &format!(
         " in {:.2} s: {:.1} MB/s, {} records/s",
         secs,
-        stats.text_bytes as f64 / 1e6 / secs,
+        bytes as f64 / 1e6 / secs,
         human_count(c.records as f64 / secs)
     );
     s

@@ -66,16 +66,40 @@ impl Source {
         );
         let head = reader.fill_buf()?;
         if head.starts_with(b"PAR1") {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "this is a Parquet file; Parquet input is not supported yet",
-            ));
+            return Err(match self {
+                Source::File(_) => io::Error::new(io::ErrorKind::InvalidData, IsParquet),
+                Source::Stdin => io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "this is Parquet, which is read from a file, not from standard input: \
+                     give the file's path",
+                ),
+            });
         }
         if head.starts_with(&[0x1f, 0x8b]) {
             Ok(Opened::Gzip(Box::new(Members::new(reader))))
         } else {
             Ok(Opened::Plain(Box::new(reader)))
         }
+    }
+}
+
+/// What [`Source::open`] returns for a Parquet file: it is read by
+/// [`crate::parquet_in`], not as text.
+#[derive(Debug)]
+pub struct IsParquet;
+
+impl std::fmt::Display for IsParquet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("this is a Parquet file")
+    }
+}
+
+impl std::error::Error for IsParquet {}
+
+impl IsParquet {
+    /// Whether an error of [`Source::open`] says the file is Parquet.
+    pub fn is(e: &io::Error) -> bool {
+        e.get_ref().is_some_and(|x| x.is::<IsParquet>())
     }
 }
 
