@@ -1,16 +1,20 @@
-//! `vpcflow convert`: every record, in input order, into one Parquet file. Columns are
-//! converted to Parquet's types on the worker threads; this thread writes them.
+//! `vpcflow convert`: every record, in input order, into one Parquet file, or into a
+//! Hive-partitioned tree of them (`--partition-by`); with `--map`, with the enrichment
+//! columns. Columns are converted to Parquet's types on the worker threads; this thread
+//! writes them.
 
 use std::process::ExitCode;
 
 use arrow::record_batch::RecordBatch;
 use clap::Args;
-use vpcflow::output::parquet::{to_output_batch, ParquetWriter};
+use vpcflow::output::parquet::{
+    to_output_batch, ParquetWriter, PartitionedWriter, PARTITION_LEVELS,
+};
 use vpcflow::output::BatchWriter;
 use vpcflow::pipeline::{self, Ordered};
 use vpcflow::Error;
 
-use super::args::{refuse_output_over_input, ReadArgs};
+use super::args::{refuse_output_over_input, MapOpts, ReadArgs};
 use super::{execute, exit_code, summarize};
 
 #[derive(Args, Debug)]
@@ -18,9 +22,19 @@ pub struct ConvertArgs {
     #[command(flatten)]
     read: ReadArgs,
 
-    /// The Parquet file to write.
-    #[arg(long, short = 'o', value_name = "OUT.parquet")]
+    #[command(flatten)]
+    map: MapOpts,
+
+    /// The Parquet file to write; with --partition-by, the directory of the tree (new or
+    /// empty).
+    #[arg(long, short = 'o', value_name = "OUT.parquet|DIR")]
     output: String,
+
+    /// Write a Hive-partitioned tree (DIR/year=2026/month=11/day=01/[hour=07/]part-00000.parquet)
+    /// by each record's start time (UTC), for Athena, Spark and DuckDB: year,month,day or
+    /// year,month,day,hour.
+    #[arg(long = "partition-by", value_name = "KEYS")]
+    partition_by: Option<String>,
 }
 
 impl ConvertArgs {
@@ -40,18 +54,55 @@ impl Ordered for ParquetTypes {
     }
 }
 
+/// The number of partition levels `--partition-by` asks for.
+fn levels(keys: &str) -> Result<usize, Error> {
+    let keys: Vec<&str> = keys.split(',').map(str::trim).collect();
+    match keys.as_slice() {
+        k if k == &PARTITION_LEVELS[..3] || k == &PARTITION_LEVELS[..] => Ok(k.len()),
+        _ => Err(Error::Usage(format!(
+            "--partition-by: {:?} is not year,month,day or year,month,day,hour",
+            keys.join(",")
+        ))),
+    }
+}
+
+/// Where the records go: one file, or a partitioned tree.
+enum Out {
+    File(Box<ParquetWriter>),
+    Tree(PartitionedWriter),
+}
+
 pub fn convert(args: ConvertArgs) -> Result<ExitCode, Error> {
     let mut config = args.read.config(false)?;
     refuse_output_over_input(&config.input.sources, "-o", &args.output)?;
-    let mut writer = ParquetWriter::create(&args.output)
-        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", args.output)))?;
-    let ran = execute(&mut config, None, |run, reporter| {
+    let levels = args.partition_by.as_deref().map(levels).transpose()?;
+    let enricher = if args.map.maps.is_empty() {
+        args.map.cidrs()?;
+        None
+    } else {
+        Some(args.map.enricher(args.read.quiet)?)
+    };
+    let mut out = match levels {
+        None => Out::File(Box::new(
+            ParquetWriter::create(&args.output)
+                .map_err(|e| Error::Usage(format!("cannot create {}: {e}", args.output)))?,
+        )),
+        Some(levels) => Out::Tree(
+            PartitionedWriter::create(&args.output, levels)
+                .map_err(|e| Error::Usage(format!("cannot write into {}: {e}", args.output)))?,
+        ),
+    };
+    let ran = execute(&mut config, enricher.as_ref(), |run, reporter| {
         let totals = pipeline::ordered(run, &ParquetTypes, reporter, &mut |batch| {
-            Ok(writer.write(&batch)?)
+            match &mut out {
+                Out::File(w) => w.write(&batch)?,
+                Out::Tree(w) => w.write(&batch)?,
+            }
+            Ok(())
         })?;
         Ok(((), totals))
     })?;
-    summarize(&mut config, &ran, false)?;
+    summarize(&mut config, &ran, enricher.is_some())?;
     if ran.unreadable {
         // Exit 2: not a success, so whatever was at the output path stays as it was.
         eprintln!(
@@ -59,7 +110,10 @@ pub fn convert(args: ConvertArgs) -> Result<ExitCode, Error> {
             args.output
         );
     } else {
-        writer.commit()?;
+        match out {
+            Out::File(w) => w.commit()?,
+            Out::Tree(w) => w.commit()?,
+        }
     }
     Ok(exit_code(ran.unreadable))
 }

@@ -30,7 +30,7 @@ use super::{write_addr, BatchWriter};
 /// The Parquet (AWS) type of a decoded column type.
 fn output_type(t: &DataType) -> DataType {
     match t {
-        DataType::Int32 | DataType::Int64 => t.clone(),
+        DataType::Int32 | DataType::Int64 | DataType::Boolean => t.clone(),
         _ => DataType::Utf8,
     }
 }
@@ -254,5 +254,150 @@ impl BatchWriter for ParquetWriter {
             Some(w) => w.close().map(|_| ()).map_err(io::Error::other),
             None => Ok(()),
         }
+    }
+}
+
+/// The Hive partition levels of `convert --partition-by`, in order.
+pub const PARTITION_LEVELS: [&str; 4] = ["year", "month", "day", "hour"];
+
+/// Hive's name for the partition of rows whose key is null (no `start`).
+pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// Most partition files open at once; when another partition comes, the one written
+/// least recently is ended (a later row of it starts a second file there).
+const OPEN_PARTITIONS: usize = 8;
+
+/// Writes batches into a Hive-partitioned tree (`year=2026/month=11/day=01/...`) of
+/// Parquet files, by the UTC time of each record's `start`: the partition values live
+/// in the folder names, as Athena, Spark and DuckDB expect. Every file is written under
+/// a temporary name and renamed into place only by [`PartitionedWriter::commit`].
+pub struct PartitionedWriter {
+    dir: PathBuf,
+    /// How many of [`PARTITION_LEVELS`] are used.
+    levels: usize,
+    /// Open files, least recently written first.
+    open: Vec<(String, ParquetWriter)>,
+    /// Ended files, committed with the others.
+    ended: Vec<ParquetWriter>,
+    /// Files started per partition.
+    files: std::collections::HashMap<String, u32>,
+}
+
+impl PartitionedWriter {
+    /// Starts a tree under `dir`, which must not exist or be empty (a table's location
+    /// holds one table); `levels`: 3 (year, month, day) or 4 (and hour).
+    pub fn create(dir: &str, levels: usize) -> io::Result<PartitionedWriter> {
+        let dir = PathBuf::from(dir);
+        if dir.is_file() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "it is a file"));
+        }
+        if dir.is_dir() && std::fs::read_dir(&dir)?.next().is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "it is a directory that is not empty (the tree is one table: write it \
+                 into a new or empty directory)",
+            ));
+        }
+        std::fs::create_dir_all(&dir)?;
+        Ok(PartitionedWriter {
+            dir,
+            levels,
+            open: Vec::new(),
+            ended: Vec::new(),
+            files: Default::default(),
+        })
+    }
+
+    /// The partition folder of a record starting at `start` (unix seconds).
+    fn partition(&self, start: Option<i64>) -> String {
+        // Every level, null ones too: engines want the same keys in every folder.
+        let values = match start.and_then(|t| chrono::DateTime::from_timestamp(t, 0)) {
+            Some(t) => ["%Y", "%m", "%d", "%H"].map(|f| t.format(f).to_string()),
+            None => [(); 4].map(|_| NULL_PARTITION.to_string()),
+        };
+        PARTITION_LEVELS
+            .iter()
+            .zip(values)
+            .take(self.levels)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// The open file of a partition, started (and the oldest ended) when needed.
+    fn file(&mut self, partition: &str) -> io::Result<&mut ParquetWriter> {
+        match self.open.iter().position(|(p, _)| p == partition) {
+            Some(i) => {
+                let entry = self.open.remove(i);
+                self.open.push(entry);
+            }
+            None => {
+                if self.open.len() >= OPEN_PARTITIONS {
+                    let (_, mut oldest) = self.open.remove(0);
+                    oldest.finish()?;
+                    self.ended.push(oldest);
+                }
+                let n = self.files.entry(partition.to_string()).or_default();
+                let folder = self.dir.join(partition);
+                std::fs::create_dir_all(&folder)?;
+                let path = folder.join(format!("part-{:05}.parquet", *n));
+                *n += 1;
+                let w = ParquetWriter::create(&path.to_string_lossy())?;
+                self.open.push((partition.to_string(), w));
+            }
+        }
+        Ok(&mut self.open.last_mut().expect("just pushed").1)
+    }
+
+    /// Ends every file and moves them into place.
+    pub fn commit(mut self) -> io::Result<()> {
+        for (_, w) in self.open.drain(..) {
+            w.commit()?;
+        }
+        for w in self.ended.drain(..) {
+            w.commit()?;
+        }
+        Ok(())
+    }
+}
+
+impl BatchWriter for PartitionedWriter {
+    fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
+        let start = batch
+            .column_by_name("start")
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::Int64Array>());
+        // Rows by partition, in order of first appearance.
+        let mut parts: Vec<(String, Vec<u32>)> = Vec::new();
+        for row in 0..batch.num_rows() {
+            let t = start.filter(|s| s.is_valid(row)).map(|s| s.value(row));
+            let p = self.partition(t);
+            match parts.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, rows)) => rows.push(row as u32),
+                None => parts.push((p, vec![row as u32])),
+            }
+        }
+        for (p, rows) in parts {
+            let part = if rows.len() == batch.num_rows() {
+                batch.clone()
+            } else {
+                let idx = arrow::array::UInt32Array::from(rows);
+                let columns = batch
+                    .columns()
+                    .iter()
+                    .map(|c| arrow::compute::take(c, &idx, None))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(io::Error::other)?;
+                RecordBatch::try_new(batch.schema(), columns).map_err(io::Error::other)?
+            };
+            self.file(&p)?.write(&part)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        for (_, w) in self.open.iter_mut() {
+            w.finish()?;
+        }
+        Ok(())
     }
 }
