@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
@@ -430,4 +430,73 @@ fn damaged_parquet_is_a_file_error_and_stdin_parquet_says_to_give_the_path() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn map_as_a_parquet_table_holds_the_csv_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = root("testdata/demo/aws");
+    let (tasks, enis) = (
+        demo.join("describe-tasks.json"),
+        demo.join("describe-network-interfaces.json"),
+    );
+    let out = dir.path().join("map.parquet");
+    let o = run(&[
+        "map",
+        tasks.to_str().unwrap(),
+        enis.to_str().unwrap(),
+        "--format",
+        "parquet",
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = stdout(&run(&[
+        "map",
+        tasks.to_str().unwrap(),
+        enis.to_str().unwrap(),
+        "-q",
+    ]));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&out).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batch = reader.map(|b| b.unwrap()).next().unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let names: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, header);
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(batch.num_rows(), rows.len());
+    assert!(rows.len() > 20);
+    for (i, line) in rows.iter().enumerate() {
+        for (c, want) in line.split(',').enumerate() {
+            let col = batch.column(c);
+            let got = if let Some(t) = col.as_any().downcast_ref::<Int64Array>() {
+                // valid_from / valid_to: unix seconds, null when unbounded.
+                if t.is_null(i) {
+                    String::new()
+                } else {
+                    chrono::DateTime::from_timestamp(t.value(i), 0)
+                        .unwrap()
+                        .format("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string()
+                }
+            } else {
+                let s = col.as_any().downcast_ref::<StringArray>().unwrap();
+                if s.is_null(i) {
+                    String::new()
+                } else {
+                    s.value(i).to_string()
+                }
+            };
+            assert_eq!(got, want, "row {i} column {}", header[c]);
+        }
+    }
 }

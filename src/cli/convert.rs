@@ -83,10 +83,9 @@ pub fn convert(args: ConvertArgs) -> Result<ExitCode, Error> {
         Some(args.map.enricher(args.read.quiet)?)
     };
     let mut out = match levels {
-        None => Out::File(Box::new(
-            ParquetWriter::create(&args.output)
-                .map_err(|e| Error::Usage(format!("cannot create {}: {e}", args.output)))?,
-        )),
+        None => Out::File(Box::new(ParquetWriter::create(&args.output).map_err(
+            |e| Error::Usage(format!("cannot create {}: {e}", args.output)),
+        )?)),
         Some(levels) => Out::Tree(
             PartitionedWriter::create(&args.output, levels)
                 .map_err(|e| Error::Usage(format!("cannot write into {}: {e}", args.output)))?,

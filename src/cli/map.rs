@@ -1,10 +1,12 @@
-//! `vpcflow map`: merge ENI map files into one canonical CSV.
+//! `vpcflow map`: merge ENI map files into one canonical CSV, or a Parquet table.
 
 use std::io;
 use std::process::ExitCode;
 
 use clap::Args;
-use vpcflow::enrich::write_map_csv;
+use vpcflow::enrich::{map_batch, write_map_csv};
+use vpcflow::output::parquet::ParquetWriter;
+use vpcflow::output::BatchWriter;
 use vpcflow::{time, Error};
 
 use super::args::MapOpts;
@@ -23,6 +25,21 @@ pub struct MapArgs {
     /// Print no warnings about the map files on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
+
+    /// Output format: the canonical CSV, or a Parquet table (valid_from/valid_to as unix
+    /// seconds, null when unbounded) for Athena, Spark and DuckDB.
+    #[arg(long, value_enum, default_value = "csv")]
+    format: MapFormat,
+
+    /// Write to FILE instead of standard output (required for parquet).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum MapFormat {
+    Csv,
+    Parquet,
 }
 
 pub fn map(args: MapArgs) -> Result<ExitCode, Error> {
@@ -40,7 +57,28 @@ pub fn map(args: MapArgs) -> Result<ExitCode, Error> {
         .rows()
         .iter()
         .filter(|r| at.is_none_or(|t| r.holds_at(t)));
-    let stdout = io::stdout();
-    write_map_csv(rows, stdout.lock())?;
+    match (args.format, &args.output) {
+        (MapFormat::Parquet, None) => {
+            return Err(Error::Usage(
+                "--format parquet needs -o FILE (Parquet is not written to a terminal or pipe)"
+                    .into(),
+            ))
+        }
+        (MapFormat::Parquet, Some(path)) => {
+            let mut w = ParquetWriter::create(path)
+                .map_err(|e| Error::Usage(format!("cannot create {path}: {e}")))?;
+            w.write(&map_batch(rows))?;
+            w.commit()?;
+        }
+        (MapFormat::Csv, Some(path)) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| Error::Usage(format!("cannot create {path}: {e}")))?;
+            write_map_csv(rows, io::BufWriter::new(file))?;
+        }
+        (MapFormat::Csv, None) => {
+            let stdout = io::stdout();
+            write_map_csv(rows, stdout.lock())?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -234,6 +234,49 @@ pub fn write_map_csv<'a>(
     w.flush()
 }
 
+/// The map as one Arrow batch, for the Parquet table of `vpcflow map --format parquet`:
+/// the CSV's columns, with `valid_from`/`valid_to` as unix seconds (null: unbounded) so
+/// that an engine joins records to the map as of their `start` with plain comparisons.
+pub fn map_batch<'a>(rows: impl Iterator<Item = &'a MapRow>) -> arrow::record_batch::RecordBatch {
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let rows: Vec<&MapRow> = rows.collect();
+    let text = |f: &dyn Fn(&MapRow) -> Option<String>| -> ArrayRef {
+        Arc::new(rows.iter().map(|r| f(r)).collect::<StringArray>())
+    };
+    let time = |f: &dyn Fn(&MapRow) -> Option<i64>| -> ArrayRef {
+        Arc::new(rows.iter().map(|r| f(r)).collect::<Int64Array>())
+    };
+    let columns: Vec<ArrayRef> = vec![
+        text(&|r| Some(r.eni_id.clone())),
+        text(&|r| Some(r.kind.as_str().to_string())),
+        text(&|r| Some(crate::output::addr_string(&r.private_ip))),
+        text(&|r| r.task_arn.clone()),
+        text(&|r| r.cluster.clone()),
+        text(&|r| r.service.clone()),
+        text(&|r| r.task_family.clone()),
+        text(&|r| Some(r.security_groups.join(";"))),
+        text(&|r| r.subnet_id.clone()),
+        text(&|r| r.vpc_id.clone()),
+        time(&|r| r.valid_from),
+        time(&|r| r.valid_to),
+    ];
+    let fields: Vec<Field> = CSV_HEADER
+        .iter()
+        .map(|name| {
+            let t = if name.starts_with("valid_") {
+                DataType::Int64
+            } else {
+                DataType::Utf8
+            };
+            Field::new(*name, t, true)
+        })
+        .collect();
+    arrow::record_batch::RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .expect("one column per header name, of the rows' length")
+}
+
 /// A JSON path for messages, like `$.tasks[2].attachments[0]`.
 fn path(parts: &[&dyn std::fmt::Display]) -> String {
     let mut s = "$".to_string();

@@ -33,7 +33,7 @@ pub mod load;
 pub mod orient;
 
 pub use join::{EnrichStats, Enricher};
-pub use load::{load_map_file, write_map_csv, Loaded, MapError};
+pub use load::{load_map_file, map_batch, write_map_csv, Loaded, MapError};
 
 /// What kind of ENI an address belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
