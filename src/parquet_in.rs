@@ -19,7 +19,7 @@
 //! not read: attribution is computed again from the map, as for text. Columns whose
 //! names are not field names (a pandas index, `__index_level_0__`) are left out too.
 //!
-//! Files are read in parallel by row group: [`row_group_ranges`] splits a file into
+//! Files are read in parallel by row group: [`row_group_units`] splits a file into
 //! units of whole row groups, and [`scan_parquet`] reads one unit, projected to the
 //! columns the job needs.
 

@@ -49,6 +49,20 @@ fn cat_sorted(input: &Path, extra: &[&str]) -> Vec<String> {
     lines
 }
 
+/// `vpcflow convert TEXT -o TREE --partition-by KEYS` and more arguments.
+fn convert_tree(text: &Path, tree: &Path, keys: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "convert",
+        text.to_str().unwrap(),
+        "-o",
+        tree.to_str().unwrap(),
+        "--partition-by",
+        keys,
+    ];
+    args.extend(extra);
+    run(&args)
+}
+
 fn files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -72,14 +86,7 @@ fn hourly_tree_reads_back_as_the_text() {
     let text = dir.path().join("flows.log");
     std::fs::write(&text, logs()).unwrap();
     let tree = dir.path().join("tree");
-    let o = run(&[
-        "convert",
-        text.to_str().unwrap(),
-        "-o",
-        tree.to_str().unwrap(),
-        "--partition-by",
-        "year,month,day,hour",
-    ]);
+    let o = convert_tree(&text, &tree, "year,month,day,hour", &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         files(&tree),
@@ -120,24 +127,10 @@ fn hourly_tree_reads_back_as_the_text() {
     );
     assert_eq!(cat_sorted(&tree, &[]), cat_sorted(&text, &[]));
     // A second run into the same directory is refused: the tree is one table.
-    let o = run(&[
-        "convert",
-        text.to_str().unwrap(),
-        "-o",
-        tree.to_str().unwrap(),
-        "--partition-by",
-        "year,month,day",
-    ]);
+    let o = convert_tree(&text, &tree, "year,month,day", &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not empty"));
-    let o = run(&[
-        "convert",
-        text.to_str().unwrap(),
-        "-o",
-        dir.path().join("t2").to_str().unwrap(),
-        "--partition-by",
-        "month,day",
-    ]);
+    let o = convert_tree(&text, &dir.path().join("t2"), "month,day", &[]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
@@ -158,16 +151,12 @@ fn daily_tree_with_the_map_has_the_enrichment_columns() {
     )
     .unwrap();
     let tree = dir.path().join("tree");
-    let o = run(&[
-        "convert",
-        text.to_str().unwrap(),
-        "-o",
-        tree.to_str().unwrap(),
-        "--partition-by",
+    let o = convert_tree(
+        &text,
+        &tree,
         "year,month,day",
-        "--map",
-        map.to_str().unwrap(),
-    ]);
+        &["--map", map.to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let f = tree.join("year=2026/month=11/day=02/part-00000.parquet");
     let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&f).unwrap())
@@ -207,14 +196,7 @@ fn duckdb_reads_the_tree_as_one_table() {
     let text = dir.path().join("flows.log");
     std::fs::write(&text, logs()).unwrap();
     let tree = dir.path().join("tree");
-    let o = run(&[
-        "convert",
-        text.to_str().unwrap(),
-        "-o",
-        tree.to_str().unwrap(),
-        "--partition-by",
-        "year,month,day,hour",
-    ]);
+    let o = convert_tree(&text, &tree, "year,month,day,hour", &[]);
     assert!(o.status.success());
     // Values are zero-padded as in AWS's own Hive layout (DuckDB reads `01` as text).
     let sql = format!(
