@@ -42,15 +42,6 @@ use crate::format::{Kind, Layout};
 use crate::scan::{ScanOptions, ScanSink, ScanStats};
 use crate::source::Source;
 
-/// Whether the file starts with Parquet's magic bytes.
-pub fn is_parquet(path: &Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 4];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|_| &head == b"PAR1")
-}
-
 /// The columns of a Parquet file that are read, as (index in the file, field name).
 fn flow_columns(schema: &Schema) -> Vec<(usize, String)> {
     schema

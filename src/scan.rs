@@ -113,8 +113,11 @@ pub struct Unit {
     pub source: Source,
     /// Index of the source in the list given to [`plan`].
     pub source_index: usize,
-    /// `start..end` for a chunk of a plain file; `None` for a whole source.
+    /// `start..end` for a chunk of a plain file (bytes) or of a Parquet file (row
+    /// groups, see `row_groups`); `None` for a whole source.
     pub range: Option<(u64, u64)>,
+    /// Whether `range` counts the row groups of a Parquet file.
+    pub row_groups: bool,
     /// The layout the unit is decoded with from its first byte. For a chunk after the
     /// first this is a guess (the file's first header, else `--fields` or the default);
     /// the pipeline checks it against the layout in force at the end of the chunk before
@@ -165,6 +168,7 @@ pub fn plan(sources: &[Source], options: &ScanOptions, chunk: u64) -> (Vec<Unit>
             source: source.clone(),
             source_index: i,
             range: None,
+            row_groups: false,
             layout: base.clone(),
         };
         let Source::File(path) = source else {
@@ -175,15 +179,16 @@ pub fn plan(sources: &[Source], options: &ScanOptions, chunk: u64) -> (Vec<Unit>
             skipped += 1;
             continue;
         }
-        if crate::parquet_in::is_parquet(path) {
+        match chunks(path, chunk) {
             // Parquet: units of whole row groups, each after the first guessed (rightly)
             // to have the file's layout.
-            match crate::parquet_in::row_group_units(path, chunk) {
+            Some(Split::Parquet) => match crate::parquet_in::row_group_units(path, chunk) {
                 Some((ranges, layout)) => {
                     let layout = Some(Arc::new(layout));
                     for r in ranges {
                         units.push(Unit {
                             range: Some(r),
+                            row_groups: true,
                             layout: if r.0 == 0 {
                                 base.clone()
                             } else {
@@ -194,11 +199,8 @@ pub fn plan(sources: &[Source], options: &ScanOptions, chunk: u64) -> (Vec<Unit>
                     }
                 }
                 None => units.push(whole),
-            }
-            continue;
-        }
-        match chunks(path, chunk) {
-            Some((bounds, header)) if bounds.len() > 2 => {
+            },
+            Some(Split::Lines(bounds, header)) if bounds.len() > 2 => {
                 let guess = header.map(Arc::new).or(base.clone());
                 for (k, w) in bounds.windows(2).enumerate() {
                     units.push(Unit {
@@ -214,10 +216,19 @@ pub fn plan(sources: &[Source], options: &ScanOptions, chunk: u64) -> (Vec<Unit>
     (units, skipped)
 }
 
-/// Newline-aligned chunk boundaries of a plain file (`[0, b1, ..., size]`) and the
-/// layout of its first line if that is a header; `None` for compressed, binary or
-/// unreadable files (they are read whole and report their own errors).
-fn chunks(path: &std::path::Path, chunk: u64) -> Option<(Vec<u64>, Option<Layout>)> {
+/// How a file larger than a chunk splits into units.
+enum Split {
+    /// Newline-aligned chunk boundaries of a plain file (`[0, b1, ..., size]`) and the
+    /// layout of its first line if that is a header.
+    Lines(Vec<u64>, Option<Layout>),
+    /// A Parquet file: split by row groups.
+    Parquet,
+}
+
+/// How a file larger than `chunk` bytes splits (see [`Split`]); `None` for a smaller
+/// one, and for gzip or unreadable files (they are read whole and report their own
+/// errors).
+fn chunks(path: &std::path::Path, chunk: u64) -> Option<Split> {
     use std::io::{Seek, SeekFrom};
     let size = std::fs::metadata(path).ok()?.len();
     if size <= chunk {
@@ -227,7 +238,10 @@ fn chunks(path: &std::path::Path, chunk: u64) -> Option<(Vec<u64>, Option<Layout
     let mut head = vec![0u8; 64 * 1024];
     let n = read_full(&mut f, &mut head).ok()?;
     head.truncate(n);
-    if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"PAR1") {
+    if head.starts_with(b"PAR1") {
+        return Some(Split::Parquet);
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
         return None;
     }
     let first = &head[..memchr::memchr(b'\n', &head).unwrap_or(head.len())];
@@ -257,7 +271,7 @@ fn chunks(path: &std::path::Path, chunk: u64) -> Option<(Vec<u64>, Option<Layout
         pos = next + chunk;
     }
     bounds.push(size);
-    Some((bounds, header))
+    Some(Split::Lines(bounds, header))
 }
 
 fn read_full(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -290,14 +304,7 @@ pub fn scan_unit(
     if unit.is_first() {
         stats.files = 1;
     }
-    let end_layout = scan_one(
-        &unit.source,
-        unit.range,
-        &unit_options,
-        sink,
-        &raw,
-        &mut stats,
-    )?;
+    let end_layout = scan_one(unit, &unit_options, sink, &raw, &mut stats)?;
     stats.raw_bytes = raw.load(Ordering::Relaxed);
     stats.elapsed = started.elapsed();
     Ok(UnitResult { stats, end_layout })
@@ -310,8 +317,8 @@ impl ScanStats {
     }
 }
 
-/// Reads one source (or the byte range `range` of a plain file) and returns the layout
-/// in force at its end.
+/// Reads one unit (a source, a byte range of a plain file, or row groups of a Parquet
+/// file) and returns the layout in force at its end.
 ///
 /// Of a gzip input, what is decoded from a member is held back until the member has
 /// passed its check (CRC and length): when a member turns out corrupt, its records and
@@ -321,31 +328,23 @@ impl ScanStats {
 /// that merely ends early (truncated) keeps what was read, and its cut last line is
 /// rejected.
 fn scan_one(
-    source: &Source,
-    range: Option<(u64, u64)>,
+    unit: &Unit,
     options: &ScanOptions,
     sink: &mut dyn ScanSink,
     raw: &Arc<AtomicU64>,
     stats: &mut ScanStats,
 ) -> Result<Option<Arc<Layout>>, crate::Error> {
+    let (source, range) = (&unit.source, unit.range);
     let out = &mut Out {
         source,
         sink,
         stats,
     };
-    // Parquet: read by row groups (a unit's range counts row groups then).
-    if let (Some(groups), Source::File(path)) = (range, source) {
-        if crate::parquet_in::is_parquet(path) {
-            return crate::parquet_in::scan_parquet(
-                source,
-                path,
-                Some(groups),
-                options,
-                out.sink,
-                out.stats,
-                raw,
-            );
-        }
+    // Parquet row groups `range` of a file.
+    if let (true, Source::File(path)) = (unit.row_groups, source) {
+        return crate::parquet_in::scan_parquet(
+            source, path, range, options, out.sink, out.stats, raw,
+        );
     }
     let opened = match (range, source) {
         (Some((from, to)), Source::File(path)) => {

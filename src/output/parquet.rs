@@ -308,10 +308,17 @@ impl PartitionedWriter {
         })
     }
 
-    /// The partition folder of a record starting at `start` (unix seconds).
-    fn partition(&self, start: Option<i64>) -> String {
+    /// The partition of a record starting at `start` (unix seconds), as the start of
+    /// its hour or day: a number to group rows by, without formatting each row's time.
+    fn key(&self, start: Option<i64>) -> Option<i64> {
+        let unit = if self.levels == 4 { 3600 } else { 86_400 };
+        start.map(|t| t.div_euclid(unit) * unit)
+    }
+
+    /// The partition folder of a key (see [`PartitionedWriter::key`]).
+    fn partition(&self, key: Option<i64>) -> String {
         // Every level, null ones too: engines want the same keys in every folder.
-        let values = match start.and_then(|t| chrono::DateTime::from_timestamp(t, 0)) {
+        let values = match key.and_then(|t| chrono::DateTime::from_timestamp(t, 0)) {
             Some(t) => ["%Y", "%m", "%d", "%H"].map(|f| t.format(f).to_string()),
             None => [(); 4].map(|_| NULL_PARTITION.to_string()),
         };
@@ -367,16 +374,16 @@ impl BatchWriter for PartitionedWriter {
             .column_by_name("start")
             .and_then(|c| c.as_any().downcast_ref::<arrow::array::Int64Array>());
         // Rows by partition, in order of first appearance.
-        let mut parts: Vec<(String, Vec<u32>)> = Vec::new();
+        let mut parts: Vec<(Option<i64>, Vec<u32>)> = Vec::new();
         for row in 0..batch.num_rows() {
-            let t = start.filter(|s| s.is_valid(row)).map(|s| s.value(row));
-            let p = self.partition(t);
-            match parts.iter_mut().find(|(q, _)| *q == p) {
+            let key = self.key(start.filter(|s| s.is_valid(row)).map(|s| s.value(row)));
+            match parts.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, rows)) => rows.push(row as u32),
-                None => parts.push((p, vec![row as u32])),
+                None => parts.push((key, vec![row as u32])),
             }
         }
-        for (p, rows) in parts {
+        for (key, rows) in parts {
+            let p = self.partition(key);
             let part = if rows.len() == batch.num_rows() {
                 batch.clone()
             } else {

@@ -958,6 +958,7 @@ impl AuditState {
                 reason: String::new(),
             };
             let facts = Facts {
+                check: d.check,
                 opened: d.opened,
                 evidence: d.evidence,
                 aws_service: s.get(d.aws_service),
@@ -1080,6 +1081,7 @@ impl Drafts {
 
 /// What a finding's reason says besides the finding's fields.
 struct Facts<'a> {
+    check: Check,
     opened: u8,
     evidence: u8,
     aws_service: Option<&'a str>,
@@ -1300,7 +1302,7 @@ fn reason(f: &Finding, facts: &Facts, auditor: &Auditor) -> String {
         .policy
         .rule_for(f.service.as_deref(), f.cluster.as_deref());
     let happened = what_happened(f, facts);
-    match Check::parse(f.rule).unwrap_or(Check::UnexpectedIngress) {
+    match facts.check {
         Check::UnexpectedIngress => {
             let rule = rule.map(|r| r.describe(auditor.map)).unwrap_or_default();
             let who = format!("{} is {}", f.peer_addr, peer_words(f, facts.peer_cluster));
