@@ -178,6 +178,31 @@ impl AwsRanges {
         })
     }
 
+    /// Every interval of addresses that [`AwsRanges::lookup`] answers with a service, as
+    /// `(first, last, service)` in the 16-byte form (IPv4 mapped), in address order:
+    /// the same answers as a table (for `vpcflow sql`).
+    pub fn intervals(&self) -> Vec<([u8; 16], [u8; 16], &str)> {
+        let mut out = Vec::new();
+        let mut family = |starts: Vec<u128>, answers: &[Answer], end: u128, base: u128| {
+            for (i, (&s, a)) in starts.iter().zip(answers).enumerate() {
+                let Some(service) = self.names.get(a.service) else {
+                    continue;
+                };
+                let last = starts.get(i + 1).map_or(end, |n| n - 1);
+                out.push((
+                    (base | s).to_be_bytes(),
+                    (base | last).to_be_bytes(),
+                    service,
+                ));
+            }
+        };
+        let v4_base = 0xffff_u128 << 32;
+        let v4: Vec<u128> = self.v4.starts.iter().map(|&s| u128::from(s)).collect();
+        family(v4, &self.v4.answers, u128::from(u32::MAX), v4_base);
+        family(self.v6.starts.clone(), &self.v6.answers, u128::MAX, 0);
+        out
+    }
+
     /// The number of entries read, IPv4 and IPv6 together (duplicates counted).
     pub fn prefixes(&self) -> usize {
         self.entries

@@ -53,6 +53,7 @@ pub mod policy;
 pub mod query;
 pub mod scan;
 pub mod source;
+pub mod sql;
 pub mod time;
 
 pub use error::Error;

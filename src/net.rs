@@ -32,6 +32,12 @@ impl Cidr {
     pub fn is_v4(&self) -> bool {
         self.v4
     }
+
+    /// The first and the last address of the block, in the 16-byte form.
+    pub fn bounds(&self) -> ([u8; 16], [u8; 16]) {
+        let last = self.network | !mask(self.prefix);
+        (self.network.to_be_bytes(), last.to_be_bytes())
+    }
 }
 
 /// Whether a stored address is an IPv4 one (IPv4-mapped in the 16-byte form).

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::Args;
 use vpcflow::aws_ranges::AwsRanges;
 use vpcflow::enrich::Enricher;
+use vpcflow::net::Cidr;
 use vpcflow::output::findings;
 use vpcflow::pipeline;
 use vpcflow::policy::audit::{self, AuditSummary, Auditor, Check, Checks};
@@ -25,6 +26,18 @@ pub struct AuditArgs {
     #[command(flatten)]
     map: MapOpts,
 
+    #[command(flatten)]
+    rules: RuleOpts,
+
+    /// Output format. Default: table on a terminal, json (JSON Lines) otherwise.
+    #[arg(long, value_enum)]
+    format: Option<ReportFormat>,
+}
+
+/// What the audit checks: the policy, the command-line rules, `--rule` and AWS's
+/// address ranges (shared by `audit` and `sql`).
+#[derive(Args, Debug)]
+pub struct RuleOpts {
     /// The policy file (TOML): who may connect to the tasks of each service.
     #[arg(long, value_name = "FILE")]
     policy: Option<String>,
@@ -56,17 +69,12 @@ pub struct AuditArgs {
     /// isolation, privatelink-bypass. Default: every rule.
     #[arg(long = "rule", value_name = "NAME")]
     rules: Vec<String>,
-
-    /// Output format. Default: table on a terminal, json (JSON Lines) otherwise.
-    #[arg(long, value_enum)]
-    format: Option<ReportFormat>,
 }
 
-impl AuditArgs {
+impl RuleOpts {
     /// The policy: the file's, with the command-line rules added, or the command-line
-    /// rules alone.
-    fn policy(&self) -> Result<Policy, Error> {
-        let cidrs = self.map.cidrs()?;
+    /// rules alone; `cidrs` are the `--vpc-cidr` blocks.
+    pub fn policy(&self, cidrs: &[Cidr]) -> Result<Policy, Error> {
         let extra = CommandLineRules {
             security_groups: self.allow_sg.clone(),
             cidrs: self.allow_cidr.clone(),
@@ -76,12 +84,12 @@ impl AuditArgs {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| Error::Usage(format!("--policy: cannot read {path}: {e}")))?;
-                Policy::parse(path, &text, &cidrs, &extra)
+                Policy::parse(path, &text, cidrs, &extra)
             }
-            None if !extra.is_empty() => Policy::from_command_line(&cidrs, &extra),
+            None if !extra.is_empty() => Policy::from_command_line(cidrs, &extra),
             None => {
                 return Err(Error::Usage(
-                    "audit needs --policy FILE, or rules for every task with --allow-sg, \
+                    "the audit needs --policy FILE, or rules for every task with --allow-sg, \
                      --allow-cidr or --allow-service"
                         .into(),
                 ))
@@ -92,7 +100,7 @@ impl AuditArgs {
 
     /// The checks `--rule` asks for (every one by default); a rule that no service of
     /// the policy asks for has nothing to check and is an error.
-    fn checks(&self, policy: &Policy) -> Result<Checks, Error> {
+    pub fn checks(&self, policy: &Policy) -> Result<Checks, Error> {
         if self.rules.is_empty() {
             return Ok(Checks::ALL);
         }
@@ -109,21 +117,31 @@ impl AuditArgs {
         }
         Ok(Checks::of(&checks))
     }
+
+    /// AWS's address ranges, when `--aws-ip-ranges` gives them.
+    pub fn ranges(&self) -> Result<Option<AwsRanges>, Error> {
+        self.aws_ip_ranges
+            .as_deref()
+            .map(|path| {
+                AwsRanges::load(path).map_err(|e| Error::Usage(format!("--aws-ip-ranges: {e}")))
+            })
+            .transpose()
+    }
+
+    /// The policy file's name, for messages.
+    pub fn policy_name(&self) -> &str {
+        self.policy.as_deref().unwrap_or("command line")
+    }
 }
 
 pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
     let mut config = args.read.config(true)?;
-    let policy = args.policy()?;
-    let checks = args.checks(&policy)?;
-    let ranges = match &args.aws_ip_ranges {
-        Some(path) => {
-            Some(AwsRanges::load(path).map_err(|e| Error::Usage(format!("--aws-ip-ranges: {e}")))?)
-        }
-        None => None,
-    };
+    let policy = args.rules.policy(&args.map.cidrs()?)?;
+    let checks = args.rules.checks(&policy)?;
+    let ranges = args.rules.ranges()?;
     let map = Arc::new(args.map.load(args.read.quiet)?);
     policy
-        .check_against(args.policy.as_deref().unwrap_or("command line"), &map)
+        .check_against(args.rules.policy_name(), &map)
         .map_err(|e| Error::Usage(format!("--policy: {e}")))?;
     let enricher = Enricher::new(map.clone(), &policy.vpc_cidrs);
     let auditor = Auditor {

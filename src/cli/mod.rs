@@ -23,6 +23,7 @@ mod convert;
 mod map;
 mod query;
 mod report;
+mod sql;
 
 use args::{ReadConfig, ReportFormat};
 use report::Reporter;
@@ -90,6 +91,17 @@ enum Command {
         vpcflow convert AWSLogs/ -o flows.parquet\n  \
         vpcflow convert flows.log.gz --errors rejected.jsonl -o flows.parquet")]
     Convert(convert::ConvertArgs),
+    /// Print the audit as one SQL query for Spark, Trino (Athena) or DuckDB, returning
+    /// the rows of `audit --format json`; or, with --ddl, the tables it reads.
+    #[command(after_help = "Examples:\n  \
+        vpcflow sql --policy policy.toml --dialect duckdb > audit.sql\n  \
+        vpcflow sql --policy policy.toml --dialect trino --flows vpcflow.flows --map vpcflow.eni_map\n  \
+        vpcflow sql --dialect trino --ddl --flows-location s3://bucket/flows/ \\\n      \
+        --partition-by year,month,day --map-location s3://bucket/eni-map/\n  \
+        vpcflow sql --dialect spark --ddl --flows-location /data/flows --partition-by year,month,day \\\n      \
+        --map-location /data/map.parquet\n  \
+        vpcflow sql --policy policy.toml --dialect spark --fields '${version} ${interface-id} ...'")]
+    Sql(sql::SqlArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -112,6 +124,7 @@ pub fn run() -> ExitCode {
         Command::Map(args) => map::map(args),
         Command::Audit(args) => audit::audit(args),
         Command::Query(args) => query::query(*args),
+        Command::Sql(args) => sql::sql(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,158 @@
+//! `vpcflow sql`: the audit compiled to one query for Spark, Trino (Athena) or DuckDB,
+//! and the DDL of the tables it reads.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use vpcflow::net::Cidr;
+use vpcflow::sql::{self, ddl::Ddl, Compile, Dialect, Tables};
+use vpcflow::Error;
+
+use super::audit::RuleOpts;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DialectArg {
+    /// Apache Spark SQL (EMR, Glue, Databricks).
+    Spark,
+    /// Trino, and Amazon Athena (engine version 3).
+    Trino,
+    /// DuckDB.
+    Duckdb,
+}
+
+impl DialectArg {
+    fn dialect(self) -> Dialect {
+        match self {
+            DialectArg::Spark => Dialect::Spark,
+            DialectArg::Trino => Dialect::Trino,
+            DialectArg::Duckdb => Dialect::Duckdb,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct SqlArgs {
+    #[command(flatten)]
+    rules: RuleOpts,
+
+    /// The engine the SQL is for (Athena runs trino).
+    #[arg(long, value_enum)]
+    dialect: DialectArg,
+
+    /// The flow-log table: AWS's Parquet column names (vpcflow convert output, or AWS's
+    /// Parquet delivery).
+    #[arg(long, value_name = "TABLE", default_value = "flows")]
+    flows: String,
+
+    /// The ENI map table (vpcflow map --format parquet).
+    #[arg(long, value_name = "TABLE", default_value = "eni_map")]
+    map: String,
+
+    /// The VPC's CIDR blocks (repeatable), as for audit. Default: the policy's
+    /// vpc_cidrs, else the private ranges.
+    #[arg(long = "vpc-cidr", value_name = "CIDR")]
+    vpc_cidrs: Vec<String>,
+
+    /// The flow-log columns the table has, as a flow log format ("version
+    /// interface-id srcaddr ..." or "${version} ${interface-id} ..."); columns it lacks
+    /// are read as null. Default: every field (a table made with --ddl has them all).
+    #[arg(long, value_name = "FORMAT")]
+    fields: Option<String>,
+
+    /// Print the statements that create the two tables over Parquet instead of the
+    /// query (needs --flows-location and --map-location).
+    #[arg(long)]
+    ddl: bool,
+
+    /// With --ddl: where the flow logs lie: a .parquet file, or the folder of a tree
+    /// written by vpcflow convert --partition-by (s3://... for Athena).
+    #[arg(long, value_name = "PATH")]
+    flows_location: Option<String>,
+
+    /// With --ddl: where the ENI map lies (a .parquet file; for Athena, its folder).
+    #[arg(long, value_name = "PATH")]
+    map_location: Option<String>,
+
+    /// With --ddl: the partition keys of the flow-log tree, as given to convert.
+    #[arg(long, value_name = "KEYS", value_delimiter = ',')]
+    partition_by: Vec<String>,
+}
+
+pub fn sql(args: SqlArgs) -> Result<ExitCode, Error> {
+    let dialect = args.dialect.dialect();
+    let tables = Tables {
+        flows: args.flows.clone(),
+        map: args.map.clone(),
+    };
+    let text = if args.ddl {
+        ddl(&args, dialect, &tables)?
+    } else {
+        let cidrs = args
+            .vpc_cidrs
+            .iter()
+            .map(|c| c.parse())
+            .collect::<Result<Vec<Cidr>, _>>()
+            .map_err(|e| Error::Usage(format!("--vpc-cidr: {e}")))?;
+        let policy = args.rules.policy(&cidrs)?;
+        let checks = args.rules.checks(&policy)?;
+        let ranges = args.rules.ranges()?;
+        let columns = match &args.fields {
+            Some(f) => Some(sql::columns_of_fields(f).map_err(Error::Usage)?),
+            None => None,
+        };
+        Compile {
+            policy: &policy,
+            checks,
+            aws_ranges: ranges.as_ref(),
+            dialect,
+            tables,
+            columns,
+        }
+        .query()
+        .map_err(Error::Usage)?
+    };
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with(";\n") {
+        out.write_all(b";\n")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ddl(args: &SqlArgs, dialect: Dialect, tables: &Tables) -> Result<String, Error> {
+    let need = |v: &Option<String>, name: &str| {
+        v.clone()
+            .ok_or_else(|| Error::Usage(format!("--ddl needs --{name} PATH")))
+    };
+    let flows = need(&args.flows_location, "flows-location")?;
+    let map = need(&args.map_location, "map-location")?;
+    let keys = ["year", "month", "day", "hour"];
+    let expected: Vec<&str> = keys[..args.partition_by.len().min(4)].to_vec();
+    if ![0, 3, 4].contains(&args.partition_by.len()) || args.partition_by != expected {
+        return Err(Error::Usage(format!(
+            "--partition-by: {:?} is not year,month,day or year,month,day,hour (as given to convert)",
+            args.partition_by.join(",")
+        )));
+    }
+    let columns = match &args.fields {
+        Some(f) => {
+            let have = sql::columns_of_fields(f).map_err(Error::Usage)?;
+            sql::all_columns()
+                .into_iter()
+                .filter(|(c, _)| have.contains(c))
+                .collect()
+        }
+        None => sql::all_columns(),
+    };
+    Ok(Ddl {
+        dialect,
+        tables,
+        flows_location: &flows,
+        map_location: &map,
+        partition_by: &args.partition_by,
+        columns: &columns,
+    }
+    .statements())
+}

@@ -1,0 +1,202 @@
+//! The statements that make the two tables the audit query reads, over Parquet where it
+//! lies: the flow logs (`vpcflow convert` output or AWS's Parquet delivery, one file or
+//! a Hive tree) and the ENI map (`vpcflow map --format parquet`).
+//!
+//! Every column the audit may read is declared, so that files of a format without one
+//! give nulls there (Spark and Athena read Parquet columns by name; DuckDB's view adds
+//! the missing ones).
+
+use std::fmt::Write;
+
+use super::{Dialect, Tables, Type};
+
+/// The map table's columns (`vpcflow map --format parquet`).
+const MAP_COLUMNS: [(&str, Type); 12] = [
+    ("eni_id", Type::Text),
+    ("kind", Type::Text),
+    ("private_ip", Type::Text),
+    ("task_arn", Type::Text),
+    ("cluster", Type::Text),
+    ("service", Type::Text),
+    ("task_family", Type::Text),
+    ("security_groups", Type::Text),
+    ("subnet_id", Type::Text),
+    ("vpc_id", Type::Text),
+    ("valid_from", Type::BigInt),
+    ("valid_to", Type::BigInt),
+];
+
+/// What the DDL is made for.
+pub struct Ddl<'a> {
+    pub dialect: Dialect,
+    pub tables: &'a Tables,
+    /// The flow logs: a `.parquet` file, or a folder (a Hive tree when partitioned).
+    pub flows_location: &'a str,
+    /// The map: a `.parquet` file (a folder for Athena).
+    pub map_location: &'a str,
+    /// The partition keys of the tree (`year`, `month`, `day`, `hour`), outermost first.
+    pub partition_by: &'a [String],
+    /// The flow-log columns, with their types.
+    pub columns: &'a [(String, Type)],
+}
+
+/// `loc/` with exactly one trailing slash; the folder of a `.parquet` file.
+fn folder(loc: &str) -> String {
+    let loc = match loc.rsplit_once('/') {
+        Some((dir, file)) if file.ends_with(".parquet") => dir,
+        _ => loc,
+    };
+    format!("{}/", loc.trim_end_matches('/'))
+}
+
+impl Ddl<'_> {
+    pub fn statements(&self) -> String {
+        match self.dialect {
+            Dialect::Duckdb => self.duckdb(),
+            Dialect::Spark => self.spark(),
+            Dialect::Trino => self.athena(),
+        }
+    }
+
+    fn columns(&self, list: &[(&str, Type)], indent: &str) -> String {
+        let d = self.dialect;
+        list.iter()
+            .map(|(name, t)| {
+                let ty = match (d, t) {
+                    // Athena's DDL is Hive's: lowercase types, string for text.
+                    (Dialect::Trino, Type::Int) => "int",
+                    (Dialect::Trino, Type::BigInt) => "bigint",
+                    (Dialect::Trino, Type::Text) => "string",
+                    _ => d.ty(*t),
+                };
+                let name = match d {
+                    Dialect::Trino => format!("`{name}`"),
+                    _ => d.ident(name),
+                };
+                format!("{indent}{name} {ty}")
+            })
+            .collect::<Vec<_>>()
+            .join(",\n")
+    }
+
+    fn flow_columns(&self) -> Vec<(&str, Type)> {
+        self.columns.iter().map(|(n, t)| (n.as_str(), *t)).collect()
+    }
+
+    fn duckdb(&self) -> String {
+        let d = self.dialect;
+        let files = if self.flows_location.ends_with(".parquet") {
+            self.flows_location.to_string()
+        } else {
+            format!("{}**/*.parquet", folder(self.flows_location))
+        };
+        let nulls: Vec<String> = self
+            .columns
+            .iter()
+            .map(|(n, t)| format!("CAST(NULL AS {}) AS {}", d.ty(*t), d.ident(n)))
+            .collect();
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "-- The flow logs, every column the audit may read (null where the files have none).\n\
+             CREATE OR REPLACE VIEW {flows} AS\n\
+             SELECT * FROM read_parquet({files}, hive_partitioning = {hive}, union_by_name = true)\n\
+             UNION ALL BY NAME\n\
+             SELECT {nulls} WHERE FALSE;\n\
+             CREATE OR REPLACE VIEW {map} AS SELECT * FROM read_parquet({maps});",
+            flows = self.tables.flows,
+            map = self.tables.map,
+            files = d.lit(&files),
+            hive = !self.partition_by.is_empty(),
+            nulls = nulls.join(", "),
+            maps = d.lit(self.map_location),
+        );
+        s
+    }
+
+    fn spark(&self) -> String {
+        let d = self.dialect;
+        let mut cols = self.flow_columns();
+        cols.extend(self.partition_by.iter().map(|p| (p.as_str(), Type::Int)));
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "-- The flow logs, every column the audit may read (null where the files have none).\n\
+             CREATE TABLE IF NOT EXISTS {flows} (\n{cols}\n) USING parquet",
+            flows = self.tables.flows,
+            cols = self.columns(&cols, "  "),
+        );
+        if !self.partition_by.is_empty() {
+            let _ = writeln!(s, "PARTITIONED BY ({})", self.partition_by.join(", "));
+        }
+        let _ = writeln!(s, "LOCATION {};", d.lit(self.flows_location));
+        if !self.partition_by.is_empty() {
+            let _ = writeln!(
+                s,
+                "-- Finds the partitions (again after new ones are written).\n\
+                 MSCK REPAIR TABLE {};",
+                self.tables.flows
+            );
+        }
+        let _ = writeln!(
+            s,
+            "CREATE TABLE IF NOT EXISTS {map} (\n{cols}\n) USING parquet\nLOCATION {loc};",
+            map = self.tables.map,
+            cols = self.columns(&MAP_COLUMNS, "  "),
+            loc = d.lit(self.map_location),
+        );
+        s
+    }
+
+    /// Athena: Hive DDL, partitions found by projection (no crawler, no `MSCK`).
+    fn athena(&self) -> String {
+        let mut s = String::new();
+        let flows = folder(self.flows_location);
+        let _ = writeln!(
+            s,
+            "-- Athena: the flow logs, every column the audit may read (null where the files have none).\n\
+             CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n{}\n)",
+            self.tables.flows,
+            self.columns(&self.flow_columns(), "  ")
+        );
+        if !self.partition_by.is_empty() {
+            let keys: Vec<(&str, Type)> = self
+                .partition_by
+                .iter()
+                .map(|p| (p.as_str(), Type::Int))
+                .collect();
+            let _ = writeln!(s, "PARTITIONED BY (\n{}\n)", self.columns(&keys, "  "));
+        }
+        let _ = writeln!(s, "STORED AS PARQUET\nLOCATION '{flows}'");
+        if !self.partition_by.is_empty() {
+            let mut props = vec!["'projection.enabled' = 'true'".to_string()];
+            let mut template = flows.trim_end_matches('/').to_string();
+            for p in self.partition_by {
+                let (range, digits) = match p.as_str() {
+                    "year" => ("2015,2099", None),
+                    "month" => ("1,12", Some(2)),
+                    "day" => ("1,31", Some(2)),
+                    _ => ("0,23", Some(2)),
+                };
+                props.push(format!("'projection.{p}.type' = 'integer'"));
+                props.push(format!("'projection.{p}.range' = '{range}'"));
+                if let Some(n) = digits {
+                    props.push(format!("'projection.{p}.digits' = '{n}'"));
+                }
+                let _ = write!(template, "/{p}=${{{p}}}");
+            }
+            props.push(format!("'storage.location.template' = '{template}/'"));
+            let _ = writeln!(s, "TBLPROPERTIES (\n  {}\n)", props.join(",\n  "));
+        }
+        s.push_str(";\n");
+        let _ = writeln!(
+            s,
+            "-- The ENI map: its folder holds map.parquet (vpcflow map --format parquet).\n\
+             CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n{}\n)\nSTORED AS PARQUET\nLOCATION '{}';",
+            self.tables.map,
+            self.columns(&MAP_COLUMNS, "  "),
+            folder(self.map_location)
+        );
+        s
+    }
+}

@@ -1,0 +1,311 @@
+//! `vpcflow sql` on the real engines: the demo and generated scenarios (every flow-log
+//! version the generator writes, layout switches, IPv6, both kinds of map) converted to
+//! Parquet in each layout, the tables made with `vpcflow sql --ddl`, and the emitted
+//! query run on DuckDB and on Apache Spark in local mode (`scripts/run-sql`). Each must
+//! return exactly the lines of `vpcflow audit --format json` on the text.
+//!
+//! `VPCFLOW_SQL_ENGINES=require` (CI) makes a missing engine a failure; `skip` skips
+//! the engines; `duckdb` or `spark` runs (and requires) that one only; unset, an engine
+//! that is not installed is skipped with a message. `VPCFLOW_SQL_CASES=DIR` keeps the
+//! converted cases there, to run `scripts/run-sql` on them again.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
+
+fn root(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn ok(o: Output, what: &str) -> Output {
+    assert!(
+        o.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// How the flow logs of a case are laid out in Parquet.
+#[derive(Clone, Copy, Debug)]
+enum Layout {
+    File,
+    Days,
+    Hours,
+}
+
+/// One scenario: its logs, its map files, policy, the native findings, and how its
+/// Parquet is laid out.
+struct Scenario {
+    name: String,
+    logs: PathBuf,
+    maps: Vec<PathBuf>,
+    policy: PathBuf,
+    layout: Layout,
+    /// `vpcflow audit --format json`, as lines.
+    native: Vec<String>,
+}
+
+const RANGES: &str = "testdata/aws-ip-ranges.json";
+
+fn native(logs: &Path, maps: &[PathBuf], policy: &Path) -> Vec<String> {
+    let mut args = vec![
+        "audit".to_string(),
+        logs.display().to_string(),
+        "--policy".into(),
+        policy.display().to_string(),
+        "--aws-ip-ranges".into(),
+        root(RANGES).display().to_string(),
+        "--format".into(),
+        "json".into(),
+        "-q".into(),
+    ];
+    for m in maps {
+        args.push("--map".into());
+        args.push(m.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&args);
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "audit: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Generated scenarios (scripts/gen-flowlogs --rule-cases), with either kind of map.
+fn generated(dir: &Path) -> Option<Vec<Scenario>> {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipping generated scenarios: python3 is needed for scripts/gen-flowlogs");
+        return None;
+    }
+    let mut out = Vec::new();
+    for (seed, version, switch, extra, layout) in [
+        ("21", "2", None, None, Layout::Days),
+        ("22", "5", None, None, Layout::Hours),
+        ("23", "7", Some("2"), Some("--hard-cases"), Layout::File),
+        ("24", "10", None, None, Layout::Days),
+        ("25", "5", Some("10"), Some("--hard-cases"), Layout::Hours),
+        ("26", "10", None, Some("--no-violations"), Layout::File),
+    ] {
+        let d = dir.join(format!("gen-v{version}-{seed}"));
+        let mut cmd = Command::new("python3");
+        cmd.arg(root("scripts/gen-flowlogs"))
+            .args(["--seed", seed, "--version", version, "--layout", "s3"])
+            .args(["--rule-cases", "--records", "6000", "--quiet"]);
+        if let Some(v) = switch {
+            cmd.args(["--switch-version", v]);
+        }
+        cmd.args(extra);
+        cmd.arg("--out").arg(d.join("logs"));
+        for (flag, file) in [
+            ("--map-out", "map.csv"),
+            ("--policy-out", "policy.toml"),
+            ("--describe-tasks-out", "tasks.json"),
+            ("--describe-enis-out", "enis.json"),
+        ] {
+            cmd.arg(flag).arg(d.join(file));
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for (kind, maps) in [
+            ("csv", vec![d.join("map.csv")]),
+            ("json", vec![d.join("tasks.json"), d.join("enis.json")]),
+        ] {
+            let logs = d.join("logs");
+            let policy = d.join("policy.toml");
+            out.push(Scenario {
+                name: format!("gen-v{version}-{seed}-{kind}"),
+                native: native(&logs, &maps, &policy),
+                logs,
+                maps,
+                policy,
+                layout,
+            });
+        }
+    }
+    Some(out)
+}
+
+fn demo() -> Vec<Scenario> {
+    let d = root("testdata/demo");
+    [
+        ("demo-csv", vec![d.join("eni-map.csv")], Layout::Days),
+        (
+            "demo-json",
+            vec![
+                d.join("aws/describe-tasks.json"),
+                d.join("aws/describe-network-interfaces.json"),
+            ],
+            Layout::File,
+        ),
+    ]
+    .into_iter()
+    .map(|(name, maps, layout)| Scenario {
+        name: name.to_string(),
+        native: native(&d.join("logs"), &maps, &d.join("policy.toml")),
+        logs: d.join("logs"),
+        maps,
+        policy: d.join("policy.toml"),
+        layout,
+    })
+    .collect()
+}
+
+/// Converts a scenario to Parquet and writes each engine's DDL and query into
+/// `case/<engine>/`.
+fn prepare(s: &Scenario, case: &Path, engines: &[&str]) {
+    std::fs::create_dir_all(case).unwrap();
+    let logs = s.logs.to_str().unwrap();
+    let (flows, keys) = match s.layout {
+        Layout::File => (case.join("flows.parquet"), None),
+        Layout::Days => (case.join("flows"), Some("year,month,day")),
+        Layout::Hours => (case.join("flows"), Some("year,month,day,hour")),
+    };
+    let flows = flows.to_str().unwrap().to_string();
+    let mut args = vec!["convert", logs, "-o", &flows, "-q"];
+    if let Some(k) = keys {
+        args.extend(["--partition-by", k]);
+    }
+    ok(run(&args), "convert");
+    let map = case.join("map.parquet");
+    let map = map.to_str().unwrap();
+    let mut args = vec!["map"];
+    let files: Vec<String> = s.maps.iter().map(|m| m.display().to_string()).collect();
+    args.extend(files.iter().map(String::as_str));
+    args.extend(["--format", "parquet", "-o", map]);
+    ok(run(&args), "map");
+    for e in engines {
+        let dir = case.join(e);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut args = vec![
+            "sql",
+            "--dialect",
+            e,
+            "--ddl",
+            "--flows-location",
+            &flows,
+            "--map-location",
+            map,
+        ];
+        if let Some(k) = keys {
+            args.extend(["--partition-by", k]);
+        }
+        let ddl = ok(run(&args), "sql --ddl");
+        std::fs::write(dir.join("ddl.sql"), ddl.stdout).unwrap();
+        let policy = s.policy.to_str().unwrap();
+        let ranges = root(RANGES);
+        let q = ok(
+            run(&[
+                "sql",
+                "--dialect",
+                e,
+                "--policy",
+                policy,
+                "--aws-ip-ranges",
+                ranges.to_str().unwrap(),
+            ]),
+            "sql",
+        );
+        std::fs::write(dir.join("query.sql"), q.stdout).unwrap();
+    }
+}
+
+/// Whether an engine can be used here; panics when CI requires it and it cannot.
+fn engine_available(engine: &str) -> bool {
+    let mut mode = std::env::var("VPCFLOW_SQL_ENGINES").unwrap_or_default();
+    if mode == "skip" || ["duckdb", "spark"].contains(&mode.as_str()) && mode != engine {
+        eprintln!("skipping {engine}: VPCFLOW_SQL_ENGINES={mode}");
+        return false;
+    }
+    if mode == engine {
+        mode = "require".into();
+    }
+    let module = if engine == "spark" { "pyspark" } else { engine };
+    let found = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            mode != "require",
+            "VPCFLOW_SQL_ENGINES=require, but the Python package {module} is not installed"
+        );
+        eprintln!("skipping {engine}: python3 cannot import {module} (pip install {module})");
+    }
+    found
+}
+
+#[test]
+fn the_emitted_sql_returns_the_native_findings_on_duckdb_and_spark() {
+    let engines: Vec<&str> = ["duckdb", "spark"]
+        .into_iter()
+        .filter(|e| engine_available(e))
+        .collect();
+    if engines.is_empty() {
+        return;
+    }
+    // `VPCFLOW_SQL_CASES=DIR` keeps the cases there (to rerun an engine on them).
+    let temp = tempfile::tempdir().unwrap();
+    let dir =
+        std::env::var_os("VPCFLOW_SQL_CASES").map_or(temp.path().to_path_buf(), PathBuf::from);
+    let mut scenarios = demo();
+    scenarios.extend(generated(&dir).unwrap_or_default());
+    // Every rule is found somewhere, and one scenario has no finding at all.
+    let all: String = scenarios.iter().flat_map(|s| s.native.clone()).collect();
+    for rule in [
+        "unexpected-ingress",
+        "unexpected-egress",
+        "cleartext",
+        "isolation",
+        "privatelink-bypass",
+    ] {
+        assert!(all.contains(&format!("\"rule\":\"{rule}\"")), "{rule}");
+    }
+    let cases: Vec<PathBuf> = scenarios
+        .iter()
+        .map(|s| {
+            let case = dir.join("cases").join(&s.name);
+            prepare(s, &case, &engines);
+            case
+        })
+        .collect();
+    for e in &engines {
+        let mut cmd = Command::new("python3");
+        cmd.arg(root("scripts/run-sql")).args(["--engine", e]);
+        cmd.args(cases.iter().map(|c| c.join(e)));
+        let o = cmd.output().unwrap();
+        assert!(
+            o.status.success(),
+            "run-sql --engine {e}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for (s, case) in scenarios.iter().zip(&cases) {
+            let got = std::fs::read_to_string(case.join(e).join("findings.jsonl")).unwrap();
+            let got: Vec<&str> = got.lines().collect();
+            assert_eq!(
+                got, s.native,
+                "{e} on {} ({:?}) differs from vpcflow audit",
+                s.name, s.layout
+            );
+            let secs = std::fs::read_to_string(case.join(e).join("seconds")).unwrap();
+            eprintln!(
+                "{e}: {} ({:?}): {} findings in {} s",
+                s.name,
+                s.layout,
+                got.len(),
+                secs.trim()
+            );
+        }
+    }
+}
