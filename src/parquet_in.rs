@@ -19,9 +19,9 @@
 //! not read: attribution is computed again from the map, as for text. Columns whose
 //! names are not field names (a pandas index, `__index_level_0__`) are left out too.
 //!
-//! Files are read in parallel by row group: [`row_group_units`] splits a file into
-//! units of whole row groups, and [`scan_parquet`] reads one unit, projected to the
-//! columns the job needs.
+//! Files are read in parallel by rows: [`row_units`] splits a file into units of whole
+//! small row groups or of parts of large ones, and [`scan_parquet`] reads one unit,
+//! projected to the columns the job needs.
 
 use std::fs::File;
 use std::path::Path;
@@ -34,8 +34,11 @@ use arrow::array::{
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
 use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::PageIndexPolicy;
 
 use crate::error::{Excerpt, FieldProblem, FileError, Reject, RejectKind};
 use crate::format::{Kind, Layout};
@@ -56,11 +59,13 @@ fn flow_columns(schema: &Schema) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// Units of row groups, as `[first, end)` ranges: each row group its own unit, merged
-/// with the next ones while they stay under `chunk` bytes (compressed), and the file's
-/// layout; `None` for a file that is not readable Parquet (it is then read whole and
-/// reports its own error) or that makes one unit.
-pub fn row_group_units(path: &Path, chunk: u64) -> Option<(Vec<(u64, u64)>, Layout)> {
+/// Units of rows, as `[first, end)` row numbers of the file, about `chunk` compressed
+/// bytes each: small row groups are merged with the next ones while they stay under
+/// `chunk`, and a large one (an engine-sized row group of 128 MB) is cut into row
+/// ranges that are read through the page index, so that one file is still read in
+/// parallel. Also the file's layout; `None` for a file that is not readable Parquet (it
+/// is then read whole and reports its own error) or that makes one unit.
+pub fn row_units(path: &Path, chunk: u64) -> Option<(Vec<(u64, u64)>, Layout)> {
     let file = File::open(path).ok()?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
     let layout = Layout::new(
@@ -69,31 +74,50 @@ pub fn row_group_units(path: &Path, chunk: u64) -> Option<(Vec<(u64, u64)>, Layo
             .map(|(_, n)| n.as_str()),
     )
     .ok()?;
+    let chunk = chunk.max(1);
     let mut ranges: Vec<(u64, u64)> = Vec::new();
-    let mut bytes = 0u64;
-    for (i, g) in builder.metadata().row_groups().iter().enumerate() {
-        let size = g.compressed_size().max(0) as u64;
-        match ranges.last_mut() {
-            Some(last) if bytes + size < chunk => {
-                last.1 = i as u64 + 1;
-                bytes += size;
+    // Bytes of the last range, when it may take more row groups.
+    let mut open: Option<u64> = None;
+    let mut row = 0u64;
+    for g in builder.metadata().row_groups() {
+        let (rows, size) = (
+            g.num_rows().max(0) as u64,
+            g.compressed_size().max(0) as u64,
+        );
+        let end = row + rows;
+        match (ranges.last_mut(), open) {
+            (Some(last), Some(bytes)) if bytes + size < chunk => {
+                last.1 = end;
+                open = Some(bytes + size);
+            }
+            _ if size >= chunk && rows > 1 => {
+                let pieces = size.div_ceil(chunk).min(rows);
+                let per = rows.div_ceil(pieces);
+                let mut from = row;
+                while from < end {
+                    ranges.push((from, (from + per).min(end)));
+                    from += per;
+                }
+                open = None;
             }
             _ => {
-                ranges.push((i as u64, i as u64 + 1));
-                bytes = size;
+                ranges.push((row, end));
+                open = Some(size);
             }
         }
+        row = end;
     }
     (ranges.len() > 1).then_some((ranges, layout))
 }
 
-/// Reads the row groups `groups` (`[first, end)`; all when `None`) of a Parquet file
-/// into `sink`, checked and converted to the field types, and returns the file's
-/// layout. Rows are numbered from the file's first row.
+/// Reads the rows `rows` (`[first, end)` row numbers; all when `None`) of a Parquet
+/// file into `sink`, checked and converted to the field types, and returns the file's
+/// layout. Rows are numbered from the unit's first row, as a chunk of text numbers its
+/// lines: the pipeline adds the rows of the file's units before it.
 pub fn scan_parquet(
     source: &Source,
     path: &Path,
-    groups: Option<(u64, u64)>,
+    rows: Option<(u64, u64)>,
     options: &ScanOptions,
     sink: &mut dyn ScanSink,
     stats: &mut ScanStats,
@@ -109,9 +133,15 @@ pub fn scan_parquet(
             )),
         )
     };
-    let opened = File::open(path)
-        .map_err(|e| e.to_string())
-        .and_then(|f| ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string()));
+    // The page index lets a range of rows skip the pages of the rows outside it.
+    let opened = File::open(path).map_err(|e| e.to_string()).and_then(|f| {
+        let policy = match rows {
+            Some(_) => PageIndexPolicy::Optional,
+            None => PageIndexPolicy::Skip,
+        };
+        let options = ArrowReaderOptions::new().with_page_index_policy(policy);
+        ParquetRecordBatchReaderBuilder::try_new_with_options(f, options).map_err(|e| e.to_string())
+    });
     let builder = match opened {
         Ok(b) => b,
         Err(e) => {
@@ -132,13 +162,34 @@ pub fn scan_parquet(
         }
     };
     let meta = builder.metadata().clone();
-    let row_groups = meta.num_row_groups() as u64;
-    let (first, end) = groups.unwrap_or((0, row_groups));
-    let first_row: i64 = meta.row_groups()[..first as usize]
+    let total: u64 = meta
+        .row_groups()
         .iter()
-        .map(|g| g.num_rows())
+        .map(|g| g.num_rows().max(0) as u64)
         .sum();
-    if first == 0 {
+    let (first_row, end_row) = rows.unwrap_or((0, total));
+    // The row groups the rows lie in, and which of their rows to read.
+    let mut groups = Vec::new();
+    let mut selection: Vec<RowSelector> = Vec::new();
+    let mut at = 0u64;
+    for (i, g) in meta.row_groups().iter().enumerate() {
+        let end = at + g.num_rows().max(0) as u64;
+        if end > first_row && at < end_row {
+            groups.push(i);
+            let (from, to) = (first_row.max(at), end_row.min(end));
+            for s in [
+                RowSelector::skip((from - at) as usize),
+                RowSelector::select((to - from) as usize),
+                RowSelector::skip((end - to) as usize),
+            ] {
+                if s.row_count > 0 {
+                    selection.push(s);
+                }
+            }
+        }
+        at = end;
+    }
+    if first_row == 0 {
         raw.fetch_add(
             std::fs::metadata(path).map_or(0, |m| m.len()),
             Ordering::Relaxed,
@@ -158,11 +209,14 @@ pub fn scan_parquet(
         .map(|(k, (i, _))| (k, *i))
         .collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().map(|(_, i)| *i));
-    let reader = builder
+    let mut builder = builder
         .with_projection(mask)
-        .with_row_groups((first as usize..end as usize).collect())
-        .with_batch_size(options.batch_size.max(1))
-        .build();
+        .with_row_groups(groups)
+        .with_batch_size(options.batch_size.max(1));
+    if rows.is_some() {
+        builder = builder.with_row_selection(RowSelection::from(selection));
+    }
+    let reader = builder.build();
     let mut reader = match reader {
         Ok(r) => r,
         Err(e) => {
@@ -170,7 +224,7 @@ pub fn scan_parquet(
             return Ok(None);
         }
     };
-    let mut row = first_row as u64;
+    let mut row = 0u64;
     loop {
         let batch = match reader.next() {
             None => break,

@@ -113,11 +113,11 @@ pub struct Unit {
     pub source: Source,
     /// Index of the source in the list given to [`plan`].
     pub source_index: usize,
-    /// `start..end` for a chunk of a plain file (bytes) or of a Parquet file (row
-    /// groups, see `row_groups`); `None` for a whole source.
+    /// `start..end` for a chunk of a plain file (bytes) or of a Parquet file (rows,
+    /// see `rows`); `None` for a whole source.
     pub range: Option<(u64, u64)>,
-    /// Whether `range` counts the row groups of a Parquet file.
-    pub row_groups: bool,
+    /// Whether `range` counts the rows of a Parquet file.
+    pub rows: bool,
     /// The layout the unit is decoded with from its first byte. For a chunk after the
     /// first this is a guess (the file's first header, else `--fields` or the default);
     /// the pipeline checks it against the layout in force at the end of the chunk before
@@ -168,7 +168,7 @@ pub fn plan(sources: &[Source], options: &ScanOptions, chunk: u64) -> (Vec<Unit>
             source: source.clone(),
             source_index: i,
             range: None,
-            row_groups: false,
+            rows: false,
             layout: base.clone(),
         };
         let Source::File(path) = source else {
@@ -180,26 +180,28 @@ pub fn plan(sources: &[Source], options: &ScanOptions, chunk: u64) -> (Vec<Unit>
             continue;
         }
         match chunks(path, chunk) {
-            // Parquet: units of whole row groups, each after the first guessed (rightly)
-            // to have the file's layout.
-            Some(Split::Parquet) => match crate::parquet_in::row_group_units(path, chunk) {
-                Some((ranges, layout)) => {
-                    let layout = Some(Arc::new(layout));
-                    for r in ranges {
-                        units.push(Unit {
-                            range: Some(r),
-                            row_groups: true,
-                            layout: if r.0 == 0 {
-                                base.clone()
-                            } else {
-                                layout.clone()
-                            },
-                            ..whole.clone()
-                        });
+            // Parquet: units of rows (whole row groups, or parts of large ones), each
+            // after the first guessed (rightly) to have the file's layout.
+            Some(Split::Parquet) => {
+                match crate::parquet_in::row_units(path, chunk / PARQUET_CHUNK_DIVISOR) {
+                    Some((ranges, layout)) => {
+                        let layout = Some(Arc::new(layout));
+                        for r in ranges {
+                            units.push(Unit {
+                                range: Some(r),
+                                rows: true,
+                                layout: if r.0 == 0 {
+                                    base.clone()
+                                } else {
+                                    layout.clone()
+                                },
+                                ..whole.clone()
+                            });
+                        }
                     }
+                    None => units.push(whole),
                 }
-                None => units.push(whole),
-            },
+            }
             Some(Split::Lines(bounds, header)) if bounds.len() > 2 => {
                 let guess = header.map(Arc::new).or(base.clone());
                 for (k, w) in bounds.windows(2).enumerate() {
@@ -340,8 +342,8 @@ fn scan_one(
         sink,
         stats,
     };
-    // Parquet row groups `range` of a file.
-    if let (true, Source::File(path)) = (unit.row_groups, source) {
+    // Parquet rows `range` of a file.
+    if let (true, Source::File(path)) = (unit.rows, source) {
         return crate::parquet_in::scan_parquet(
             source, path, range, options, out.sink, out.stats, raw,
         );
@@ -518,6 +520,11 @@ fn decoder(options: &ScanOptions, start: u64) -> Decoder {
 /// Gzip inputs of at least this many bytes (and stdin) are inflated on a thread of
 /// their own; smaller ones (most S3 objects) are many, and already read in parallel.
 pub const INFLATE_THREAD_BYTES: u64 = 4 << 20;
+
+/// A Parquet unit holds about a quarter of a text chunk's bytes, compressed: its rows
+/// are about as many as a text chunk's lines (flow logs compress about tenfold), in
+/// units small enough to spread an engine-sized row group over the cores.
+const PARQUET_CHUNK_DIVISOR: u64 = 4;
 
 /// The read buffer of `scan_one`, reused by the units a thread scans one after the
 /// other: zeroed once when it grows, not for every small file.

@@ -324,3 +324,57 @@ fn an_error_from_the_consumer_stops_the_run() {
     assert!(matches!(r, Err(Error::Usage(m)) if m == "enough"));
     assert_eq!(calls, 3);
 }
+
+#[test]
+fn parquet_rejects_in_a_later_unit_are_numbered_once() {
+    // A Parquet file of four row groups read in several units: a bad row's number is
+    // its row in the file, counted once (units used to number from the file's first
+    // row, and the pipeline then added the rows of the units before it again).
+    use arrow::array::{ArrayRef, Int32Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flows.parquet");
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("version", DataType::Int32, true),
+        Field::new("interface_id", DataType::Utf8, true),
+        Field::new("dstport", DataType::Int32, true),
+        Field::new("bytes", DataType::Int64, true),
+    ]));
+    // Rows 1..=400; 70000 is out of range in rows 7, 250 and 400.
+    let bad = [7, 250, 400];
+    let ports: Vec<i32> = (1..=400)
+        .map(|r| if bad.contains(&r) { 70_000 } else { r })
+        .collect();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            std::sync::Arc::new(Int32Array::from(vec![5; 400])) as ArrayRef,
+            std::sync::Arc::new(StringArray::from(vec!["eni-1"; 400])),
+            std::sync::Arc::new(Int32Array::from(ports)),
+            std::sync::Arc::new(Int64Array::from_iter_values(1..=400)),
+        ],
+    )
+    .unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(100))
+        .build();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    for chunk in [64, 1 << 30] {
+        let mut input = input(vec![Source::File(path.clone())], 2);
+        input.chunk = chunk;
+        let mut events = Collected::default();
+        let sum = Sum {
+            live: Live::default(),
+        };
+        let (total, totals) = fold(&run(&input), &&sum, &mut events).unwrap();
+        assert_eq!(total.sum, (1..=400u64).sum::<u64>() - 7 - 250 - 400);
+        let lines: Vec<u64> = events.rejects.iter().map(|r| r.1).collect();
+        assert_eq!(lines, bad.map(|b| b as u64), "chunk {chunk}");
+        assert_eq!(totals.scan.counts.records, 397);
+    }
+}

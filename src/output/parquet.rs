@@ -131,9 +131,15 @@ impl Temp {
     }
 }
 
+/// Row groups end at about this many encoded bytes: the size engines are tuned for
+/// (Spark's and Hive's block size; Athena and DuckDB read by row group too).
+pub const ROW_GROUP_BYTES: usize = 128 << 20;
+
 fn properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(None)
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .set_created_by(format!("vpcflow {}", env!("CARGO_PKG_VERSION")))
         .build()
 }
