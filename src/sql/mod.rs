@@ -258,10 +258,12 @@ impl Query<'_> {
             let names: Vec<String> = peers.services.iter().map(|s| self.lit(s)).collect();
             any.push(format!("p_service IN ({})", names.join(", ")));
         }
+        // A peer without a service makes `p_service IN (...)` null: the peer is then
+        // not on the list, as natively, not unknown.
         if any.is_empty() {
             "FALSE".to_string()
         } else {
-            format!("({})", any.join(" OR "))
+            format!("COALESCE({}, FALSE)", any.join(" OR "))
         }
     }
 
