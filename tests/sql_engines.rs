@@ -200,7 +200,9 @@ fn prepare(s: &Scenario, case: &Path, engines: &[&str]) {
         args.extend(["--partition-by", k]);
     }
     ok(run(&args), "convert");
-    let map = case.join("map.parquet");
+    // Alone in its folder: Spark's and Athena's tables take the folder.
+    std::fs::create_dir_all(case.join("eni-map")).unwrap();
+    let map = case.join("eni-map").join("map.parquet");
     let map = map.to_str().unwrap();
     let mut args = vec!["map"];
     let files: Vec<String> = s.maps.iter().map(|m| m.display().to_string()).collect();
@@ -356,7 +358,7 @@ fn agree(scenarios: &[Scenario], dir: &Path, engines: &[&str]) {
                 "CREATE VIEW flows AS SELECT * FROM read_parquet('{}/**/*.parquet', hive_partitioning = true);\n\
                  CREATE VIEW eni_map AS SELECT * FROM read_parquet('{}');\n",
                 flows.display(),
-                case.join("map.parquet").display()
+                case.join("eni-map").join("map.parquet").display()
             ),
         )
         .unwrap();

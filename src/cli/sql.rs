@@ -70,7 +70,8 @@ pub struct SqlArgs {
     #[arg(long, value_name = "PATH")]
     flows_location: Option<String>,
 
-    /// With --ddl: where the ENI map lies (a .parquet file; for Athena, its folder).
+    /// With --ddl: where the ENI map lies: a .parquet file alone in its folder (Spark and
+    /// Athena read the folder).
     #[arg(long, value_name = "PATH")]
     map_location: Option<String>,
 

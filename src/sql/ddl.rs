@@ -32,7 +32,8 @@ pub struct Ddl<'a> {
     pub tables: &'a Tables,
     /// The flow logs: a `.parquet` file, or a folder (a Hive tree when partitioned).
     pub flows_location: &'a str,
-    /// The map: a `.parquet` file (a folder for Athena).
+    /// The map: a `.parquet` file alone in its folder, or that folder (Spark and Athena
+    /// take the folder).
     pub map_location: &'a str,
     /// The partition keys of the tree (`year`, `month`, `day`, `hour`), outermost first.
     pub partition_by: &'a [String],
@@ -109,7 +110,11 @@ impl Ddl<'_> {
             files = d.lit(&files),
             hive = !self.partition_by.is_empty(),
             nulls = nulls.join(", "),
-            maps = d.lit(self.map_location),
+            maps = d.lit(&if self.map_location.ends_with(".parquet") {
+                self.map_location.to_string()
+            } else {
+                format!("{}*.parquet", folder(self.map_location))
+            }),
         );
         s
     }
@@ -138,12 +143,14 @@ impl Ddl<'_> {
                 self.tables.flows
             );
         }
+        // A table's location is a folder (the metastore insists): the map file's own.
         let _ = writeln!(
             s,
-            "CREATE TABLE IF NOT EXISTS {map} (\n{cols}\n) USING parquet\nLOCATION {loc};",
+            "-- The ENI map: its folder holds map.parquet (vpcflow map --format parquet) alone.\n\
+             CREATE TABLE IF NOT EXISTS {map} (\n{cols}\n) USING parquet\nLOCATION {loc};",
             map = self.tables.map,
             cols = self.columns(&MAP_COLUMNS, "  "),
-            loc = d.lit(self.map_location),
+            loc = d.lit(&folder(self.map_location)),
         );
         s
     }
@@ -191,7 +198,7 @@ impl Ddl<'_> {
         s.push_str(";\n");
         let _ = writeln!(
             s,
-            "-- The ENI map: its folder holds map.parquet (vpcflow map --format parquet).\n\
+            "-- The ENI map: its folder holds map.parquet (vpcflow map --format parquet) alone.\n\
              CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n{}\n)\nSTORED AS PARQUET\nLOCATION '{}';",
             self.tables.map,
             self.columns(&MAP_COLUMNS, "  "),

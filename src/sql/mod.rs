@@ -791,12 +791,12 @@ impl Query<'_> {
         let _ = writeln!(
             w,
             "-- 7. Findings: one per (rule, task ENI, peer, protocol, action), from each kind a connection makes.\n\
-             fk0 AS (\n  SELECT {cols}, {rank} AS rule_rank, {action} AS action,\n    \
+             kinds0 AS (\n  SELECT {cols}, {rank} AS rule_rank, {action} AS action,\n    \
              {when} AS keep,\n    \
              {n} AS n,\n    {p} AS p,\n    {b} AS b,\n    {f} AS f,\n    {l} AS l,\n    \
              k = 4 AND ue_n > 0 AS ev_status, k = 4 AND {clear_port} AND uk_n > 0 AS ev_port, k = 7 AND by_field AS ev_field\n  \
              FROM cf CROSS JOIN (VALUES {values}) AS kinds(k)\n),\n\
-             fr AS (SELECT * FROM fk0 WHERE keep AND n > 0),",
+             fr AS (SELECT * FROM kinds0 WHERE keep AND n > 0),",
             when = by_kind(&|k| k.when.to_string()),
             n = sum("n"),
             p = sum("p"),
