@@ -21,18 +21,13 @@ pub enum Type {
 }
 
 impl Dialect {
-    pub const ALL: [Dialect; 3] = [Dialect::Spark, Dialect::Trino, Dialect::Duckdb];
-
+    /// The name `--dialect` takes.
     pub fn as_str(self) -> &'static str {
         match self {
             Dialect::Spark => "spark",
             Dialect::Trino => "trino",
             Dialect::Duckdb => "duckdb",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Dialect> {
-        Dialect::ALL.into_iter().find(|d| d.as_str() == s)
     }
 
     /// A quoted identifier (flow-log columns such as `end` are reserved words).
