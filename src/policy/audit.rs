@@ -1238,7 +1238,7 @@ fn peer_words(f: &Finding, cluster: Option<&str>) -> String {
         Some("task") => {
             let of_cluster = match (cluster, f.cluster.as_deref()) {
                 (Some(c), Some(own)) if !super::same_cluster(c, own) => {
-                    format!(" in cluster {}", c.rsplit('/').next().unwrap_or(c))
+                    format!(" in cluster {}", super::cluster_name(c))
                 }
                 _ => String::new(),
             };
@@ -1340,7 +1340,7 @@ fn reason(f: &Finding, facts: &Facts, auditor: &Auditor) -> String {
             let cluster = f
                 .cluster
                 .as_deref()
-                .map(|c| c.rsplit('/').next().unwrap_or(c).to_string());
+                .map(|c| super::cluster_name(c).to_string());
             let lists = match rule {
                 Some(r)
                     if !r.ingress.is_empty()

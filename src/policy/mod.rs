@@ -627,10 +627,14 @@ fn lists(r: &Rule) -> impl Iterator<Item = (&'static str, &Peers)> {
     std::iter::once(("ingress_from", &r.ingress)).chain(r.egress.iter().map(|e| ("egress_to", e)))
 }
 
+/// The name of a cluster given as a name or an ARN (its last `/`-separated part).
+pub fn cluster_name(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
+}
+
 /// Whether two cluster names, each a name or an ARN, name the same cluster.
 fn same_cluster(a: &str, b: &str) -> bool {
-    let name = |s: &str| s.rsplit('/').next().unwrap_or(s).to_string();
-    name(a) == name(b)
+    cluster_name(a) == cluster_name(b)
 }
 
 #[cfg(test)]

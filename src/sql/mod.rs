@@ -151,11 +151,6 @@ struct Query<'a> {
     sgs: Vec<String>,
 }
 
-/// The last `/`-separated part of a cluster name or ARN.
-fn last_part(s: &str) -> &str {
-    s.rsplit('/').next().unwrap_or(s)
-}
-
 fn ints(v: &[u16]) -> String {
     v.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
 }
@@ -200,7 +195,7 @@ impl Query<'_> {
                     " WHEN {service} = {} AND {} = {} THEN {id}",
                     self.lit(&r.name),
                     self.d.last_part(cluster),
-                    self.lit(last_part(c))
+                    self.lit(crate::policy::cluster_name(c))
                 );
             }
         }
