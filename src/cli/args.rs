@@ -17,7 +17,7 @@ use vpcflow::source::Source;
 use vpcflow::source::{discover_all, input_named_by, FileId};
 use vpcflow::{time, Error};
 
-use super::report::Reporter;
+use super::reporter::Reporter;
 
 /// How flow logs are read: shared by every subcommand that takes INPUT.
 #[derive(Args, Debug, Clone)]

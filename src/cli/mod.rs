@@ -22,11 +22,11 @@ mod cat;
 mod convert;
 mod map;
 mod query;
-mod report;
+mod reporter;
 mod sql;
 
 use args::{ReadConfig, ReportFormat};
-use report::Reporter;
+use reporter::Reporter;
 
 #[derive(Parser, Debug)]
 #[command(
