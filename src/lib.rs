@@ -33,6 +33,7 @@
 //!   service an address is.
 //! - [`policy`] — the policy file and the audit.
 //! - [`query`] — filters, group-by, conversations.
+//! - [`report`] — the audit as one self-contained HTML page.
 //! - [`output`] — writers, and the prose of errors.
 //! - [`error`] — typed errors: rejected lines, file errors.
 
@@ -51,6 +52,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod policy;
 pub mod query;
+pub mod report;
 pub mod scan;
 pub mod source;
 pub mod sql;

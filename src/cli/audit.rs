@@ -7,16 +7,16 @@ use std::sync::Arc;
 
 use clap::Args;
 use vpcflow::aws_ranges::AwsRanges;
-use vpcflow::enrich::Enricher;
+use vpcflow::enrich::{EniMap, Enricher};
 use vpcflow::net::Cidr;
 use vpcflow::output::findings;
-use vpcflow::pipeline;
-use vpcflow::policy::audit::{self, AuditSummary, Auditor, Check, Checks};
+use vpcflow::pipeline::{self, Both, Fold, Nothing, Totals};
+use vpcflow::policy::audit::{self, AuditSummary, Auditor, Check, Checks, Finding};
 use vpcflow::policy::{CommandLineRules, Policy};
 use vpcflow::Error;
 
-use super::args::{MapOpts, ReadArgs, ReportFormat};
-use super::{default_format, execute, summarize, terminal_width};
+use super::args::{MapOpts, ReadArgs, ReadConfig, ReportFormat};
+use super::{default_format, execute, summarize, terminal_width, Ran};
 
 #[derive(Args, Debug)]
 pub struct AuditArgs {
@@ -135,29 +135,9 @@ impl RuleOpts {
 }
 
 pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
-    let mut config = args.read.config(true)?;
-    let policy = args.rules.policy(&args.map.cidrs()?)?;
-    let checks = args.rules.checks(&policy)?;
-    let ranges = args.rules.ranges()?;
-    let map = Arc::new(args.map.load(args.read.quiet)?);
-    policy
-        .check_against(args.rules.policy_name(), &map)
-        .map_err(|e| Error::Usage(format!("--policy: {e}")))?;
-    let enricher = Enricher::new(map.clone(), &policy.vpc_cidrs);
-    let auditor = Auditor {
-        checks,
-        aws_ranges: ranges.as_ref(),
-        ..Auditor::new(&policy, &map)
-    };
-    config.input.options.projection = Some(Arc::new(auditor.projection()));
-    let ran = execute(&mut config, Some(&enricher), |run, reporter| {
-        pipeline::fold(run, &auditor, reporter)
-    })?
-    .map(|state| state.finish(&auditor));
-    let (findings, summary) = &ran.value;
-    let (findings, summary) = (findings.as_slice(), summary);
-    let nothing = nothing_audited(summary, &ran.totals.enrich, !map.is_empty());
-    if nothing.is_none() {
+    let run = Audited::run(&args.read, &args.map, &args.rules, |_| Nothing)?;
+    if run.nothing.is_none() {
+        let (findings, summary) = (&run.findings, &run.summary);
         let format = args.format.unwrap_or_else(default_format);
         let stdout = io::stdout();
         let out = io::BufWriter::new(stdout.lock());
@@ -167,25 +147,106 @@ pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
             ReportFormat::Table => findings::write_table(findings, summary, terminal_width(), out)?,
         }
     }
-    summarize(&mut config, &ran, true)?;
-    config.reporter.audit(summary);
-    if let Some(why) = nothing {
-        return Err(Error::Input(format!("no task could be audited: {why}")));
+    run.finish()
+}
+
+/// An audit that ran over the inputs, with another fold (`X`) in the same pass: what
+/// `audit` prints and `report` draws.
+pub struct Audited<X> {
+    pub config: ReadConfig,
+    pub findings: Vec<Finding>,
+    pub summary: AuditSummary,
+    /// The other fold's state.
+    pub extra: X,
+    pub totals: Totals,
+    pub unreadable: bool,
+    pub policy: Policy,
+    pub map: Arc<EniMap>,
+    /// Why no task could be audited (exit 2), in words.
+    pub nothing: Option<String>,
+}
+
+impl<X> Audited<X> {
+    /// Loads the policy and the map, and audits the inputs; `extra` makes the fold that
+    /// runs beside the audit.
+    pub fn run<F: Fold<State = X>>(
+        read: &ReadArgs,
+        map: &MapOpts,
+        rules: &RuleOpts,
+        extra: impl FnOnce(&Arc<EniMap>) -> F,
+    ) -> Result<Audited<X>, Error> {
+        let mut config = read.config(true)?;
+        let policy = rules.policy(&map.cidrs()?)?;
+        let checks = rules.checks(&policy)?;
+        let ranges = rules.ranges()?;
+        let map = Arc::new(map.load(read.quiet)?);
+        policy
+            .check_against(rules.policy_name(), &map)
+            .map_err(|e| Error::Usage(format!("--policy: {e}")))?;
+        let enricher = Enricher::new(map.clone(), &policy.vpc_cidrs);
+        let auditor = Auditor {
+            checks,
+            aws_ranges: ranges.as_ref(),
+            ..Auditor::new(&policy, &map)
+        };
+        config.input.options.projection = Some(Arc::new(auditor.projection()));
+        let extra = extra(&map);
+        let ran = execute(&mut config, Some(&enricher), |run, reporter| {
+            pipeline::fold(run, &Both(&auditor, extra), reporter)
+        })?;
+        let ((state, extra), totals, unreadable) = (ran.value, ran.totals, ran.unreadable);
+        let (findings, summary) = state.finish(&auditor);
+        let nothing = nothing_audited(&summary, &totals.enrich, !map.is_empty());
+        Ok(Audited {
+            config,
+            findings,
+            summary,
+            extra,
+            totals,
+            unreadable,
+            policy,
+            map,
+            nothing,
+        })
     }
-    // No finding is a clean result only if every rule could judge what it had to.
-    if summary.findings() == 0 && summary.counts.aws_unknown > 0 {
-        return Err(Error::Input(format!(
-            "privatelink-bypass could not be judged: {}",
-            audit::aws_unknown_words(summary.counts.aws_unknown)
-        )));
+
+    /// Why a run that found nothing has not earned a clean result, in words: a rule it
+    /// could not judge.
+    pub fn unjudged(&self) -> Option<String> {
+        (self.summary.findings() == 0 && self.summary.counts.aws_unknown > 0).then(|| {
+            format!(
+                "privatelink-bypass could not be judged: {}",
+                audit::aws_unknown_words(self.summary.counts.aws_unknown)
+            )
+        })
     }
-    Ok(if ran.unreadable {
-        ExitCode::from(2)
-    } else if summary.findings() > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+
+    /// Prints the closing summaries and returns the exit code: 2 when no task could
+    /// be audited, a rule could not judge, or an input could not be read; else 1 with
+    /// findings, 0 without.
+    pub fn finish(mut self) -> Result<ExitCode, Error> {
+        let ran = Ran {
+            value: (),
+            totals: self.totals.clone(),
+            unreadable: self.unreadable,
+        };
+        summarize(&mut self.config, &ran, true)?;
+        self.config.reporter.audit(&self.summary);
+        if let Some(why) = &self.nothing {
+            return Err(Error::Input(format!("no task could be audited: {why}")));
+        }
+        // No finding is a clean result only if every rule could judge what it had to.
+        if let Some(why) = self.unjudged() {
+            return Err(Error::Input(why));
+        }
+        Ok(if self.unreadable {
+            ExitCode::from(2)
+        } else if self.summary.findings() > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
 }
 
 /// Why no task could be audited, in words; `None` when some task was.

@@ -22,6 +22,7 @@ mod cat;
 mod convert;
 mod map;
 mod query;
+mod report;
 mod reporter;
 mod sql;
 
@@ -102,6 +103,20 @@ enum Command {
         --map-location /data/map.parquet\n  \
         vpcflow sql --policy policy.toml --dialect spark --fields '${version} ${interface-id} ...'")]
     Sql(sql::SqlArgs),
+    /// Write the audit as one self-contained HTML page: the findings with their reasons,
+    /// each service's traffic over time and its peers as a graph, rejected traffic.
+    /// Same scan and exit codes as audit.
+    #[command(
+        after_help = "The page opens offline in any browser: its style, script and SVG \
+        charts are inline, and it loads nothing from the network. Exit codes as audit: 0 no \
+        findings, 1 findings, 2 error or nothing could be judged (the page is still written \
+        when there is something to show, with the reason at its top).\n\n\
+        Examples:\n  \
+        vpcflow report AWSLogs/ --map eni-map.csv --policy policy.toml -o report.html\n  \
+        vpcflow report logs/ --map tasks.json --map enis.json --policy policy.toml --since 2026-11-01 -o nov.html\n  \
+        vpcflow report flows.parquet --map eni-map.csv --policy policy.toml -o - > report.html"
+    )]
+    Report(report::ReportArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -125,6 +140,7 @@ pub fn run() -> ExitCode {
         Command::Audit(args) => audit::audit(args),
         Command::Query(args) => query::query(*args),
         Command::Sql(args) => sql::sql(args),
+        Command::Report(args) => report::report(args),
     };
     match result {
         Ok(code) => code,

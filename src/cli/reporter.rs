@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use vpcflow::enrich::EnrichStats;
 use vpcflow::error::{FileError, Reject};
-use vpcflow::output::printable;
+use vpcflow::output::{human_bytes, printable};
 use vpcflow::pipeline::Events;
 use vpcflow::policy::audit::AuditSummary;
 use vpcflow::scan::{ScanOptions, ScanStats};
@@ -137,6 +137,11 @@ impl Events for Reporter {
 }
 
 impl Reporter {
+    /// The files whose reading broke off, each with what was lost.
+    pub fn damaged(&self) -> &[String] {
+        &self.damaged
+    }
+
     /// Shows a progress bar over the inputs' total size, on a terminal only.
     pub fn start_progress(&mut self, sources: &[Source]) {
         if self.quiet || !io::stderr().is_terminal() {
@@ -372,17 +377,6 @@ pub fn summary(stats: &ScanStats, options: &ScanOptions, shown_from: u64, failed
 
 fn options_has_errors_hint(rejects: u64) -> bool {
     rejects > SHOWN_REJECTS
-}
-
-/// `1234567` -> `1.2 MB`.
-pub fn human_bytes(n: u64) -> String {
-    let n = n as f64;
-    match n {
-        n if n >= 1e9 => format!("{:.2} GB", n / 1e9),
-        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
-        n if n >= 1e3 => format!("{:.1} kB", n / 1e3),
-        n => format!("{n} B"),
-    }
 }
 
 /// `2830000.0` -> `2.83 M`.

@@ -4,8 +4,10 @@
 //! going through `String` or `serde`: flow-log output is millions of rows, and the
 //! formatting is the hot path of `vpcflow cat`.
 
+use std::fs::File;
 use std::io::{self, Write};
 use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, DictionaryArray, FixedSizeBinaryArray, Int32Array, Int64Array,
@@ -192,6 +194,69 @@ pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
         }
     }
     out.push(b'"');
+}
+
+/// `1234567` -> `1.2 MB`.
+pub fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    match n {
+        n if n >= 1e9 => format!("{:.2} GB", n / 1e9),
+        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
+        n if n >= 1e3 => format!("{:.1} kB", n / 1e3),
+        n => format!("{n} B"),
+    }
+}
+
+/// A temporary file that is removed when dropped, unless kept.
+pub(crate) struct Temp {
+    pub(crate) path: PathBuf,
+    pub(crate) keep: bool,
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl Temp {
+    /// A new file beside `target` (so that the final rename stays on one file system).
+    pub(crate) fn beside(target: &Path, n: u32) -> io::Result<(Temp, File)> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        Ok((Temp { path, keep: false }, file))
+    }
+}
+
+/// Writes `data` to `path` as a whole: under a temporary name beside it, renamed over it
+/// once complete, so that a reader never sees half a file.
+pub fn write_whole(path: &Path, data: &[u8]) -> io::Result<()> {
+    if path.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is a directory",
+        ));
+    }
+    let (mut temp, mut file) = Temp::beside(path, 0)?;
+    file.write_all(data)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temp.path, path)?;
+    temp.keep = true;
+    Ok(())
 }
 
 #[cfg(test)]

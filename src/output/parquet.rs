@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, Array, ArrayRef, FixedSizeBinaryArray, StringBuilder};
@@ -25,7 +25,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::{write_addr, BatchWriter};
+use super::{write_addr, BatchWriter, Temp};
 
 /// The Parquet (AWS) type of a decoded column type.
 fn output_type(t: &DataType) -> DataType {
@@ -95,40 +95,6 @@ pub struct ParquetWriter {
     writer: Option<ArrowWriter<File>>,
     schema: Option<SchemaRef>,
     finished: bool,
-}
-
-/// A temporary file that is removed when dropped, unless kept.
-struct Temp {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-impl Temp {
-    /// A new file beside `target` (so that the final rename stays on one file system).
-    fn beside(target: &Path, n: u32) -> io::Result<(Temp, File)> {
-        let dir = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let path = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        Ok((Temp { path, keep: false }, file))
-    }
 }
 
 /// Row groups end at about this many encoded bytes: the size engines are tuned for

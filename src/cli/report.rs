@@ -1,0 +1,132 @@
+//! `vpcflow report`: the audit's scan, with the report's aggregates folded in the same
+//! pass, written as one self-contained HTML page. Exit codes are the audit's.
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+use vpcflow::output::{human_bytes, write_whole};
+use vpcflow::policy::audit;
+use vpcflow::report::{self, Limits, Observer, ReportInput};
+use vpcflow::Error;
+
+use super::args::{MapOpts, ReadArgs};
+use super::audit::{Audited, RuleOpts};
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    read: ReadArgs,
+
+    #[command(flatten)]
+    map: MapOpts,
+
+    #[command(flatten)]
+    rules: RuleOpts,
+
+    /// Where to write the page (an .html file), or - for stdout.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    output: String,
+}
+
+pub fn report(args: ReportArgs) -> Result<ExitCode, Error> {
+    let target = args.output.as_str();
+    // A page that cannot be written is found out before the scan, not after it.
+    if target != "-" {
+        let path = Path::new(target);
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if path.is_dir() || dir.is_some_and(|d| !d.is_dir()) {
+            return Err(Error::Usage(format!(
+                "--output {target}: {}",
+                if path.is_dir() {
+                    "is a directory".to_string()
+                } else {
+                    format!("no directory {}", dir.unwrap_or(path).display())
+                }
+            )));
+        }
+    }
+    let run = Audited::run(&args.read, &args.map, &args.rules, |map| Observer {
+        map: map.clone(),
+    })?;
+    if run.nothing.is_none() {
+        let warnings = warnings(&run);
+        let command = command_line();
+        let page = report::render(&ReportInput {
+            findings: &run.findings,
+            summary: &run.summary,
+            traffic: &run.extra,
+            map: &run.map,
+            policy: &run.policy,
+            policy_name: args.rules.policy_name(),
+            scan: &run.totals.scan,
+            warnings: &warnings,
+            command: &command,
+            generated: chrono::Utc::now().timestamp(),
+            limits: Limits::default(),
+        });
+        if target == "-" {
+            let mut out = io::stdout().lock();
+            out.write_all(page.as_bytes())?;
+            out.flush()?;
+        } else {
+            write_whole(Path::new(target), page.as_bytes())
+                .map_err(|e| Error::Usage(format!("--output: cannot write {target}: {e}")))?;
+            if !args.read.quiet {
+                eprintln!(
+                    "vpcflow: report: wrote {target} ({})",
+                    human_bytes(page.len() as u64)
+                );
+            }
+        }
+    }
+    run.finish()
+}
+
+/// What the page's reader must know before trusting it.
+fn warnings(run: &Audited<report::TrafficState>) -> Vec<String> {
+    let mut w = Vec::new();
+    if let Some(why) = run.unjudged() {
+        w.push(format!("This is not a clean result: {why}."));
+    } else if run.summary.counts.aws_unknown > 0 {
+        w.push(format!(
+            "privatelink-bypass could judge only part of the traffic: {}.",
+            audit::aws_unknown_words(run.summary.counts.aws_unknown)
+        ));
+    }
+    for m in &run.config.missing {
+        w.push(format!("An input could not be read: {m}."));
+    }
+    let unreadable = run.config.reporter.unreadable_files();
+    if unreadable > 0 {
+        w.push(format!(
+            "{unreadable} input file{} could not be read (the messages on stderr say why); \
+             their records are not in this report.",
+            if unreadable == 1 { "" } else { "s" }
+        ));
+    }
+    for d in run.config.reporter.damaged() {
+        w.push(format!("Damaged input, read only in part: {d}."));
+    }
+    w
+}
+
+/// The command line, as a shell would take it back.
+fn command_line() -> String {
+    std::env::args()
+        .enumerate()
+        .map(|(i, a)| {
+            let a = if i == 0 { "vpcflow".to_string() } else { a };
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c));
+            if plain {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,523 @@
+//! The aggregates a report draws, folded in the audit's own pass over the records:
+//! per service, bytes per time bucket by kind of peer; the peers of each service,
+//! grouped (a service, a load balancer, an endpoint, an internet /24 or /48); and the
+//! rejected traffic of the tasks by port.
+//!
+//! Memory follows the distinct keys, never the records: time buckets are coarsened
+//! (see [`WIDTHS`]) whenever more than [`HELD_BUCKETS`] distinct ones are held, and
+//! the peers of a service are its distinct groups. States merge in any order to the
+//! same result, so any thread count gives the same page.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, BooleanArray, FixedSizeBinaryArray, Int32Array, Int64Array};
+use arrow::record_batch::RecordBatch;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::columns::{addr, col, int32, int64};
+use crate::enrich::EniMap;
+use crate::intern::{DictIds, Strings, NONE};
+
+/// Widths of time buckets, in seconds: each a multiple of the one before, so that a
+/// coarser bucket is a whole number of finer ones.
+pub const WIDTHS: [i64; 11] = [
+    60, 300, 900, 3_600, 10_800, 21_600, 86_400, 604_800, 2_419_200, 9_676_800, 38_707_200,
+];
+
+/// Distinct time buckets held before they are coarsened to the next width.
+pub const HELD_BUCKETS: usize = 2_048;
+
+/// The kinds of peer a service's traffic over time is split by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PeerClass {
+    Internet,
+    /// Addresses inside the VPC that are no task, load balancer or endpoint: instances,
+    /// NAT gateways, other ENIs and addresses no map file knows.
+    Vpc,
+    LoadBalancer,
+    Task,
+    Endpoint,
+}
+
+impl PeerClass {
+    pub const ALL: [PeerClass; 5] = [
+        PeerClass::Internet,
+        PeerClass::Vpc,
+        PeerClass::LoadBalancer,
+        PeerClass::Task,
+        PeerClass::Endpoint,
+    ];
+
+    /// The class of a `peer_kind` value.
+    pub fn of(peer_kind: &str) -> PeerClass {
+        match peer_kind {
+            "internet" => PeerClass::Internet,
+            "alb" | "nlb" => PeerClass::LoadBalancer,
+            "task" => PeerClass::Task,
+            "vpce" => PeerClass::Endpoint,
+            _ => PeerClass::Vpc,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerClass::Internet => "internet",
+            PeerClass::Vpc => "VPC",
+            PeerClass::LoadBalancer => "load balancer",
+            PeerClass::Task => "task",
+            PeerClass::Endpoint => "endpoint",
+        }
+    }
+
+    /// The CSS class of its colour.
+    pub fn css(self) -> &'static str {
+        match self {
+            PeerClass::Internet => "k-internet",
+            PeerClass::Vpc => "k-vpc",
+            PeerClass::LoadBalancer => "k-lb",
+            PeerClass::Task => "k-task",
+            PeerClass::Endpoint => "k-vpce",
+        }
+    }
+}
+
+/// The values of `peer_kind`, in the order of [`Group::kind`].
+pub const PEER_KINDS: [&str; 9] = [
+    "task", "alb", "nlb", "natgw", "vpce", "instance", "other", "vpc", "internet",
+];
+
+fn kind_index(kind: &str) -> Option<u8> {
+    PEER_KINDS.iter().position(|k| *k == kind).map(|i| i as u8)
+}
+
+/// One node of a service's peer graph: the peers of one kind that are drawn as one.
+///
+/// - `task`: the peer's service and cluster (`label` is "service\u{1f}cluster"), or its
+///   task ARN when it has no service;
+/// - `alb`, `nlb`: the load balancer's first security group (every ENI of one load
+///   balancer shares it), else its ENI;
+/// - `natgw`, `vpce`, `instance`, `other`: the ENI;
+/// - `vpc`, `internet`: the /24 (IPv4) or /48 (IPv6) of the address, in `prefix`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Group {
+    /// Index into [`PEER_KINDS`].
+    pub kind: u8,
+    /// Interned label (`NONE` for address groups).
+    pub label: u32,
+    /// The network of an address group, in the 16-byte form; zeros otherwise.
+    pub prefix: [u8; 16],
+}
+
+/// Separates a service from its cluster in a task group's label.
+pub const CLUSTER_SEP: char = '\u{1f}';
+
+/// The network (/24 or /48) an address is grouped in.
+pub fn prefix_of(a: &[u8; 16]) -> [u8; 16] {
+    let mut p = *a;
+    let keep = if crate::net::is_v4(a) { 15 } else { 6 };
+    p[keep..].fill(0);
+    p
+}
+
+/// The label of a peer's group for kinds grouped by name (see [`Group`]): `None` for
+/// the address groups, and where nothing names it.
+pub fn group_label(
+    map: &EniMap,
+    kind: &str,
+    eni: Option<&str>,
+    task_arn: Option<&str>,
+    service: Option<&str>,
+    t: Option<i64>,
+) -> Option<String> {
+    let holder = || eni.and_then(|e| map.eni_at(e, t));
+    match kind {
+        "vpc" | "internet" => None,
+        "task" => {
+            let cluster = holder().and_then(|h| h.cluster.as_deref());
+            match (service, cluster) {
+                (Some(s), Some(c)) => Some(format!(
+                    "{s}{CLUSTER_SEP}{}",
+                    crate::policy::cluster_name(c)
+                )),
+                (Some(s), None) => Some(s.to_string()),
+                (None, _) => task_arn.or(eni).map(str::to_string),
+            }
+        }
+        "alb" | "nlb" => holder()
+            .and_then(|h| h.security_groups.iter().min().cloned())
+            .or_else(|| eni.map(str::to_string)),
+        _ => eni.map(str::to_string),
+    }
+}
+
+/// Counts of records with one peer group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Edge {
+    pub records: u64,
+    /// Bytes the peer sent the task, and the task the peer.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Rejected records, either direction.
+    pub rejected: u64,
+}
+
+impl Edge {
+    fn merge(&mut self, o: &Edge) {
+        self.records += o.records;
+        self.bytes_in = self.bytes_in.saturating_add(o.bytes_in);
+        self.bytes_out = self.bytes_out.saturating_add(o.bytes_out);
+        self.rejected += o.rejected;
+    }
+}
+
+/// Counts of rejected records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counted {
+    pub records: u64,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl Counted {
+    pub fn merge(&mut self, o: &Counted) {
+        self.records += o.records;
+        self.packets = self.packets.saturating_add(o.packets);
+        self.bytes = self.bytes.saturating_add(o.bytes);
+    }
+}
+
+/// Totals of one service's task ENIs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServiceTotals {
+    pub records: u64,
+    pub bytes: u64,
+    /// Rejected records, either direction.
+    pub rejected: u64,
+    /// Bytes of records whose direction could not be decided (no peer).
+    pub undirected_bytes: u64,
+}
+
+impl ServiceTotals {
+    fn merge(&mut self, o: &ServiceTotals) {
+        self.records += o.records;
+        self.bytes = self.bytes.saturating_add(o.bytes);
+        self.rejected += o.rejected;
+        self.undirected_bytes = self.undirected_bytes.saturating_add(o.undirected_bytes);
+    }
+}
+
+/// A service and its cluster (interned; `NONE` when unknown).
+pub type ServiceKey = (u32, u32);
+
+/// A rejected record's protocol (`u16::MAX` when not logged), destination port, and
+/// whether the peer sent it.
+pub type PortKey = (u16, u16, bool);
+
+/// Folds the report's aggregates (see the module documentation).
+pub struct Observer {
+    pub map: Arc<EniMap>,
+}
+
+impl crate::pipeline::Fold for Observer {
+    type State = TrafficState;
+    fn state(&self) -> TrafficState {
+        TrafficState::default()
+    }
+    fn add(&self, state: &mut TrafficState, batch: &RecordBatch) {
+        state.add(batch, &self.map);
+    }
+    fn merge(&self, into: &mut TrafficState, from: TrafficState) {
+        into.merge(from);
+    }
+}
+
+/// The mergeable aggregates of a report.
+#[derive(Clone, Debug, Default)]
+pub struct TrafficState {
+    pub strings: Strings,
+    /// The earliest start and the latest end of any record.
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    /// Index into [`WIDTHS`] of the buckets held.
+    pub width: usize,
+    buckets: FxHashSet<i64>,
+    /// Bytes by service, bucket start and [`PeerClass`].
+    pub series: FxHashMap<(ServiceKey, i64), [u64; 5]>,
+    pub services: FxHashMap<ServiceKey, ServiceTotals>,
+    /// Distinct tasks of each service.
+    pub tasks: FxHashSet<(ServiceKey, u32)>,
+    pub edges: FxHashMap<(ServiceKey, Group), Edge>,
+    /// The tasks' rejected records, by port.
+    pub rejected: FxHashMap<PortKey, Counted>,
+    /// Group labels by peer kind, ENI, task and service (interned): a cache, not merged.
+    labels: FxHashMap<(u8, u32, u32, u32), u32>,
+    /// The bucket last noted as held.
+    last_bucket: Option<i64>,
+}
+
+impl TrafficState {
+    /// Folds one enriched batch: every record logged on a task ENI.
+    pub fn add(&mut self, batch: &RecordBatch, map: &EniMap) {
+        let start = col::<Int64Array>(batch, "start");
+        let end = col::<Int64Array>(batch, "end");
+        for row in 0..batch.num_rows() {
+            if let Some(s) = int64(start, row) {
+                self.first = Some(self.first.map_or(s, |f| f.min(s)));
+            }
+            if let Some(e) = int64(end, row).or(int64(start, row)) {
+                self.last = Some(self.last.map_or(e, |l| l.max(e)));
+            }
+        }
+        let (Some(kind), Some(mut task), Some(mut service), Some(mut cluster)) = (
+            DictIds::of(batch, "eni_kind"),
+            DictIds::of(batch, "task_arn"),
+            DictIds::of(batch, "service"),
+            DictIds::of(batch, "cluster"),
+        ) else {
+            return;
+        };
+        let (Some(mut peer_eni), Some(peer_kind), Some(mut peer_task), Some(mut peer_service)) = (
+            DictIds::of(batch, "peer_eni_id"),
+            DictIds::of(batch, "peer_kind"),
+            DictIds::of(batch, "peer_task_arn"),
+            DictIds::of(batch, "peer_service"),
+        ) else {
+            return;
+        };
+        let peer_addr = col::<FixedSizeBinaryArray>(batch, "peer_addr");
+        let inbound = col::<BooleanArray>(batch, "inbound");
+        let action = DictIds::of(batch, "action");
+        let protocol = col::<Int32Array>(batch, "protocol");
+        let dstport = col::<Int32Array>(batch, "dstport");
+        let packets = col::<Int64Array>(batch, "packets");
+        let bytes = col::<Int64Array>(batch, "bytes");
+        for row in 0..batch.num_rows() {
+            if kind.str(row) != Some("task") {
+                continue;
+            }
+            let task_id = task.id(row, &mut self.strings);
+            if task_id == NONE {
+                continue;
+            }
+            let key = (
+                service.id(row, &mut self.strings),
+                cluster.id(row, &mut self.strings),
+            );
+            self.tasks.insert((key, task_id));
+            let b = int64(bytes, row).unwrap_or(0).max(0) as u64;
+            let rejected = action.as_ref().and_then(|a| a.str(row)) == Some("REJECT");
+            let totals = self.services.entry(key).or_default();
+            totals.records += 1;
+            totals.bytes = totals.bytes.saturating_add(b);
+            totals.rejected += rejected as u64;
+            let t = int64(start, row).or(int64(end, row));
+            let (Some(p_kind), Some(p_addr)) = (peer_kind.str(row), addr(peer_addr, row)) else {
+                totals.undirected_bytes = totals.undirected_bytes.saturating_add(b);
+                continue;
+            };
+            let came_in = inbound.is_some_and(|a| a.is_valid(row) && a.value(row));
+            if rejected {
+                let port = (
+                    int32(protocol, row).map_or(u16::MAX, |p| p as u16),
+                    int32(dstport, row).map_or(0, |p| p as u16),
+                    came_in,
+                );
+                self.rejected.entry(port).or_default().merge(&Counted {
+                    records: 1,
+                    packets: int64(packets, row).unwrap_or(0).max(0) as u64,
+                    bytes: b,
+                });
+            }
+            if let Some(t) = t {
+                let bucket = self.bucket(t);
+                self.series.entry((key, bucket)).or_default()[PeerClass::of(p_kind) as usize] += b;
+            }
+            let Some(k) = kind_index(p_kind) else {
+                continue;
+            };
+            let group = if PEER_KINDS[k as usize] == "vpc" || PEER_KINDS[k as usize] == "internet" {
+                Group {
+                    kind: k,
+                    label: NONE,
+                    prefix: prefix_of(&p_addr),
+                }
+            } else {
+                let ids = (
+                    k,
+                    peer_eni.id(row, &mut self.strings),
+                    peer_task.id(row, &mut self.strings),
+                    peer_service.id(row, &mut self.strings),
+                );
+                let label = match self.labels.get(&ids) {
+                    Some(&l) => l,
+                    None => {
+                        let l = group_label(
+                            map,
+                            p_kind,
+                            peer_eni.str(row),
+                            peer_task.str(row),
+                            peer_service.str(row),
+                            t,
+                        )
+                        .map_or(NONE, |l| self.strings.id(&l));
+                        self.labels.insert(ids, l);
+                        l
+                    }
+                };
+                Group {
+                    kind: k,
+                    label,
+                    prefix: [0; 16],
+                }
+            };
+            let edge = self.edges.entry((key, group)).or_default();
+            edge.records += 1;
+            if came_in {
+                edge.bytes_in = edge.bytes_in.saturating_add(b);
+            } else {
+                edge.bytes_out = edge.bytes_out.saturating_add(b);
+            }
+            edge.rejected += rejected as u64;
+        }
+        self.coarsen();
+    }
+
+    /// The start of the bucket holding unix second `t`, noting it as held.
+    fn bucket(&mut self, t: i64) -> i64 {
+        let b = t.div_euclid(WIDTHS[self.width]) * WIDTHS[self.width];
+        if self.last_bucket != Some(b) {
+            self.buckets.insert(b);
+            self.last_bucket = Some(b);
+        }
+        b
+    }
+
+    /// Coarsens the buckets while more than [`HELD_BUCKETS`] are held.
+    fn coarsen(&mut self) {
+        while self.buckets.len() > HELD_BUCKETS && self.width + 1 < WIDTHS.len() {
+            self.regroup(self.width + 1);
+        }
+    }
+
+    /// Regroups the series into buckets of `WIDTHS[width]` (a coarser width).
+    fn regroup(&mut self, width: usize) {
+        let w = WIDTHS[width];
+        self.width = width;
+        self.last_bucket = None;
+        self.buckets = self.buckets.iter().map(|b| b.div_euclid(w) * w).collect();
+        let series = std::mem::take(&mut self.series);
+        for ((k, b), v) in series {
+            let into = self.series.entry((k, b.div_euclid(w) * w)).or_default();
+            for (i, x) in v.iter().enumerate() {
+                into[i] = into[i].saturating_add(*x);
+            }
+        }
+    }
+
+    /// Adds another worker's state.
+    pub fn merge(&mut self, mut other: TrafficState) {
+        if other.width > self.width {
+            self.regroup(other.width);
+        } else if self.width > other.width {
+            other.regroup(self.width);
+        }
+        let remap = self.strings.remap(&other.strings);
+        let m = |id: u32| if id == NONE { NONE } else { remap[id as usize] };
+        let mk = |(s, c): ServiceKey| (m(s), m(c));
+        self.first = match (self.first, other.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = match (self.last, other.last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.buckets.extend(other.buckets);
+        for ((k, b), v) in other.series {
+            let into = self.series.entry((mk(k), b)).or_default();
+            for (i, x) in v.iter().enumerate() {
+                into[i] = into[i].saturating_add(*x);
+            }
+        }
+        for (k, t) in other.services {
+            self.services.entry(mk(k)).or_default().merge(&t);
+        }
+        for (k, t) in other.tasks {
+            self.tasks.insert((mk(k), m(t)));
+        }
+        for ((k, g), e) in other.edges {
+            let g = Group {
+                label: m(g.label),
+                ..g
+            };
+            self.edges.entry((mk(k), g)).or_default().merge(&e);
+        }
+        for (p, c) in other.rejected {
+            self.rejected.entry(p).or_default().merge(&c);
+        }
+        self.coarsen();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_divide_each_other() {
+        for w in WIDTHS.windows(2) {
+            assert_eq!(w[1] % w[0], 0, "{} is not a multiple of {}", w[1], w[0]);
+        }
+    }
+
+    #[test]
+    fn prefixes_are_slash_24_and_slash_48() {
+        let a = crate::net::addr("203.0.113.77").unwrap();
+        assert_eq!(prefix_of(&a), crate::net::addr("203.0.113.0").unwrap());
+        let b = crate::net::addr("2001:db8:5:1::23").unwrap();
+        assert_eq!(prefix_of(&b), crate::net::addr("2001:db8:5::").unwrap());
+    }
+
+    #[test]
+    fn coarsening_keeps_every_byte_in_its_coarser_bucket() {
+        let mut s = TrafficState::default();
+        let key = (0, NONE);
+        // One byte a minute for three days: 4320 buckets of a minute.
+        for i in 0..4320i64 {
+            let b = s.bucket(i * 60);
+            s.series.entry((key, b)).or_default()[0] += 1;
+        }
+        s.coarsen();
+        // 4320 minutes > 2048: five-minute buckets (864) are few enough.
+        assert_eq!(WIDTHS[s.width], 300);
+        assert_eq!(s.series.len(), 864);
+        assert!(s.series.values().all(|v| v[0] == 5));
+    }
+
+    /// States of different widths merge to the same series in either order, every byte
+    /// in the bucket of the coarser width.
+    #[test]
+    fn states_of_different_widths_merge_alike_in_either_order() {
+        let fill = |minutes: std::ops::Range<i64>| {
+            let mut s = TrafficState::default();
+            let key = (s.strings.id("web"), NONE);
+            for m in minutes {
+                let b = s.bucket(m * 60);
+                s.series.entry((key, b)).or_default()[1] += 2;
+            }
+            s.coarsen();
+            s
+        };
+        // 100 minutes stay minutes; 3,000 minutes become five-minute buckets.
+        let (a, b) = (fill(0..100), fill(5_000..8_000));
+        assert_eq!((a.width, b.width), (0, 1));
+        let mut ab = a.clone();
+        ab.merge(b.clone());
+        let mut ba = b;
+        ba.merge(a);
+        assert_eq!(ab.width, 1);
+        assert_eq!(ab.series, ba.series);
+        assert_eq!(ab.series.len(), 20 + 600);
+        assert!(ab.series.values().all(|v| v[1] == 10));
+    }
+}
