@@ -261,17 +261,16 @@ fn problems(events: &[Value], page: &str) -> Vec<String> {
     bad
 }
 
-fn demo_args() -> Vec<String> {
+/// The demo's arguments, relative to the package's folder (the commands run there, so
+/// that the page and its screenshots show the paths a user types).
+fn demo_args() -> [&'static str; 5] {
     [
-        root("testdata/demo/logs"),
-        "--map".into(),
-        root("testdata/demo/eni-map.csv"),
-        "--policy".into(),
-        root("testdata/demo/policy.toml"),
+        "testdata/demo/logs",
+        "--map",
+        "testdata/demo/eni-map.csv",
+        "--policy",
+        "testdata/demo/policy.toml",
     ]
-    .iter()
-    .map(|p| p.display().to_string())
-    .collect()
 }
 
 #[test]
@@ -282,6 +281,7 @@ fn the_demo_report_renders_in_chromium_offline_with_every_finding() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("report.html");
     let made = Command::new(BIN)
+        .current_dir(root(""))
         .arg("report")
         .args(demo_args())
         .args(["-q", "-o"])
@@ -295,6 +295,7 @@ fn the_demo_report_renders_in_chromium_offline_with_every_finding() {
         String::from_utf8_lossy(&made.stderr)
     );
     let audit = Command::new(BIN)
+        .current_dir(root(""))
         .arg("audit")
         .args(demo_args())
         .args(["-q", "--format", "json"])

@@ -546,7 +546,17 @@ fn summary(out: &mut String, r: &ReportInput, views: &[ServiceView]) {
                     format!("{} – {}", clock(a), clock(b)),
                     format!("{x} · {}", duration(b - a)),
                 ),
-                _ => (format!("{} – {}", when(a), when(b)), duration(b - a)),
+                _ => {
+                    let (x, y) = (when(a), when(b));
+                    // Same year: the year once, under the dates and times.
+                    match (x.get(..5), y.get(..5), x.get(5..16), y.get(5..16)) {
+                        (Some(ya), Some(yb), Some(da), Some(db)) if ya == yb => (
+                            format!("{da} – {db}"),
+                            format!("{} · {}", &ya[..4], duration(b - a)),
+                        ),
+                        _ => (format!("{x} – {y}"), duration(b - a)),
+                    }
+                }
             };
             card(out, "Time range (UTC)", &value, &sub)
         }

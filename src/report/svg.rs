@@ -42,13 +42,14 @@ const LANE: f64 = 11.0;
 const LANES_TOP: f64 = 158.0;
 const H: f64 = LANES_TOP + 3.0 * LANE + 22.0;
 
-/// A value rounded up to 1, 2 or 5 times a power of ten.
+/// A value rounded up to a round number (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power
+/// of ten), so that the chart's top is close above its highest point.
 fn nice(v: f64) -> f64 {
     if v <= 0.0 {
         return 1.0;
     }
     let p = 10f64.powf(v.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
+    [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
         .iter()
         .map(|m| m * p)
         .find(|x| *x >= v)
@@ -349,12 +350,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nice_rounds_up_to_one_two_five() {
+    fn nice_rounds_up_to_a_round_number() {
         assert_eq!(nice(0.0), 1.0);
-        assert_eq!(nice(7.0), 10.0);
+        assert_eq!(nice(7.0), 8.0);
         assert_eq!(nice(10.0), 10.0);
-        assert_eq!(nice(11.0), 20.0);
+        assert_eq!(nice(11.0), 15.0);
         assert_eq!(nice(4_100.0), 5_000.0);
+        assert_eq!(nice(220e6), 250e6);
     }
 
     #[test]
