@@ -460,13 +460,15 @@ fn report_to_a_missing_directory_fails_before_reading() {
     let o = report(&demo(&[]), &page);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("--output"), "{err}");
-    assert!(err.contains("no directory"), "{err}");
+    assert!(err.contains("--output: cannot write"), "{err}");
+    assert!(err.contains("No such file or directory"), "{err}");
     // Nothing was read.
     assert!(!err.contains("lines ="), "{err}");
     let o = report(&demo(&[]), dir.path());
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("is a directory"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("it is a directory"));
+    // The check leaves nothing behind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
 #[test]
@@ -515,4 +517,47 @@ fn report_that_cannot_judge_says_so_at_the_top_and_exits_2() {
         !html.contains("No findings"),
         "a clean verdict it did not earn"
     );
+}
+
+#[test]
+fn report_escapes_what_the_map_and_the_logs_say() {
+    // Names from the map and the logs are text on the page, never markup.
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    std::fs::write(
+        p("map.csv"),
+        "eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,subnet_id,vpc_id,valid_from,valid_to\n\
+         eni-web,task,10.0.1.10,arn:aws:ecs:us-east-1:1:task/prod/web1,prod,<img src=x onerror=alert(1)>,web,sg-web,,,,\n",
+    )
+    .unwrap();
+    std::fs::write(p("policy.toml"), "[defaults]\ningress_from_cidrs = []\n").unwrap();
+    std::fs::write(
+        p("flows.log"),
+        "2 123456789012 eni-web 198.51.100.7 10.0.1.10 40001 8080 6 3 300 1793491200 1793491210 ACCEPT OK\n",
+    )
+    .unwrap();
+    let o = vpcflow(&[
+        "report",
+        &p("flows.log"),
+        "--map",
+        &p("map.csv"),
+        "--policy",
+        &p("policy.toml"),
+        "--vpc-cidr",
+        "10.0.0.0/16",
+        "-o",
+        &p("r.html"),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let html = std::fs::read_to_string(p("r.html")).unwrap();
+    assert!(
+        !html.contains("<img"),
+        "markup from the map reached the page"
+    );
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt; · prod"));
 }

@@ -2,10 +2,10 @@
 //! configuration, running a subcommand, and exit codes. This is the only part that
 //! prints or exits; it lives in the binary, and all the work is in the library.
 //!
-//! Exit codes (every subcommand): `0` success, `1` findings (`audit`), `2` usage error,
-//! an input that could not be read at all, or (with `--strict`) the first rejected
-//! line; `audit` also exits 2 when it could not audit any task, or found nothing but
-//! could not judge a rule it had to.
+//! Exit codes (every subcommand): `0` success, `1` findings (`audit`, `report`), `2`
+//! usage error, an input that could not be read at all, or (with `--strict`) the first
+//! rejected line; `audit` and `report` also exit 2 when they could not audit any task,
+//! or found nothing but could not judge a rule they had to.
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -36,8 +36,8 @@ use reporter::Reporter;
     about = "Who is actually talking to my Amazon ECS tasks? Fast answers from AWS VPC Flow Logs.",
     long_about = "Reads AWS VPC Flow Logs (versions 2 to 11, any field order, plain or .gz files, \
                   S3 directory trees, stdin) and prints, converts or analyses them.\n\n\
-                  Exit codes: 0 success, 1 audit findings, 2 usage error, unreadable input, or \
-                  an audit that could not audit any task."
+                  Exit codes: 0 success, 1 findings (audit, report), 2 usage error, unreadable \
+                  input, or an audit that could not audit any task."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
-use vpcflow::output::{human_bytes, write_whole};
+use vpcflow::output::{human_bytes, writable, write_whole};
 use vpcflow::policy::audit;
 use vpcflow::report::{self, Limits, Observer, ReportInput};
 use vpcflow::Error;
@@ -34,18 +34,8 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, Error> {
     let target = args.output.as_str();
     // A page that cannot be written is found out before the scan, not after it.
     if target != "-" {
-        let path = Path::new(target);
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-        if path.is_dir() || dir.is_some_and(|d| !d.is_dir()) {
-            return Err(Error::Usage(format!(
-                "--output {target}: {}",
-                if path.is_dir() {
-                    "is a directory".to_string()
-                } else {
-                    format!("no directory {}", dir.unwrap_or(path).display())
-                }
-            )));
-        }
+        writable(Path::new(target))
+            .map_err(|e| Error::Usage(format!("--output: cannot write {target}: {e}")))?;
     }
     let run = Audited::run(&args.read, &args.map, &args.rules, |map| Observer {
         map: map.clone(),
@@ -114,10 +104,14 @@ fn warnings(run: &Audited<report::TrafficState>) -> Vec<String> {
 
 /// The command line, as a shell would take it back.
 fn command_line() -> String {
-    std::env::args()
+    std::env::args_os()
         .enumerate()
         .map(|(i, a)| {
-            let a = if i == 0 { "vpcflow".to_string() } else { a };
+            let a = if i == 0 {
+                "vpcflow".to_string()
+            } else {
+                a.to_string_lossy().into_owned()
+            };
             let plain = !a.is_empty()
                 && a.chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c));

@@ -241,15 +241,22 @@ impl Temp {
     }
 }
 
-/// Writes `data` to `path` as a whole: under a temporary name beside it, renamed over it
-/// once complete, so that a reader never sees half a file.
-pub fn write_whole(path: &Path, data: &[u8]) -> io::Result<()> {
+/// Whether a file can be written at `path` (its folder exists and takes a new file): a
+/// temporary file is made beside it and removed.
+pub fn writable(path: &Path) -> io::Result<()> {
     if path.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "it is a directory",
         ));
     }
+    Temp::beside(path, 1).map(|_| ())
+}
+
+/// Writes `data` to `path` as a whole: under a temporary name beside it, renamed over it
+/// once complete, so that a reader never sees half a file.
+pub fn write_whole(path: &Path, data: &[u8]) -> io::Result<()> {
+    writable(path)?;
     let (mut temp, mut file) = Temp::beside(path, 0)?;
     file.write_all(data)?;
     file.sync_all()?;

@@ -250,6 +250,8 @@ pub struct TrafficState {
     /// The tasks' rejected records, by port.
     pub rejected: FxHashMap<PortKey, Counted>,
     /// Group labels by peer kind, ENI, task and service (interned): a cache, not merged.
+    /// A load balancer's security group and a task's cluster are taken as of the first
+    /// record that names its ENI (they do not change over an ENI's life).
     labels: FxHashMap<(u8, u32, u32, u32), u32>,
     /// The bucket last noted as held.
     last_bucket: Option<i64>,
