@@ -173,6 +173,24 @@ fn expected() -> Plain {
         if let Some(e) = r["end"].as_i64().or(r["start"].as_i64()) {
             p.last = Some(p.last.map_or(e, |l| l.max(e)));
         }
+        // A NAT gateway's own records of a task's traffic make the NAT gateway a peer
+        // of the task's service.
+        if r["eni_kind"] == "natgw" && r["peer_kind"] == "task" {
+            let peer_eni = text(&r["peer_eni_id"]);
+            let key = (
+                text(&r["peer_service"]),
+                cluster.get(&peer_eni).cloned().unwrap_or_default(),
+            );
+            let e = p
+                .edges
+                .entry((key, "natgw".into(), text(&r["interface_id"])))
+                .or_default();
+            e[0] += 1;
+            // Into the NAT gateway: sent by the task.
+            e[if r["inbound"] == true { 2 } else { 1 }] += num(&r["bytes"]);
+            e[3] += (r["action"] == "REJECT") as u64;
+            continue;
+        }
         if r["eni_kind"] != "task" || r["task_arn"].is_null() {
             continue;
         }
@@ -245,7 +263,7 @@ fn report_aggregates_are_the_sums_of_the_demo_records() {
     let want = expected();
     let got = plain(&fold_demo(2));
     // The demo has what each part draws: five services, internet, VPC, load balancer,
-    // task and endpoint peers, and rejected records.
+    // task and endpoint peers, a NAT gateway, and rejected records.
     assert_eq!(want.services.len(), 5);
     for class in PeerClass::ALL {
         assert!(
@@ -254,6 +272,10 @@ fn report_aggregates_are_the_sums_of_the_demo_records() {
         );
     }
     assert!(!want.rejected.is_empty());
+    assert!(
+        want.edges.keys().any(|(_, kind, _)| kind == "natgw"),
+        "no service reached the NAT gateway"
+    );
     assert_eq!(got.first, want.first);
     assert_eq!(got.last, want.last);
     assert_eq!(got.services, want.services);

@@ -1,7 +1,9 @@
 //! The aggregates a report draws, folded in the audit's own pass over the records:
 //! per service, bytes per time bucket by kind of peer; the peers of each service,
-//! grouped (a service, a load balancer, an endpoint, an internet /24 or /48); and the
-//! rejected traffic of the tasks by port.
+//! grouped (a service, a load balancer, a NAT gateway, an endpoint, an internet /24 or
+//! /48); and the rejected traffic of the tasks by port. Everything but the NAT gateways
+//! comes from the records of task ENIs; a NAT gateway from its own ENI's records of
+//! a task's traffic (the task's records name the internet host, not the NAT).
 //!
 //! Memory follows the distinct keys, never the records: time buckets are coarsened
 //! (see [`WIDTHS`]) whenever more than [`HELD_BUCKETS`] distinct ones are held, and
@@ -96,7 +98,8 @@ fn kind_index(kind: &str) -> Option<u8> {
 ///   task ARN when it has no service;
 /// - `alb`, `nlb`: the load balancer's first security group (every ENI of one load
 ///   balancer shares it), else its ENI;
-/// - `natgw`, `vpce`, `instance`, `other`: the ENI;
+/// - `natgw`, `vpce`, `instance`, `other`: the ENI (a NAT gateway is a peer of the
+///   services whose tasks' records the NAT gateway's own ENI logged);
 /// - `vpc`, `internet`: the /24 (IPv4) or /48 (IPv6) of the address, in `prefix`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Group {
@@ -293,9 +296,44 @@ impl TrafficState {
         let dstport = col::<Int32Array>(batch, "dstport");
         let packets = col::<Int64Array>(batch, "packets");
         let bytes = col::<Int64Array>(batch, "bytes");
+        let mut own_eni = DictIds::of(batch, "interface_id");
         for row in 0..batch.num_rows() {
-            if kind.str(row) != Some("task") {
-                continue;
+            match kind.str(row) {
+                Some("task") => {}
+                // A NAT gateway's records of a task's traffic: the task's service used
+                // that NAT gateway (the task's own records show the internet peer).
+                Some("natgw") if peer_kind.str(row) == Some("task") => {
+                    let Some(nat) = own_eni.as_mut().map(|e| e.id(row, &mut self.strings)) else {
+                        continue;
+                    };
+                    let t = int64(start, row).or(int64(end, row));
+                    let holder = peer_eni.str(row).and_then(|e| map.eni_at(e, t));
+                    let key = (
+                        peer_service.id(row, &mut self.strings),
+                        holder
+                            .and_then(|h| h.cluster.as_deref())
+                            .map_or(NONE, |c| self.strings.id(c)),
+                    );
+                    let group = Group {
+                        kind: kind_index("natgw").expect("a peer kind"),
+                        label: nat,
+                        prefix: [0; 16],
+                    };
+                    let b = int64(bytes, row).unwrap_or(0).max(0) as u64;
+                    // Into the NAT gateway: the task sent it.
+                    let to_nat = inbound.is_some_and(|a| a.is_valid(row) && a.value(row));
+                    let edge = self.edges.entry((key, group)).or_default();
+                    edge.records += 1;
+                    if to_nat {
+                        edge.bytes_out = edge.bytes_out.saturating_add(b);
+                    } else {
+                        edge.bytes_in = edge.bytes_in.saturating_add(b);
+                    }
+                    let rejected = action.as_ref().and_then(|a| a.str(row)) == Some("REJECT");
+                    edge.rejected += rejected as u64;
+                    continue;
+                }
+                _ => continue,
             }
             let task_id = task.id(row, &mut self.strings);
             if task_id == NONE {
