@@ -422,9 +422,26 @@ fn report_page_is_self_contained_and_small() {
     ] {
         assert!(!html.contains(outside), "the page has {outside:?}");
     }
-    assert!(
-        html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';")
-    );
+    // The policy names the page's one style and one script by their SHA-256.
+    let digest = |s: &str| {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(s.as_bytes()))
+    };
+    let inline = |tag: &str| {
+        let open = format!("<{tag}>");
+        let at = html.find(&open).unwrap() + open.len();
+        let end = html[at..].find(&format!("</{tag}>")).unwrap();
+        html[at..at + end].to_string()
+    };
+    assert_eq!(html.matches("<script").count(), 1);
+    assert_eq!(html.matches("<style").count(), 1);
+    assert!(html.contains(&format!(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
+         style-src 'sha256-{}'; script-src 'sha256-{}'; img-src data:\">",
+        digest(&inline("style")),
+        digest(&inline("script"))
+    )));
     // Every part is there: one timeline and one graph per service, the bars.
     assert_eq!(html.matches("<svg class=\"chart timeline\"").count(), 5);
     assert_eq!(html.matches("<svg class=\"chart graph\"").count(), 5);
@@ -582,4 +599,192 @@ fn report_escapes_what_the_map_and_the_logs_say() {
         "markup from the map reached the page"
     );
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt; · prod"));
+}
+
+/// Writes a map, a policy and flow-log lines into `dir`, and runs `report` on them with
+/// `extra` arguments; the page goes to `out`.
+fn small_report(dir: &Path, map_rows: &str, policy: &str, logs: &str, out: &Path) -> Output {
+    let p = |f: &str| dir.join(f).display().to_string();
+    std::fs::write(
+        p("map.csv"),
+        format!(
+            "eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,\
+             subnet_id,vpc_id,valid_from,valid_to\n{map_rows}"
+        ),
+    )
+    .unwrap();
+    std::fs::write(p("policy.toml"), policy).unwrap();
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::write(dir.join("logs/flows.log"), logs).unwrap();
+    vpcflow(&[
+        "report".to_string(),
+        p("logs"),
+        "--map".into(),
+        p("map.csv"),
+        "--policy".into(),
+        p("policy.toml"),
+        "--vpc-cidr".into(),
+        "10.0.0.0/16".into(),
+        "-o".into(),
+        out.display().to_string(),
+    ])
+}
+
+const WEB_MAP: &str =
+    "eni-web,task,10.0.1.10,arn:aws:ecs:us-east-1:1:task/prod/web1,prod,web,web,sg-web,,,,\n";
+const WEB_POLICY: &str = "[[service]]\nname = \"web\"\ningress_from_cidrs = [\"vpc\"]\n";
+const INTO_WEB: &str =
+    "2 123456789012 eni-web 198.51.100.7 10.0.1.10 40001 8080 6 3 300 1793491200 1793491210 ACCEPT OK\n";
+
+#[test]
+fn report_to_a_symlink_writes_the_file_it_points_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.html");
+    std::fs::write(&real, "old").unwrap();
+    let link = dir.path().join("link.html");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let o = small_report(dir.path(), WEB_MAP, WEB_POLICY, INTO_WEB, &link);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(&real)
+        .unwrap()
+        .starts_with("<!DOCTYPE html>"));
+}
+
+#[test]
+fn report_to_a_fifo_writes_into_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("page.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // A reader that gives up after a while (a FIFO replaced by a file is never written).
+    let reader = Command::new("timeout")
+        .arg("60")
+        .arg("cat")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let o = small_report(dir.path(), WEB_MAP, WEB_POLICY, INTO_WEB, &fifo);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let read = reader.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&read.stdout).starts_with("<!DOCTYPE html>"));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
+
+#[test]
+fn report_a_cluster_named_by_arn_and_by_name_is_one_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = "eni-web,task,10.0.1.10,arn:aws:ecs:us-east-1:1:task/prod/web1,prod,web,web,sg-web,,,,\n\
+               eni-web2,task,10.0.1.11,arn:aws:ecs:us-east-1:1:task/prod/web2,arn:aws:ecs:us-east-1:1:cluster/prod,web,web,sg-web,,,,\n";
+    let logs = format!(
+        "{INTO_WEB}2 123456789012 eni-web2 198.51.100.8 10.0.1.11 40002 8080 6 3 300 1793491200 1793491210 ACCEPT OK\n"
+    );
+    let out = dir.path().join("r.html");
+    let o = small_report(dir.path(), map, WEB_POLICY, &logs, &out);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(html.matches("<article class=\"service\"").count(), 1);
+    assert!(html.contains("<h3>web · prod</h3>"));
+    assert!(html.contains("2 tasks · 2 records"));
+}
+
+#[test]
+fn report_sums_of_huge_byte_counts_do_not_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |port: u16| {
+        format!(
+            "2 123456789012 eni-web 198.51.100.7 10.0.1.10 {port} 8080 6 3 9223372036854775807 \
+             1793491200 1793491210 ACCEPT OK\n"
+        )
+    };
+    let logs: String = (40001..40005).map(line).collect();
+    let out = dir.path().join("r.html");
+    let o = small_report(dir.path(), WEB_MAP, WEB_POLICY, &logs, &out);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(std::fs::read_to_string(&out).unwrap().contains("</html>"));
+}
+
+#[test]
+fn report_findings_without_a_time_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = "2 123456789012 eni-web 198.51.100.7 10.0.1.10 40001 8080 6 3 300 - - ACCEPT OK\n";
+    let out = dir.path().join("r.html");
+    let o = small_report(dir.path(), WEB_MAP, WEB_POLICY, logs, &out);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(!html.contains("1970"), "a time the records do not have");
+    assert!(html.contains("unknown"));
+}
+
+#[test]
+fn report_does_not_read_its_own_page_as_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("logs/report.html");
+    for _ in 0..2 {
+        let o = small_report(dir.path(), WEB_MAP, WEB_POLICY, INTO_WEB, &out);
+        assert_eq!(o.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("1 file, 1 lines = 1 records + 0 rejected"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn report_no_findings_banner_says_what_was_not_audited() {
+    // web's traffic keeps to its rule, but api has no rule and is not audited.
+    let dir = tempfile::tempdir().unwrap();
+    let map = format!(
+        "{WEB_MAP}eni-api,task,10.0.2.20,arn:aws:ecs:us-east-1:1:task/prod/api1,prod,api,api,sg-api,,,,\n"
+    );
+    let logs = "2 123456789012 eni-web 10.0.9.9 10.0.1.10 40001 8080 6 3 300 1793491200 1793491210 ACCEPT OK\n\
+                2 123456789012 eni-api 198.51.100.7 10.0.2.20 40001 9090 6 3 300 1793491200 1793491210 ACCEPT OK\n";
+    let out = dir.path().join("r.html");
+    let o = small_report(dir.path(), &map, WEB_POLICY, logs, &out);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    let banner = html
+        .lines()
+        .find(|l| l.contains("<strong>No findings</strong>"))
+        .unwrap();
+    assert!(banner.contains("1 task not audited"), "{banner}");
 }

@@ -13,6 +13,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
@@ -83,7 +84,9 @@ impl Browser {
             assert!(made.success(), "mkfifo {}", f.display());
         }
         // The browser reads commands on fd 3 and writes replies on fd 4.
+        // In a process group of its own, to be ended with everything it started.
         let child = Command::new("sh")
+            .process_group(0)
             .arg("-c")
             .arg(r#"exec "$0" "$@" 3<"$IN" 4>"$OUT""#)
             .arg(exe)
@@ -166,10 +169,10 @@ impl Browser {
         let deadline = Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let v = self
-                .from
-                .recv_timeout(left)
-                .unwrap_or_else(|e| panic!("{method}: no reply from the browser ({e})"));
+            let v = match self.from.recv_timeout(left) {
+                Ok(v) => v,
+                Err(e) => panic!("{method}: no reply from the browser: {e}{}", self.exited()),
+            };
             if v["id"].as_u64() == Some(id) {
                 if let Some(err) = v.get("error") {
                     panic!("{method}: {err}");
@@ -180,18 +183,21 @@ impl Browser {
         }
     }
 
-    /// Waits for an event of the page.
-    fn wait_for(&mut self, method: &str) {
-        if self.events.iter().any(|e| e["method"] == method) {
+    /// Waits for an event of the page, received after the first `since` events.
+    fn wait_for(&mut self, method: &str, since: usize) {
+        if self.events[since.min(self.events.len())..]
+            .iter()
+            .any(|e| e["method"] == method)
+        {
             return;
         }
         let deadline = Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let v = self
-                .from
-                .recv_timeout(left)
-                .unwrap_or_else(|e| panic!("no {method} from the browser ({e})"));
+            let v = match self.from.recv_timeout(left) {
+                Ok(v) => v,
+                Err(e) => panic!("no {method} from the browser: {e}{}", self.exited()),
+            };
             let done = v["method"] == method;
             self.events.push(v);
             if done {
@@ -212,6 +218,14 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
+    /// Whether the browser has exited, and how, for messages.
+    fn exited(&mut self) -> String {
+        match self.child.try_wait() {
+            Ok(Some(status)) => format!(" (the browser exited: {status})"),
+            _ => String::new(),
+        }
+    }
+
     fn screenshot(&mut self, path: &Path) {
         let shot = self.call("Page.captureScreenshot", json!({"format": "png"}));
         let png = base64::engine::general_purpose::STANDARD
@@ -223,8 +237,20 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Closes the browser (so that it removes its own temporary files), then ends
+    /// whatever of its process group is left.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let close = json!({"id": 0, "method": "Browser.close"});
+        let mut bytes = serde_json::to_vec(&close).unwrap();
+        bytes.push(0);
+        if self.to.write_all(&bytes).is_ok() {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
     }
 }
@@ -314,8 +340,9 @@ fn the_demo_report_renders_in_chromium_offline_with_every_finding() {
         json!({"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false}),
     );
     let url = format!("file://{}", page.display());
+    let since = b.events.len();
     b.call("Page.navigate", json!({"url": url}));
-    b.wait_for("Page.loadEventFired");
+    b.wait_for("Page.loadEventFired", since);
 
     // Screenshots: the top of the page and the first service's charts.
     let shots = std::env::var_os("VPCFLOW_SCREENSHOTS")
@@ -505,6 +532,17 @@ fn the_demo_report_renders_in_chromium_offline_with_every_finding() {
             getComputedStyle(document.querySelector('.filters')).display]"#,
     );
     assert_eq!(print, json!([light, "none", "none"]));
+    // Printed after choosing Dark with the button: light all the same.
+    let chosen = b.eval(
+        r#"(() => { const t = document.getElementById('theme'); t.click(); t.click();
+            return [t.textContent, getComputedStyle(document.body).backgroundColor]; })()"#,
+    );
+    assert_eq!(chosen, json!(["Theme: dark", light]));
+    let svg_text = b.eval("getComputedStyle(document.querySelector('svg .label')).fill");
+    assert_eq!(
+        svg_text, "rgb(28, 32, 38)",
+        "the charts' labels print dark on white"
+    );
     b.call("Emulation.setEmulatedMedia", json!({"media": ""}));
     let pdf = b.call("Page.printToPDF", json!({}));
     assert!(pdf["data"].as_str().unwrap().len() > 10_000);

@@ -2,6 +2,7 @@
 //! code that never claims a clean result the audit did not earn.
 
 use std::io;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use vpcflow::output::findings;
 use vpcflow::pipeline::{self, Both, Fold, Nothing, Totals};
 use vpcflow::policy::audit::{self, AuditSummary, Auditor, Check, Checks, Finding};
 use vpcflow::policy::{CommandLineRules, Policy};
+use vpcflow::source::Source;
 use vpcflow::Error;
 
 use super::args::{MapOpts, ReadArgs, ReadConfig, ReportFormat};
@@ -135,7 +137,7 @@ impl RuleOpts {
 }
 
 pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
-    let run = Audited::run(&args.read, &args.map, &args.rules, |_| Nothing)?;
+    let run = Audited::run(&args.read, &args.map, &args.rules, |_| Nothing, None)?;
     if run.nothing.is_none() {
         let (findings, summary) = (&run.findings, &run.summary);
         let format = args.format.unwrap_or_else(default_format);
@@ -168,14 +170,27 @@ pub struct Audited<X> {
 
 impl<X> Audited<X> {
     /// Loads the policy and the map, and audits the inputs; `extra` makes the fold that
-    /// runs beside the audit.
+    /// runs beside the audit, and `output` (the file the command writes) is left out of
+    /// the inputs.
     pub fn run<F: Fold<State = X>>(
         read: &ReadArgs,
         map: &MapOpts,
         rules: &RuleOpts,
         extra: impl FnOnce(&Arc<EniMap>) -> F,
+        output: Option<&Path>,
     ) -> Result<Audited<X>, Error> {
         let mut config = read.config(true)?;
+        // The file the command writes is not one of its inputs (a report written into
+        // the folder of logs it reads, run again).
+        if let Some(out) = output.and_then(|p| std::fs::canonicalize(p).ok()) {
+            config.input.sources.retain(|s| match s {
+                Source::File(p) => {
+                    p.file_name() != out.file_name()
+                        || std::fs::canonicalize(p).map_or(true, |c| c != out)
+                }
+                Source::Stdin => true,
+            });
+        }
         let policy = rules.policy(&map.cidrs()?)?;
         let checks = rules.checks(&policy)?;
         let ranges = rules.ranges()?;

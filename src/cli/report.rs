@@ -37,9 +37,14 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, Error> {
         writable(Path::new(target))
             .map_err(|e| Error::Usage(format!("--output: cannot write {target}: {e}")))?;
     }
-    let run = Audited::run(&args.read, &args.map, &args.rules, |map| Observer {
-        map: map.clone(),
-    })?;
+    let output = (target != "-").then(|| Path::new(target));
+    let run = Audited::run(
+        &args.read,
+        &args.map,
+        &args.rules,
+        |map| Observer { map: map.clone() },
+        output,
+    )?;
     if run.nothing.is_none() {
         let warnings = warnings(&run);
         let command = command_line();

@@ -241,27 +241,44 @@ impl Temp {
     }
 }
 
-/// Whether a file can be written at `path` (its folder exists and takes a new file): a
-/// temporary file is made beside it and removed.
+/// Whether a file can be written at `path`: its folder exists and takes a new file (a
+/// temporary file is made beside it and removed). A FIFO or a device there is written in
+/// place, and not opened here (a FIFO would wait for its reader).
 pub fn writable(path: &Path) -> io::Result<()> {
-    if path.is_dir() {
-        return Err(io::Error::new(
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "it is a directory",
-        ));
+        )),
+        Ok(m) if !m.is_file() => Ok(()),
+        Ok(_) => Temp::beside(&std::fs::canonicalize(path)?, 1).map(|_| ()),
+        Err(_) => Temp::beside(path, 1).map(|_| ()),
     }
-    Temp::beside(path, 1).map(|_| ())
 }
 
-/// Writes `data` to `path` as a whole: under a temporary name beside it, renamed over it
-/// once complete, so that a reader never sees half a file.
+/// Writes `data` to `path` as a whole. A new or regular file (a symbolic link's target,
+/// keeping the link) is written under a temporary name beside it and renamed over it once
+/// complete, so that a reader never sees half a file; a FIFO or a device is written in
+/// place.
 pub fn write_whole(path: &Path, data: &[u8]) -> io::Result<()> {
     writable(path)?;
-    let (mut temp, mut file) = Temp::beside(path, 0)?;
+    let (target, mode) = match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => {
+            let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+            f.write_all(data)?;
+            return f.flush();
+        }
+        Ok(m) => (std::fs::canonicalize(path)?, Some(m.permissions())),
+        Err(_) => (path.to_path_buf(), None),
+    };
+    let (mut temp, mut file) = Temp::beside(&target, 0)?;
     file.write_all(data)?;
     file.sync_all()?;
     drop(file);
-    std::fs::rename(&temp.path, path)?;
+    if let Some(mode) = mode {
+        std::fs::set_permissions(&temp.path, mode)?;
+    }
+    std::fs::rename(&temp.path, &target)?;
     temp.keep = true;
     Ok(())
 }

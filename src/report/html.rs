@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 
 use super::svg::{self, Bar, Mark, Node, Timeline};
 use super::traffic::{
-    group_label, prefix_of, Counted, Edge, Group, PeerClass, ServiceKey, ServiceTotals,
+    group_label, prefix_of, total, Counted, Edge, Group, PeerClass, ServiceKey, ServiceTotals,
     TrafficState, CLUSTER_SEP, PEER_KINDS, WIDTHS,
 };
 use crate::enrich::EniMap;
@@ -70,6 +70,19 @@ pub struct ReportInput<'a> {
     pub limits: Limits,
 }
 
+/// The Content-Security-Policy source of an inline style or script: `sha256-` and the
+/// base64 of its SHA-256, so that the page runs its own script and nothing else, even
+/// if text from the logs were ever taken for markup.
+fn csp_hash(inline: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(inline.as_bytes());
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
 /// Escapes text for HTML content and attribute values.
 pub fn esc(s: &str) -> Cow<'_, str> {
     if !s.contains(['&', '<', '>', '"', '\'']) {
@@ -126,6 +139,10 @@ fn clock(t: i64) -> String {
 /// A time span on two lines: `00:03:12 – 00:41:10` over its date, or both in full
 /// when it spans days.
 fn span(a: i64, b: i64) -> String {
+    // The audit's time of records without start and end.
+    if a <= 0 && b <= 0 {
+        return "unknown".into();
+    }
     let (Some(x), Some(y)) = (
         Utc.timestamp_opt(a, 0).single(),
         Utc.timestamp_opt(b, 0).single(),
@@ -286,7 +303,7 @@ fn group_name(kind: &str, label: Option<&str>, prefix: &[u8; 16]) -> String {
         },
         "alb" => format!("ALB {label}"),
         "nlb" => format!("NLB {label}"),
-        "natgw" => format!("NAT {label}"),
+        "natgw" => format!("via NAT {label}"),
         "vpce" => format!("endpoint {label}"),
         "instance" => format!("instance {label}"),
         _ => format!("ENI {label}"),
@@ -399,7 +416,10 @@ pub fn render(r: &ReportInput) -> String {
         }
     }
     for (i, f) in r.findings.iter().enumerate() {
-        let name = (f.service.as_deref(), f.cluster.as_deref());
+        let name = (
+            f.service.as_deref(),
+            f.cluster.as_deref().map(crate::policy::cluster_name),
+        );
         let v = *by_name.entry(name).or_insert_with(|| {
             views.push(ServiceView {
                 key: None,
@@ -445,7 +465,7 @@ pub fn render(r: &ReportInput) -> String {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src '{}'; script-src '{}'; img-src data:">
 <meta name="generator" content="vpcflow {}">
 <title>{}</title>
 <style>{STYLE}</style>
@@ -458,6 +478,8 @@ pub fn render(r: &ReportInput) -> String {
 <nav class="noprint"><a href="#summary">Summary</a><a href="#findings">Findings</a><a href="#services">Services</a><a href="#rejected">Rejected traffic</a></nav>
 <main>
 "##,
+        csp_hash(STYLE),
+        csp_hash(SCRIPT),
         env!("CARGO_PKG_VERSION"),
         esc(&title),
         esc(&match (t.first, t.last) {
@@ -515,13 +537,66 @@ fn verdict(out: &mut String, r: &ReportInput) {
     } else if r.warnings.is_empty() {
         let _ = write!(
             out,
-            r#"<div class="banner ok"><strong>No findings</strong>: the traffic of the {} audited task{} keeps to the policy ({}).</div>"#,
+            r#"<div class="banner ok"><strong>No findings</strong>: the traffic of the {} audited task{} keeps to the policy ({}){}.</div>"#,
             count(s.tasks_audited),
             if s.tasks_audited == 1 { "" } else { "s" },
-            s.per_rule()
+            s.per_rule(),
+            esc(&caveats(r))
         );
     }
     out.push('\n');
+}
+
+/// What a clean result does not cover, in words (empty when it covers everything).
+fn caveats(r: &ReportInput) -> String {
+    let (s, c) = (r.summary, &r.scan.counts);
+    let n = |k: u64, what: &str| format!("{} {what}{}", count(k), plural(k));
+    let mut not = Vec::new();
+    if s.tasks_not_audited > 0 {
+        not.push(format!(
+            "{} not audited (no rule{})",
+            n(s.tasks_not_audited, "task"),
+            if s.services_not_audited.is_empty() {
+                String::new()
+            } else {
+                format!(" for {}", s.services_not_audited.join(", "))
+            }
+        ));
+    }
+    if s.tasks_undirected > 0 {
+        not.push(format!(
+            "{} with no record whose direction could be decided",
+            n(s.tasks_undirected, "task")
+        ));
+    }
+    if s.undecided > 0 {
+        not.push(format!(
+            "{} whose opener is undecided",
+            n(s.undecided, "connection")
+        ));
+    }
+    if s.counts.undirected > 0 {
+        not.push(format!(
+            "{} that could not be oriented",
+            n(s.counts.undirected, "record")
+        ));
+    }
+    if c.rejected > 0 {
+        not.push(format!("{} that could not be read", n(c.rejected, "line")));
+    }
+    let off: Vec<&str> = Check::ALL
+        .iter()
+        .filter(|k| !s.checks.has(**k))
+        .map(|k| k.as_str())
+        .collect();
+    if !off.is_empty() {
+        not.push(format!("the rules {} (not run)", off.join(", ")));
+    }
+    if not.is_empty() {
+        String::new()
+    } else {
+        format!("; not judged: {}", not.join("; "))
+    }
 }
 
 fn card(out: &mut String, key: &str, value: &str, sub: &str) {
@@ -749,7 +824,7 @@ fn findings_table(out: &mut String, r: &ReportInput, shown: &[usize]) {
     rules.sort_by_key(|r| Check::ALL.iter().position(|c| c.as_str() == *r));
     out.push_str(r#"<div class="filters noprint"><label>Service <select id="f-service"><option value="">all</option>"#);
     for s in &services {
-        let _ = write!(out, r#"<option>{}</option>"#, esc(s));
+        let _ = write!(out, r#"<option value="{0}">{0}</option>"#, esc(s));
     }
     out.push_str(
         r#"</select></label><label>Rule <select id="f-rule"><option value="">all</option>"#,
@@ -825,11 +900,16 @@ fn findings_table(out: &mut String, r: &ReportInput, shown: &[usize]) {
     out.push_str("</tbody></table></div></section>\n");
 }
 
-/// An address as 32 hex digits, so that text order is address order.
+/// An address as `x` and 32 hex digits, so that text order is address order (the `x`
+/// keeps the page's script from taking a key of decimal digits for a number).
 fn sortable_addr(a: &str) -> String {
     crate::net::addr(a)
-        .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
-        .unwrap_or_else(|| a.to_string())
+        .map(|b| {
+            std::iter::once("x".to_string())
+                .chain(b.iter().map(|x| format!("{x:02x}")))
+                .collect()
+        })
+        .unwrap_or_else(|| format!("x{a}"))
 }
 
 fn services(
@@ -1011,6 +1091,9 @@ fn service(
         let mut lanes: [Vec<(usize, usize, usize)>; 3] = Default::default();
         for &fi in &v.findings {
             let f = &r.findings[fi];
+            if f.first_seen <= 0 && f.last_seen <= 0 {
+                continue; // no time to mark
+            }
             lanes[severity_index(f.severity)].push((
                 g.index(f.first_seen),
                 g.index(f.last_seen.max(f.first_seen)),
@@ -1081,7 +1164,7 @@ fn service(
     edges.sort_by(|a, b| {
         bad(&b.0)
             .cmp(&bad(&a.0))
-            .then((b.1.bytes_in + b.1.bytes_out).cmp(&(a.1.bytes_in + a.1.bytes_out)))
+            .then(b.1.bytes().cmp(&a.1.bytes()))
             .then_with(|| text_of(&a.0).cmp(&text_of(&b.0)))
     });
     let n = edges.len().min(r.limits.peers);
@@ -1090,7 +1173,7 @@ fn service(
     drawn.sort_by_key(|(g, e)| {
         (
             PeerClass::of(PEER_KINDS[g.kind as usize]),
-            std::cmp::Reverse(e.bytes_in + e.bytes_out),
+            std::cmp::Reverse(e.bytes()),
         )
     });
     let mut nodes: Vec<Node> = Vec::with_capacity(n + 1);
@@ -1108,6 +1191,10 @@ fn service(
         );
         if let Some(list) = findings {
             title += &format!("; findings: {}", list_words(r, list));
+        }
+        if kind == "natgw" {
+            title += " (logged on the NAT gateway's ENI: the same traffic is under the \
+                       internet peers it reached)";
         }
         let _ = write!(
             rows,
@@ -1137,12 +1224,12 @@ fn service(
             label,
             title,
             css: PeerClass::of(kind).css(),
-            bytes: e.bytes_in + e.bytes_out,
+            bytes: e.bytes(),
             bad: findings.is_some(),
         });
     }
     if !rest.is_empty() {
-        let b: u64 = rest.iter().map(|(_, e)| e.bytes_in + e.bytes_out).sum();
+        let b = total(rest.iter().map(|(_, e)| e.bytes()));
         let with = rest.iter().filter(|(g, _)| bad(g)).count();
         let label = format!("{} more peers", count(rest.len() as u64));
         let title = format!(
@@ -1198,12 +1285,12 @@ fn rejected(out: &mut String, r: &ReportInput) {
     }
     let mut rows: Vec<((u16, u16), [Counted; 2])> = ports.into_iter().collect();
     rows.sort_by_key(|(k, v)| (std::cmp::Reverse(v[0].records + v[1].records), *k));
-    let total: u64 = rows.iter().map(|(_, v)| v[0].records + v[1].records).sum();
+    let records: u64 = rows.iter().map(|(_, v)| v[0].records + v[1].records).sum();
     let shown = rows.len().min(r.limits.ports);
     let _ = write!(
         out,
         r#"<p class="muted">{} rejected records on {} port{}, by destination port: <span><i class="swatch part0"></i>sent by the peer to the task</span> <span><i class="swatch part1"></i>sent by the task</span>.{}</p>"#,
-        count(total),
+        count(records),
         count(rows.len() as u64),
         plural(rows.len() as u64),
         if shown < rows.len() {
@@ -1240,8 +1327,8 @@ fn rejected(out: &mut String, r: &ReportInput) {
             esc(&label(*k)),
             count(v[0].records),
             count(v[1].records),
-            count(v[0].packets + v[1].packets),
-            bytes(v[0].bytes + v[1].bytes)
+            count(v[0].packets.saturating_add(v[1].packets)),
+            bytes(v[0].bytes.saturating_add(v[1].bytes))
         );
     }
     if shown < rows.len() {
@@ -1252,8 +1339,12 @@ fn rejected(out: &mut String, r: &ReportInput) {
             count(rest.len() as u64),
             count(rest.iter().map(|(_, v)| v[0].records).sum()),
             count(rest.iter().map(|(_, v)| v[1].records).sum()),
-            count(rest.iter().map(|(_, v)| v[0].packets + v[1].packets).sum()),
-            bytes(rest.iter().map(|(_, v)| v[0].bytes + v[1].bytes).sum())
+            count(total(
+                rest.iter().flat_map(|(_, v)| [v[0].packets, v[1].packets])
+            )),
+            bytes(total(
+                rest.iter().flat_map(|(_, v)| [v[0].bytes, v[1].bytes])
+            ))
         );
     }
     out.push_str("</tbody></table></div></section>\n");
@@ -1278,6 +1369,18 @@ mod tests {
             cut("ééééé", 2),
             "éé … (3 more characters: vpcflow audit --format json has the whole reason)"
         );
+    }
+
+    #[test]
+    fn peer_sort_keys_are_never_numbers() {
+        // 2600:1900:4000::1 is all decimal digits in hex; the page's script would have
+        // compared it as a number with the other keys as text.
+        for a in ["2600:1900:4000::1", "8.8.8.8", "not an address"] {
+            let k = sortable_addr(a);
+            assert!(k.parse::<f64>().is_err(), "{a}: {k}");
+        }
+        assert!(sortable_addr("8.8.8.8") < sortable_addr("192.0.2.1"));
+        assert!(sortable_addr("192.0.2.1") < sortable_addr("2600:1900:4000::1"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use chrono::{TimeZone, Utc};
 
 use super::html::{bytes, esc};
-use super::traffic::PeerClass;
+use super::traffic::{total, PeerClass};
 
 /// Bytes over time, stacked by kind of peer.
 pub struct Timeline<'a> {
@@ -80,7 +80,7 @@ fn time_label(t: i64, step: i64, first: bool) -> String {
 pub fn timeline(out: &mut String, t: &Timeline, label: &str) {
     let n = t.series.len().max(1);
     let x = |i: f64| LEFT + (RIGHT - LEFT) * i / n as f64;
-    let totals: Vec<u64> = t.series.iter().map(|v| v.iter().sum()).collect();
+    let totals: Vec<u64> = t.series.iter().map(|v| total(v.iter().copied())).collect();
     let top = nice(totals.iter().copied().max().unwrap_or(0) as f64);
     let y = |v: f64| BOTTOM - (BOTTOM - TOP) * v / top;
     let _ = write!(
@@ -116,13 +116,13 @@ pub fn timeline(out: &mut String, t: &Timeline, label: &str) {
     for (s, v) in stack.iter_mut().zip(t.series) {
         let mut sum = 0;
         for (c, x) in v.iter().enumerate() {
-            sum += x;
+            sum = u64::saturating_add(sum, *x);
             s[c] = sum;
         }
     }
     for class in PeerClass::ALL.iter().rev() {
         let c = *class as usize;
-        let sum: u64 = t.series.iter().map(|v| v[c]).sum();
+        let sum = total(t.series.iter().map(|v| v[c]));
         if sum == 0 {
             continue;
         }

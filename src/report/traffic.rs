@@ -165,12 +165,23 @@ pub struct Edge {
 }
 
 impl Edge {
+    /// Bytes both ways.
+    pub fn bytes(&self) -> u64 {
+        self.bytes_in.saturating_add(self.bytes_out)
+    }
+
     fn merge(&mut self, o: &Edge) {
         self.records += o.records;
         self.bytes_in = self.bytes_in.saturating_add(o.bytes_in);
         self.bytes_out = self.bytes_out.saturating_add(o.bytes_out);
         self.rejected += o.rejected;
     }
+}
+
+/// The sum of byte or packet counts, saturating (a flow log's counts are as large as an
+/// `i64`, so a few of them overflow a `u64`).
+pub fn total(counts: impl IntoIterator<Item = u64>) -> u64 {
+    counts.into_iter().fold(0, u64::saturating_add)
 }
 
 /// Counts of rejected records.
@@ -258,6 +269,8 @@ pub struct TrafficState {
     labels: FxHashMap<(u8, u32, u32, u32), u32>,
     /// The bucket last noted as held.
     last_bucket: Option<i64>,
+    /// The ids of clusters' names by the ids of their spellings: a cache, not merged.
+    cluster_names: FxHashMap<u32, u32>,
 }
 
 impl TrafficState {
@@ -312,7 +325,7 @@ impl TrafficState {
                         peer_service.id(row, &mut self.strings),
                         holder
                             .and_then(|h| h.cluster.as_deref())
-                            .map_or(NONE, |c| self.strings.id(c)),
+                            .map_or(NONE, |c| self.strings.id(crate::policy::cluster_name(c))),
                     );
                     let group = Group {
                         kind: kind_index("natgw").expect("a peer kind"),
@@ -339,10 +352,8 @@ impl TrafficState {
             if task_id == NONE {
                 continue;
             }
-            let key = (
-                service.id(row, &mut self.strings),
-                cluster.id(row, &mut self.strings),
-            );
+            let raw = cluster.id(row, &mut self.strings);
+            let key = (service.id(row, &mut self.strings), self.cluster_name(raw));
             self.tasks.insert((key, task_id));
             let b = int64(bytes, row).unwrap_or(0).max(0) as u64;
             let rejected = action.as_ref().and_then(|a| a.str(row)) == Some("REJECT");
@@ -370,7 +381,9 @@ impl TrafficState {
             }
             if let Some(t) = t {
                 let bucket = self.bucket(t);
-                self.series.entry((key, bucket)).or_default()[PeerClass::of(p_kind) as usize] += b;
+                let cell = &mut self.series.entry((key, bucket)).or_default()
+                    [PeerClass::of(p_kind) as usize];
+                *cell = cell.saturating_add(b);
             }
             let Some(k) = kind_index(p_kind) else {
                 continue;
@@ -420,6 +433,21 @@ impl TrafficState {
             edge.rejected += rejected as u64;
         }
         self.coarsen();
+    }
+
+    /// The id of a cluster's name, from the id of the cluster as the map writes it (a
+    /// name or an ARN), so that both spellings are one cluster.
+    fn cluster_name(&mut self, raw: u32) -> u32 {
+        if raw == NONE {
+            return NONE;
+        }
+        if let Some(&id) = self.cluster_names.get(&raw) {
+            return id;
+        }
+        let name = crate::policy::cluster_name(&self.strings.values[raw as usize]).to_string();
+        let id = self.strings.id(&name);
+        self.cluster_names.insert(raw, id);
+        id
     }
 
     /// The start of the bucket holding unix second `t`, noting it as held.
