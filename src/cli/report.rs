@@ -32,12 +32,12 @@ pub struct ReportArgs {
 
 pub fn report(args: ReportArgs) -> Result<ExitCode, Error> {
     let target = args.output.as_str();
-    // A page that cannot be written is found out before the scan, not after it.
-    if target != "-" {
-        writable(Path::new(target))
-            .map_err(|e| Error::Usage(format!("--output: cannot write {target}: {e}")))?;
-    }
     let output = (target != "-").then(|| Path::new(target));
+    let cannot = |e: io::Error| Error::Usage(format!("--output: cannot write {target}: {e}"));
+    // A page that cannot be written is found out before the scan, not after it.
+    if let Some(path) = output {
+        writable(path).map_err(cannot)?;
+    }
     let run = Audited::run(
         &args.read,
         &args.map,
@@ -61,19 +61,18 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, Error> {
             generated: chrono::Utc::now().timestamp(),
             limits: Limits::default(),
         });
-        if target == "-" {
-            let mut out = io::stdout().lock();
-            out.write_all(page.as_bytes())?;
-            out.flush()?;
-        } else {
-            write_whole(Path::new(target), page.as_bytes())
-                .map_err(|e| Error::Usage(format!("--output: cannot write {target}: {e}")))?;
+        if let Some(path) = output {
+            write_whole(path, page.as_bytes()).map_err(cannot)?;
             if !args.read.quiet {
                 eprintln!(
                     "vpcflow: report: wrote {target} ({})",
                     human_bytes(page.len() as u64)
                 );
             }
+        } else {
+            let mut out = io::stdout().lock();
+            out.write_all(page.as_bytes())?;
+            out.flush()?;
         }
     }
     run.finish()
