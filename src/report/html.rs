@@ -1443,7 +1443,7 @@ mod tests {
         assert_eq!(g.index(i64::MAX / 2), 167);
     }
 
-    /// A page of the largest aggregates an input could have: hundreds of services,
+    /// A page of very large aggregates: hundreds of services,
     /// thousands of peers each, every port rejected, tens of thousands of findings, ten
     /// days of hourly buckets. Its size stays within the bound the limits promise.
     #[test]
@@ -1578,7 +1578,7 @@ mod tests {
             generated: t0,
             limits: Limits::default(),
         });
-        eprintln!("the page of the largest aggregates: {} bytes", page.len());
+        eprintln!("the page of very large aggregates: {} bytes", page.len());
         assert!(page.len() < 5_000_000, "{} bytes", page.len());
         assert!(page.contains("The table shows 1,000 of the 20,000 findings"));
         assert_eq!(page.matches("<tr id=\"f-").count(), 1_000);
