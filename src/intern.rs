@@ -103,3 +103,33 @@ impl<'a> DictIds<'a> {
         }
     }
 }
+
+/// The attribution columns of an enriched batch (see `enrich::join`), each a
+/// [`DictIds`]: the record's own ENI kind, task, service and cluster, and its peer's
+/// ENI, kind, task and service. `None` when the batch was not attributed.
+pub struct Attribution<'a> {
+    pub kind: DictIds<'a>,
+    pub task: DictIds<'a>,
+    pub service: DictIds<'a>,
+    pub cluster: DictIds<'a>,
+    pub peer_eni: DictIds<'a>,
+    pub peer_kind: DictIds<'a>,
+    pub peer_task: DictIds<'a>,
+    pub peer_service: DictIds<'a>,
+}
+
+impl<'a> Attribution<'a> {
+    pub fn of(batch: &'a RecordBatch) -> Option<Attribution<'a>> {
+        let ids = |name| DictIds::of(batch, name);
+        Some(Attribution {
+            kind: ids("eni_kind")?,
+            task: ids("task_arn")?,
+            service: ids("service")?,
+            cluster: ids("cluster")?,
+            peer_eni: ids("peer_eni_id")?,
+            peer_kind: ids("peer_kind")?,
+            peer_task: ids("peer_task_arn")?,
+            peer_service: ids("peer_service")?,
+        })
+    }
+}

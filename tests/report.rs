@@ -515,42 +515,20 @@ fn report_that_cannot_judge_says_so_at_the_top_and_exits_2() {
     // A v2 log (no pkt-*-aws-service) of a private_aws_access task reaching the
     // internet, and no --aws-ip-ranges: the audit cannot judge privatelink-bypass.
     let dir = tempfile::tempdir().unwrap();
-    let p = |f: &str| dir.path().join(f).display().to_string();
-    std::fs::write(
-        p("map.csv"),
-        "eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,subnet_id,vpc_id,valid_from,valid_to\n\
-         eni-web,task,10.0.1.10,arn:aws:ecs:us-east-1:1:task/prod/web1,prod,web,web,sg-web,,,,\n",
-    )
-    .unwrap();
-    std::fs::write(
-        p("policy.toml"),
-        "[network]\nvpc_cidrs = [\"10.0.0.0/16\"]\n[[service]]\nname = \"web\"\n\
-         ingress_from_cidrs = [\"vpc\"]\nprivate_aws_access = true\n",
-    )
-    .unwrap();
-    std::fs::write(
-        p("flows.log"),
+    let policy = "[network]\nvpc_cidrs = [\"10.0.0.0/16\"]\n[[service]]\nname = \"web\"\n\
+                  ingress_from_cidrs = [\"vpc\"]\nprivate_aws_access = true\n";
+    let logs =
         "2 123456789012 eni-web 10.0.1.10 52.216.8.117 40001 443 6 3 300 1793491200 1793491210 ACCEPT OK\n\
-         2 123456789012 eni-web 52.216.8.117 10.0.1.10 443 40001 6 3 300 1793491200 1793491210 ACCEPT OK\n",
-    )
-    .unwrap();
-    let o = vpcflow(&[
-        "report",
-        &p("flows.log"),
-        "--map",
-        &p("map.csv"),
-        "--policy",
-        &p("policy.toml"),
-        "-o",
-        &p("r.html"),
-    ]);
+         2 123456789012 eni-web 52.216.8.117 10.0.1.10 443 40001 6 3 300 1793491200 1793491210 ACCEPT OK\n";
+    let out = dir.path().join("r.html");
+    let o = small_report(dir.path(), WEB_MAP, policy, logs, &out);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("vpcflow: error: privatelink-bypass could not be judged: 2 records"),
         "{err}"
     );
-    let html = std::fs::read_to_string(p("r.html")).unwrap();
+    let html = std::fs::read_to_string(&out).unwrap();
     assert!(html.contains("This is not a clean result: privatelink-bypass could not be judged"));
     assert!(
         !html.contains("No findings"),
@@ -562,38 +540,17 @@ fn report_that_cannot_judge_says_so_at_the_top_and_exits_2() {
 fn report_escapes_what_the_map_and_the_logs_say() {
     // Names from the map and the logs are text on the page, never markup.
     let dir = tempfile::tempdir().unwrap();
-    let p = |f: &str| dir.path().join(f).display().to_string();
-    std::fs::write(
-        p("map.csv"),
-        "eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,subnet_id,vpc_id,valid_from,valid_to\n\
-         eni-web,task,10.0.1.10,arn:aws:ecs:us-east-1:1:task/prod/web1,prod,<img src=x onerror=alert(1)>,web,sg-web,,,,\n",
-    )
-    .unwrap();
-    std::fs::write(p("policy.toml"), "[defaults]\ningress_from_cidrs = []\n").unwrap();
-    std::fs::write(
-        p("flows.log"),
-        "2 123456789012 eni-web 198.51.100.7 10.0.1.10 40001 8080 6 3 300 1793491200 1793491210 ACCEPT OK\n",
-    )
-    .unwrap();
-    let o = vpcflow(&[
-        "report",
-        &p("flows.log"),
-        "--map",
-        &p("map.csv"),
-        "--policy",
-        &p("policy.toml"),
-        "--vpc-cidr",
-        "10.0.0.0/16",
-        "-o",
-        &p("r.html"),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let map = "eni-web,task,10.0.1.10,arn:aws:ecs:us-east-1:1:task/prod/web1,prod,\
+               <img src=x onerror=alert(1)>,web,sg-web,,,,\n";
+    let out = dir.path().join("r.html");
+    let o = small_report(
+        dir.path(),
+        map,
+        "[defaults]\ningress_from_cidrs = []\n",
+        INTO_WEB,
+        &out,
     );
-    let html = std::fs::read_to_string(p("r.html")).unwrap();
+    let html = page(&o, 1, &out);
     assert!(
         !html.contains("<img"),
         "markup from the map reached the page"
@@ -628,6 +585,17 @@ fn small_report(dir: &Path, map_rows: &str, policy: &str, logs: &str, out: &Path
         "-o".into(),
         out.display().to_string(),
     ])
+}
+
+/// The page a run wrote, once its exit code is checked.
+fn page(o: &Output, code: i32, out: &Path) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::read_to_string(out).unwrap()
 }
 
 const WEB_MAP: &str =
@@ -699,13 +667,7 @@ fn report_a_cluster_named_by_arn_and_by_name_is_one_service() {
     );
     let out = dir.path().join("r.html");
     let o = small_report(dir.path(), map, WEB_POLICY, &logs, &out);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let html = std::fs::read_to_string(&out).unwrap();
+    let html = page(&o, 1, &out);
     assert_eq!(html.matches("<article class=\"service\"").count(), 1);
     assert!(html.contains("<h3>web · prod</h3>"));
     assert!(html.contains("2 tasks · 2 records"));
@@ -738,13 +700,7 @@ fn report_findings_without_a_time_say_so() {
     let logs = "2 123456789012 eni-web 198.51.100.7 10.0.1.10 40001 8080 6 3 300 - - ACCEPT OK\n";
     let out = dir.path().join("r.html");
     let o = small_report(dir.path(), WEB_MAP, WEB_POLICY, logs, &out);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let html = std::fs::read_to_string(&out).unwrap();
+    let html = page(&o, 1, &out);
     assert!(!html.contains("1970"), "a time the records do not have");
     assert!(html.contains("unknown"));
 }
@@ -775,13 +731,7 @@ fn report_no_findings_banner_says_what_was_not_audited() {
                 2 123456789012 eni-api 198.51.100.7 10.0.2.20 40001 9090 6 3 300 1793491200 1793491210 ACCEPT OK\n";
     let out = dir.path().join("r.html");
     let o = small_report(dir.path(), &map, WEB_POLICY, logs, &out);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let html = std::fs::read_to_string(&out).unwrap();
+    let html = page(&o, 0, &out);
     let banner = html
         .lines()
         .find(|l| l.contains("<strong>No findings</strong>"))

@@ -486,21 +486,16 @@ fn the_demo_report_renders_in_chromium_offline_with_every_finding() {
         .map(|f| f["bytes"].as_u64().unwrap())
         .collect();
     bytes.sort();
-    let up: Vec<u64> = sorted["up"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
-    assert_eq!(up, bytes);
+    let numbers = |v: &Value| -> Vec<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(numbers(&sorted["up"]), bytes);
     bytes.reverse();
-    let down: Vec<u64> = sorted["down"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
-    assert_eq!(down, bytes);
+    assert_eq!(numbers(&sorted["down"]), bytes);
     assert_eq!(sorted["sort"], "descending");
 
     // Dark: the system's preference, then the button's; printed: light, no controls.

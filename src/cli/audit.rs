@@ -23,17 +23,25 @@ use super::{default_format, execute, summarize, terminal_width, Ran};
 #[derive(Args, Debug)]
 pub struct AuditArgs {
     #[command(flatten)]
-    read: ReadArgs,
-
-    #[command(flatten)]
-    map: MapOpts,
-
-    #[command(flatten)]
-    rules: RuleOpts,
+    scan: AuditScan,
 
     /// Output format. Default: table on a terminal, json (JSON Lines) otherwise.
     #[arg(long, value_enum)]
     format: Option<ReportFormat>,
+}
+
+/// What an audit reads and checks: the inputs, the map and the rules (shared by
+/// `audit` and `report`).
+#[derive(Args, Debug)]
+pub struct AuditScan {
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub map: MapOpts,
+
+    #[command(flatten)]
+    pub rules: RuleOpts,
 }
 
 /// What the audit checks: the policy, the command-line rules, `--rule` and AWS's
@@ -137,7 +145,7 @@ impl RuleOpts {
 }
 
 pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
-    let run = Audited::run(&args.read, &args.map, &args.rules, |_| Nothing, None)?;
+    let run = Audited::run(&args.scan, |_| Nothing, None)?;
     if run.nothing.is_none() {
         let (findings, summary) = (&run.findings, &run.summary);
         let format = args.format.unwrap_or_else(default_format);
@@ -173,12 +181,11 @@ impl<X> Audited<X> {
     /// runs beside the audit, and `output` (the file the command writes) is left out of
     /// the inputs.
     pub fn run<F: Fold<State = X>>(
-        read: &ReadArgs,
-        map: &MapOpts,
-        rules: &RuleOpts,
+        scan: &AuditScan,
         extra: impl FnOnce(&Arc<EniMap>) -> F,
         output: Option<&Path>,
     ) -> Result<Audited<X>, Error> {
+        let AuditScan { read, map, rules } = scan;
         let mut config = read.config(true)?;
         // The file the command writes is not one of its inputs (a report written into
         // the folder of logs it reads, run again).

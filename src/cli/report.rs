@@ -11,19 +11,12 @@ use vpcflow::policy::audit;
 use vpcflow::report::{self, Limits, Observer, ReportInput};
 use vpcflow::Error;
 
-use super::args::{MapOpts, ReadArgs};
-use super::audit::{Audited, RuleOpts};
+use super::audit::{AuditScan, Audited};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     #[command(flatten)]
-    read: ReadArgs,
-
-    #[command(flatten)]
-    map: MapOpts,
-
-    #[command(flatten)]
-    rules: RuleOpts,
+    scan: AuditScan,
 
     /// Where to write the page (an .html file), or - for stdout.
     #[arg(long = "output", short = 'o', value_name = "FILE")]
@@ -38,13 +31,7 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, Error> {
     if let Some(path) = output {
         writable(path).map_err(cannot)?;
     }
-    let run = Audited::run(
-        &args.read,
-        &args.map,
-        &args.rules,
-        |map| Observer { map: map.clone() },
-        output,
-    )?;
+    let run = Audited::run(&args.scan, |map| Observer { map: map.clone() }, output)?;
     if run.nothing.is_none() {
         let warnings = warnings(&run);
         let command = command_line();
@@ -54,7 +41,7 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, Error> {
             traffic: &run.extra,
             map: &run.map,
             policy: &run.policy,
-            policy_name: args.rules.policy_name(),
+            policy_name: args.scan.rules.policy_name(),
             scan: &run.totals.scan,
             warnings: &warnings,
             command: &command,
@@ -63,7 +50,7 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, Error> {
         });
         if let Some(path) = output {
             write_whole(path, page.as_bytes()).map_err(cannot)?;
-            if !args.read.quiet {
+            if !args.scan.read.quiet {
                 eprintln!(
                     "vpcflow: report: wrote {target} ({})",
                     human_bytes(page.len() as u64)

@@ -32,7 +32,7 @@ use crate::aws_ranges::AwsRanges;
 use crate::columns::{addr, col, int32, int64};
 use crate::enrich::EniMap;
 use crate::initiator::{self, Connection, Sent};
-use crate::intern::{DictIds, Strings, NONE};
+use crate::intern::{Attribution, DictIds, Strings, NONE};
 
 /// The rule name of unexpected-ingress findings.
 pub const UNEXPECTED_INGRESS: &str = "unexpected-ingress";
@@ -475,20 +475,17 @@ impl AuditState {
             self.counts.without_interface += n as u64;
             return;
         };
-        let (Some(kind), Some(mut task), Some(mut service), Some(mut cluster)) = (
-            DictIds::of(batch, "eni_kind"),
-            DictIds::of(batch, "task_arn"),
-            DictIds::of(batch, "service"),
-            DictIds::of(batch, "cluster"),
-        ) else {
-            return;
-        };
-        let (Some(mut peer_eni), Some(mut peer_kind), Some(mut peer_task), Some(mut peer_service)) = (
-            DictIds::of(batch, "peer_eni_id"),
-            DictIds::of(batch, "peer_kind"),
-            DictIds::of(batch, "peer_task_arn"),
-            DictIds::of(batch, "peer_service"),
-        ) else {
+        let Some(Attribution {
+            kind,
+            mut task,
+            mut service,
+            mut cluster,
+            mut peer_eni,
+            mut peer_kind,
+            mut peer_task,
+            mut peer_service,
+        }) = Attribution::of(batch)
+        else {
             return;
         };
         let (Some(peer_addr), Some(inbound)) = (

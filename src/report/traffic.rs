@@ -18,7 +18,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::columns::{addr, col, int32, int64};
 use crate::enrich::EniMap;
-use crate::intern::{DictIds, Strings, NONE};
+use crate::intern::{Attribution, DictIds, Strings, NONE};
 
 /// Widths of time buckets, in seconds: each a multiple of the one before, so that a
 /// coarser bucket is a whole number of finer ones.
@@ -286,20 +286,17 @@ impl TrafficState {
                 self.last = Some(self.last.map_or(e, |l| l.max(e)));
             }
         }
-        let (Some(kind), Some(mut task), Some(mut service), Some(mut cluster)) = (
-            DictIds::of(batch, "eni_kind"),
-            DictIds::of(batch, "task_arn"),
-            DictIds::of(batch, "service"),
-            DictIds::of(batch, "cluster"),
-        ) else {
-            return;
-        };
-        let (Some(mut peer_eni), Some(peer_kind), Some(mut peer_task), Some(mut peer_service)) = (
-            DictIds::of(batch, "peer_eni_id"),
-            DictIds::of(batch, "peer_kind"),
-            DictIds::of(batch, "peer_task_arn"),
-            DictIds::of(batch, "peer_service"),
-        ) else {
+        let Some(Attribution {
+            kind,
+            mut task,
+            mut service,
+            mut cluster,
+            mut peer_eni,
+            peer_kind,
+            mut peer_task,
+            mut peer_service,
+        }) = Attribution::of(batch)
+        else {
             return;
         };
         let peer_addr = col::<FixedSizeBinaryArray>(batch, "peer_addr");
@@ -388,7 +385,7 @@ impl TrafficState {
             let Some(k) = kind_index(p_kind) else {
                 continue;
             };
-            let group = if PEER_KINDS[k as usize] == "vpc" || PEER_KINDS[k as usize] == "internet" {
+            let group = if matches!(p_kind, "vpc" | "internet") {
                 Group {
                     kind: k,
                     label: NONE,
