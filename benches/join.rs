@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use vpcflow::enrich::{EniKind, EniMap, Enricher, MapRow};
+use vpcflow::enrich::{EniMap, Enricher, MapRow, PeerKind};
 use vpcflow::net::v4;
 use vpcflow::parse::{decode_slice, DecoderOptions};
 use vpcflow::policy::audit::{AuditState, Auditor};
@@ -32,7 +32,7 @@ fn map() -> EniMap {
             let service = services[((i as i64 + slot) % 4) as usize];
             rows.push(MapRow {
                 eni_id: format!("eni-{slot:02}{i:015x}"),
-                kind: EniKind::Task,
+                kind: PeerKind::Task,
                 private_ip: addr(i),
                 task_arn: Some(format!(
                     "arn:aws:ecs:us-east-1:123456789012:task/prod/{slot:02}{i:030x}"
@@ -45,6 +45,8 @@ fn map() -> EniMap {
                 vpc_id: None,
                 valid_from: Some(T0 + slot * SLOT),
                 valid_to: Some(T0 + (slot + 1) * SLOT),
+                load_balancer: None,
+                source: String::new(),
                 origin: String::new(),
             });
         }

@@ -652,7 +652,7 @@ fn rules_by_service_or_security_group_without_a_map_are_refused() {
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         assert_eq!(
             stderr(&o),
-            format!("vpcflow: error: --policy: {policy}: service[0] (web).{key}: without --map nothing says which security groups or service a peer belongs to; give the ENI map with --map\n")
+            format!("vpcflow: error: --policy: {policy}: service[0] (web).{key}: without --map nothing says which security groups, service or load balancer a peer belongs to; give the ENI map with --map\n")
         );
     }
 }

@@ -1065,6 +1065,7 @@ fn vpcflow_cat_on_copied_files() {
             "peer_kind",
             "peer_task_arn",
             "peer_service",
+            "peer_lb",
             "own_addr",
             "inbound",
             "direction_by",

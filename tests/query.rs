@@ -184,8 +184,8 @@ fn every_filter_selects_exactly_the_matching_records() {
             Box::new(|r: &Rec| is(r, "srcport", "8080") || is(r, "dstport", "8080")),
         ),
         (
-            vec!["--protocol".into(), "udp".into()],
-            Box::new(|r: &Rec| is(r, "protocol", "17")),
+            vec!["--protocol".into(), "icmp".into()],
+            Box::new(|r: &Rec| is(r, "protocol", "1")),
         ),
         (
             vec!["--protocol".into(), "1".into()],
@@ -395,7 +395,7 @@ fn conversations_join_both_directions_on_both_enis() {
 #[test]
 fn bad_query_arguments_are_usage_errors() {
     for (args, msg) in [
-        (&["--group-by", "eni,bo gus"][..], "--group-by: \"bo gus\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
+        (&["--group-by", "eni,bo gus"][..], "--group-by: \"bo gus\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, peer_lb, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
         (&["--protocol", "tcpx"][..], "--protocol: \"tcpx\" is not a protocol (tcp, udp, icmp, icmpv6 or 0-255)"),
         (&["--action", "DROP"][..], "--action: \"DROP\" is not one of ACCEPT, REJECT"),
         (&["--peer", "10.0.0.0/99"][..], "--peer: \"10.0.0.0/99\": prefix length must be 0 to 32"),
@@ -478,7 +478,7 @@ fn peer_kind_and_peer_service_filter_and_group() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        "vpcflow: error: --peer-kind: \"cloud\" is not one of task, alb, nlb, natgw, vpce, instance, other, vpc, internet\n"
+        "vpcflow: error: --peer-kind: \"cloud\" is not one of task, alb, nlb, gwlb, elb, natgw, vpce, gwlbe, rds, lambda, efs, tgw, instance, other, vpc, internet\n"
     );
 }
 
@@ -831,8 +831,8 @@ fn where_ors_values_of_a_column_and_ands_columns() {
             }),
         ),
         (
-            vec!["--where", "protocol=udp"],
-            Box::new(|r| has(r, "protocol", &["17"])),
+            vec!["--where", "protocol=icmp"],
+            Box::new(|r| has(r, "protocol", &["1"])),
         ),
         (
             vec!["--where", "traffic_path=1", "--where", "traffic-path=2"],
@@ -928,7 +928,7 @@ fn vpc_subnet_and_instance_are_where_shortcuts() {
 #[test]
 fn names_that_cannot_be_columns_are_usage_errors_before_reading() {
     for (args, msg) in [
-        (&["--group-by", "vpc_id,9vpc"][..], "--group-by: \"9vpc\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
+        (&["--group-by", "vpc_id,9vpc"][..], "--group-by: \"9vpc\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, peer_lb, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
         (&["--where", "vpc id=vpc-a"][..], "--where: \"vpc id\" is not a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
         (&["--where", "service=api"][..], "--where: \"service\" is not a flow-log column; use --service"),
         (&["--where", "vpc_id"][..], "--where: \"vpc_id\" is not COLUMN=VALUE"),

@@ -15,7 +15,7 @@ use vpcflow::enrich::{load_map_file, EniMap, Enricher};
 use vpcflow::error::{FileError, Reject};
 use vpcflow::intern::NONE;
 use vpcflow::pipeline::{fold, Events, Input, Run};
-use vpcflow::report::traffic::{PeerClass, PEER_KINDS};
+use vpcflow::report::traffic::{kind_of, PeerClass};
 use vpcflow::report::{Observer, TrafficState};
 use vpcflow::scan::ScanOptions;
 use vpcflow::source::{discover, Source};
@@ -123,7 +123,7 @@ fn plain(t: &TrafficState) -> Plain {
             s(g.label)
         };
         p.edges.insert(
-            (key(k), PEER_KINDS[g.kind as usize].to_string(), group),
+            (key(k), kind_of(g.kind).as_str().to_string(), group),
             [e.records, e.bytes_in, e.bytes_out, e.rejected],
         );
     }
@@ -153,7 +153,8 @@ fn expected() -> Plain {
         "-q".into(),
     ]);
     assert!(o.status.success());
-    // The map's clusters and security groups by ENI, read as plain CSV.
+    // The map's clusters and load balancers (else first security group) by ENI, read
+    // as plain CSV.
     let csv = std::fs::read_to_string(root("testdata/demo/eni-map.csv")).unwrap();
     let mut cluster = BTreeMap::new();
     let mut groups = BTreeMap::new();
@@ -162,7 +163,11 @@ fn expected() -> Plain {
         cluster.insert(f[0].to_string(), f[4].to_string());
         let mut sgs: Vec<&str> = f[7].split(';').filter(|s| !s.is_empty()).collect();
         sgs.sort();
-        groups.insert(f[0].to_string(), sgs.first().map(|s| s.to_string()));
+        let lb = f.get(12).filter(|s| !s.is_empty()).map(|s| s.to_string());
+        groups.insert(
+            f[0].to_string(),
+            lb.or_else(|| sgs.first().map(|s| s.to_string())),
+        );
     }
     let mut p = Plain::default();
     let mut tasks: BTreeMap<Key, std::collections::BTreeSet<String>> = BTreeMap::new();
@@ -262,9 +267,10 @@ fn expected() -> Plain {
 fn report_aggregates_are_the_sums_of_the_demo_records() {
     let want = expected();
     let got = plain(&fold_demo(2));
-    // The demo has what each part draws: five services, internet, VPC, load balancer,
-    // task and endpoint peers, a NAT gateway, and rejected records.
-    assert_eq!(want.services.len(), 5);
+    // The demo has what each part draws: five services and a standalone task
+    // (`migrate`, no service), internet, VPC, load balancer, task and endpoint peers, a
+    // NAT gateway, and rejected records.
+    assert_eq!(want.services.len(), 6);
     for class in PeerClass::ALL {
         assert!(
             want.series.values().any(|v| v[class as usize] > 0),
@@ -443,8 +449,8 @@ fn report_page_is_self_contained_and_small() {
         digest(&inline("script"))
     )));
     // Every part is there: one timeline and one graph per service, the bars.
-    assert_eq!(html.matches("<svg class=\"chart timeline\"").count(), 5);
-    assert_eq!(html.matches("<svg class=\"chart graph\"").count(), 5);
+    assert_eq!(html.matches("<svg class=\"chart timeline\"").count(), 6);
+    assert_eq!(html.matches("<svg class=\"chart graph\"").count(), 6);
     assert_eq!(html.matches("<svg class=\"chart bars\"").count(), 1);
     // The summary's accounting of lines.
     assert!(html.contains("6,012 lines = 6,000 records + 0 rejected + 12 headers + 0 blank"));

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use vpcflow::enrich::EniKind;
+use vpcflow::enrich::PeerKind;
 use vpcflow::net::Cidr;
 use vpcflow::output::rows;
 use vpcflow::pipeline;
@@ -43,13 +43,20 @@ pub struct QueryArgs {
     /// Only records whose peer (the other side than the ENI) is in CIDR; repeatable.
     #[arg(long, value_name = "CIDR")]
     peer: Vec<String>,
-    /// Only records whose peer is of this kind: task, alb, nlb, natgw, vpce, instance,
-    /// other (ENIs of the map), vpc (other addresses in the VPC) or internet; repeatable.
+    /// Only records whose peer is of this kind: task, alb, nlb, gwlb, elb, natgw, vpce,
+    /// gwlbe, rds, lambda, efs, tgw, instance, other (ENIs of the map), vpc (other
+    /// addresses in the VPC) or internet; repeatable.
     #[arg(long = "peer-kind", value_name = "KIND")]
     peer_kind: Vec<String>,
     /// Only records whose peer is a task of this service; repeatable.
     #[arg(long = "peer-service", value_name = "NAME")]
     peer_service: Vec<String>,
+
+    /// Only records whose peer is an ENI of this load balancer (`app/web-alb`, as in its
+    /// ENIs' description `ELB app/web-alb/<id>`); repeatable. With --group-by service:
+    /// the services behind it.
+    #[arg(long = "peer-lb", value_name = "LB")]
+    peer_lb: Vec<String>,
     /// Only records with this source or destination port; repeatable.
     #[arg(long, value_name = "PORT")]
     port: Vec<u16>,
@@ -88,7 +95,7 @@ pub struct QueryArgs {
     instance: Vec<String>,
 
     /// Group keys, comma-separated: eni, task, service, cluster, srcaddr, dstaddr, peer,
-    /// peer_kind, peer_service, srcport, dstport, protocol, action, status, direction,
+    /// peer_kind, peer_service, peer_lb, srcport, dstport, protocol, action, status, direction,
     /// minute, hour, day, or any flow-log column by its AWS Parquet name (vpc_id,
     /// subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service,
     /// ecs_cluster_name, instance_tag, start, ...): its values as they are, null where
@@ -113,9 +120,7 @@ pub struct QueryArgs {
 
 /// The values of the `peer_kind` column.
 fn peer_kinds() -> Vec<&'static str> {
-    let mut v: Vec<&str> = EniKind::ALL.iter().map(|k| k.as_str()).collect();
-    v.extend([vpcflow::enrich::PEER_VPC, vpcflow::enrich::PEER_INTERNET]);
-    v
+    PeerKind::ALL.iter().map(|k| k.as_str()).collect()
 }
 
 impl QueryArgs {
@@ -162,6 +167,7 @@ impl QueryArgs {
                 peer: cidrs("peer", &self.peer)?,
                 peer_kind: one_of("peer-kind", &self.peer_kind, &peer_kinds(), false)?,
                 peer_service: self.peer_service.clone(),
+                peer_lb: self.peer_lb.clone(),
                 port: self.port.clone(),
                 protocol: self
                     .protocol

@@ -9,7 +9,7 @@
 //!
 //! Orientation (see [`super::orient`]): `own_addr`, `peer_addr`, `inbound` and
 //! `direction_by`. Peer side, as of the record's `start`: `peer_eni_id`, `peer_kind`,
-//! `peer_task_arn`, `peer_service`. An address the map does not hold at that time is
+//! `peer_task_arn`, `peer_service`, `peer_lb`. An address the map does not hold at that time is
 //! `vpc` inside the VPC CIDRs and `internet` outside.
 //!
 //! Output string columns are dictionaries whose values are one array shared by every
@@ -27,7 +27,7 @@ use arrow::record_batch::RecordBatch;
 use rustc_hash::FxHashMap;
 
 use super::orient::{by_other_eni, orient, DirectionBy, Learned, Logged, Sides};
-use super::{EniKind, EniMap, EniRef, PEER_INTERNET, PEER_VPC};
+use super::{EniMap, EniRef, PeerKind};
 use crate::columns::{addr, col, TextCol};
 use crate::net::Cidr;
 
@@ -47,7 +47,7 @@ pub const INPUT_COLUMNS: [&str; 11] = [
 ];
 
 /// The columns the join adds, in order.
-pub const ENRICHMENT_COLUMNS: [&str; 12] = [
+pub const ENRICHMENT_COLUMNS: [&str; 13] = [
     "task_arn",
     "service",
     "cluster",
@@ -57,6 +57,7 @@ pub const ENRICHMENT_COLUMNS: [&str; 12] = [
     "peer_kind",
     "peer_task_arn",
     "peer_service",
+    "peer_lb",
     "own_addr",
     "inbound",
     "direction_by",
@@ -72,6 +73,13 @@ pub struct EnrichStats {
     pub own_from_ecs_fields: u64,
     /// Records whose ECS fields name another task than the map does (the map wins).
     pub ecs_disagreements: u64,
+    /// Records on an ENI the map knows, at a time outside every window of it (still
+    /// attributed to it: ENI ids are never reused).
+    pub own_outside_window: u64,
+    /// Records with an `interface_id` that neither the map nor the ECS fields know.
+    pub own_unknown: u64,
+    /// Records on task ENIs whose task no source names.
+    pub own_unnamed_task: u64,
     /// Records whose peer address the map attributes to an ENI at that time.
     pub peer_from_map: u64,
     /// Records oriented by each kind of evidence, in the order of [`DirectionBy::ALL`].
@@ -93,6 +101,9 @@ impl std::ops::AddAssign for EnrichStats {
         self.own_from_map += o.own_from_map;
         self.own_from_ecs_fields += o.own_from_ecs_fields;
         self.ecs_disagreements += o.ecs_disagreements;
+        self.own_outside_window += o.own_outside_window;
+        self.own_unknown += o.own_unknown;
+        self.own_unnamed_task += o.own_unnamed_task;
         self.peer_from_map += o.peer_from_map;
         for (a, b) in self.direction_by.iter_mut().zip(o.direction_by) {
             *a += b;
@@ -107,9 +118,7 @@ pub struct Enricher {
     /// Enrich only batches that carry the v7 ECS fields (`cat` without a map).
     ecs_only: bool,
     vpc: Vec<Cidr>,
-    kind_keys: [i32; 7],
-    vpc_key: i32,
-    internet_key: i32,
+    kind_keys: [i32; 16],
     by_keys: [i32; 3],
 }
 
@@ -140,17 +149,13 @@ struct Iface<'m, 'b> {
 impl Enricher {
     /// `vpc_cidrs`: the VPC CIDRs (the private ranges when empty).
     pub fn new(map: Arc<EniMap>, vpc_cidrs: &[Cidr]) -> Enricher {
-        let kind_keys = EniKind::ALL.map(|k| map.constant_key(k.as_str()));
-        let vpc_key = map.constant_key(PEER_VPC);
-        let internet_key = map.constant_key(PEER_INTERNET);
+        let kind_keys = PeerKind::ALL.map(|k| map.constant_key(k.as_str()));
         let by_keys = DirectionBy::ALL.map(|b| map.constant_key(b.as_str()));
         Enricher {
             map,
             ecs_only: false,
             vpc: super::vpc_cidrs_or_private(vpc_cidrs),
             kind_keys,
-            vpc_key,
-            internet_key,
             by_keys,
         }
     }
@@ -285,9 +290,9 @@ impl Enricher {
             keys: FxHashMap::default(),
             values: Vec::new(),
         };
-        // task, service, cluster, eni_kind; peer_eni_id, peer_kind, peer_task, peer_service;
-        // direction_by.
-        let mut out: Vec<Int32Builder> = (0..9).map(|_| Int32Builder::with_capacity(n)).collect();
+        // task, service, cluster, eni_kind; peer_eni_id, peer_kind, peer_task, peer_service,
+        // peer_lb; direction_by.
+        let mut out: Vec<Int32Builder> = (0..10).map(|_| Int32Builder::with_capacity(n)).collect();
         let mut peer_addr = FixedSizeBinaryBuilder::with_capacity(n, 16);
         let mut own_addr = FixedSizeBinaryBuilder::with_capacity(n, 16);
         let mut inbound = BooleanBuilder::with_capacity(n);
@@ -295,12 +300,21 @@ impl Enricher {
         for row in 0..n {
             let t = time(row);
             let i = iface_of(row);
-            let own = i.and_then(|i| i.eni).map(|e| e.at(t));
+            let own_ref = i.and_then(|i| i.eni);
+            let own = own_ref.map(|e| e.at(t));
             let own_holder = own.map(|h| map.holder_by_index(h));
+            if let Some(e) = own_ref {
+                if !e.within(t) {
+                    stats.own_outside_window += 1;
+                }
+            }
             // Own side: task_arn, service, cluster, eni_kind.
             let mut own_keys = [None; 4];
             if let Some(h) = own_holder {
                 stats.own_from_map += 1;
+                if h.kind == PeerKind::Task && h.task_arn.is_none() {
+                    stats.own_unnamed_task += 1;
+                }
                 own_keys = [
                     h.keys.task,
                     h.keys.service,
@@ -327,8 +341,10 @@ impl Enricher {
                         .as_ref()
                         .and_then(|t| t.get(row))
                         .map(|s| extra.key(s)),
-                    Some(self.kind_keys[0]),
+                    Some(self.kind_keys[PeerKind::Task as usize]),
                 ];
+            } else if i.is_some() {
+                stats.own_unknown += 1;
             }
             for (b, k) in out.iter_mut().zip(own_keys) {
                 b.append_option(k);
@@ -360,7 +376,7 @@ impl Enricher {
                         None => own_addr.append_null(),
                     }
                     inbound.append_value(!o.outbound);
-                    out[8].append_value(self.by_keys[o.by as usize]);
+                    out[9].append_value(self.by_keys[o.by as usize]);
                     if o.outbound {
                         addr(pkt_dst, row).or(d)
                     } else {
@@ -373,13 +389,13 @@ impl Enricher {
                     }
                     own_addr.append_null();
                     inbound.append_null();
-                    out[8].append_null();
+                    out[9].append_null();
                     None
                 }
             };
 
             // Peer side.
-            let mut peer_keys = [None; 4];
+            let mut peer_keys = [None; 5];
             match peer {
                 Some(p) => {
                     peer_addr.append_value(p).expect("16 bytes");
@@ -392,20 +408,22 @@ impl Enricher {
                                 Some(h.keys.kind),
                                 h.keys.task,
                                 h.keys.service,
+                                h.keys.lb,
                             ];
                         }
                         None => {
-                            peer_keys[1] = Some(if self.in_vpc(&p) {
-                                self.vpc_key
+                            let kind = if self.in_vpc(&p) {
+                                PeerKind::Vpc
                             } else {
-                                self.internet_key
-                            });
+                                PeerKind::Internet
+                            };
+                            peer_keys[1] = Some(self.kind_keys[kind as usize]);
                         }
                     }
                 }
                 None => peer_addr.append_null(),
             }
-            for (b, k) in out[4..8].iter_mut().zip(peer_keys) {
+            for (b, k) in out[4..9].iter_mut().zip(peer_keys) {
                 b.append_option(k);
             }
         }
@@ -429,12 +447,12 @@ impl Enricher {
             columns.push(dict(b));
         }
         columns.push(Arc::new(peer_addr.finish()));
-        for b in out[4..8].iter_mut() {
+        for b in out[4..9].iter_mut() {
             columns.push(dict(b));
         }
         columns.push(Arc::new(own_addr.finish()));
         columns.push(Arc::new(inbound.finish()));
-        columns.push(dict(&mut out[8]));
+        columns.push(dict(&mut out[9]));
         let schema = Arc::new(Self::schema(&batch.schema()));
         let batch = RecordBatch::try_new(schema, columns).expect("columns match the schema");
         (batch, stats)

@@ -30,7 +30,7 @@ use serde::Serialize;
 use super::Policy;
 use crate::aws_ranges::AwsRanges;
 use crate::columns::{addr, col, int32, int64};
-use crate::enrich::EniMap;
+use crate::enrich::{EniMap, PeerKind};
 use crate::initiator::{self, Connection, Sent};
 use crate::intern::{Attribution, DictIds, Strings, NONE};
 
@@ -396,10 +396,11 @@ impl<const N: usize> Tuples<N> {
 pub struct AuditState {
     strings: Strings,
     owners: Tuples<3>,
-    peers: Tuples<5>,
+    peers: Tuples<6>,
     conns: FxHashMap<ConnKey, Conn>,
-    /// Task id -> how far it could be audited.
-    tasks: FxHashMap<u32, Audited>,
+    /// Task (its ARN's id, or its ENI's when no source names it, and whether it is
+    /// named) -> how far it could be audited.
+    tasks: FxHashMap<(u32, bool), Audited>,
     /// Services of tasks that are not audited.
     unaudited_services: BTreeSet<u32>,
     counts: Counts,
@@ -433,6 +434,12 @@ pub struct Counts {
     /// nothing could say was AWS's or not: the layout has no `pkt-*-aws-service`
     /// field and no `--aws-ip-ranges` was given.
     pub aws_unknown: u64,
+    /// Records on task ENIs whose task no map source names (CloudTrail or a snapshot
+    /// of the ENI alone): judged by `[defaults]`, which needs no service.
+    pub unnamed: u64,
+    /// Of those, records no rule could judge: the policy's rules are by service, and
+    /// nothing names the task's service (there is no `[defaults]`).
+    pub unnamed_unjudged: u64,
 }
 
 impl std::ops::AddAssign for Counts {
@@ -443,6 +450,8 @@ impl std::ops::AddAssign for Counts {
         self.undirected += o.undirected;
         self.admitted += o.admitted;
         self.aws_unknown += o.aws_unknown;
+        self.unnamed += o.unnamed;
+        self.unnamed_unjudged += o.unnamed_unjudged;
     }
 }
 
@@ -452,6 +461,7 @@ const PEER_KIND: usize = 1;
 const PEER_TASK: usize = 2;
 const PEER_SERVICE: usize = 3;
 const PEER_CLUSTER: usize = 4;
+const PEER_LB: usize = 5;
 
 /// What a record's peer is allowed, by the rule of its task (`INGRESS_OK | ...`), and
 /// whether the cleartext and PrivateLink checks apply to the task's traffic with it.
@@ -515,13 +525,19 @@ impl AuditState {
                 self.counts.without_interface += 1;
                 continue;
             }
-            if kind.str(row) != Some("task") {
+            if kind.str(row) != Some(PeerKind::Task.as_str()) {
                 continue;
             }
             let task_id = task.id(row, &mut self.strings);
-            if task_id == NONE {
-                continue;
-            }
+            // A task ENI whose task no source names is still a task's: its ENI stands
+            // for the task, and rules that need no service judge it.
+            let named = task_id != NONE;
+            let task_key = if named {
+                task_id
+            } else {
+                self.counts.unnamed += 1;
+                eni.id(row, &mut self.strings)
+            };
             self.counts.on_tasks += 1;
             let service_id = service.id(row, &mut self.strings);
             let cluster_id = cluster.id(row, &mut self.strings);
@@ -535,11 +551,13 @@ impl AuditState {
                 (Some(_), false) => Audited::Undirected,
                 (Some(_), true) => Audited::Yes,
             };
-            let seen = self.tasks.entry(task_id).or_insert(audited);
+            let seen = self.tasks.entry((task_key, named)).or_insert(audited);
             *seen = (*seen).max(audited);
             let Some(rule) = rule else {
                 if service_id != NONE {
                     self.unaudited_services.insert(service_id);
+                } else if !named {
+                    self.counts.unnamed_unjudged += 1;
                 }
                 continue;
             };
@@ -560,19 +578,23 @@ impl AuditState {
             let (own_port, peer_port) = if inbound { (dp, sp) } else { (sp, dp) };
             let act = action.as_ref().and_then(|a| a.str(row));
             let (accepted, rejected) = (act == Some("ACCEPT"), act == Some("REJECT"));
-            let internet = peer_kind.str(row) == Some(crate::enrich::PEER_INTERNET);
+            let internet = peer_kind.str(row) == Some(PeerKind::Internet.as_str());
             let p_service = peer_service.str(row);
+            let who = super::PeerRef {
+                addr: peer,
+                groups,
+                service: p_service,
+                load_balancer: peer_holder.and_then(|h| h.load_balancer.as_deref()),
+            };
             let verdict = {
                 let mut allowed = 0;
-                if !checks.has(Check::UnexpectedIngress) || rule.admits(&peer, groups, p_service) {
+                if !checks.has(Check::UnexpectedIngress) || rule.admits(&who) {
                     allowed |= INGRESS_OK;
                 }
-                if !checks.has(Check::UnexpectedEgress)
-                    || rule.egress_admits(&peer, groups, p_service)
-                {
+                if !checks.has(Check::UnexpectedEgress) || rule.egress_admits(&who) {
                     allowed |= EGRESS_OK;
                 }
-                let own_cluster = peer_kind.str(row) == Some("task")
+                let own_cluster = peer_kind.str(row) == Some(PeerKind::Task.as_str())
                     && peer_holder
                         .and_then(|h| h.cluster.as_deref())
                         .zip(cluster.str(row))
@@ -580,8 +602,8 @@ impl AuditState {
                 if !checks.has(Check::Isolation)
                     || !rule.isolated
                     || own_cluster
-                    || peer_kind.str(row) == Some("vpce")
-                    || rule.lists_admit(&peer, groups, p_service)
+                    || peer_kind.str(row) == Some(PeerKind::Vpce.as_str())
+                    || rule.lists_admit(&who)
                 {
                     allowed |= ISOLATION_OK;
                 }
@@ -627,12 +649,16 @@ impl AuditState {
             let peer_cluster = peer_holder
                 .and_then(|h| h.cluster.as_deref())
                 .map_or(NONE, |c| self.strings.id(c));
+            let peer_lb = peer_holder
+                .and_then(|h| h.load_balancer.as_deref())
+                .map_or(NONE, |c| self.strings.id(c));
             let peer_id = self.peers.id([
                 peer_eni.id(row, &mut self.strings),
                 peer_kind.id(row, &mut self.strings),
                 peer_task.id(row, &mut self.strings),
                 peer_service.id(row, &mut self.strings),
                 peer_cluster,
+                peer_lb,
             ]);
             let key = ConnKey {
                 eni: eni.id(row, &mut self.strings),
@@ -729,8 +755,8 @@ impl AuditState {
                 mm.aws_service = first_service(&self.strings, mm.aws_service, m(cm.aws_service));
             }
         }
-        for (t, a) in other.tasks {
-            let seen = self.tasks.entry(m(t)).or_insert(a);
+        for ((t, named), a) in other.tasks {
+            let seen = self.tasks.entry((m(t), named)).or_insert(a);
             *seen = (*seen).max(a);
         }
         for s in other.unaudited_services {
@@ -761,6 +787,11 @@ impl AuditState {
         let mut summary = AuditSummary {
             tasks_audited: count(Audited::Yes),
             tasks_not_audited: count(Audited::NoRule),
+            unnamed_not_audited: self
+                .tasks
+                .iter()
+                .filter(|((_, named), a)| !named && **a == Audited::NoRule)
+                .count() as u64,
             tasks_undirected: count(Audited::Undirected),
             counts: self.counts,
             services_not_audited: {
@@ -960,6 +991,7 @@ impl AuditState {
                 evidence: d.evidence,
                 aws_service: s.get(d.aws_service),
                 peer_cluster: s.get(peer[PEER_CLUSTER]),
+                peer_lb: s.get(peer[PEER_LB]),
             };
             f.reason = reason(&f, &facts, auditor);
             findings.push(f);
@@ -1083,6 +1115,8 @@ struct Facts<'a> {
     evidence: u8,
     aws_service: Option<&'a str>,
     peer_cluster: Option<&'a str>,
+    /// The load balancer of a load balancer peer's ENI.
+    peer_lb: Option<&'a str>,
 }
 
 /// A string of findings, shared by the findings that name it.
@@ -1123,7 +1157,7 @@ fn severity(check: Check, action: &str, peer_kind: Option<&str>) -> Severity {
     match (action, peer_kind) {
         ("REJECT", _) => Severity::Low,
         _ if check == Check::PrivatelinkBypass => Severity::Medium,
-        (_, Some("internet")) => Severity::High,
+        (_, Some(k)) if k == PeerKind::Internet.as_str() => Severity::High,
         _ => Severity::Medium,
     }
 }
@@ -1174,6 +1208,8 @@ pub struct AuditSummary {
     pub tasks_audited: u64,
     /// Tasks of services without a rule.
     pub tasks_not_audited: u64,
+    /// Of those, task ENIs whose task no source names.
+    pub unnamed_not_audited: u64,
     /// Tasks with a rule none of whose records could be oriented.
     pub tasks_undirected: u64,
     pub services_not_audited: Vec<String>,
@@ -1226,14 +1262,15 @@ pub fn aws_unknown_words(records: u64) -> String {
     )
 }
 
-/// What a peer is, in words.
-fn peer_words(f: &Finding, cluster: Option<&str>) -> String {
+/// What a peer is, in words (the kind's words of [`PeerKind::words`]).
+fn peer_words(f: &Finding, facts: &Facts) -> String {
     let eni = f.peer_eni_id.as_deref().unwrap_or("?");
-    match f.peer_kind.as_deref() {
-        Some("internet") => "an internet address".into(),
-        Some("vpc") => "an address in the VPC that no map file knows".into(),
-        Some("task") => {
-            let of_cluster = match (cluster, f.cluster.as_deref()) {
+    let Some(kind) = f.peer_kind.as_deref().and_then(PeerKind::parse) else {
+        return format!("ENI {eni}");
+    };
+    match kind {
+        PeerKind::Task => {
+            let of_cluster = match (facts.peer_cluster, f.cluster.as_deref()) {
                 (Some(c), Some(own)) if !super::same_cluster(c, own) => {
                     format!(" in cluster {}", super::cluster_name(c))
                 }
@@ -1244,12 +1281,12 @@ fn peer_words(f: &Finding, cluster: Option<&str>) -> String {
                 None => format!("a task that belongs to no service ({eni}){of_cluster}"),
             }
         }
-        Some("alb") => format!("a load balancer (ALB) address ({eni})"),
-        Some("nlb") => format!("a load balancer (NLB) address ({eni})"),
-        Some("natgw") => format!("a NAT gateway ({eni})"),
-        Some("vpce") => format!("a VPC endpoint ({eni})"),
-        Some("instance") => format!("an EC2 instance ({eni})"),
-        _ => format!("ENI {eni}"),
+        PeerKind::Other => format!("ENI {eni}"),
+        k if k.is_address_group() => k.words().a.to_string(),
+        k => match facts.peer_lb {
+            Some(lb) if k.is_load_balancer() => format!("load balancer {lb} ({eni})"),
+            _ => format!("{} ({eni})", k.words().a),
+        },
     }
 }
 
@@ -1267,7 +1304,7 @@ fn port_text(ports: &[u16]) -> String {
 /// service worker) connected to port 80", "its task tried to connect to 203.0.113.9 (an
 /// internet address) on port 443, rejected", "its task exchanged traffic with ...".
 fn what_happened(f: &Finding, facts: &Facts) -> String {
-    let peer = format!("{} ({})", f.peer_addr, peer_words(f, facts.peer_cluster));
+    let peer = format!("{} ({})", f.peer_addr, peer_words(f, facts));
     let ports = port_text(&f.ports);
     let rejected = if f.action == "REJECT" {
         ", rejected"
@@ -1302,7 +1339,7 @@ fn reason(f: &Finding, facts: &Facts, auditor: &Auditor) -> String {
     match facts.check {
         Check::UnexpectedIngress => {
             let rule = rule.map(|r| r.describe(auditor.map)).unwrap_or_default();
-            let who = format!("{} is {}", f.peer_addr, peer_words(f, facts.peer_cluster));
+            let who = format!("{} is {}", f.peer_addr, peer_words(f, facts));
             let ports = port_text(&f.ports);
             if f.action == "REJECT" {
                 format!("{who} and tried to connect to{ports}, rejected; {service} {rule}")

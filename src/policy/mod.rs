@@ -74,9 +74,12 @@ struct RuleFile {
     ingress_from_cidrs: Vec<String>,
     #[serde(default)]
     ingress_from_services: Vec<String>,
+    #[serde(default)]
+    ingress_from_load_balancers: Vec<String>,
     egress_to_security_groups: Option<Vec<String>>,
     egress_to_cidrs: Option<Vec<String>>,
     egress_to_services: Option<Vec<String>>,
+    egress_to_load_balancers: Option<Vec<String>>,
     egress_ports: Option<Vec<u16>>,
     #[serde(default)]
     require_encryption: bool,
@@ -101,9 +104,12 @@ struct ServiceFile {
     ingress_from_cidrs: Vec<String>,
     #[serde(default)]
     ingress_from_services: Vec<String>,
+    #[serde(default)]
+    ingress_from_load_balancers: Vec<String>,
     egress_to_security_groups: Option<Vec<String>>,
     egress_to_cidrs: Option<Vec<String>>,
     egress_to_services: Option<Vec<String>>,
+    egress_to_load_balancers: Option<Vec<String>>,
     egress_ports: Option<Vec<u16>>,
     #[serde(default)]
     require_encryption: bool,
@@ -120,9 +126,11 @@ impl ServiceFile {
             ingress_from_security_groups: self.ingress_from_security_groups.clone(),
             ingress_from_cidrs: self.ingress_from_cidrs.clone(),
             ingress_from_services: self.ingress_from_services.clone(),
+            ingress_from_load_balancers: self.ingress_from_load_balancers.clone(),
             egress_to_security_groups: self.egress_to_security_groups.clone(),
             egress_to_cidrs: self.egress_to_cidrs.clone(),
             egress_to_services: self.egress_to_services.clone(),
+            egress_to_load_balancers: self.egress_to_load_balancers.clone(),
             egress_ports: self.egress_ports.clone(),
             require_encryption: self.require_encryption,
             isolated: self.isolated,
@@ -141,19 +149,49 @@ pub struct Peers {
     /// The CIDR entries as written (`vpc`, `10.0.0.50/32`), for messages.
     pub cidr_names: Vec<String>,
     pub services: Vec<String>,
+    /// Load balancers (`app/web-alb`): every ENI of each, whatever its addresses.
+    pub load_balancers: Vec<String>,
+}
+
+/// A peer as a rule sees it, as of a record's time: its address, and what the map says
+/// of its ENI (security groups, service, load balancer).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PeerRef<'a> {
+    pub addr: [u8; 16],
+    pub groups: &'a [String],
+    pub service: Option<&'a str>,
+    pub load_balancer: Option<&'a str>,
+}
+
+impl<'a> PeerRef<'a> {
+    /// A peer known by its address, security groups and service.
+    pub fn of(addr: &[u8; 16], groups: &'a [String], service: Option<&'a str>) -> PeerRef<'a> {
+        PeerRef {
+            addr: *addr,
+            groups,
+            service,
+            load_balancer: None,
+        }
+    }
 }
 
 impl Peers {
     /// Whether the list names no one.
     pub fn is_empty(&self) -> bool {
-        self.security_groups.is_empty() && self.cidrs.is_empty() && self.services.is_empty()
+        self.security_groups.is_empty()
+            && self.cidrs.is_empty()
+            && self.services.is_empty()
+            && self.load_balancers.is_empty()
     }
 
-    /// Whether a peer with this address, security groups and service is in the list.
-    pub fn admits(&self, addr: &[u8; 16], groups: &[String], service: Option<&str>) -> bool {
-        self.cidrs.iter().any(|c| c.contains(addr))
-            || groups.iter().any(|g| self.security_groups.contains(g))
-            || service.is_some_and(|s| self.services.iter().any(|x| x == s))
+    /// Whether the peer is in the list.
+    pub fn admits(&self, p: &PeerRef) -> bool {
+        self.cidrs.iter().any(|c| c.contains(&p.addr))
+            || p.groups.iter().any(|g| self.security_groups.contains(g))
+            || p.service
+                .is_some_and(|s| self.services.iter().any(|x| x == s))
+            || p.load_balancer
+                .is_some_and(|lb| self.load_balancers.iter().any(|x| x == lb))
     }
 
     /// "security group sg-0abc (ALB), services web and admin-gateway, and 10.0.0.50/32".
@@ -179,6 +217,13 @@ impl Peers {
                 "service{} {}",
                 plural(self.services.len()),
                 list(&self.services)
+            ));
+        }
+        if !self.load_balancers.is_empty() {
+            parts.push(format!(
+                "load balancer{} {}",
+                plural(self.load_balancers.len()),
+                list(&self.load_balancers)
             ));
         }
         parts.extend(self.cidr_names.iter().map(|c| {
@@ -222,18 +267,15 @@ impl Rule {
         self.ingress.is_empty()
     }
 
-    /// Whether a peer with this address, security groups and service may open
-    /// connections to the service's tasks.
-    pub fn admits(&self, addr: &[u8; 16], groups: &[String], service: Option<&str>) -> bool {
-        self.ingress.admits(addr, groups, service)
+    /// Whether the peer may open connections to the service's tasks.
+    pub fn admits(&self, p: &PeerRef) -> bool {
+        self.ingress.admits(p)
     }
 
     /// Whether the egress lists name the peer (ports aside); true when egress is not
     /// audited.
-    pub fn egress_admits(&self, addr: &[u8; 16], groups: &[String], service: Option<&str>) -> bool {
-        self.egress
-            .as_ref()
-            .is_none_or(|e| e.admits(addr, groups, service))
+    pub fn egress_admits(&self, p: &PeerRef) -> bool {
+        self.egress.as_ref().is_none_or(|e| e.admits(p))
     }
 
     /// Whether `port` is an allowed egress destination port.
@@ -243,12 +285,8 @@ impl Rule {
 
     /// Whether a peer is allowed by one of the rule's lists, either direction (what an
     /// isolated service may talk to besides its own cluster and VPC endpoints).
-    pub fn lists_admit(&self, addr: &[u8; 16], groups: &[String], service: Option<&str>) -> bool {
-        self.ingress.admits(addr, groups, service)
-            || self
-                .egress
-                .as_ref()
-                .is_some_and(|e| e.admits(addr, groups, service))
+    pub fn lists_admit(&self, p: &PeerRef) -> bool {
+        self.ingress.admits(p) || self.egress.as_ref().is_some_and(|e| e.admits(p))
     }
 
     /// "admits only sg-0abc (ALB), services web and admin-gateway, and 10.0.0.50/32".
@@ -282,14 +320,9 @@ fn sg_owner(map: &EniMap, sg: &str) -> Option<String> {
         .holders()
         .iter()
         .filter(|h| h.security_groups.iter().any(|g| g == sg))
-        .map(|h| match (&h.service, h.kind.as_str()) {
-            (Some(s), _) => format!("tasks of {s}"),
-            (None, k @ ("alb" | "nlb")) => k.to_uppercase(),
-            (None, "natgw") => "NAT gateway".to_string(),
-            (None, "vpce") => "VPC endpoint".to_string(),
-            (None, "instance") => "EC2 instances".to_string(),
-            (None, "task") => "tasks".to_string(),
-            (None, _) => "other ENIs".to_string(),
+        .map(|h| match &h.service {
+            Some(s) => format!("tasks of {s}"),
+            None => h.kind.words().owners.to_string(),
         })
         .collect();
     (!kinds.is_empty()).then(|| kinds.into_iter().collect::<Vec<_>>().join(", "))
@@ -441,7 +474,8 @@ impl Policy {
         let rule = |r: &RuleFile, at: &str| -> Result<Rule, String> {
             let egress_keys = r.egress_to_security_groups.is_some()
                 || r.egress_to_cidrs.is_some()
-                || r.egress_to_services.is_some();
+                || r.egress_to_services.is_some()
+                || r.egress_to_load_balancers.is_some();
             if r.egress_ports.is_some() && !egress_keys {
                 return Err(format!(
                     "{name}: {at}.egress_ports: given without any egress_to_* list, so no \
@@ -456,6 +490,7 @@ impl Policy {
                     cidrs: cidr_list(&cidr_names, at, "egress_to_cidrs")?,
                     cidr_names,
                     services: r.egress_to_services.clone().unwrap_or_default(),
+                    load_balancers: r.egress_to_load_balancers.clone().unwrap_or_default(),
                 })
             } else {
                 None
@@ -467,6 +502,7 @@ impl Policy {
                     cidrs: cidr_list(&r.ingress_from_cidrs, at, "ingress_from_cidrs")?,
                     cidr_names: r.ingress_from_cidrs.clone(),
                     services: r.ingress_from_services.clone(),
+                    load_balancers: r.ingress_from_load_balancers.clone(),
                 },
                 egress,
                 egress_ports: r.egress_ports.clone(),
@@ -545,12 +581,15 @@ impl Policy {
                         "security_groups"
                     } else if !peers.services.is_empty() {
                         "services"
+                    } else if !peers.load_balancers.is_empty() {
+                        "load_balancers"
                     } else {
                         continue;
                     };
                     return Err(format!(
                         "{name}: {at}.{dir}_{key}: without --map nothing says which security \
-                         groups or service a peer belongs to; give the ENI map with --map"
+                         groups, service or load balancer a peer belongs to; give the ENI map \
+                         with --map"
                     ));
                 }
             }
@@ -558,12 +597,19 @@ impl Policy {
         }
         let services = map.known_services();
         let groups = map.known_security_groups();
+        let balancers = map.known_load_balancers();
+        // Task ENIs whose task no source names may be any service's: a service the map
+        // does not name is then not a typo, and the audit says what it could not judge.
+        let unnamed = map
+            .holders()
+            .iter()
+            .any(|h| h.kind == crate::enrich::PeerKind::Task && h.task_arn.is_none());
         for (at, s) in rules
             .iter()
             .skip(self.defaults.iter().count())
             .zip(&self.services)
         {
-            if !services.contains(&s.name.as_str()) {
+            if !services.contains(&s.name.as_str()) && !unnamed {
                 return Err(format!(
                     "{name}: {}: the map has no task of service {:?} (known: {})",
                     at.0,
@@ -582,9 +628,23 @@ impl Policy {
                     }
                 }
                 for s in &peers.services {
-                    if !services.contains(&s.as_str()) {
+                    if !services.contains(&s.as_str()) && !unnamed {
                         return Err(format!(
                             "{name}: {at}.{dir}_services: the map has no task of service {s:?}"
+                        ));
+                    }
+                }
+                for lb in &peers.load_balancers {
+                    if !balancers.contains(&lb.as_str()) {
+                        return Err(format!(
+                            "{name}: {at}.{dir}_load_balancers: the map has no ENI of load \
+                             balancer {lb:?} (known: {}; a load balancer is named as in its \
+                             ENIs' description, ELB app/NAME/ID: app/NAME)",
+                            if balancers.is_empty() {
+                                "none".to_string()
+                            } else {
+                                balancers.join(", ")
+                            }
                         ));
                     }
                 }
@@ -669,11 +729,23 @@ ingress_from_services = ["web"]
         assert!(p.rule_for(Some("api"), Some("staging")).is_none());
         assert!(p.rule_for(Some("worker"), None).is_none());
         let a = crate::net::v4(10, 0, 9, 9);
-        assert!(api.admits(&a, &[], None));
-        assert!(!web.admits(&a, &[], Some("web")));
-        assert!(web.admits(&a, &["sg-x".into(), "sg-alb".into()], None));
-        assert!(api.admits(&crate::net::v4(8, 8, 8, 8), &[], Some("web")));
-        assert!(!api.admits(&crate::net::v4(8, 8, 8, 8), &[], Some("worker")));
+        assert!(api.admits(&crate::policy::PeerRef::of(&a, &[], None)));
+        assert!(!web.admits(&crate::policy::PeerRef::of(&a, &[], Some("web"))));
+        assert!(web.admits(&crate::policy::PeerRef::of(
+            &a,
+            &["sg-x".into(), "sg-alb".into()],
+            None
+        )));
+        assert!(api.admits(&crate::policy::PeerRef::of(
+            &crate::net::v4(8, 8, 8, 8),
+            &[],
+            Some("web")
+        )));
+        assert!(!api.admits(&crate::policy::PeerRef::of(
+            &crate::net::v4(8, 8, 8, 8),
+            &[],
+            Some("worker")
+        )));
     }
 
     #[test]
@@ -704,11 +776,14 @@ ingress_from_services = ["web"]
         };
         let p = Policy::parse("p.toml", POLICY, &[], &extra).unwrap();
         let a = crate::net::v4(192, 0, 2, 7);
-        assert!(p.rule_for(Some("web"), None).unwrap().admits(&a, &[], None));
+        assert!(p
+            .rule_for(Some("web"), None)
+            .unwrap()
+            .admits(&crate::policy::PeerRef::of(&a, &[], None)));
         assert!(p
             .rule_for(Some("api"), Some("prod"))
             .unwrap()
-            .admits(&a, &[], None));
+            .admits(&crate::policy::PeerRef::of(&a, &[], None)));
         assert!(
             p.defaults.is_none(),
             "allowing is not auditing more services"
@@ -805,13 +880,16 @@ private_aws_access = true
         // An explicit empty list audits egress and allows nothing.
         let d = p.rule_for(Some("unlisted"), None).unwrap();
         assert_eq!(d.egress, Some(Peers::default()));
-        assert!(!d.egress_admits(&inet, &[], None));
+        assert!(!d.egress_admits(&crate::policy::PeerRef::of(&inet, &[], None)));
         assert_eq!(
             d.describe_egress(&EniMap::default()),
             "may open no outbound connections"
         );
         let w = p.rule_for(Some("worker"), None).unwrap();
-        assert!(w.egress_admits(&inet, &[], None) && w.egress_admits(&v6, &[], None));
+        assert!(
+            w.egress_admits(&crate::policy::PeerRef::of(&inet, &[], None))
+                && w.egress_admits(&crate::policy::PeerRef::of(&v6, &[], None))
+        );
         assert!(w.egress_port_allowed(443) && !w.egress_port_allowed(6667));
         assert_eq!(
             w.describe_egress(&EniMap::default()),
@@ -820,16 +898,19 @@ private_aws_access = true
         assert!(!w.require_encryption && !w.isolated && !w.private_aws_access);
         let a = p.rule_for(Some("api"), None).unwrap();
         assert!(a.require_encryption);
-        assert!(a.egress_admits(&inet, &["sg-db".into()], None));
-        assert!(a.egress_admits(&inet, &[], Some("cache")));
-        assert!(!a.egress_admits(&inet, &[], Some("web")));
+        assert!(a.egress_admits(&crate::policy::PeerRef::of(&inet, &["sg-db".into()], None)));
+        assert!(a.egress_admits(&crate::policy::PeerRef::of(&inet, &[], Some("cache"))));
+        assert!(!a.egress_admits(&crate::policy::PeerRef::of(&inet, &[], Some("web"))));
         // Either list admits for isolation; egress ports allow any without egress_ports.
-        assert!(a.lists_admit(&inet, &[], Some("web")));
+        assert!(a.lists_admit(&crate::policy::PeerRef::of(&inet, &[], Some("web"))));
         assert!(a.egress_port_allowed(1));
         let pay = p.rule_for(Some("payments"), Some("pci")).unwrap();
         assert!(pay.isolated && pay.private_aws_access && pay.egress.is_none());
-        assert!(pay.egress_admits(&inet, &[], None), "egress not audited");
-        assert!(!pay.lists_admit(&inet, &[], None));
+        assert!(
+            pay.egress_admits(&crate::policy::PeerRef::of(&inet, &[], None)),
+            "egress not audited"
+        );
+        assert!(!pay.lists_admit(&crate::policy::PeerRef::of(&inet, &[], None)));
         assert!(p.any_rule(|r| r.isolated) && !p.any_rule(|r| r.ports == [1]));
         // The default cleartext ports.
         let q = Policy::parse("p.toml", POLICY, &[], &CommandLineRules::default()).unwrap();
@@ -866,7 +947,8 @@ private_aws_access = true
         assert_eq!(
             p.check_against("p.toml", &EniMap::default()).unwrap_err(),
             "p.toml: service[0] (w).egress_to_services: without --map nothing says which \
-             security groups or service a peer belongs to; give the ENI map with --map"
+             security groups, service or load balancer a peer belongs to; give the ENI map \
+             with --map"
         );
     }
 }

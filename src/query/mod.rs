@@ -47,6 +47,7 @@ pub enum Key {
     Peer,
     PeerKind,
     PeerService,
+    PeerLb,
     Srcport,
     Dstport,
     Protocol,
@@ -64,7 +65,7 @@ pub enum Key {
 
 impl Key {
     /// The named keys.
-    pub const ALL: [Key; 18] = [
+    pub const ALL: [Key; 19] = [
         Key::Eni,
         Key::Task,
         Key::Service,
@@ -74,6 +75,7 @@ impl Key {
         Key::Peer,
         Key::PeerKind,
         Key::PeerService,
+        Key::PeerLb,
         Key::Srcport,
         Key::Dstport,
         Key::Protocol,
@@ -105,6 +107,7 @@ impl Key {
             Key::Peer => "peer",
             Key::PeerKind => "peer_kind",
             Key::PeerService => "peer_service",
+            Key::PeerLb => "peer_lb",
             Key::Srcport => "srcport",
             Key::Dstport => "dstport",
             Key::Protocol => "protocol",
@@ -169,6 +172,7 @@ impl Key {
                 | Key::Peer
                 | Key::PeerKind
                 | Key::PeerService
+                | Key::PeerLb
                 | Key::Direction
         )
     }
@@ -262,6 +266,7 @@ fn flag_of_key(name: &str) -> Option<&'static str> {
         "peer" => "--peer",
         "peer_kind" => "--peer-kind",
         "peer_service" => "--peer-service",
+        "peer_lb" => "--peer-lb",
         "status" => "--status",
         "direction" => "--direction",
         "minute" | "hour" | "day" => "--since/--until",
@@ -283,6 +288,8 @@ pub struct Filters {
     /// `peer_kind` values (`task`, ..., `vpc`, `internet`).
     pub peer_kind: Vec<String>,
     pub peer_service: Vec<String>,
+    /// Load balancers of the peer (`app/web-alb`).
+    pub peer_lb: Vec<String>,
     /// Either side's port.
     pub port: Vec<u16>,
     pub protocol: Vec<i32>,
@@ -372,6 +379,7 @@ impl Filters {
             && self.peer.is_empty()
             && self.peer_kind.is_empty()
             && self.peer_service.is_empty()
+            && self.peer_lb.is_empty()
             && self.direction.is_empty())
     }
 }
@@ -637,6 +645,9 @@ pub fn filter(batch: &RecordBatch, f: &Filters) -> RecordBatch {
     if !f.peer_service.is_empty() {
         and(text("peer_service", &f.peer_service, &|s, v| s == v));
     }
+    if !f.peer_lb.is_empty() {
+        and(text("peer_lb", &f.peer_lb, &|s, v| s == v));
+    }
     if !f.action.is_empty() {
         and(text("action", &f.action, &|s, v| s.eq_ignore_ascii_case(v)));
     }
@@ -785,6 +796,7 @@ impl QueryState {
                 Key::Peer => Reader::Addr(col(&batch, "peer_addr")),
                 Key::PeerKind => text("peer_kind"),
                 Key::PeerService => text("peer_service"),
+                Key::PeerLb => text("peer_lb"),
                 Key::Srcport => Reader::Int(col(&batch, "srcport")),
                 Key::Dstport => Reader::Int(col(&batch, "dstport")),
                 Key::Protocol => Reader::Int(col(&batch, "protocol")),

@@ -11,10 +11,10 @@ use rustc_hash::FxHashMap;
 
 use super::svg::{self, Bar, Mark, Node, Timeline};
 use super::traffic::{
-    group_label, prefix_of, total, Counted, Edge, Group, PeerClass, ServiceKey, ServiceTotals,
-    TrafficState, CLUSTER_SEP, PEER_KINDS, WIDTHS,
+    group_label, kind_index, kind_of, prefix_of, total, Counted, Edge, Group, PeerClass,
+    ServiceKey, ServiceTotals, TrafficState, CLUSTER_SEP, WIDTHS,
 };
-use crate::enrich::EniMap;
+use crate::enrich::{EniMap, PeerKind};
 use crate::policy::audit::{AuditSummary, Check, Finding, Severity};
 use crate::policy::Policy;
 use crate::scan::ScanStats;
@@ -291,22 +291,18 @@ fn group_name(kind: &str, label: Option<&str>, prefix: &[u8; 16]) -> String {
         )
     };
     let label = label.unwrap_or("?");
-    match kind {
-        "internet" => net(),
-        "vpc" => format!("VPC {}", net()),
-        "task" => match label.split_once(CLUSTER_SEP) {
+    match PeerKind::parse(kind) {
+        Some(PeerKind::Internet) => net(),
+        Some(PeerKind::Vpc) => format!("VPC {}", net()),
+        Some(PeerKind::Task) => match label.split_once(CLUSTER_SEP) {
             Some((s, c)) => format!("{s} · {c}"),
             None if label.starts_with("arn:") => {
                 format!("task {}", label.rsplit('/').next().unwrap_or(label))
             }
             None => label.to_string(),
         },
-        "alb" => format!("ALB {label}"),
-        "nlb" => format!("NLB {label}"),
-        "natgw" => format!("via NAT {label}"),
-        "vpce" => format!("endpoint {label}"),
-        "instance" => format!("instance {label}"),
-        _ => format!("ENI {label}"),
+        Some(k) => format!("{} {label}", k.words().label),
+        None => format!("ENI {label}"),
     }
 }
 
@@ -319,9 +315,9 @@ type OwnedGroup = (u8, Option<String>, [u8; 16]);
 /// The group of a finding's peer (as the traffic groups it).
 fn finding_group(map: &EniMap, f: &Finding) -> Option<OwnedGroup> {
     let kind = f.peer_kind.as_deref()?;
-    let k = PEER_KINDS.iter().position(|x| *x == kind)? as u8;
+    let k = kind_index(kind)?;
     let addr = crate::net::addr(&f.peer_addr).unwrap_or([0; 16]);
-    if kind == "vpc" || kind == "internet" {
+    if kind_of(k).is_address_group() {
         return Some((k, None, prefix_of(&addr)));
     }
     let label = group_label(
@@ -1170,16 +1166,11 @@ fn service(
     let n = edges.len().min(r.limits.peers);
     let (drawn, rest) = edges.split_at(n);
     let mut drawn: Vec<&(Group, Edge)> = drawn.iter().collect();
-    drawn.sort_by_key(|(g, e)| {
-        (
-            PeerClass::of(PEER_KINDS[g.kind as usize]),
-            std::cmp::Reverse(e.bytes()),
-        )
-    });
+    drawn.sort_by_key(|(g, e)| (kind_of(g.kind).class(), std::cmp::Reverse(e.bytes())));
     let mut nodes: Vec<Node> = Vec::with_capacity(n + 1);
     let mut rows = String::new();
     for (g, e) in &drawn {
-        let kind = PEER_KINDS[g.kind as usize];
+        let kind = kind_of(g.kind).as_str();
         let label = group_name(kind, t.strings.get(g.label), &g.prefix);
         let findings = about.get(&text_of(g));
         let mut title = format!(
@@ -1192,7 +1183,7 @@ fn service(
         if let Some(list) = findings {
             title += &format!("; findings: {}", list_words(r, list));
         }
-        if kind == "natgw" {
+        if kind_of(g.kind) == PeerKind::Natgw {
             title += " (logged on the NAT gateway's ENI: the same traffic is under the \
                        internet peers it reached)";
         }
@@ -1556,7 +1547,7 @@ mod tests {
             checks: Checks::ALL,
             ..AuditSummary::default()
         };
-        let map = EniMap::from_facts(Vec::new());
+        let map = EniMap::from_facts(Default::default());
         let policy = Policy::parse(
             "p.toml",
             "[defaults]\ningress_from_cidrs = [\"vpc\"]\n",

@@ -17,7 +17,7 @@ use arrow::record_batch::RecordBatch;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::columns::{addr, col, int32, int64};
-use crate::enrich::EniMap;
+use crate::enrich::{EniMap, PeerKind};
 use crate::intern::{Attribution, DictIds, Strings, NONE};
 
 /// Widths of time buckets, in seconds: each a multiple of the one before, so that a
@@ -30,80 +30,31 @@ pub const WIDTHS: [i64; 11] = [
 pub const HELD_BUCKETS: usize = 2_048;
 
 /// The kinds of peer a service's traffic over time is split by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PeerClass {
-    Internet,
-    /// Addresses inside the VPC that are no task, load balancer or endpoint: instances,
-    /// NAT gateways, other ENIs and addresses no map file knows.
-    Vpc,
-    LoadBalancer,
-    Task,
-    Endpoint,
+pub use crate::enrich::PeerClass;
+
+/// The index of a `peer_kind` value in [`PeerKind::ALL`], as [`Group::kind`] holds it.
+pub fn kind_index(kind: &str) -> Option<u8> {
+    PeerKind::parse(kind).map(|k| k as u8)
 }
 
-impl PeerClass {
-    pub const ALL: [PeerClass; 5] = [
-        PeerClass::Internet,
-        PeerClass::Vpc,
-        PeerClass::LoadBalancer,
-        PeerClass::Task,
-        PeerClass::Endpoint,
-    ];
-
-    /// The class of a `peer_kind` value.
-    pub fn of(peer_kind: &str) -> PeerClass {
-        match peer_kind {
-            "internet" => PeerClass::Internet,
-            "alb" | "nlb" => PeerClass::LoadBalancer,
-            "task" => PeerClass::Task,
-            "vpce" => PeerClass::Endpoint,
-            _ => PeerClass::Vpc,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PeerClass::Internet => "internet",
-            PeerClass::Vpc => "VPC",
-            PeerClass::LoadBalancer => "load balancer",
-            PeerClass::Task => "task",
-            PeerClass::Endpoint => "endpoint",
-        }
-    }
-
-    /// The CSS class of its colour.
-    pub fn css(self) -> &'static str {
-        match self {
-            PeerClass::Internet => "k-internet",
-            PeerClass::Vpc => "k-vpc",
-            PeerClass::LoadBalancer => "k-lb",
-            PeerClass::Task => "k-task",
-            PeerClass::Endpoint => "k-vpce",
-        }
-    }
-}
-
-/// The values of `peer_kind`, in the order of [`Group::kind`].
-pub const PEER_KINDS: [&str; 9] = [
-    "task", "alb", "nlb", "natgw", "vpce", "instance", "other", "vpc", "internet",
-];
-
-fn kind_index(kind: &str) -> Option<u8> {
-    PEER_KINDS.iter().position(|k| *k == kind).map(|i| i as u8)
+/// The `peer_kind` value of a [`Group::kind`].
+pub fn kind_of(index: u8) -> PeerKind {
+    PeerKind::ALL[index as usize]
 }
 
 /// One node of a service's peer graph: the peers of one kind that are drawn as one.
 ///
 /// - `task`: the peer's service and cluster (`label` is "service\u{1f}cluster"), or its
 ///   task ARN when it has no service;
-/// - `alb`, `nlb`: the load balancer's first security group (every ENI of one load
-///   balancer shares it), else its ENI;
-/// - `natgw`, `vpce`, `instance`, `other`: the ENI (a NAT gateway is a peer of the
-///   services whose tasks' records the NAT gateway's own ENI logged);
+/// - load balancers: the load balancer's name (`app/web-alb`), else its first security
+///   group (every ENI of one load balancer shares it), else its ENI: every ENI of one
+///   load balancer is one node, linked to the services behind it;
+/// - the other ENI kinds: the ENI (a NAT gateway is a peer of the services whose tasks'
+///   records the NAT gateway's own ENI logged);
 /// - `vpc`, `internet`: the /24 (IPv4) or /48 (IPv6) of the address, in `prefix`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Group {
-    /// Index into [`PEER_KINDS`].
+    /// Index into [`PeerKind::ALL`].
     pub kind: u8,
     /// Interned label (`NONE` for address groups).
     pub label: u32,
@@ -133,9 +84,12 @@ pub fn group_label(
     t: Option<i64>,
 ) -> Option<String> {
     let holder = || eni.and_then(|e| map.eni_at(e, t));
+    let Some(kind) = PeerKind::parse(kind) else {
+        return eni.map(str::to_string);
+    };
     match kind {
-        "vpc" | "internet" => None,
-        "task" => {
+        k if k.is_address_group() => None,
+        PeerKind::Task => {
             let cluster = holder().and_then(|h| h.cluster.as_deref());
             match (service, cluster) {
                 (Some(s), Some(c)) => Some(format!(
@@ -146,8 +100,12 @@ pub fn group_label(
                 (None, _) => task_arn.or(eni).map(str::to_string),
             }
         }
-        "alb" | "nlb" => holder()
-            .and_then(|h| h.security_groups.iter().min().cloned())
+        k if k.is_load_balancer() => holder()
+            .and_then(|h| {
+                h.load_balancer
+                    .clone()
+                    .or_else(|| h.security_groups.iter().min().cloned())
+            })
             .or_else(|| eni.map(str::to_string)),
         _ => eni.map(str::to_string),
     }
@@ -309,10 +267,13 @@ impl TrafficState {
         let mut own_eni = DictIds::of(batch, "interface_id");
         for row in 0..batch.num_rows() {
             match kind.str(row) {
-                Some("task") => {}
+                Some(k) if k == PeerKind::Task.as_str() => {}
                 // A NAT gateway's records of a task's traffic: the task's service used
                 // that NAT gateway (the task's own records show the internet peer).
-                Some("natgw") if peer_kind.str(row) == Some("task") => {
+                Some(k)
+                    if k == PeerKind::Natgw.as_str()
+                        && peer_kind.str(row) == Some(PeerKind::Task.as_str()) =>
+                {
                     let Some(nat) = own_eni.as_mut().map(|e| e.id(row, &mut self.strings)) else {
                         continue;
                     };
@@ -325,7 +286,7 @@ impl TrafficState {
                             .map_or(NONE, |c| self.strings.id(crate::policy::cluster_name(c))),
                     );
                     let group = Group {
-                        kind: kind_index("natgw").expect("a peer kind"),
+                        kind: PeerKind::Natgw as u8,
                         label: nat,
                         prefix: [0; 16],
                     };
@@ -385,7 +346,7 @@ impl TrafficState {
             let Some(k) = kind_index(p_kind) else {
                 continue;
             };
-            let group = if matches!(p_kind, "vpc" | "internet") {
+            let group = if kind_of(k).is_address_group() {
                 Group {
                     kind: k,
                     label: NONE,

@@ -31,6 +31,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::aws_ranges::AwsRanges;
+use crate::enrich::PeerKind;
 use crate::format::{self, Kind};
 use crate::net::Cidr;
 use crate::policy::audit::{Check, Checks};
@@ -239,7 +240,8 @@ impl Query<'_> {
     }
 
     /// Whether a list admits the peer (`Peers::admits`), over the columns `pk` (its
-    /// key), `p_sgs` (its security groups, `;`-separated) and `p_service`.
+    /// key), `p_sgs` (its security groups, `;`-separated), `p_service` and `p_lb` (its
+    /// load balancer).
     fn admits(&self, peers: &Peers) -> String {
         let mut any: Vec<String> = peers.cidrs.iter().map(|c| self.in_cidr("pk", c)).collect();
         for sg in &peers.security_groups {
@@ -252,6 +254,10 @@ impl Query<'_> {
         if !peers.services.is_empty() {
             let names: Vec<String> = peers.services.iter().map(|s| self.lit(s)).collect();
             any.push(format!("p_service IN ({})", names.join(", ")));
+        }
+        if !peers.load_balancers.is_empty() {
+            let names: Vec<String> = peers.load_balancers.iter().map(|s| self.lit(s)).collect();
+            any.push(format!("p_lb IN ({})", names.join(", ")));
         }
         // A peer without a service makes `p_service IN (...)` null: the peer is then
         // not on the list, as natively, not unknown.
@@ -306,7 +312,7 @@ impl Query<'_> {
              {enc} AS enc, {path} AS tpath, {src_aws} AS src_aws, {dst_aws} AS dst_aws\n  \
              FROM {flows}\n  WHERE {iface} IS NOT NULL\n),\n\
              m0 AS (\n  SELECT eni_id, kind, private_ip, task_arn, service, cluster, \
-             COALESCE(security_groups, '') AS sgs,\n    \
+             COALESCE(security_groups, '') AS sgs, load_balancer AS lb,\n    \
              COALESCE(valid_from, {LOW}) AS vf, COALESCE(valid_to, {HIGH}) AS vt\n  \
              FROM {map}\n),",
             iface = col("interface_id", Type::Text),
@@ -426,7 +432,7 @@ impl Query<'_> {
              SELECT ak, CASE i WHEN 0 THEN vf ELSE vt END AS b FROM m CROSS JOIN (VALUES (0), (1)) AS ends(i)\n  \
              ) x WHERE b < {HIGH}\n),\n\
              hs AS (SELECT ak, b AS s_from, COALESCE(LEAD(b) OVER (PARTITION BY ak ORDER BY b), {HIGH}) AS s_to FROM hb),\n\
-             hw AS (\n  SELECT hs.ak, hs.s_from, hs.s_to, m.eni_id, m.kind, m.task_arn, m.service, m.cluster, m.sgs,\n    \
+             hw AS (\n  SELECT hs.ak, hs.s_from, hs.s_to, m.eni_id, m.kind, m.task_arn, m.service, m.cluster, m.sgs, m.lb,\n    \
              ROW_NUMBER() OVER (PARTITION BY hs.ak, hs.s_from ORDER BY m.vf DESC, m.vt DESC, m.eni_id) AS rn\n  \
              FROM hs JOIN m ON m.ak = hs.ak AND m.vf <= hs.s_from AND hs.s_from < m.vt\n),\n\
              held_at AS (SELECT * FROM hw WHERE rn = 1),\n\
@@ -460,7 +466,7 @@ impl Query<'_> {
              FROM o1 WHERE NOT src_m AND NOT dst_m\n),\n\
              learned AS (\n  SELECT eni, {owns} AS owns FROM lr GROUP BY eni HAVING COUNT(DISTINCT own) <= 8\n),\n\
              au AS (\n  SELECT o1.*, {rule} AS rule_id FROM o1\n  \
-             WHERE o1.eni_kind = 'task' AND o1.task_arn IS NOT NULL\n),\n\
+             WHERE o1.eni_kind = 'task'\n),\n\
              o2 AS (\n  SELECT au.*, CASE\n    \
              WHEN sk IS NULL OR dk IS NULL THEN NULL\n    \
              WHEN src_m <> dst_m THEN src_m\n    \
@@ -541,7 +547,7 @@ impl Query<'_> {
              CASE WHEN outbound THEN sp ELSE dp END AS own_port, CASE WHEN outbound THEN dp ELSE sp END AS peer_port\n  \
              FROM o2 WHERE outbound IS NOT NULL\n),\n\
              o4 AS (\n  SELECT o3.*, h.eni_id AS p_eni, h.task_arn AS p_task, h.service AS p_service, h.cluster AS p_cluster,\n    \
-             COALESCE(h.sgs, '') AS p_sgs,\n    \
+             COALESCE(h.sgs, '') AS p_sgs, h.lb AS p_lb,\n    \
              CASE WHEN h.ak IS NOT NULL THEN h.kind WHEN {pv} THEN 'vpc' ELSE 'internet' END AS p_kind\n  \
              FROM o3 LEFT JOIN held_at h ON h.ak = o3.pk AND h.s_from <= o3.t AND o3.t < h.s_to\n),\n\
              v AS (\n  SELECT o4.*,\n    \
@@ -881,18 +887,28 @@ impl Query<'_> {
             pc = d.last_part("p_cluster"),
             c = d.last_part("cluster")
         );
-        let peer_words = format!(
-            "CASE p_kind WHEN 'internet' THEN 'an internet address'\n      \
-             WHEN 'vpc' THEN 'an address in the VPC that no map file knows'\n      \
-             WHEN 'task' THEN concat(CASE WHEN p_service IS NOT NULL THEN concat('a task of service ', p_service) \
-             ELSE concat('a task that belongs to no service (', {eni_or}, ')') END, {of_cluster})\n      \
-             WHEN 'alb' THEN concat('a load balancer (ALB) address (', {eni_or}, ')')\n      \
-             WHEN 'nlb' THEN concat('a load balancer (NLB) address (', {eni_or}, ')')\n      \
-             WHEN 'natgw' THEN concat('a NAT gateway (', {eni_or}, ')')\n      \
-             WHEN 'vpce' THEN concat('a VPC endpoint (', {eni_or}, ')')\n      \
-             WHEN 'instance' THEN concat('an EC2 instance (', {eni_or}, ')')\n      \
-             ELSE concat('ENI ', {eni_or}) END"
-        );
+        // `peer_words` of the audit, from the same table of words.
+        let mut peer_words = String::from("CASE p_kind");
+        for k in PeerKind::ALL {
+            let w = k.words();
+            let name = self.lit(w.name);
+            let a = self.lit(w.a);
+            let then = match k {
+                PeerKind::Task => format!(
+                    "concat(CASE WHEN p_service IS NOT NULL THEN concat('a task of service ', p_service) \
+                     ELSE concat('a task that belongs to no service (', {eni_or}, ')') END, {of_cluster})"
+                ),
+                PeerKind::Other => continue,
+                k if k.is_address_group() => a,
+                k if k.is_load_balancer() => format!(
+                    "CASE WHEN p_lb IS NOT NULL THEN concat('load balancer ', p_lb, ' (', {eni_or}, ')') \
+                     ELSE concat({a}, ' (', {eni_or}, ')') END"
+                ),
+                _ => format!("concat({a}, ' (', {eni_or}, ')')"),
+            };
+            let _ = write!(peer_words, "\n      WHEN {name} THEN {then}");
+        }
+        let _ = write!(peer_words, "\n      ELSE concat('ENI ', {eni_or}) END");
         let _ = writeln!(
             w,
             "f1 AS (\n  SELECT tx.*, {peer_addr} AS peer_addr, {ports_text} AS ports_text,\n    {peer_words} AS peer_words,\n    \
@@ -922,15 +938,24 @@ impl Query<'_> {
             },
             "''",
         );
+        // `sg_owner` of the policy, from the same table of words.
+        let mut owner_label =
+            String::from("CASE WHEN service IS NOT NULL THEN concat('tasks of ', service)");
+        for k in PeerKind::eni_kinds() {
+            let _ = write!(
+                owner_label,
+                " WHEN kind = {} THEN {}",
+                self.lit(k.as_str()),
+                self.lit(k.words().owners)
+            );
+        }
+        owner_label += " ELSE 'other ENIs' END";
         let owners: Vec<String> = self
             .sgs
             .iter()
             .enumerate()
             .map(|(i, sg)| {
-                let label = "CASE WHEN service IS NOT NULL THEN concat('tasks of ', service) \
-                             WHEN kind IN ('alb', 'nlb') THEN upper(kind) WHEN kind = 'natgw' THEN 'NAT gateway' \
-                             WHEN kind = 'vpce' THEN 'VPC endpoint' WHEN kind = 'instance' THEN 'EC2 instances' \
-                             WHEN kind = 'task' THEN 'tasks' ELSE 'other ENIs' END";
+                let label = &owner_label;
                 let has = d.position("concat(';', sgs, ';')", &self.lit(&format!(";{sg};")));
                 format!(
                     "{} AS o{i}",
@@ -1028,6 +1053,14 @@ impl Query<'_> {
             parts.push((
                 format!("concat('service{plural} ', {})", list(names)),
                 p.services.len() > 1,
+            ));
+        }
+        if !p.load_balancers.is_empty() {
+            let plural = if p.load_balancers.len() == 1 { "" } else { "s" };
+            let names: Vec<String> = p.load_balancers.iter().map(|s| self.lit(s)).collect();
+            parts.push((
+                format!("concat('load balancer{plural} ', {})", list(names)),
+                p.load_balancers.len() > 1,
             ));
         }
         for c in &p.cidr_names {

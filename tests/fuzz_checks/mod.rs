@@ -186,14 +186,14 @@ pub fn check_policy(data: &[u8]) {
         return;
     };
     if let Ok(policy) = Policy::parse("fuzz", text, &[], &CommandLineRules::default()) {
-        let map = EniMap::from_facts(Vec::new());
+        let map = EniMap::from_facts(Default::default());
         let _ = policy.check_against("fuzz", &map);
         if let Some(rule) = policy.rule_for(Some("api"), Some("prod")) {
             let a = [0u8; 16];
             let _ = (rule.describe(&map), rule.describe_egress(&map));
             let _ = (
-                rule.egress_admits(&a, &[], None),
-                rule.lists_admit(&a, &[], None),
+                rule.egress_admits(&vpcflow::policy::PeerRef::of(&a, &[], None)),
+                rule.lists_admit(&vpcflow::policy::PeerRef::of(&a, &[], None)),
             );
         }
         for c in vpcflow::policy::audit::Check::ALL {
