@@ -225,14 +225,12 @@ impl MapOpts {
     /// Loads and merges the map files; a malformed file is an error (exit 2). What was
     /// skipped in them and what does not fit together is printed as warnings.
     pub fn load(&self, quiet: bool) -> Result<EniMap, Error> {
-        let mut facts = Vec::new();
-        let mut warnings = Vec::new();
+        let mut all = vpcflow::enrich::Loaded::default();
         for path in &self.maps {
-            let loaded = load_map_file(path).map_err(|e| Error::Usage(format!("--map: {e}")))?;
-            facts.extend(loaded.facts);
-            warnings.extend(loaded.warnings);
+            all.extend(load_map_file(path).map_err(|e| Error::Usage(format!("--map: {e}")))?);
         }
-        let map = EniMap::from_facts(facts);
+        let warnings = all.warnings;
+        let map = EniMap::from_facts(all.facts);
         if !quiet {
             for w in warnings.iter().chain(map.warnings()) {
                 eprintln!("vpcflow: warning: {}", printable(w, true));

@@ -254,6 +254,9 @@ impl<X> Audited<X> {
         };
         summarize(&mut self.config, &ran, true)?;
         self.config.reporter.audit(&self.summary);
+        self.config
+            .reporter
+            .coverage(&self.totals.enrich, self.map.is_empty());
         if let Some(why) = &self.nothing {
             return Err(Error::Input(format!("no task could be audited: {why}")));
         }
@@ -269,6 +272,18 @@ impl<X> Audited<X> {
             ExitCode::SUCCESS
         })
     }
+}
+
+/// Records on task ENIs whose task nothing names, that rules by service could not
+/// judge, in words.
+pub fn unnamed_words(records: u64) -> String {
+    format!(
+        "{records} record{} on task ENIs whose task no map source names (an ENI known from \
+         CloudTrail, Config or describe-network-interfaces alone) could not be judged: the \
+         policy's rules are by service and it has no [defaults]; name the tasks with ECS task \
+         state change events or describe-tasks output (--map), or log the v7 ECS fields",
+        if records == 1 { "" } else { "s" }
+    )
 }
 
 /// Why no task could be audited, in words; `None` when some task was.
@@ -297,8 +312,28 @@ fn nothing_audited(
              which task it belongs to"
                 .to_string()
         } else {
-            "no record was logged on a task ENI that the map or the ECS fields know".to_string()
+            let mut w = "no record was logged on a task ENI that the map or the ECS fields know"
+                .to_string();
+            if enriched.own_unknown > 0 {
+                w += &format!(
+                    " ({} of {} records are on ENIs that no map source names: {})",
+                    enriched.own_unknown,
+                    c.records,
+                    super::reporter::UNKNOWN_ENI_FIX
+                );
+            }
+            w
         });
+    } else if enriched.own_unknown > 0 {
+        why.push(format!(
+            "{} of {} records are on ENIs that no map source names: {}",
+            enriched.own_unknown,
+            c.records,
+            super::reporter::UNKNOWN_ENI_FIX
+        ));
+    }
+    if c.unnamed_unjudged > 0 {
+        why.push(unnamed_words(c.unnamed_unjudged));
     }
     if s.tasks_undirected > 0 {
         why.push(format!(
@@ -308,11 +343,12 @@ fn nothing_audited(
             if s.tasks_undirected == 1 { "" } else { "s" }
         ));
     }
-    if s.tasks_not_audited > 0 {
+    let named_not_audited = s.tasks_not_audited - s.unnamed_not_audited;
+    if named_not_audited > 0 {
         why.push(format!(
             "the policy has no rule for the tasks seen ({} task{}{}) and no [defaults]",
-            s.tasks_not_audited,
-            if s.tasks_not_audited == 1 { "" } else { "s" },
+            named_not_audited,
+            if named_not_audited == 1 { "" } else { "s" },
             if s.services_not_audited.is_empty() {
                 String::new()
             } else {

@@ -90,6 +90,23 @@ fn warnings(run: &Audited<report::TrafficState>) -> Vec<String> {
     for d in run.config.reporter.damaged() {
         w.push(format!("Damaged input, read only in part: {d}."));
     }
+    // What the map covers: records it cannot attribute are in no service's view.
+    let e = &run.totals.enrich;
+    if e.own_unknown > 0 && !run.map.is_empty() {
+        w.push(format!(
+            "{} of {} records are on ENIs that no map source names, and are in no service's \
+             view: {}.",
+            e.own_unknown,
+            e.records,
+            super::reporter::UNKNOWN_ENI_FIX
+        ));
+    }
+    if run.summary.counts.unnamed_unjudged > 0 {
+        w.push(format!(
+            "{}.",
+            super::audit::unnamed_words(run.summary.counts.unnamed_unjudged)
+        ));
+    }
     w
 }
 

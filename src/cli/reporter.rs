@@ -242,6 +242,36 @@ impl Reporter {
     }
 
     /// The audit summary.
+    /// What the map covers of the records, in brief (`vpcflow map --coverage` tells
+    /// per ENI).
+    pub fn coverage(&self, e: &vpcflow::enrich::EnrichStats, no_map: bool) {
+        if self.quiet || e.records == 0 || no_map {
+            return;
+        }
+        let pct = |n: u64| n as f64 * 100.0 / e.records as f64;
+        let known = e.own_from_map - e.own_outside_window;
+        eprintln!(
+            "vpcflow: coverage: {} of {} records ({:.1} %) on ENIs the map knows at their \
+             time; {} outside every window of their ENI; {} on ENIs no map source names; {} \
+             attributed from the ECS fields; {} on task ENIs whose task no source names",
+            known,
+            e.records,
+            pct(known),
+            e.own_outside_window,
+            e.own_unknown,
+            e.own_from_ecs_fields,
+            e.own_unnamed_task
+        );
+        if e.own_unknown > 0 {
+            self.warn(&format!(
+                "{} records ({:.1} %) are on ENIs no map source names: {}",
+                e.own_unknown,
+                pct(e.own_unknown),
+                UNKNOWN_ENI_FIX
+            ));
+        }
+    }
+
     pub fn audit(&self, s: &AuditSummary) {
         if self.quiet {
             return;
@@ -296,6 +326,9 @@ impl Reporter {
                 "{} records of audited tasks were not audited: their direction is undecided",
                 s.counts.undirected
             ));
+        }
+        if s.counts.unnamed_unjudged > 0 && s.tasks_audited > 0 {
+            self.warn(&super::audit::unnamed_words(s.counts.unnamed_unjudged));
         }
         if s.counts.aws_unknown > 0 {
             self.warn(&format!(
@@ -388,3 +421,9 @@ pub fn human_count(n: f64) -> String {
         n => format!("{n:.0}"),
     }
 }
+
+/// What names the ENIs a map does not know, in words.
+pub const UNKNOWN_ENI_FIX: &str = "ENIs deleted before the map was made, such as those of \
+     stopped tasks; add the sources that outlive them (ECS task state change events, the \
+     CloudTrail trail, AWS Config history) or log the v7 ECS fields; `vpcflow map SOURCES... \
+     --coverage INPUT...` lists them by bytes";

@@ -1,17 +1,40 @@
-//! Reading map files: the canonical CSV, `aws ecs describe-tasks` JSON and
-//! `aws ec2 describe-network-interfaces` JSON. The kind is detected from the content.
+//! Reading map files. The kind of each file is detected from its content:
+//! - the canonical CSV (this file);
+//! - ECS task JSON: `aws ecs describe-tasks` output and ECS task state change events
+//!   ([`super::events`]);
+//! - `aws ec2 describe-network-interfaces` output ([`super::ec2`]);
+//! - CloudTrail: a trail's files or S3 tree, and `lookup-events` output
+//!   ([`super::cloudtrail`]);
+//! - AWS Config `get-resource-config-history` output ([`super::config`]).
 //!
-//! Errors name the file, the CSV line or the JSON path, and what is wrong:
-//! `map.csv:4: valid_from: "yesterday" is not a time (RFC 3339 or unix seconds)` or
-//! `tasks.json: $.tasks[2].attachments[0]: no networkInterfaceId`.
+//! JSON comes as one document, an array of documents, JSON Lines, or documents
+//! concatenated with nothing between them (as Firehose writes them), plain or gzip;
+//! a document may wrap others (`filter-log-events` output whose `message` is an event,
+//! `lookup-events` whose `CloudTrailEvent` is a record). Documents are read one at a
+//! time and folded into one fact per task and per ENI as they come, so memory grows
+//! with the tasks and ENIs, not with the events. A directory is read whole (a trail's
+//! `CloudTrail-Digest/` files are not records), its files in parallel.
+//!
+//! Errors name the file, the line or document, and what is wrong:
+//! `map.csv:4: valid_from: "yesterday" is not a time (RFC 3339 or unix seconds)`.
 
-use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
 
-use super::{EniFact, EniKind, MapRow, Source};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+
+use super::merge::{EniFact, Facts, SourceKind, TaskFact};
+use super::{MapRow, PeerKind};
 use crate::net;
 
-/// The canonical CSV header.
-pub const CSV_HEADER: [&str; 12] = [
+/// The canonical CSV header. The last two columns are optional when reading.
+pub const CSV_HEADER: [&str; 14] = [
     "eni_id",
     "kind",
     "private_ip",
@@ -24,78 +47,786 @@ pub const CSV_HEADER: [&str; 12] = [
     "vpc_id",
     "valid_from",
     "valid_to",
+    "load_balancer",
+    "source",
 ];
+
+/// How many of [`CSV_HEADER`]'s columns a map CSV must have.
+const REQUIRED_COLUMNS: usize = 12;
 
 /// A map file that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct MapError(pub String);
 
-/// What one map file says: its facts, and what was skipped in it.
+/// What map files say: their facts, and what was skipped in them.
 #[derive(Debug, Default)]
 pub struct Loaded {
-    pub facts: Vec<EniFact>,
-    /// Parts of the file that were skipped, in words (`tasks.json: 1 ENI attachment
+    pub facts: Facts,
+    /// Parts of the files that were skipped, in words (`tasks.json: 1 ENI attachment
     /// without networkInterfaceId skipped ...`).
     pub warnings: Vec<String>,
+    /// Files of a known kind that named no ENI or task (a trail's object of other
+    /// events), with their kind: a warning for a file on its own, not for one file of
+    /// a tree.
+    pub named_nothing: Vec<(String, String)>,
 }
 
-/// Reads one map file of any kind into facts.
+impl Loaded {
+    pub fn extend(&mut self, o: Loaded) {
+        self.facts.extend(o.facts);
+        self.warnings.extend(o.warnings);
+        self.named_nothing.extend(o.named_nothing);
+    }
+}
+
+/// Reads one map file, or every file under a directory, of any kind into facts.
 pub fn load_map_file(path: &str) -> Result<Loaded, MapError> {
-    let text = std::fs::read(path).map_err(|e| MapError(format!("{path}: cannot read: {e}")))?;
-    parse_map(path, &text)
+    if path.starts_with("s3://") {
+        return Err(MapError(format!(
+            "{path}: s3:// map locations are not read yet; copy them first (aws s3 sync)"
+        )));
+    }
+    let meta =
+        std::fs::metadata(path).map_err(|e| MapError(format!("{path}: cannot read: {e}")))?;
+    if meta.is_dir() {
+        return load_dir(Path::new(path));
+    }
+    let file =
+        std::fs::File::open(path).map_err(|e| MapError(format!("{path}: cannot read: {e}")))?;
+    let mut loaded = read_map(path, file)?;
+    for (name, kinds) in std::mem::take(&mut loaded.named_nothing) {
+        loaded
+            .warnings
+            .push(format!("{name}: {kinds} output that names no ENI or task"));
+    }
+    Ok(loaded)
+}
+
+/// Every file under `root`, sorted; `CloudTrail-Digest` folders and hidden entries are
+/// left out.
+fn files_under(root: &Path) -> Result<Vec<PathBuf>, MapError> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| MapError(format!("{}: cannot read: {e}", dir.display())))?;
+        for e in entries {
+            let e = e.map_err(|e| MapError(format!("{}: cannot read: {e}", dir.display())))?;
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "CloudTrail-Digest" {
+                continue;
+            }
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Every map file under a directory (a trail's S3 tree, a Firehose folder of events),
+/// read in parallel.
+fn load_dir(root: &Path) -> Result<Loaded, MapError> {
+    let files = files_under(root)?;
+    if files.is_empty() {
+        return Err(MapError(format!(
+            "{}: the directory holds no map file",
+            root.display()
+        )));
+    }
+    let parts: Vec<Result<Loaded, MapError>> = files
+        .par_iter()
+        .map(|p| {
+            let name = p.display().to_string();
+            let file = std::fs::File::open(p)
+                .map_err(|e| MapError(format!("{name}: cannot read: {e}")))?;
+            read_map(&name, file)
+        })
+        .collect();
+    let mut all = Loaded::default();
+    let mut warned: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    let mut kinds: BTreeSet<String> = BTreeSet::new();
+    for part in parts {
+        let part = part?;
+        all.facts.extend(part.facts);
+        kinds.extend(part.named_nothing.into_iter().map(|(_, k)| k));
+        // One line per kind of warning, not one per file of a tree.
+        for w in part.warnings {
+            let (file, rest) = w.split_once(": ").unwrap_or(("", &w));
+            let e = warned
+                .entry(rest.to_string())
+                .or_insert((0, file.to_string()));
+            e.0 += 1;
+        }
+    }
+    for (w, (n, first)) in warned {
+        all.warnings.push(if n == 1 {
+            format!("{first}: {w}")
+        } else {
+            format!("{}: {w} (in {n} files, first {first})", root.display())
+        });
+    }
+    if all.facts.is_empty() && !kinds.is_empty() {
+        all.warnings.push(format!(
+            "{}: {} files that name no ENI or task",
+            root.display(),
+            kinds.into_iter().collect::<Vec<_>>().join(" and ")
+        ));
+    }
+    Ok(all)
+}
+
+/// Reads a map from a reader (gzip or plain); `name` is used in messages.
+pub fn read_map(name: &str, mut input: impl Read) -> Result<Loaded, MapError> {
+    let read_err = |e: std::io::Error| MapError(format!("{name}: cannot read: {e}"));
+    let mut head = [0u8; 2];
+    let n = read_full(&mut input, &mut head).map_err(read_err)?;
+    let rest = std::io::Cursor::new(head[..n].to_vec()).chain(input);
+    if n == 2 && head == [0x1f, 0x8b] {
+        let gz = flate2::read::MultiGzDecoder::new(rest);
+        return read_plain(name, gz);
+    }
+    read_plain(name, rest)
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
 }
 
 /// Parses map file content; `name` is used in messages.
 pub fn parse_map(name: &str, text: &[u8]) -> Result<Loaded, MapError> {
-    let start = text.iter().position(|b| !b.is_ascii_whitespace());
-    match start.map(|i| text[i]) {
-        None => Err(MapError(format!("{name}: the file is empty"))),
-        Some(b'{') | Some(b'[') => {
-            let v: Value = serde_json::from_slice(text).map_err(|e| {
-                MapError(format!(
-                    "{name}: invalid JSON at line {} column {}: {e}",
-                    e.line(),
-                    e.column()
-                ))
-            })?;
-            if v.get("tasks").is_some() {
-                describe_tasks(name, &v)
-            } else if v.get("NetworkInterfaces").is_some() {
-                describe_network_interfaces(name, &v).map(|facts| Loaded {
-                    facts,
-                    warnings: Vec::new(),
-                })
-            } else {
-                Err(MapError(format!(
-                    "{name}: JSON that is neither `aws ecs describe-tasks` output (a \"tasks\" \
-                     key) nor `aws ec2 describe-network-interfaces` output (a \
-                     \"NetworkInterfaces\" key)"
-                )))
+    read_map(name, text)
+}
+
+/// How much of a JSON stream is read at a time; a document larger than this grows it.
+const CHUNK: usize = 8 << 20;
+
+fn read_plain(name: &str, mut input: impl Read) -> Result<Loaded, MapError> {
+    let read_err = |e: std::io::Error| MapError(format!("{name}: cannot read: {e}"));
+    let mut buf = vec![0u8; 64 << 10];
+    let mut filled = read_full(&mut input, &mut buf).map_err(read_err)?;
+    let first = buf[..filled].iter().position(|b| !b.is_ascii_whitespace());
+    let json = match first.map(|i| buf[i]) {
+        None if filled == 0 => return Err(MapError(format!("{name}: the file is empty"))),
+        None => return Err(MapError(format!("{name}: the file holds only blanks"))),
+        Some(b) => b == b'{' || b == b'[',
+    };
+    if !json {
+        buf.truncate(filled);
+        input.read_to_end(&mut buf).map_err(read_err)?;
+        if buf.contains(&0) {
+            return Err(MapError(format!(
+                "{name}: binary data that is no map (neither JSON nor the canonical CSV, \
+                 plain or gzip)"
+            )));
+        }
+        let rows = csv_rows(name, &buf)?;
+        return Ok(Loaded {
+            facts: rows.into(),
+            ..Loaded::default()
+        });
+    }
+    // JSON: documents one at a time, the buffer holding at most one chunk past the
+    // largest document.
+    let mut sink = Sink::new(name);
+    let mut start = 0usize;
+    let mut line = 1usize;
+    let mut eof = filled < buf.len();
+    loop {
+        let slice = &buf[start..filled];
+        let mut stream = serde_json::Deserializer::from_slice(slice).into_iter::<&RawValue>();
+        let mut used = 0usize;
+        loop {
+            match stream.next() {
+                None => break,
+                Some(Ok(raw)) => {
+                    let end = stream.byte_offset();
+                    let doc_start = slice[used..end]
+                        .iter()
+                        .position(|b| !b.is_ascii_whitespace())
+                        .map_or(used, |i| used + i);
+                    line += count_lines(&slice[used..doc_start]);
+                    sink.document(raw.get(), line)?;
+                    line += count_lines(&slice[doc_start..end]);
+                    used = end;
+                }
+                // A document cut by the end of the buffer: read more.
+                Some(Err(e)) if e.is_eof() && !eof => break,
+                Some(Err(e)) => return Err(json_error(name, slice, used, line, &e)),
             }
         }
-        Some(_) => csv_rows(name, text).map(|rows| Loaded {
-            facts: rows.into_iter().map(fact_of_row).collect(),
-            warnings: Vec::new(),
-        }),
+        start += used;
+        if eof {
+            break;
+        }
+        // Keep the unread part and read more behind it.
+        buf.copy_within(start..filled, 0);
+        filled -= start;
+        start = 0;
+        if buf.len() - filled < CHUNK / 2 {
+            buf.resize((buf.len() * 2).max(CHUNK), 0);
+        }
+        filled += read_full(&mut input, &mut buf[filled..]).map_err(read_err)?;
+        eof = filled < buf.len();
+    }
+    sink.finish()
+}
+
+fn count_lines(b: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', b).count()
+}
+
+/// An invalid-JSON error at its line in the file.
+fn json_error(
+    name: &str,
+    slice: &[u8],
+    used: usize,
+    line: usize,
+    e: &serde_json::Error,
+) -> MapError {
+    // The stream's error positions count from the slice's start; `line` is the file
+    // line of the slice's `used` byte.
+    let before = count_lines(&slice[..used]);
+    let file_line = line + e.line().saturating_sub(1 + before);
+    MapError(format!(
+        "{name}: invalid JSON at line {file_line} column {}: {e}",
+        e.column()
+    ))
+}
+
+/// What one file says, folded per task and per ENI as its documents are read.
+pub(crate) struct Sink<'n> {
+    pub name: &'n str,
+    tasks: FxHashMap<String, TaskFact>,
+    enis: FxHashMap<String, EniFact>,
+    facts: Facts,
+    /// Documents read, for messages.
+    documents: usize,
+    /// What was skipped: count and the first place.
+    skipped: BTreeMap<&'static str, (usize, String)>,
+    /// The kinds of source seen.
+    seen: BTreeSet<SourceKind>,
+}
+
+impl<'n> Sink<'n> {
+    pub fn new(name: &'n str) -> Sink<'n> {
+        Sink {
+            name,
+            tasks: FxHashMap::default(),
+            enis: FxHashMap::default(),
+            facts: Facts::default(),
+            documents: 0,
+            skipped: BTreeMap::new(),
+            seen: BTreeSet::new(),
+        }
+    }
+
+    pub fn task(&mut self, f: TaskFact) {
+        self.seen.insert(f.source);
+        match self.tasks.get_mut(&f.task_arn) {
+            Some(t) => t.absorb(f),
+            None => {
+                self.tasks.insert(f.task_arn.clone(), f);
+            }
+        }
+    }
+
+    pub fn eni(&mut self, f: EniFact) {
+        self.seen.insert(f.source);
+        match self.enis.get_mut(&f.eni_id) {
+            Some(e) => e.absorb(f),
+            None => {
+                self.enis.insert(f.eni_id.clone(), f);
+            }
+        }
+    }
+
+    pub fn task_without_eni(&mut self, arn: &str) {
+        self.facts.tasks_without_eni.insert(arn.to_string());
+    }
+
+    pub fn failure(&mut self, arn: String, reason: String, at: String) {
+        self.seen.insert(SourceKind::DescribeTasks);
+        self.facts.failures.push((arn, reason, at));
+    }
+
+    /// Counts something skipped; `what` says what and why, for the warning.
+    pub fn skip(&mut self, what: &'static str, at: impl FnOnce() -> String) {
+        let e = self
+            .skipped
+            .entry(what)
+            .or_insert_with(|| (0, String::new()));
+        if e.0 == 0 {
+            e.1 = at();
+        }
+        e.0 += 1;
+    }
+
+    /// Marks a kind of source as seen even when it held nothing to keep.
+    pub fn saw(&mut self, kind: SourceKind) {
+        self.seen.insert(kind);
+    }
+
+    /// Reads one JSON document (`line` is its first line in the file).
+    pub fn document(&mut self, text: &str, line: usize) -> Result<(), MapError> {
+        self.documents += 1;
+        let name = self.name;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let found = Top {
+            sink: self,
+            at: "$",
+        }
+        .deserialize(&mut de)
+        .map_err(|e| {
+            let file_line = line + e.line().saturating_sub(1);
+            MapError(format!(
+                "{name}:{file_line}: {}",
+                strip_position(&e.to_string())
+            ))
+        })?;
+        let at = format!("{name}:{line}");
+        match found {
+            Found::Known => Ok(()),
+            // A task on its own (an event's `detail`, one task of describe-tasks).
+            Found::Unknown(keys) if keys.iter().any(|k| k == "taskArn") => {
+                super::events::bare_task(self, text, "$")
+                    .map_err(|e| MapError(format!("{at}: {e}")))
+            }
+            Found::Unknown(keys) => Err(MapError(format!(
+                "{at}: JSON that is no map source this tool reads (describe-tasks, \
+                 describe-network-interfaces, ECS task state change events, CloudTrail \
+                 records or lookup-events, Config configuration items, filter-log-events \
+                 output): its keys are {}",
+                if keys.is_empty() {
+                    "none".to_string()
+                } else {
+                    keys.join(", ")
+                }
+            ))),
+            Found::Scalar => Err(MapError(format!(
+                "{at}: a JSON value that is no object or array"
+            ))),
+        }
+    }
+
+    /// Reads a document held as a string inside another (`message`, `CloudTrailEvent`);
+    /// `at` is its path.
+    pub fn nested(&mut self, text: &str, at: &str) -> Result<(), String> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        match (Top { sink: self, at }).deserialize(&mut de) {
+            Ok(Found::Known) => Ok(()),
+            Ok(_) => {
+                self.skip("embedded documents that are no map source skipped", || {
+                    at.to_string()
+                });
+                Ok(())
+            }
+            Err(e) => Err(format!("{at}: {e}")),
+        }
+    }
+
+    /// Where a fact came from, for messages: the file and the JSON path.
+    pub fn origin(&self, path: &str) -> String {
+        format!("{}: {path}", self.name)
+    }
+
+    fn finish(self) -> Result<Loaded, MapError> {
+        let name = self.name;
+        let mut facts = self.facts;
+        facts.tasks.extend(self.tasks.into_values());
+        facts.enis.extend(self.enis.into_values());
+        facts.tasks.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
+        facts.enis.sort_by(|a, b| a.eni_id.cmp(&b.eni_id));
+        let warnings = self
+            .skipped
+            .into_iter()
+            .map(|(what, (n, first))| format!("{name}: {n} {what}, first at {first}"))
+            .collect();
+        let warnings: Vec<String> = warnings;
+        if facts.is_empty() && facts.failures.is_empty() && facts.tasks_without_eni.is_empty() {
+            let kinds: Vec<&str> = self.seen.iter().map(|k| k.as_str()).collect();
+            if kinds.is_empty() {
+                let why = match warnings.first() {
+                    Some(w) => format!(
+                        " ({})",
+                        w.strip_prefix(name).unwrap_or(w).trim_start_matches(": ")
+                    ),
+                    None => String::new(),
+                };
+                return Err(MapError(format!(
+                    "{name}: the file holds no map source{why}"
+                )));
+            }
+            return Ok(Loaded {
+                facts,
+                warnings,
+                named_nothing: vec![(name.to_string(), kinds.join(" and "))],
+            });
+        }
+        Ok(Loaded {
+            facts,
+            warnings,
+            named_nothing: Vec::new(),
+        })
     }
 }
 
-fn fact_of_row(r: MapRow) -> EniFact {
-    EniFact {
-        eni_id: r.eni_id,
-        source: Source::Csv,
-        kind: Some(r.kind),
-        addrs: vec![(r.private_ip, r.valid_from, r.valid_to)],
-        task_arn: r.task_arn,
-        cluster: r.cluster,
-        service: r.service,
-        task_family: r.task_family,
-        security_groups: Some(r.security_groups),
-        subnet_id: r.subnet_id,
-        vpc_id: r.vpc_id,
-        origin: r.origin,
+/// serde_json's message without its " at line L column C" tail (the caller says where).
+fn strip_position(e: &str) -> String {
+    match e.rfind(" at line ") {
+        Some(i) => e[..i].to_string(),
+        None => e.to_string(),
     }
+}
+
+/// What a document turned out to be.
+enum Found {
+    Known,
+    Unknown(Vec<String>),
+    Scalar,
+}
+
+/// The top of a document: an object whose keys say what it is, or an array of such.
+struct Top<'s, 'n, 'a> {
+    sink: &'s mut Sink<'n>,
+    at: &'a str,
+}
+
+/// The keys of a top-level object that tell its kind.
+enum Key {
+    Tasks,
+    Failures,
+    NetworkInterfaces,
+    NetworkInterface,
+    Records,
+    LookupEvents,
+    LogEvents,
+    ConfigurationItems,
+    DetailType,
+    Detail,
+    EventName,
+    EventTime,
+    ErrorCode,
+    RequestParameters,
+    ResponseElements,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
+                Ok(match s {
+                    "tasks" => Key::Tasks,
+                    "failures" => Key::Failures,
+                    "NetworkInterfaces" => Key::NetworkInterfaces,
+                    "NetworkInterface" => Key::NetworkInterface,
+                    "Records" => Key::Records,
+                    "Events" => Key::LookupEvents,
+                    "events" => Key::LogEvents,
+                    "configurationItems" => Key::ConfigurationItems,
+                    "detail-type" => Key::DetailType,
+                    "detail" => Key::Detail,
+                    "eventName" => Key::EventName,
+                    "eventTime" => Key::EventTime,
+                    "errorCode" => Key::ErrorCode,
+                    "requestParameters" => Key::RequestParameters,
+                    "responseElements" => Key::ResponseElements,
+                    other => Key::Other(other.to_string()),
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Top<'_, '_, '_> {
+    type Value = Found;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Found, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Top<'_, '_, '_> {
+    type Value = Found;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object or array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Found, A::Error> {
+        let mut i = 0usize;
+        let mut unknown = None;
+        loop {
+            let at = format!("{}[{i}]", self.at);
+            let Some(found) = seq.next_element_seed(Top {
+                sink: &mut *self.sink,
+                at: &at,
+            })?
+            else {
+                break;
+            };
+            match found {
+                Found::Known => {}
+                other => {
+                    unknown.get_or_insert(other);
+                }
+            }
+            i += 1;
+        }
+        // An empty array says nothing, as a page of output with no items.
+        Ok(match unknown {
+            Some(u) if i > 0 => u,
+            _ => Found::Known,
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+        let sink = self.sink;
+        let at = self.at;
+        let mut known = false;
+        let mut keys: Vec<String> = Vec::new();
+        let mut detail_type: Option<String> = None;
+        let mut detail: Option<&'de RawValue> = None;
+        let mut record = super::cloudtrail::RecordParts::default();
+        let path = |k: &str| format!("{at}.{k}");
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Tasks => {
+                    known = true;
+                    sink.saw(SourceKind::DescribeTasks);
+                    let p = path("tasks");
+                    map.next_value_seed(Fold::new(sink, &p, super::events::describe_task))?;
+                }
+                Key::Failures => {
+                    known = true;
+                    let p = path("failures");
+                    map.next_value_seed(Fold::new(sink, &p, super::events::failure))?;
+                }
+                Key::NetworkInterfaces => {
+                    known = true;
+                    sink.saw(SourceKind::DescribeEnis);
+                    let p = path("NetworkInterfaces");
+                    map.next_value_seed(Fold::new(sink, &p, super::ec2::network_interface))?;
+                }
+                Key::NetworkInterface => {
+                    // `aws ec2 create-network-interface` output: one ENI.
+                    known = true;
+                    sink.saw(SourceKind::DescribeEnis);
+                    let ni = map.next_value()?;
+                    let p = path("NetworkInterface");
+                    super::ec2::network_interface(sink, ni, &|| p.clone())
+                        .map_err(de::Error::custom)?;
+                }
+                Key::Records => {
+                    known = true;
+                    sink.saw(SourceKind::CloudTrail);
+                    let p = path("Records");
+                    map.next_value_seed(Fold::new(sink, &p, super::cloudtrail::record))?;
+                }
+                Key::LookupEvents => {
+                    known = true;
+                    sink.saw(SourceKind::CloudTrail);
+                    let p = path("Events");
+                    map.next_value_seed(Fold::new(sink, &p, super::cloudtrail::lookup_event))?;
+                }
+                Key::LogEvents => {
+                    known = true;
+                    let p = path("events");
+                    map.next_value_seed(Fold::new(sink, &p, super::events::log_event))?;
+                }
+                Key::ConfigurationItems => {
+                    known = true;
+                    sink.saw(SourceKind::Config);
+                    let p = path("configurationItems");
+                    map.next_value_seed(Fold::new(sink, &p, super::config::item))?;
+                }
+                Key::DetailType => detail_type = map.next_value()?,
+                Key::Detail => detail = Some(map.next_value()?),
+                Key::EventName => record.event_name = map.next_value()?,
+                Key::EventTime => record.event_time = map.next_value()?,
+                Key::ErrorCode => record.error_code = map.next_value()?,
+                Key::RequestParameters => record.request = map.next_value()?,
+                Key::ResponseElements => record.response = map.next_value()?,
+                Key::Other(k) => {
+                    if keys.len() < 8 {
+                        keys.push(k);
+                    }
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if let Some(dt) = detail_type {
+            known = true;
+            super::events::event(sink, &dt, detail, at).map_err(de::Error::custom)?;
+        } else if record.event_name.is_some() {
+            known = true;
+            sink.saw(SourceKind::CloudTrail);
+            super::cloudtrail::record_parts(sink, record, at).map_err(de::Error::custom)?;
+        }
+        Ok(if known {
+            Found::Known
+        } else {
+            Found::Unknown(keys)
+        })
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Found, E> {
+        Ok(Found::Scalar)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Found, E> {
+        Ok(Found::Scalar)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Found, E> {
+        Ok(Found::Scalar)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Found, E> {
+        Ok(Found::Scalar)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Found, E> {
+        Ok(Found::Scalar)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Found, E> {
+        Ok(Found::Scalar)
+    }
+}
+
+/// Handles one element of a list: the sink, the element, and its path for messages.
+pub(crate) type Each<T> = fn(&mut Sink, T, &dyn Fn() -> String) -> Result<(), String>;
+
+/// Reads a JSON array one element at a time, handing each to a function; `null` is an
+/// empty list.
+pub(crate) struct Fold<'s, 'n, 'p, T> {
+    sink: &'s mut Sink<'n>,
+    path: &'p str,
+    each: Each<T>,
+    _t: PhantomData<T>,
+}
+
+impl<'s, 'n, 'p, T> Fold<'s, 'n, 'p, T> {
+    pub(crate) fn new(sink: &'s mut Sink<'n>, path: &'p str, each: Each<T>) -> Self {
+        Fold {
+            sink,
+            path,
+            each,
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Fold<'_, '_, '_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Fold<'_, '_, '_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "an array at {}", self.path)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0usize;
+        while let Some(x) = seq
+            .next_element::<T>()
+            .map_err(|e| de::Error::custom(format!("{}[{i}]: {e}", self.path)))?
+        {
+            let path = self.path;
+            (self.each)(self.sink, x, &|| format!("{path}[{i}]")).map_err(de::Error::custom)?;
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A time as AWS sources print it: ISO 8601 (`2026-11-01T00:20:00.123Z`, CLI v2) or
+/// epoch seconds as a number (`1793492400.123`, CLI v1), or null. Whole seconds,
+/// rounded down; integers in milliseconds and finer are scaled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Time(pub Option<i64>);
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Time, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Time;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a time (ISO 8601 or epoch seconds)")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Time, E> {
+                Ok(Time(None))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Time, E> {
+                i64::try_from(v)
+                    .ok()
+                    .and_then(crate::time::unix_seconds)
+                    .map(|t| Time(Some(t)))
+                    .ok_or_else(|| E::custom(format!("{v} is not a time")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Time, E> {
+                crate::time::unix_seconds(v)
+                    .map(|t| Time(Some(t)))
+                    .ok_or_else(|| E::custom(format!("{v} is not a time")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Time, E> {
+                if (0.0..9.0e15).contains(&v) {
+                    self.visit_i64(v.floor() as i64)
+                } else {
+                    Err(E::custom(format!("{v} is not a time")))
+                }
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Time, E> {
+                if s.trim().is_empty() {
+                    return Ok(Time(None));
+                }
+                time_text(s)
+                    .map(|t| Time(Some(t)))
+                    .ok_or_else(|| E::custom(format!("{s:?} is not a time")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A time given as text: ISO 8601 or epoch seconds (with a fraction too).
+pub(crate) fn time_text(s: &str) -> Option<i64> {
+    crate::time::parse_time(s).ok().or_else(|| {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .map(|f| f.floor() as i64)
+    })
+}
+
+/// An address as text, or an error naming where it was.
+pub(crate) fn address(text: &str, at: &dyn Fn() -> String, what: &str) -> Result<[u8; 16], String> {
+    net::addr(text).ok_or_else(|| format!("{}: {what} {text:?} is not an IP address", at()))
 }
 
 /// Parses the canonical CSV.
@@ -108,7 +839,7 @@ pub fn csv_rows(name: &str, text: &[u8]) -> Result<Vec<MapRow>, MapError> {
         .headers()
         .map_err(|e| MapError(format!("{name}:1: {e}")))?
         .clone();
-    let mut index = [usize::MAX; 12];
+    let mut index = [usize::MAX; CSV_HEADER.len()];
     for (i, h) in header.iter().enumerate() {
         match CSV_HEADER.iter().position(|c| *c == h) {
             Some(c) if index[c] == usize::MAX => index[c] = i,
@@ -121,7 +852,11 @@ pub fn csv_rows(name: &str, text: &[u8]) -> Result<Vec<MapRow>, MapError> {
             }
         }
     }
-    if let Some(missing) = CSV_HEADER.iter().zip(index).find(|(_, i)| *i == usize::MAX) {
+    if let Some(missing) = CSV_HEADER[..REQUIRED_COLUMNS]
+        .iter()
+        .zip(index)
+        .find(|(_, i)| *i == usize::MAX)
+    {
         return Err(MapError(format!(
             "{name}:1: missing column {}; the header is {}",
             missing.0,
@@ -143,20 +878,23 @@ pub fn csv_rows(name: &str, text: &[u8]) -> Result<Vec<MapRow>, MapError> {
         })?;
         let line = record.position().map_or(0, |p| p.line());
         let at = format!("{name}:{line}");
-        let get = |c: usize| record.get(index[c]).unwrap_or("");
+        let get = |c: usize| {
+            if index[c] == usize::MAX {
+                ""
+            } else {
+                record.get(index[c]).unwrap_or("")
+            }
+        };
         let opt = |c: usize| Some(get(c).to_string()).filter(|s| !s.is_empty());
         let err = |col: &str, msg: String| MapError(format!("{at}: {col}: {msg}"));
         let eni_id = get(0);
         if eni_id.is_empty() {
             return Err(err("eni_id", "is empty".into()));
         }
-        let kind = EniKind::parse(get(1)).ok_or_else(|| {
+        let kind = PeerKind::parse_eni(get(1)).ok_or_else(|| {
             err(
                 "kind",
-                format!(
-                    "{:?} is not one of task, alb, nlb, natgw, vpce, instance, other",
-                    get(1)
-                ),
+                format!("{:?} is not one of {}", get(1), PeerKind::eni_names()),
             )
         })?;
         let private_ip = net::addr(get(2))
@@ -201,6 +939,8 @@ pub fn csv_rows(name: &str, text: &[u8]) -> Result<Vec<MapRow>, MapError> {
             vpc_id: opt(9),
             valid_from,
             valid_to,
+            load_balancer: opt(12),
+            source: get(13).to_string(),
             origin: at,
         });
     }
@@ -229,6 +969,8 @@ pub fn write_map_csv<'a>(
             r.vpc_id.as_deref().unwrap_or(""),
             &time(r.valid_from),
             &time(r.valid_to),
+            r.load_balancer.as_deref().unwrap_or(""),
+            &r.source,
         ])?;
     }
     w.flush()
@@ -261,6 +1003,8 @@ pub fn map_batch<'a>(rows: impl Iterator<Item = &'a MapRow>) -> arrow::record_ba
         text(&|r| r.vpc_id.clone()),
         time(&|r| r.valid_from),
         time(&|r| r.valid_to),
+        text(&|r| r.load_balancer.clone()),
+        text(&|r| Some(r.source.clone())),
     ];
     let fields: Vec<Field> = CSV_HEADER
         .iter()
@@ -277,347 +1021,25 @@ pub fn map_batch<'a>(rows: impl Iterator<Item = &'a MapRow>) -> arrow::record_ba
         .expect("one column per header name, of the rows' length")
 }
 
-/// A JSON path for messages, like `$.tasks[2].attachments[0]`.
-fn path(parts: &[&dyn std::fmt::Display]) -> String {
-    let mut s = "$".to_string();
-    for p in parts {
-        let p = p.to_string();
-        if p.starts_with('[') {
-            s += &p;
-        } else {
-            s += ".";
-            s += &p;
-        }
-    }
-    s
-}
-
-fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
-/// A timestamp as the AWS CLI prints it: ISO 8601 (`2026-11-01T00:20:00.123000+00:00`,
-/// CLI v2) or epoch seconds as a number (`1793492400.123`, CLI v1). Whole seconds,
-/// rounded down.
-fn json_time(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_f64().map(|f| f.floor() as i64),
-        Value::String(s) => crate::time::parse_time(s).ok().or_else(|| {
-            s.parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .map(|f| f.floor() as i64)
-        }),
-        _ => None,
-    }
-}
-
-fn optional_time(
-    name: &str,
-    v: &Value,
-    key: &str,
-    at: &dyn Fn(&str) -> String,
-) -> Result<Option<i64>, MapError> {
-    match v.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(t) => json_time(t)
-            .map(Some)
-            .ok_or_else(|| MapError(format!("{name}: {}: {t} is not a time", at(key)))),
-    }
-}
-
-fn array<'a>(name: &str, v: &'a Value, key: &str, at: &str) -> Result<&'a [Value], MapError> {
-    match v.get(key) {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(a)) => Ok(a),
-        Some(_) => Err(MapError(format!("{name}: {at}.{key}: expected an array"))),
-    }
-}
-
-/// ENI attachments skipped because they are not provisioned yet: the count and the
-/// first one's JSON path.
-#[derive(Default)]
-struct Skipped {
-    count: usize,
-    first: String,
-}
-
-impl Skipped {
-    fn add(&mut self, at: &str) {
-        if self.count == 0 {
-            self.first = at.to_string();
-        }
-        self.count += 1;
-    }
-
-    fn warning(&self, name: &str, what: &str) -> Option<String> {
-        (self.count > 0).then(|| {
-            format!(
-                "{name}: {} ENI attachment{} without {what} skipped (a task still provisioning?), first at {}",
-                self.count,
-                if self.count == 1 { "" } else { "s" },
-                self.first
-            )
-        })
-    }
-}
-
-/// `aws ecs describe-tasks` output. Attachments of tasks that are still being
-/// provisioned (no ENI id or no address yet) are skipped and counted, not errors: they
-/// carried no traffic.
-fn describe_tasks(name: &str, v: &Value) -> Result<Loaded, MapError> {
-    let tasks = array(name, v, "tasks", "$")?;
-    let mut facts = Vec::new();
-    let (mut no_eni, mut no_addr) = (Skipped::default(), Skipped::default());
-    for (i, task) in tasks.iter().enumerate() {
-        let here = path(&[&"tasks", &format!("[{i}]")]);
-        let at = |k: &str| format!("{here}.{k}");
-        if !task.is_object() {
-            return Err(MapError(format!("{name}: {here}: expected an object")));
-        }
-        let task_arn = str_at(task, "taskArn")
-            .ok_or_else(|| MapError(format!("{name}: {here}: no taskArn")))?;
-        let cluster = str_at(task, "clusterArn").map(|a| after(a, "cluster/"));
-        let service = str_at(task, "group").and_then(|g| g.strip_prefix("service:"));
-        let family = str_at(task, "taskDefinitionArn").map(|a| {
-            let f = after(a, "task-definition/");
-            f.split(':').next().unwrap_or(&f).to_string()
-        });
-        let from = match optional_time(name, task, "createdAt", &at)? {
-            Some(t) => Some(t),
-            None => optional_time(name, task, "startedAt", &at)?,
-        };
-        let to = optional_time(name, task, "stoppedAt", &at)?;
-        if let (Some(f), Some(t)) = (from, to) {
-            if t < f {
-                return Err(MapError(format!(
-                    "{name}: {here}: stoppedAt is before createdAt"
-                )));
-            }
-        }
-        let attachments = array(name, task, "attachments", &here)?;
-        for (j, att) in attachments.iter().enumerate() {
-            if str_at(att, "type") != Some("ElasticNetworkInterface") {
-                continue;
-            }
-            let here = format!("{here}.attachments[{j}]");
-            let details = array(name, att, "details", &here)?;
-            let detail = |key: &str| {
-                details
-                    .iter()
-                    .find(|d| str_at(d, "name") == Some(key))
-                    .and_then(|d| str_at(d, "value"))
-            };
-            let Some(eni) = detail("networkInterfaceId") else {
-                no_eni.add(&here);
-                continue;
-            };
-            let mut addrs = Vec::new();
-            for key in ["privateIPv4Address", "privateIPv6Address", "ipv6Address"] {
-                if let Some(a) = detail(key) {
-                    let ip = net::addr(a).ok_or_else(|| {
-                        MapError(format!(
-                            "{name}: {here}.details: {key} {a:?} is not an IP address"
-                        ))
-                    })?;
-                    addrs.push((ip, from, to));
-                }
-            }
-            if addrs.is_empty() {
-                no_addr.add(&here);
-                continue;
-            }
-            // The containers list the task ENI's IPv6 address, when it has one.
-            let task_here = path(&[&"tasks", &format!("[{i}]")]);
-            for (k, c) in array(name, task, "containers", &task_here)?
-                .iter()
-                .enumerate()
-            {
-                let at = format!("{task_here}.containers[{k}]");
-                for ni in array(name, c, "networkInterfaces", &at)? {
-                    if let Some(a) = str_at(ni, "ipv6Address") {
-                        let ip = net::addr(a).ok_or_else(|| {
-                            MapError(format!(
-                                "{name}: {at}: ipv6Address {a:?} is not an IP address"
-                            ))
-                        })?;
-                        if !addrs.iter().any(|(x, _, _)| *x == ip) {
-                            addrs.push((ip, from, to));
-                        }
-                    }
-                }
-            }
-            facts.push(EniFact {
-                eni_id: eni.to_string(),
-                source: Source::DescribeTasks,
-                kind: Some(EniKind::Task),
-                addrs,
-                task_arn: Some(task_arn.to_string()),
-                cluster: cluster.clone(),
-                service: service.map(String::from),
-                task_family: family.clone(),
-                security_groups: None,
-                subnet_id: detail("subnetId").map(String::from),
-                vpc_id: None,
-                origin: format!("{name}: {here}"),
-            });
-        }
-    }
-    let warnings = [
-        no_eni.warning(name, "networkInterfaceId"),
-        no_addr.warning(name, "an address"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    Ok(Loaded { facts, warnings })
-}
-
-fn after(s: &str, marker: &str) -> String {
-    match s.find(marker) {
-        Some(i) => s[i + marker.len()..].to_string(),
-        None => s.to_string(),
-    }
-}
-
-/// The kind of an ENI from `InterfaceType` and `Description`, as EC2 reports them.
-pub fn eni_kind(interface_type: &str, description: &str, instance: bool) -> EniKind {
-    match interface_type {
-        "network_load_balancer" => return EniKind::Nlb,
-        "nat_gateway" => return EniKind::Natgw,
-        "vpc_endpoint" => return EniKind::Vpce,
-        _ => {}
-    }
-    if description.starts_with("ELB app/") {
-        EniKind::Alb
-    } else if description.starts_with("ELB net/") {
-        EniKind::Nlb
-    } else if description.starts_with("Interface for NAT Gateway") {
-        EniKind::Natgw
-    } else if description.starts_with("VPC Endpoint Interface") {
-        EniKind::Vpce
-    } else if description.starts_with("arn:aws:ecs:") && description.contains(":attachment/") {
-        EniKind::Task
-    } else if instance {
-        EniKind::Instance
-    } else {
-        EniKind::Other
-    }
-}
-
-/// `aws ec2 describe-network-interfaces` output.
-fn describe_network_interfaces(name: &str, v: &Value) -> Result<Vec<EniFact>, MapError> {
-    let enis = array(name, v, "NetworkInterfaces", "$")?;
-    let mut facts = Vec::new();
-    for (i, eni) in enis.iter().enumerate() {
-        let here = path(&[&"NetworkInterfaces", &format!("[{i}]")]);
-        let id = str_at(eni, "NetworkInterfaceId")
-            .ok_or_else(|| MapError(format!("{name}: {here}: no NetworkInterfaceId")))?;
-        let instance = eni
-            .get("Attachment")
-            .and_then(|a| str_at(a, "InstanceId"))
-            .is_some();
-        let kind = eni_kind(
-            str_at(eni, "InterfaceType").unwrap_or(""),
-            str_at(eni, "Description").unwrap_or(""),
-            instance,
-        );
-        let mut addrs = Vec::new();
-        let mut add = |text: &str, at: String| -> Result<(), MapError> {
-            let ip = net::addr(text)
-                .ok_or_else(|| MapError(format!("{name}: {at}: {text:?} is not an IP address")))?;
-            if !addrs.iter().any(|(a, _, _)| *a == ip) {
-                addrs.push((ip, None, None));
-            }
-            Ok(())
-        };
-        if let Some(a) = str_at(eni, "PrivateIpAddress") {
-            add(a, format!("{here}.PrivateIpAddress"))?;
-        }
-        for (j, p) in array(name, eni, "PrivateIpAddresses", &here)?
-            .iter()
-            .enumerate()
-        {
-            if let Some(a) = str_at(p, "PrivateIpAddress") {
-                add(
-                    a,
-                    format!("{here}.PrivateIpAddresses[{j}].PrivateIpAddress"),
-                )?;
-            }
-        }
-        for (j, p) in array(name, eni, "Ipv6Addresses", &here)?.iter().enumerate() {
-            if let Some(a) = str_at(p, "Ipv6Address") {
-                add(a, format!("{here}.Ipv6Addresses[{j}].Ipv6Address"))?;
-            }
-        }
-        if addrs.is_empty() {
-            return Err(MapError(format!("{name}: {here}: {id} has no address")));
-        }
-        let groups = array(name, eni, "Groups", &here)?
-            .iter()
-            .filter_map(|g| str_at(g, "GroupId").map(String::from))
-            .collect();
-        facts.push(EniFact {
-            eni_id: id.to_string(),
-            source: Source::DescribeEnis,
-            kind: Some(kind),
-            addrs,
-            security_groups: Some(groups),
-            subnet_id: str_at(eni, "SubnetId").map(String::from),
-            vpc_id: str_at(eni, "VpcId").map(String::from),
-            origin: format!("{name}: {here}"),
-            ..EniFact::default()
-        });
-    }
-    Ok(facts)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn kinds_from_ec2() {
-        assert_eq!(
-            eni_kind("interface", "ELB app/web/50dc6c495c0c9188", false),
-            EniKind::Alb
-        );
-        assert_eq!(
-            eni_kind("network_load_balancer", "ELB net/api/1", false),
-            EniKind::Nlb
-        );
-        assert_eq!(eni_kind("interface", "ELB net/api/1", false), EniKind::Nlb);
-        assert_eq!(
-            eni_kind("nat_gateway", "Interface for NAT Gateway nat-1", false),
-            EniKind::Natgw
-        );
-        assert_eq!(
-            eni_kind("vpc_endpoint", "VPC Endpoint Interface vpce-1", false),
-            EniKind::Vpce
-        );
-        assert_eq!(
-            eni_kind(
-                "interface",
-                "arn:aws:ecs:us-east-1:123456789012:attachment/4c0f",
-                false
-            ),
-            EniKind::Task
-        );
-        assert_eq!(eni_kind("interface", "", true), EniKind::Instance);
-        assert_eq!(
-            eni_kind("interface", "RDSNetworkInterface", false),
-            EniKind::Other
-        );
+    fn time(json: &str) -> Option<i64> {
+        serde_json::from_str::<Time>(json).unwrap().0
     }
 
     #[test]
-    fn json_times() {
-        assert_eq!(json_time(&Value::from(1793491200.999)), Some(1793491200));
+    fn times_in_every_form_aws_prints() {
+        assert_eq!(time("1793491200.999"), Some(1793491200));
+        assert_eq!(time("1793491200999"), Some(1793491200));
         assert_eq!(
-            json_time(&Value::from("2026-11-01T00:20:00.123000+00:00")),
+            time("\"2026-11-01T00:20:00.123000+00:00\""),
             Some(1793492400)
         );
-        assert_eq!(json_time(&Value::from("1793491200.5")), Some(1793491200));
-        assert_eq!(json_time(&Value::from("soon")), None);
+        assert_eq!(time("\"2026-11-01T00:20:00.123Z\""), Some(1793492400));
+        assert_eq!(time("\"1793491200.5\""), Some(1793491200));
+        assert_eq!(time("null"), None);
+        assert!(serde_json::from_str::<Time>("\"soon\"").is_err());
     }
 }

@@ -19,7 +19,7 @@
 //! The index answers `(address, time) -> holder` with one hash lookup and a binary
 //! search over that address's windows; [`join`] applies it to whole Arrow batches.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, StringArray};
@@ -28,64 +28,27 @@ use rustc_hash::FxHashMap;
 use crate::intern::Strings;
 use crate::net::Cidr;
 
+pub mod cloudtrail;
+pub mod config;
+pub mod coverage;
+pub mod ec2;
+pub mod events;
 pub mod join;
+pub mod kind;
 pub mod load;
+pub mod merge;
 pub mod orient;
 
 pub use join::{EnrichStats, Enricher};
+pub use kind::{PeerClass, PeerKind};
 pub use load::{load_map_file, map_batch, write_map_csv, Loaded, MapError};
-
-/// What kind of ENI an address belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EniKind {
-    Task,
-    Alb,
-    Nlb,
-    Natgw,
-    Vpce,
-    Instance,
-    Other,
-}
-
-impl EniKind {
-    pub const ALL: [EniKind; 7] = [
-        EniKind::Task,
-        EniKind::Alb,
-        EniKind::Nlb,
-        EniKind::Natgw,
-        EniKind::Vpce,
-        EniKind::Instance,
-        EniKind::Other,
-    ];
-
-    /// The name used in the map CSV and in the `eni_kind`/`peer_kind` columns.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EniKind::Task => "task",
-            EniKind::Alb => "alb",
-            EniKind::Nlb => "nlb",
-            EniKind::Natgw => "natgw",
-            EniKind::Vpce => "vpce",
-            EniKind::Instance => "instance",
-            EniKind::Other => "other",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EniKind> {
-        EniKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-/// `peer_kind` of an address that no map file knows, inside the VPC CIDRs.
-pub const PEER_VPC: &str = "vpc";
-/// `peer_kind` of an address outside the VPC CIDRs.
-pub const PEER_INTERNET: &str = "internet";
+pub use merge::{EniFact, Facts, SourceKind, TaskFact};
 
 /// One row of the canonical map: one address of one ENI for one window.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MapRow {
     pub eni_id: String,
-    pub kind: EniKind,
+    pub kind: PeerKind,
     pub private_ip: [u8; 16],
     pub task_arn: Option<String>,
     pub cluster: Option<String>,
@@ -97,6 +60,10 @@ pub struct MapRow {
     /// Unix seconds; `None` is unbounded.
     pub valid_from: Option<i64>,
     pub valid_to: Option<i64>,
+    /// The load balancer of a load balancer's ENI (`app/web-alb`).
+    pub load_balancer: Option<String>,
+    /// The kinds of source that said it (`events;cloudtrail`), as the CSV's `source`.
+    pub source: String,
     /// Where the row came from (`map.csv:3`, `tasks.json: $.tasks[2]`), for messages.
     pub origin: String,
 }
@@ -108,45 +75,16 @@ impl MapRow {
     }
 }
 
-/// An address held from `valid_from` until `valid_to` (unix seconds, `None` unbounded).
-pub type AddrWindow = ([u8; 16], Option<i64>, Option<i64>);
-
-/// A fact about one ENI from one map file, before merging.
-#[derive(Clone, Debug, Default)]
-pub struct EniFact {
-    pub eni_id: String,
-    pub source: Source,
-    pub kind: Option<EniKind>,
-    /// Addresses with their window (describe-tasks, CSV) or unbounded (ENI snapshot).
-    pub addrs: Vec<AddrWindow>,
-    pub task_arn: Option<String>,
-    pub cluster: Option<String>,
-    pub service: Option<String>,
-    pub task_family: Option<String>,
-    pub security_groups: Option<Vec<String>>,
-    pub subnet_id: Option<String>,
-    pub vpc_id: Option<String>,
-    pub origin: String,
-}
-
-/// Which kind of map file a fact came from; it decides whose word counts per field.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Source {
-    #[default]
-    Csv,
-    DescribeTasks,
-    DescribeEnis,
-}
-
 /// What makes two rows of one ENI the same holder: ENI, kind, task, service, cluster
 /// and security groups.
 type Identity<'a> = (
     &'a str,
-    EniKind,
+    PeerKind,
     Option<&'a str>,
     Option<&'a str>,
     Option<&'a str>,
     &'a [String],
+    Option<&'a str>,
 );
 
 /// The merged ENI map and its index.
@@ -167,11 +105,14 @@ pub struct EniMap {
 #[derive(Debug, Clone)]
 pub struct Holder {
     pub eni_id: String,
-    pub kind: EniKind,
+    pub kind: PeerKind,
     pub task_arn: Option<String>,
     pub service: Option<String>,
     pub cluster: Option<String>,
+    pub task_family: Option<String>,
     pub security_groups: Vec<String>,
+    /// The load balancer it is an ENI of (`app/web-alb`).
+    pub load_balancer: Option<String>,
     /// Where its first row came from, for messages.
     pub origin: String,
     pub(crate) keys: HolderKeys,
@@ -184,6 +125,7 @@ pub(crate) struct HolderKeys {
     pub task: Option<i32>,
     pub service: Option<i32>,
     pub cluster: Option<i32>,
+    pub lb: Option<i32>,
 }
 
 /// Everything the map says about one ENI id.
@@ -207,33 +149,38 @@ pub(crate) struct Window {
 
 /// What a record's own ENI id resolves to, before its time is known.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum EniRef<'a> {
-    /// One holder whatever the time.
-    Single(u32),
-    /// Several holders over time (conflicting rows).
-    Timed(&'a [Window]),
+pub(crate) struct EniRef<'a> {
+    /// The one holder whatever the time, when all its rows name one.
+    single: Option<u32>,
+    /// Its windows, by start.
+    windows: &'a [Window],
 }
 
 impl EniRef<'_> {
     /// The holder at `t`: the row window that contains it (the latest-starting one if
-    /// windows overlap), else the nearest one before it, else the first.
+    /// windows overlap), else the nearest one before it, else the first. An ENI id is
+    /// never reused, so a record outside every window is still the ENI's.
     pub(crate) fn at(&self, t: Option<i64>) -> u32 {
-        match *self {
-            EniRef::Single(h) => h,
-            EniRef::Timed(w) => {
-                let Some(t) = t else {
-                    return w[w.len() - 1].holder;
-                };
-                let after = w.partition_point(|x| x.from <= t);
-                w[..after]
-                    .iter()
-                    .rev()
-                    .find(|x| t < x.to)
-                    .or(w[..after].last())
-                    .unwrap_or(&w[0])
-                    .holder
-            }
+        if let Some(h) = self.single {
+            return h;
         }
+        let w = self.windows;
+        let Some(t) = t else {
+            return w[w.len() - 1].holder;
+        };
+        let after = w.partition_point(|x| x.from <= t);
+        w[..after]
+            .iter()
+            .rev()
+            .find(|x| t < x.to)
+            .or(w[..after].last())
+            .unwrap_or(&w[0])
+            .holder
+    }
+
+    /// Whether a window of the ENI holds `t` (a record without a time: yes).
+    pub(crate) fn within(&self, t: Option<i64>) -> bool {
+        t.is_none_or(|t| self.windows.iter().any(|w| w.from <= t && t < w.to))
     }
 }
 
@@ -325,29 +272,13 @@ impl Default for EniMap {
 }
 
 impl EniMap {
-    /// Merges facts from any number of map files (see the module documentation).
-    pub fn from_facts(facts: Vec<EniFact>) -> EniMap {
-        let mut per_eni: BTreeMap<String, Vec<EniFact>> = BTreeMap::new();
-        for f in facts {
-            per_eni.entry(f.eni_id.clone()).or_default().push(f);
-        }
-        let mut rows = Vec::new();
-        for (eni_id, facts) in per_eni {
-            rows.extend(merge_eni(eni_id, facts));
-        }
-        // A subnet lies in exactly one VPC: a stopped task's ENI, known only from
-        // describe-tasks, takes its VPC from another ENI of the same subnet.
-        let vpc_of_subnet: HashMap<String, String> = rows
-            .iter()
-            .filter_map(|r| Some((r.subnet_id.clone()?, r.vpc_id.clone()?)))
-            .collect();
-        for r in rows.iter_mut().filter(|r| r.vpc_id.is_none()) {
-            r.vpc_id = r
-                .subnet_id
-                .as_ref()
-                .and_then(|s| vpc_of_subnet.get(s).cloned());
-        }
-        EniMap::from_rows(rows)
+    /// Merges facts from any number of map files (see [`merge`]).
+    pub fn from_facts(facts: Facts) -> EniMap {
+        let (rows, warnings) = merge::merge(facts);
+        let mut map = EniMap::from_rows(rows);
+        map.warnings.extend(warnings);
+        map.warnings.sort();
+        map
     }
 
     /// Builds the index over canonical rows, each attributed as written.
@@ -358,11 +289,9 @@ impl EniMap {
         // Keys into the shared string array; Arrow dictionary keys are i32.
         let mut interned = Strings::default();
         let mut key = |s: &str| interned.id(s) as i32;
-        for k in EniKind::ALL {
+        for k in PeerKind::ALL {
             key(k.as_str());
         }
-        key(PEER_VPC);
-        key(PEER_INTERNET);
         for b in orient::DirectionBy::ALL {
             key(b.as_str());
         }
@@ -378,6 +307,7 @@ impl EniMap {
                 row.service.as_deref(),
                 row.cluster.as_deref(),
                 row.security_groups.as_slice(),
+                row.load_balancer.as_deref(),
             );
             let h = *holder_of.entry(identity).or_insert_with(|| {
                 let keys = HolderKeys {
@@ -386,6 +316,7 @@ impl EniMap {
                     task: row.task_arn.as_deref().map(&mut key),
                     service: row.service.as_deref().map(&mut key),
                     cluster: row.cluster.as_deref().map(&mut key),
+                    lb: row.load_balancer.as_deref().map(&mut key),
                 };
                 holders.push(Holder {
                     eni_id: row.eni_id.clone(),
@@ -393,7 +324,9 @@ impl EniMap {
                     task_arn: row.task_arn.clone(),
                     service: row.service.clone(),
                     cluster: row.cluster.clone(),
+                    task_family: row.task_family.clone(),
                     security_groups: row.security_groups.clone(),
+                    load_balancer: row.load_balancer.clone(),
                     origin: row.origin.clone(),
                     keys,
                 });
@@ -493,9 +426,9 @@ impl EniMap {
 
     pub(crate) fn eni_ref(&self, eni_id: &str) -> Option<EniRef<'_>> {
         let e = self.by_eni.get(eni_id)?;
-        Some(match e.single {
-            Some(h) => EniRef::Single(h),
-            None => EniRef::Timed(&e.windows),
+        Some(EniRef {
+            single: e.single,
+            windows: &e.windows,
         })
     }
 
@@ -554,6 +487,18 @@ impl EniMap {
         v
     }
 
+    /// Every load balancer the map knows an ENI of.
+    pub fn known_load_balancers(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .holders
+            .iter()
+            .filter_map(|h| h.load_balancer.as_deref())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     /// Every service name the map knows.
     pub fn known_services(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self
@@ -577,105 +522,8 @@ fn owner_words(h: &Holder) -> String {
     match (&h.task_arn, &h.service) {
         (Some(t), Some(s)) => format!("task {t} of {s}"),
         (Some(t), None) => format!("task {t}"),
-        (None, _) => format!("{} ENI", h.kind.as_str()),
+        (None, _) => format!("{} ENI", h.kind),
     }
-}
-
-/// Turns the facts about one ENI into canonical rows. Each timed fact (a CSV row, a
-/// describe-tasks attachment) keeps its own owner and window, as written; the ENI
-/// snapshot (describe-network-interfaces) supplies what belongs to the ENI itself (kind,
-/// security groups, subnet, VPC) and the addresses no timed fact lists.
-fn merge_eni(eni_id: String, mut facts: Vec<EniFact>) -> Vec<MapRow> {
-    use Source::*;
-    facts.sort_by_key(|f| f.source);
-    let snapshot = facts.iter().find(|f| f.source == DescribeEnis);
-    let timed: Vec<&EniFact> = facts.iter().filter(|f| f.source != DescribeEnis).collect();
-    let eni_field = |get: &dyn Fn(&EniFact) -> Option<String>, f: Option<&EniFact>| {
-        snapshot.and_then(get).or_else(|| f.and_then(get))
-    };
-    let row =
-        |f: Option<&EniFact>, (private_ip, valid_from, valid_to): AddrWindow, origin: &str| {
-            let kind = match f {
-                Some(f) if f.source == DescribeTasks => EniKind::Task,
-                _ => snapshot
-                    .and_then(|s| s.kind)
-                    .or(f.and_then(|f| f.kind))
-                    .unwrap_or(EniKind::Other),
-            };
-            MapRow {
-                eni_id: eni_id.clone(),
-                kind,
-                private_ip,
-                task_arn: f.and_then(|f| f.task_arn.clone()),
-                cluster: f.and_then(|f| f.cluster.clone()),
-                service: f.and_then(|f| f.service.clone()),
-                task_family: f.and_then(|f| f.task_family.clone()),
-                security_groups: snapshot
-                    .and_then(|s| s.security_groups.clone())
-                    .or_else(|| f.and_then(|f| f.security_groups.clone()))
-                    .unwrap_or_default(),
-                subnet_id: eni_field(&|x| x.subnet_id.clone(), f),
-                vpc_id: eni_field(&|x| x.vpc_id.clone(), f),
-                valid_from,
-                valid_to,
-                origin: origin.to_string(),
-            }
-        };
-    let mut rows: Vec<MapRow> = Vec::new();
-    for f in &timed {
-        for &a in &f.addrs {
-            rows.push(row(Some(f), a, &f.origin));
-        }
-    }
-    // Addresses only the snapshot lists (a secondary or IPv6 address of a task ENI)
-    // belong to the ENI's latest owner, for that owner's window.
-    if let Some(s) = snapshot {
-        let latest = timed
-            .iter()
-            .copied()
-            .max_by_key(|f| f.addrs.first().and_then(|a| a.1));
-        for &(a, _, _) in &s.addrs {
-            if timed.iter().any(|f| f.addrs.iter().any(|x| x.0 == a)) {
-                continue;
-            }
-            let window = latest
-                .and_then(|f| f.addrs.first())
-                .map_or((a, None, None), |&(_, from, to)| (a, from, to));
-            rows.push(row(latest, window, &s.origin));
-        }
-    }
-    // The same row from two files (a CSV and the describe-tasks it was made from).
-    rows.sort_by(|a, b| row_key(a).cmp(&row_key(b)));
-    rows.dedup_by(|a, b| row_key(a) == row_key(b));
-    rows
-}
-
-/// Everything of a row but where it came from.
-#[allow(clippy::type_complexity)]
-fn row_key(
-    r: &MapRow,
-) -> (
-    [u8; 16],
-    Option<i64>,
-    Option<i64>,
-    EniKind,
-    &Option<String>,
-    &Option<String>,
-    &Option<String>,
-    &Option<String>,
-    &[String],
-) {
-    (
-        r.private_ip,
-        r.valid_from,
-        r.valid_to,
-        r.kind,
-        &r.task_arn,
-        &r.service,
-        &r.cluster,
-        &r.task_family,
-        &r.security_groups,
-    )
 }
 
 fn time_text(t: i64) -> String {
