@@ -53,6 +53,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod query;
 pub mod report;
+pub mod s3;
 pub mod scan;
 pub mod source;
 pub mod sql;

@@ -83,9 +83,7 @@ impl Loaded {
 /// Reads one map file, or every file under a directory, of any kind into facts.
 pub fn load_map_file(path: &str) -> Result<Loaded, MapError> {
     if path.starts_with("s3://") {
-        return Err(MapError(format!(
-            "{path}: s3:// map locations are not read yet; copy them first (aws s3 sync)"
-        )));
+        return load_s3(path);
     }
     let meta =
         std::fs::metadata(path).map_err(|e| MapError(format!("{path}: cannot read: {e}")))?;
@@ -140,15 +138,52 @@ fn load_dir(root: &Path) -> Result<Loaded, MapError> {
             root.display()
         )));
     }
-    let parts: Vec<Result<Loaded, MapError>> = files
-        .par_iter()
-        .map(|p| {
-            let name = p.display().to_string();
-            let file = std::fs::File::open(p)
-                .map_err(|e| MapError(format!("{name}: cannot read: {e}")))?;
-            read_map(&name, file)
-        })
-        .collect();
+    load_all(&root.display().to_string(), &files, |p| {
+        let name = p.display().to_string();
+        let file =
+            std::fs::File::open(p).map_err(|e| MapError(format!("{name}: cannot read: {e}")))?;
+        read_map(&name, file)
+    })
+}
+
+/// Every map object under an `s3://bucket/prefix` (a trail's bucket, an archive of
+/// events), or the one object it names, read in parallel as `load_dir` reads a tree.
+fn load_s3(url: &str) -> Result<Loaded, MapError> {
+    let loc = crate::s3::S3Url::parse(url).map_err(MapError)?;
+    let client = crate::s3::Client::for_bucket(&loc.bucket).map_err(MapError)?;
+    let listed = client.list(&loc.key).map_err(MapError)?;
+    let keys: Vec<String> = match listed.iter().find(|(k, _)| *k == loc.key) {
+        // The location names one object.
+        Some((k, _)) => vec![k.clone()],
+        None => listed
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| {
+                !k.ends_with('/')
+                    && !k
+                        .split('/')
+                        .any(|part| part == "CloudTrail-Digest" || part.starts_with('.'))
+            })
+            .collect(),
+    };
+    if keys.is_empty() {
+        return Err(MapError(format!("{url}: no object there")));
+    }
+    load_all(url, &keys, |key| {
+        let name = format!("s3://{}/{key}", loc.bucket);
+        let body = client.open(key).map_err(MapError)?;
+        read_map(&name, body)
+    })
+}
+
+/// Reads many map files in parallel and merges what they say; a warning that many of
+/// them give is said once for all (`root` names them in messages).
+fn load_all<T: Sync>(
+    root: &str,
+    items: &[T],
+    read: impl Fn(&T) -> Result<Loaded, MapError> + Sync + Send,
+) -> Result<Loaded, MapError> {
+    let parts: Vec<Result<Loaded, MapError>> = items.par_iter().map(&read).collect();
     let mut all = Loaded::default();
     let mut warned: BTreeMap<String, (usize, String)> = BTreeMap::new();
     let mut kinds: BTreeSet<String> = BTreeSet::new();
@@ -169,13 +204,12 @@ fn load_dir(root: &Path) -> Result<Loaded, MapError> {
         all.warnings.push(if n == 1 {
             format!("{first}: {w}")
         } else {
-            format!("{}: {w} (in {n} files, first {first})", root.display())
+            format!("{root}: {w} (in {n} files, first {first})")
         });
     }
     if all.facts.is_empty() && !kinds.is_empty() {
         all.warnings.push(format!(
-            "{}: {} files that name no ENI or task",
-            root.display(),
+            "{root}: {} files that name no ENI or task",
             kinds.into_iter().collect::<Vec<_>>().join(" and ")
         ));
     }
@@ -247,27 +281,49 @@ fn read_plain(name: &str, mut input: impl Read) -> Result<Loaded, MapError> {
     let mut eof = filled < buf.len();
     loop {
         let slice = &buf[start..filled];
-        let mut stream = serde_json::Deserializer::from_slice(slice).into_iter::<&RawValue>();
         let mut used = 0usize;
-        loop {
-            match stream.next() {
-                None => break,
-                Some(Ok(raw)) => {
-                    let end = stream.byte_offset();
-                    let doc_start = slice[used..end]
-                        .iter()
-                        .position(|b| !b.is_ascii_whitespace())
-                        .map_or(used, |i| used + i);
-                    line += count_lines(&slice[used..doc_start]);
-                    sink.document(raw.get(), line)?;
-                    line += count_lines(&slice[doc_start..end]);
-                    used = end;
-                }
-                // A document cut by the end of the buffer: read more.
-                Some(Err(e)) if e.is_eof() && !eof => break,
-                Some(Err(e)) => return Err(json_error(name, slice, used, line, &e)),
-            }
+        // The whole documents of the buffer, with their first line.
+        let mut docs: Vec<(&str, usize)> = Vec::new();
+        // JSON Lines: found on all cores, up to the buffer's last line end.
+        if let Some((found, end)) = documents_by_lines(slice, line) {
+            docs = found;
+            line += count_lines(&slice[..end]);
+            used = end;
         }
+        loop {
+            let from = used
+                + slice[used..]
+                    .iter()
+                    .position(|b| !b.is_ascii_whitespace())
+                    .unwrap_or(slice.len() - used);
+            if from == slice.len() {
+                break;
+            }
+            let end = match document_end(slice, from) {
+                Some(end) => end,
+                // A document cut by the end of the buffer: read more.
+                None if !eof => break,
+                // Cut by the end of the file, or not an object or array: serde says
+                // what is wrong, and where.
+                None => match serde_json::from_slice::<&RawValue>(&slice[from..]) {
+                    Err(e) => {
+                        sink.documents(&docs)?;
+                        line += count_lines(&slice[used..from]);
+                        return Err(json_error(name, slice, from, line, &e));
+                    }
+                    Ok(_) => slice.len(),
+                },
+            };
+            line += count_lines(&slice[used..from]);
+            let text = std::str::from_utf8(&slice[from..end]).map_err(|e| {
+                let at = line + count_lines(&slice[from..from + e.valid_up_to()]);
+                MapError(format!("{name}:{at}: invalid UTF-8"))
+            })?;
+            docs.push((text, line));
+            line += count_lines(&slice[from..end]);
+            used = end;
+        }
+        sink.documents(&docs)?;
         start += used;
         if eof {
             break;
@@ -283,6 +339,115 @@ fn read_plain(name: &str, mut input: impl Read) -> Result<Loaded, MapError> {
         eof = filled < buf.len();
     }
     sink.finish()
+}
+
+/// The documents of `slice` up to its last line end, found on all cores: the slice is
+/// cut at line ends into pieces, and each piece must be whole objects or arrays
+/// separated by blanks (as in JSON Lines). The first piece starts at a document, so a
+/// piece that passes ends where a document ends, and the next starts at one: the cut
+/// never splits a document. `None` when a piece does not pass (a document over several
+/// lines, invalid UTF-8, a small slice): the caller then finds them one by one.
+/// `line` is the file line of the slice's first byte; returns the documents with their
+/// first lines, and how many bytes they take.
+fn documents_by_lines(slice: &[u8], line: usize) -> Option<(Vec<(&str, usize)>, usize)> {
+    const SMALL: usize = 1 << 20;
+    let end = memchr::memrchr(b'\n', slice)? + 1;
+    if end < SMALL {
+        return None;
+    }
+    let pieces = rayon::current_num_threads().max(1) * 4;
+    let mut cuts = vec![0usize];
+    for i in 1..pieces {
+        let at = i * end / pieces;
+        let cut = memchr::memchr(b'\n', &slice[at..end]).map_or(end, |k| at + k + 1);
+        if cut > *cuts.last().expect("starts at 0") && cut < end {
+            cuts.push(cut);
+        }
+    }
+    cuts.push(end);
+    // Each piece: its documents (text, lines before it in the piece) and its lines.
+    type Piece<'a> = (Vec<(&'a str, usize)>, usize);
+    let scanned: Vec<Option<Piece>> = cuts
+        .par_windows(2)
+        .map(|w| {
+            let (a, b) = (w[0], w[1]);
+            let mut docs = Vec::new();
+            let (mut at, mut lines) = (a, 0usize);
+            loop {
+                let next = at + slice[at..b].iter().position(|c| !c.is_ascii_whitespace())?;
+                lines += count_lines(&slice[at..next]);
+                let doc_end = document_end(&slice[..b], next)?;
+                let text = std::str::from_utf8(&slice[next..doc_end]).ok()?;
+                docs.push((text, lines));
+                lines += count_lines(&slice[next..doc_end]);
+                at = doc_end;
+                if slice[at..b].iter().all(u8::is_ascii_whitespace) {
+                    lines += count_lines(&slice[at..b]);
+                    return Some((docs, lines));
+                }
+            }
+        })
+        .collect();
+    let mut docs = Vec::new();
+    let mut first = line;
+    for piece in scanned {
+        let (found, lines) = piece?;
+        docs.extend(
+            found
+                .into_iter()
+                .map(|(text, before)| (text, first + before)),
+        );
+        first += lines;
+    }
+    Some((docs, end))
+}
+
+/// The end of the JSON object or array that starts at `from` (a `{` or `[`): where
+/// its brackets balance, strings skipped; `None` when the buffer ends first, or when
+/// no object or array starts there. The document is parsed in full afterwards: this
+/// only finds where it ends, faster than a parser would.
+fn document_end(buf: &[u8], from: usize) -> Option<usize> {
+    let (open, close) = match buf[from] {
+        b'{' => (b'{', b'}'),
+        b'[' => (b'[', b']'),
+        _ => return None,
+    };
+    let mut depth = 0usize;
+    let mut i = from;
+    while let Some(k) = memchr::memchr3(open, close, b'"', &buf[i..]) {
+        let at = i + k;
+        match buf[at] {
+            b'"' => {
+                // Skip the string: to the next quote that no backslash escapes.
+                let mut j = at + 1;
+                loop {
+                    let q = memchr::memchr2(b'"', b'\\', &buf[j..])?;
+                    if buf[j + q] == b'\\' {
+                        j += q + 2;
+                        if j > buf.len() {
+                            return None;
+                        }
+                    } else {
+                        j += q + 1;
+                        break;
+                    }
+                }
+                i = j;
+            }
+            c if c == open => {
+                depth += 1;
+                i = at + 1;
+            }
+            _ => {
+                depth -= 1;
+                i = at + 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+        }
+    }
+    None
 }
 
 fn count_lines(b: &[u8]) -> usize {
@@ -302,8 +467,9 @@ fn json_error(
     let before = count_lines(&slice[..used]);
     let file_line = line + e.line().saturating_sub(1 + before);
     MapError(format!(
-        "{name}: invalid JSON at line {file_line} column {}: {e}",
-        e.column()
+        "{name}: invalid JSON at line {file_line} column {}: {}",
+        e.column(),
+        strip_position(&e.to_string())
     ))
 }
 
@@ -315,6 +481,10 @@ pub(crate) struct Sink<'n> {
     facts: Facts,
     /// Documents read, for messages.
     documents: usize,
+    /// The first line of the document being read.
+    line: usize,
+    /// The JSON path of the element a parse error happened in.
+    error_at: Option<String>,
     /// What was skipped: count and the first place.
     skipped: BTreeMap<&'static str, (usize, String)>,
     /// The kinds of source seen.
@@ -329,6 +499,8 @@ impl<'n> Sink<'n> {
             enis: FxHashMap::default(),
             facts: Facts::default(),
             documents: 0,
+            line: 1,
+            error_at: None,
             skipped: BTreeMap::new(),
             seen: BTreeSet::new(),
         }
@@ -380,22 +552,77 @@ impl<'n> Sink<'n> {
         self.seen.insert(kind);
     }
 
+    /// Reads many documents (JSON Lines, concatenated objects), in parallel when there
+    /// are many: each worker folds its share into a sink of its own, and the sinks are
+    /// merged in order, so the result and the first error are those of reading them
+    /// one by one.
+    pub fn documents(&mut self, docs: &[(&str, usize)]) -> Result<(), MapError> {
+        const PER_WORKER: usize = 256;
+        if docs.len() < 2 * PER_WORKER {
+            for (text, line) in docs {
+                self.document(text, *line)?;
+            }
+            return Ok(());
+        }
+        let name = self.name;
+        let parts: Vec<Result<Sink, MapError>> = docs
+            .par_chunks(PER_WORKER)
+            .map(|part| {
+                let mut sink = Sink::new(name);
+                for (text, line) in part {
+                    sink.document(text, *line)?;
+                }
+                Ok(sink)
+            })
+            .collect();
+        for part in parts {
+            self.absorb(part?);
+        }
+        Ok(())
+    }
+
+    /// Takes in what another sink of the same file read.
+    fn absorb(&mut self, o: Sink) {
+        for (_, t) in o.tasks {
+            self.task(t);
+        }
+        for (_, e) in o.enis {
+            self.eni(e);
+        }
+        self.facts.extend(o.facts);
+        self.documents += o.documents;
+        for (what, (n, first)) in o.skipped {
+            let e = self.skipped.entry(what).or_insert((0, first));
+            e.0 += n;
+        }
+        self.seen.extend(o.seen);
+    }
+
     /// Reads one JSON document (`line` is its first line in the file).
     pub fn document(&mut self, text: &str, line: usize) -> Result<(), MapError> {
         self.documents += 1;
+        self.line = line;
         let name = self.name;
         let mut de = serde_json::Deserializer::from_str(text);
         let found = Top {
             sink: self,
             at: "$",
         }
-        .deserialize(&mut de)
-        .map_err(|e| {
+        .deserialize(&mut de);
+        let error_at = self.error_at.take();
+        let found = found.map_err(|e| {
             let file_line = line + e.line().saturating_sub(1);
-            MapError(format!(
-                "{name}:{file_line}: {}",
-                strip_position(&e.to_string())
-            ))
+            let what = strip_position(&e.to_string());
+            MapError(match (e.classify(), error_at) {
+                (serde_json::error::Category::Syntax | serde_json::error::Category::Eof, _) => {
+                    format!(
+                        "{name}: invalid JSON at line {file_line} column {}: {what}",
+                        e.column()
+                    )
+                }
+                (_, Some(at)) => format!("{name}:{file_line}: {at}: {what}"),
+                (_, None) => format!("{name}:{file_line}: {what}"),
+            })
         })?;
         let at = format!("{name}:{line}");
         match found {
@@ -438,9 +665,10 @@ impl<'n> Sink<'n> {
         }
     }
 
-    /// Where a fact came from, for messages: the file and the JSON path.
+    /// Where a fact came from, for messages: the file, the document's line and the
+    /// JSON path.
     pub fn origin(&self, path: &str) -> String {
-        format!("{}: {path}", self.name)
+        format!("{}:{}: {path}", self.name, self.line)
     }
 
     fn finish(self) -> Result<Loaded, MapError> {
@@ -606,6 +834,7 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
         let mut keys: Vec<String> = Vec::new();
         let mut detail_type: Option<String> = None;
         let mut detail: Option<&'de RawValue> = None;
+        let mut read_detail = false;
         let mut record = super::cloudtrail::RecordParts::default();
         let path = |k: &str| format!("{at}.{k}");
         while let Some(key) = map.next_key::<Key>()? {
@@ -660,6 +889,15 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
                     map.next_value_seed(Fold::new(sink, &p, super::config::item))?;
                 }
                 Key::DetailType => detail_type = map.next_value()?,
+                // EventBridge writes `detail-type` before `detail`: a task's event is
+                // read as it comes, else its detail is kept for when the type is known.
+                Key::Detail if detail_type.as_deref() == Some(super::events::TASK_STATE_CHANGE) => {
+                    known = true;
+                    let t = map.next_value()?;
+                    super::events::task_event(sink, t, &path("detail"))
+                        .map_err(de::Error::custom)?;
+                    read_detail = true;
+                }
                 Key::Detail => detail = Some(map.next_value()?),
                 Key::EventName => record.event_name = map.next_value()?,
                 Key::EventTime => record.event_time = map.next_value()?,
@@ -674,7 +912,7 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
                 }
             }
         }
-        if let Some(dt) = detail_type {
+        if let (Some(dt), false) = (detail_type, read_detail) {
             known = true;
             super::events::event(sink, &dt, detail, at).map_err(de::Error::custom)?;
         } else if record.event_name.is_some() {
@@ -752,10 +990,16 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Fold<'_, '_, '_, T> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0usize;
-        while let Some(x) = seq
-            .next_element::<T>()
-            .map_err(|e| de::Error::custom(format!("{}[{i}]: {e}", self.path)))?
-        {
+        loop {
+            let x = match seq.next_element::<T>() {
+                Ok(Some(x)) => x,
+                Ok(None) => break,
+                Err(e) => {
+                    // Where it failed, for the message (the error keeps its kind).
+                    self.sink.error_at = Some(format!("{}[{i}]", self.path));
+                    return Err(e);
+                }
+            };
             let path = self.path;
             (self.each)(self.sink, x, &|| format!("{path}[{i}]")).map_err(de::Error::custom)?;
             i += 1;
