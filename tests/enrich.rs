@@ -386,7 +386,7 @@ fn malformed_map_files_are_errors_with_position() {
         (
             "x.json",
             "{\"tasks\": [\n  {\"taskArn\": }\n]}".to_string(),
-            "vpcflow: error: --map: x.json: invalid JSON at line 2 column 15: expected value at line 2 column 15",
+            "vpcflow: error: --map: x.json: invalid JSON at line 2 column 15: expected value",
         ),
     ];
     for (name, content, want) in cases {

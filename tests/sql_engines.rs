@@ -332,6 +332,102 @@ fn sql_a_peer_without_a_service_is_not_on_a_list_of_services() {
     agree(&scenarios[..1], dir.path(), &["duckdb"]);
 }
 
+#[test]
+fn sql_of_defaults_alone_load_balancer_rules_and_unnamed_task_enis_agree() {
+    // Tasks replaced every few minutes and an ALB ENI replaced: rules by load balancer
+    // admit every ENI of it; with a map of the trail and a late snapshot only (no source
+    // names the tasks), `[defaults]` judges the task ENIs, whose findings have no task.
+    // Regression: a policy of `[defaults]` alone made `CASE ELSE 0 END`, which no engine
+    // parses.
+    if !engine_available("duckdb") {
+        return;
+    }
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: python3 is needed for scripts/gen-flowlogs");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("churn");
+    let o = Command::new("python3")
+        .arg(root("scripts/gen-flowlogs"))
+        .args([
+            "--seed",
+            "28",
+            "--version",
+            "5",
+            "--layout",
+            "s3",
+            "--churn",
+        ])
+        .args(["--records", "6000", "--quiet"])
+        .arg("--out")
+        .arg(d.join("logs"))
+        .arg("--policy-out")
+        .arg(d.join("policy.toml"))
+        .arg("--sources-out")
+        .arg(d.join("src"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let policy = std::fs::read_to_string(d.join("policy.toml")).unwrap();
+    let by_lb = policy.replace(
+        "ingress_from_security_groups = [\"sg-0a1b2c3d4e5f60718\"]",
+        "ingress_from_load_balancers = [\"app/web-alb\"]",
+    );
+    assert_ne!(by_lb, policy);
+    std::fs::write(d.join("by-lb.toml"), by_lb).unwrap();
+    std::fs::write(
+        d.join("defaults.toml"),
+        "[network]\nvpc_cidrs = [\"10.0.0.0/16\"]\n[defaults]\n\
+         ingress_from_load_balancers = [\"app/web-alb\", \"net/api-nlb\"]\n\
+         ingress_from_cidrs = [\"10.0.64.0/18\"]\n",
+    )
+    .unwrap();
+    let src = d.join("src");
+    let logs = d.join("logs");
+    let scenarios: Vec<Scenario> = [
+        (
+            "churn-by-lb",
+            vec![
+                src.join("events/ecs-events.jsonl"),
+                src.join("trail"),
+                src.join("late/describe-network-interfaces.json"),
+            ],
+            d.join("by-lb.toml"),
+        ),
+        (
+            "churn-unnamed",
+            vec![
+                src.join("trail"),
+                src.join("late/describe-network-interfaces.json"),
+            ],
+            d.join("defaults.toml"),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, maps, policy)| Scenario {
+        name: name.to_string(),
+        native: native(&logs, &maps, &policy),
+        logs: logs.clone(),
+        maps,
+        policy,
+        layout: Layout::Days,
+    })
+    .collect();
+    // The rule by load balancer admits the replaced ALB ENI too: nothing of web's
+    // findings comes from an ALB; the unnamed task ENIs make findings without a task.
+    assert!(!scenarios[0]
+        .native
+        .iter()
+        .any(|f| f.contains("\"peer_kind\":\"alb\"")));
+    assert!(!scenarios[1].native.is_empty());
+    assert!(scenarios[1]
+        .native
+        .iter()
+        .all(|f| f.contains("\"task_arn\":null")));
+    agree(&scenarios, dir.path(), &["duckdb"]);
+}
+
 /// Prepares the scenarios' cases under `dir`, runs each engine on them, and requires the
 /// native findings from every one.
 fn agree(scenarios: &[Scenario], dir: &Path, engines: &[&str]) {

@@ -195,6 +195,15 @@ pub(crate) fn failure(sink: &mut Sink, f: Failure, at: &dyn Fn() -> String) -> R
     Ok(())
 }
 
+/// The `detail-type` of ECS task state change events.
+pub(crate) const TASK_STATE_CHANGE: &str = "ECS Task State Change";
+
+/// The detail of an ECS task state change event; `at` is its path.
+pub(crate) fn task_event(sink: &mut Sink, t: TaskJson, at: &str) -> Result<(), String> {
+    sink.saw(SourceKind::Events);
+    task(sink, t, SourceKind::Events, &|| at.to_string())
+}
+
 /// An EventBridge event: ECS task state changes are read, other types counted.
 pub(crate) fn event(
     sink: &mut Sink,
@@ -203,7 +212,7 @@ pub(crate) fn event(
     at: &str,
 ) -> Result<(), String> {
     sink.saw(SourceKind::Events);
-    if detail_type != "ECS Task State Change" {
+    if detail_type != TASK_STATE_CHANGE {
         sink.skip(
             "EventBridge events of other types than ECS Task State Change skipped",
             || format!("{at} ({detail_type})"),

@@ -21,6 +21,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use rustc_hash::FxHashMap;
+
 use super::{MapRow, PeerKind};
 
 /// Which kind of source said something.
@@ -228,7 +230,9 @@ impl Said {
             return;
         }
         let n = self.items.len();
-        let few: Vec<&str> = self.items.iter().take(3).map(String::as_str).collect();
+        let mut items: Vec<&str> = self.items.iter().map(String::as_str).collect();
+        items.sort_unstable();
+        let few = &items[..n.min(3)];
         let more = if n > 3 {
             format!(" and {} more", n - 3)
         } else {
@@ -242,7 +246,8 @@ impl Said {
 pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
     let mut warnings = Vec::new();
     // Tasks, by ARN.
-    let mut tasks: BTreeMap<String, Task> = BTreeMap::new();
+    // Hash maps: a B-tree would move each task's many fields at every insertion.
+    let mut tasks: FxHashMap<String, Task> = FxHashMap::default();
     let mut conflicts = Said::default();
     for f in facts.tasks {
         let t = tasks.entry(f.task_arn.clone()).or_default();
@@ -268,7 +273,7 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
     );
 
     // ENIs, by id.
-    let mut lives: BTreeMap<String, Life> = BTreeMap::new();
+    let mut lives: FxHashMap<String, Life> = FxHashMap::default();
     let mut kind_conflicts = Said::default();
     for f in facts.enis {
         let l = lives.entry(f.eni_id.clone()).or_default();
@@ -430,7 +435,9 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
         }
         if !tasks.is_empty() {
             let mut tasks: Vec<&&Task> = tasks.iter().collect();
-            tasks.sort_by_key(|t| t.fact.from);
+            tasks.sort_by(|a, b| {
+                (a.fact.from, &a.fact.task_arn).cmp(&(b.fact.from, &b.fact.task_arn))
+            });
             let n = tasks.len();
             for (i, t) in tasks.into_iter().enumerate() {
                 let f = &t.fact;
@@ -502,11 +509,12 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
     }
     yield_undated(&mut rows, &undated);
     clip_lagging_ends(&mut rows, &lagging_ends);
-    let lagging_enis: Vec<&str> = lives
+    let mut lagging_enis: Vec<&str> = lives
         .iter()
         .filter(|(_, l)| l.fact.as_ref().is_some_and(|f| f.created_lags))
         .map(|(id, _)| id.as_str())
         .collect();
+    lagging_enis.sort_unstable();
     let lagging = lagging_enis.len();
     if lagging > 0 {
         warnings.push(format!(
@@ -519,7 +527,7 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
         ));
     }
     // The same row from two files (a CSV and the describe-tasks it was made from).
-    rows.sort_by(|a, b| row_key(a).cmp(&row_key(b)));
+    let mut rows = super::sorted_rows(rows, |a, b| row_key(a).cmp(&row_key(b)));
     rows.dedup_by(|a, b| row_key(a) == row_key(b));
     // A subnet lies in exactly one VPC: an ENI known only from task facts takes its
     // VPC from another ENI of the same subnet.

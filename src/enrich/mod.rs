@@ -282,8 +282,8 @@ impl EniMap {
     }
 
     /// Builds the index over canonical rows, each attributed as written.
-    pub fn from_rows(mut rows: Vec<MapRow>) -> EniMap {
-        rows.sort_by(|a, b| {
+    pub fn from_rows(rows: Vec<MapRow>) -> EniMap {
+        let rows = sorted_rows(rows, |a, b| {
             (&a.eni_id, a.valid_from, a.private_ip).cmp(&(&b.eni_id, b.valid_from, b.private_ip))
         });
         // Keys into the shared string array; Arrow dictionary keys are i32.
@@ -524,6 +524,21 @@ fn owner_words(h: &Holder) -> String {
         (Some(t), None) => format!("task {t}"),
         (None, _) => format!("{} ENI", h.kind),
     }
+}
+
+/// The rows in the order `cmp` gives (stable), each moved once: sorting the rows
+/// themselves would move their many fields at every step.
+pub(crate) fn sorted_rows(
+    rows: Vec<MapRow>,
+    cmp: impl Fn(&MapRow, &MapRow) -> std::cmp::Ordering,
+) -> Vec<MapRow> {
+    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+    order.sort_by(|&a, &b| cmp(&rows[a as usize], &rows[b as usize]));
+    let mut slots: Vec<Option<MapRow>> = rows.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|i| slots[i as usize].take())
+        .collect()
 }
 
 fn time_text(t: i64) -> String {

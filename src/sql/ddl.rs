@@ -10,21 +10,21 @@ use std::fmt::Write;
 
 use super::{Dialect, Tables, Type};
 
-/// The map table's columns (`vpcflow map --format parquet`).
-const MAP_COLUMNS: [(&str, Type); 12] = [
-    ("eni_id", Type::Text),
-    ("kind", Type::Text),
-    ("private_ip", Type::Text),
-    ("task_arn", Type::Text),
-    ("cluster", Type::Text),
-    ("service", Type::Text),
-    ("task_family", Type::Text),
-    ("security_groups", Type::Text),
-    ("subnet_id", Type::Text),
-    ("vpc_id", Type::Text),
-    ("valid_from", Type::BigInt),
-    ("valid_to", Type::BigInt),
-];
+/// The map table's columns (`vpcflow map --format parquet`): the canonical CSV's, with
+/// the windows as unix seconds.
+fn map_columns() -> Vec<(&'static str, Type)> {
+    crate::enrich::load::CSV_HEADER
+        .iter()
+        .map(|&c| {
+            let t = if c.starts_with("valid_") {
+                Type::BigInt
+            } else {
+                Type::Text
+            };
+            (c, t)
+        })
+        .collect()
+}
 
 /// What the DDL is made for.
 pub struct Ddl<'a> {
@@ -149,7 +149,7 @@ impl Ddl<'_> {
             "-- The ENI map: its folder holds map.parquet (vpcflow map --format parquet) alone.\n\
              CREATE TABLE IF NOT EXISTS {map} (\n{cols}\n) USING parquet\nLOCATION {loc};",
             map = self.tables.map,
-            cols = self.columns(&MAP_COLUMNS, "  "),
+            cols = self.columns(&map_columns(), "  "),
             loc = d.lit(&folder(self.map_location)),
         );
         s
@@ -201,7 +201,7 @@ impl Ddl<'_> {
             "-- The ENI map: its folder holds map.parquet (vpcflow map --format parquet) alone.\n\
              CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n{}\n)\nSTORED AS PARQUET\nLOCATION '{}';",
             self.tables.map,
-            self.columns(&MAP_COLUMNS, "  "),
+            self.columns(&map_columns(), "  "),
             folder(self.map_location)
         );
         s

@@ -211,8 +211,12 @@ impl Query<'_> {
             }
             None => s.push_str(" ELSE NULL END"),
         }
-        if s == "CASE ELSE NULL END" {
-            return "CAST(NULL AS INTEGER)".to_string();
+        // No service rule: the one answer for every task (a CASE needs a WHEN).
+        if p.services.is_empty() {
+            return match p.defaults {
+                Some(_) => "0".to_string(),
+                None => "CAST(NULL AS INTEGER)".to_string(),
+            };
         }
         s
     }
@@ -647,8 +651,8 @@ impl Query<'_> {
             })
             .collect();
         let key = "eni, task_arn, service, cluster, rule_id, pk, protocol, own_port, peer_port, \
-                   p_eni, p_kind, p_task, p_service, p_cluster";
-        let group = "eni, task_arn, service, cluster, pk, protocol, p_eni, p_kind, p_task, p_service, p_cluster";
+                   p_eni, p_kind, p_task, p_service, p_cluster, p_lb";
+        let group = "eni, task_arn, service, cluster, pk, protocol, p_eni, p_kind, p_task, p_service, p_cluster, p_lb";
         let listens = self.per_rule(
             "rule_id",
             |r| {
@@ -739,7 +743,7 @@ impl Query<'_> {
     fn findings(&self, w: &mut String) {
         let d = self.d;
         let cols = "eni, task_arn, service, cluster, rule_id, pk, protocol, own_port, peer_port, \
-                    p_eni, p_kind, p_task, p_service, p_cluster, opener, server_port, aws_service";
+                    p_eni, p_kind, p_task, p_service, p_cluster, p_lb, opener, server_port, aws_service";
         let clear_port = format!(
             "COALESCE(clear_by_port AND server_port IN ({}), FALSE)",
             self.cleartext_ports()
@@ -819,6 +823,7 @@ impl Query<'_> {
             "p_task",
             "p_service",
             "p_cluster",
+            "p_lb",
         ]
         .iter()
         .map(|c| first(c))
