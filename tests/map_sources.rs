@@ -28,19 +28,26 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The command exited 2, saying `text` on stderr.
+fn fails_with(o: &Output, text: &str) {
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
+    assert!(stderr(o).contains(text), "{}", stderr(o));
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Runs the generator into `d` with `--sources-out d/src`; false without python3.
-fn generate(d: &Path, args: &[&str]) -> bool {
+/// Runs the generator into `d` with `--sources-out d/src` and `args` (space-separated);
+/// false without python3.
+fn generate(d: &Path, args: &str) -> bool {
     if Command::new("python3").arg("--version").output().is_err() {
         eprintln!("skipped: python3 is needed to run scripts/gen-flowlogs");
         return false;
     }
     let o = Command::new("python3")
         .arg(root("scripts/gen-flowlogs"))
-        .args(args)
+        .args(args.split_whitespace())
         .args(["--quiet", "--layout", "s3"])
         .arg("--out")
         .arg(d.join("logs"))
@@ -126,17 +133,14 @@ fn audit(d: &Path, maps: &[PathBuf]) -> (Option<i32>, String) {
 
 #[test]
 fn sources_attribute_every_record_as_the_true_map_in_every_version() {
-    for (seed, version, extra) in [
-        ("3", "2", &[][..]),
-        ("4", "5", &["--hard-cases"][..]),
-        ("5", "7", &[][..]),
-        ("6", "10", &["--rule-cases"][..]),
+    for (version, args) in [
+        ("2", "--seed 3 --version 2"),
+        ("5", "--seed 4 --version 5 --hard-cases"),
+        ("7", "--seed 5 --version 7"),
+        ("10", "--seed 6 --version 10 --rule-cases"),
     ] {
         let d = tempfile::tempdir().unwrap();
-        let mut args = vec!["--seed", seed, "--version", version, "--records", "6000"];
-        args.extend(["--churn"]);
-        args.extend(extra);
-        if !generate(d.path(), &args) {
+        if !generate(d.path(), &format!("{args} --records 6000 --churn")) {
             return;
         }
         let truth = [d.path().join("src/truth-map.csv")];
@@ -189,7 +193,7 @@ fn map_csv(maps: &[&Path]) -> String {
 #[test]
 fn every_envelope_of_events_and_cloudtrail_gives_the_same_map() {
     let d = tempfile::tempdir().unwrap();
-    if !generate(d.path(), &["--seed", "7", "--records", "2000", "--churn"]) {
+    if !generate(d.path(), "--seed 7 --records 2000 --churn") {
         return;
     }
     let s = d.path().join("src");
@@ -230,7 +234,7 @@ fn secs(t: &str) -> i64 {
 #[test]
 fn trail_and_config_give_every_enis_true_window() {
     let d = tempfile::tempdir().unwrap();
-    if !generate(d.path(), &["--seed", "8", "--records", "2000", "--churn"]) {
+    if !generate(d.path(), "--seed 8 --records 2000 --churn") {
         return;
     }
     let s = d.path().join("src");
@@ -275,17 +279,7 @@ fn replaced_load_balancer_enis_give_no_false_findings_with_the_trail() {
     // The map built after the incident from snapshots alone does not know the ALB ENI
     // that was replaced: its health checks and requests read as unknown VPC peers.
     let d = tempfile::tempdir().unwrap();
-    if !generate(
-        d.path(),
-        &[
-            "--seed",
-            "9",
-            "--records",
-            "6000",
-            "--churn",
-            "--no-violations",
-        ],
-    ) {
+    if !generate(d.path(), "--seed 9 --records 6000 --churn --no-violations") {
         return;
     }
     let s = d.path().join("src");
@@ -353,6 +347,18 @@ fn task_json(att_type: &str, status: &str, stopped: Option<&str>) -> String {
     )
 }
 
+/// describe-tasks output of the task while it runs, in `dir/running.json`.
+fn running_snapshot(dir: &Path) -> PathBuf {
+    write(
+        dir,
+        "running.json",
+        &format!(
+            r#"{{"tasks": [{}]}}"#,
+            task_json("ElasticNetworkInterface", "RUNNING", None)
+        ),
+    )
+}
+
 #[test]
 fn event_attachments_of_type_eni_are_read() {
     // Regression: events say "type": "eni" and describe-tasks "ElasticNetworkInterface";
@@ -388,14 +394,7 @@ fn running_then_stopped_snapshots_are_one_window() {
     // Regression: two describe-tasks snapshots of one task stayed two rows, and the
     // open-ended one claimed records after the stop.
     let d = tempfile::tempdir().unwrap();
-    let running = write(
-        d.path(),
-        "running.json",
-        &format!(
-            r#"{{"tasks": [{}]}}"#,
-            task_json("ElasticNetworkInterface", "RUNNING", None)
-        ),
-    );
+    let running = running_snapshot(d.path());
     let stopped = write(
         d.path(),
         "stopped.json",
@@ -640,7 +639,7 @@ fn task_enis_known_without_their_task_are_judged_by_defaults_or_said_unjudged() 
     // "no record was logged on a task ENI that the map knows" while records were on
     // task ENIs it knew (without a task ARN).
     let d = tempfile::tempdir().unwrap();
-    if !generate(d.path(), &["--seed", "11", "--records", "3000", "--churn"]) {
+    if !generate(d.path(), "--seed 11 --records 3000 --churn") {
         return;
     }
     let enis = d.path().join("src/late/describe-network-interfaces.json");
@@ -685,7 +684,7 @@ fn task_enis_known_without_their_task_are_judged_by_defaults_or_said_unjudged() 
 #[test]
 fn coverage_lists_the_enis_of_the_logs_by_bytes() {
     let d = tempfile::tempdir().unwrap();
-    if !generate(d.path(), &["--seed", "12", "--records", "3000", "--churn"]) {
+    if !generate(d.path(), "--seed 12 --records 3000 --churn") {
         return;
     }
     let s = d.path().join("src");
@@ -776,10 +775,210 @@ fn unknown_json_is_an_error_that_says_what_it_is() {
     let d = tempfile::tempdir().unwrap();
     let f = write(d.path(), "x.json", r#"{"Buckets": [], "Owner": {}}"#);
     let o = run(&[&"map", &f]);
-    assert_eq!(o.status.code(), Some(2));
+    fails_with(&o, "its keys are Buckets, Owner");
+}
+
+#[test]
+fn v7_ecs_fields_name_the_tasks_of_task_enis_that_the_trail_knows_without_their_task() {
+    // Regression: with a map of CloudTrail alone (task ENIs, no task names), records
+    // whose v7 ECS fields name their task were left without a task.
+    let d = tempfile::tempdir().unwrap();
+    if !generate(d.path(), "--seed 13 --version 7 --records 3000 --churn") {
+        return;
+    }
+    let logs = d.path().join("logs");
+    let want = attribution(&logs, &[d.path().join("src/truth-map.csv")]);
+    let got = attribution(&logs, &[d.path().join("src/trail")]);
+    let mut named = 0;
+    for (w, g) in want.iter().zip(&got) {
+        if w[5] == "task" {
+            assert_eq!(w[2..6], g[2..6], "{w:?}");
+            named += 1;
+        }
+    }
+    assert!(named > 1000, "{named}");
+}
+
+#[test]
+fn a_saved_map_gives_way_to_the_events_that_stop_its_tasks() {
+    // Regression: a CSV saved while a task ran (an open window) hid the STOPPED event
+    // of the same task given beside it: the window stayed open after the stop.
+    let d = tempfile::tempdir().unwrap();
+    let running = running_snapshot(d.path());
+    let saved = d.path().join("saved.csv");
+    let o = run(&[&"map", &running, &"-o", &saved]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stopped = write(
+        d.path(),
+        "stopped.jsonl",
+        &format!(
+            "{}\n",
+            task_json("eni", "STOPPED", Some("2026-11-01T00:20:00.000Z")).replace('\n', " ")
+        ),
+    );
+    let csv = map_csv(&[&saved, &stopped]);
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{csv}");
     assert!(
-        stderr(&o).contains("its keys are Buckets, Owner"),
+        rows[0].contains(",2026-11-01T00:00:00Z,2026-11-01T00:20:00Z,"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn a_csv_rows_kind_is_taken_as_written() {
+    // Regression: a snapshot's guess (`other`) replaced the kind a map CSV wrote.
+    let d = tempfile::tempdir().unwrap();
+    let csv = write(
+        d.path(),
+        "map.csv",
+        "eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,subnet_id,vpc_id,valid_from,valid_to\n\
+         eni-db,rds,10.0.9.1,,,,,sg-db,subnet-1,vpc-1,,\n",
+    );
+    let enis = write(
+        d.path(),
+        "enis.json",
+        r#"{"NetworkInterfaces": [{"NetworkInterfaceId": "eni-db", "PrivateIpAddress": "10.0.9.1",
+            "InterfaceType": "interface", "Description": "", "Groups": [{"GroupId": "sg-new"}]}]}"#,
+    );
+    let out = map_csv(&[&csv, &enis]);
+    assert!(out.contains("eni-db,rds,10.0.9.1,,,,,sg-db,"), "{out}");
+}
+
+#[test]
+fn bare_tasks_and_arrays_of_them_are_read() {
+    // Regression: a task on its own (`jq .detail`, `describe-tasks --query tasks`) was
+    // refused when `taskArn` was not among its first keys.
+    let d = tempfile::tempdir().unwrap();
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(root(
+            "testdata/aws-samples/eventbridge-ecs-task-state-change.awsdocs-fargate.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let detail = write(d.path(), "detail.json", &sample["detail"].to_string());
+    let want = map_csv(&[&root(
+        "testdata/aws-samples/eventbridge-ecs-task-state-change.awsdocs-fargate.json",
+    )]);
+    assert_eq!(map_csv(&[&detail]), want);
+    let tasks: Value = serde_json::from_str(
+        &std::fs::read_to_string(root(
+            "testdata/aws-samples/ecs-describe-tasks.awscli-fargate.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let array = write(d.path(), "tasks.json", &tasks["tasks"].to_string());
+    let rows = map_csv(&[&array]);
+    assert_eq!(rows.lines().count(), 3, "{rows}");
+}
+
+#[test]
+fn invalid_json_at_the_end_of_a_file_names_its_line() {
+    // Regression: the line of a document cut by the end of the file was counted from
+    // the wrong place.
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "cut.jsonl",
+        "{\"tasks\": []}\n{\"tasks\": [\n{\"taskArn\":",
+    );
+    let o = run(&[&"map", &f]);
+    fails_with(&o, "cut.jsonl: invalid JSON at line 3 column 11");
+    let g = write(
+        d.path(),
+        "stray.jsonl",
+        "{\"tasks\": []}\nx\n{\"tasks\": []}\n",
+    );
+    let o = run(&[&"map", &g]);
+    fails_with(&o, "stray.jsonl: invalid JSON at line 2");
+}
+
+#[test]
+fn a_window_that_ends_before_it_begins_is_left_out_with_a_warning() {
+    // Regression: Config's capture of an ENI (minutes late) after CloudTrail's record of
+    // its deletion made a window that ends before it begins, which `vpcflow map` wrote
+    // and `--map` then refused to read back.
+    let d = tempfile::tempdir().unwrap();
+    let config = write(
+        d.path(),
+        "config.json",
+        r#"{"configurationItems": [{"resourceType": "AWS::EC2::NetworkInterface",
+            "resourceId": "eni-short", "configurationItemStatus": "ResourceDiscovered",
+            "configurationItemCaptureTime": "2026-11-01T00:10:00.000+00:00",
+            "configuration": "{\"networkInterfaceId\": \"eni-short\", \"privateIpAddress\": \"10.0.1.9\", \"description\": \"\", \"interfaceType\": \"interface\"}"}]}"#,
+    );
+    let trail = write(
+        d.path(),
+        "trail.json",
+        r#"{"Records": [{"eventName": "DeleteNetworkInterface", "eventTime": "2026-11-01T00:08:00Z",
+            "requestParameters": {"networkInterfaceId": "eni-short"}}]}"#,
+    );
+    let o = run(&[&"map", &config, &trail]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("1 map row whose window ends before it begins"),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn a_skip_in_many_files_of_a_tree_is_said_once() {
+    // Regression: each file of a trail tree said its own warning.
+    let d = tempfile::tempdir().unwrap();
+    let failed = r#"{"Records": [{"eventName": "CreateNetworkInterface", "eventTime": "2026-11-01T00:00:00Z",
+        "errorCode": "Client.DryRunOperation"}, {"eventName": "CreateNetworkInterface",
+        "eventTime": "2026-11-01T00:00:00Z", "responseElements": {"networkInterface": {
+        "networkInterfaceId": "eni-1", "privateIpAddress": "10.0.1.1"}}}]}"#;
+    for i in 0..3 {
+        write(d.path(), &format!("tree/f{i}.json"), failed);
+    }
+    let o = run(&[&"map", &d.path().join("tree")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.matches("failed ENI calls").count(), 1, "{err}");
+    assert!(err.contains(": 3 failed ENI calls"), "{err}");
+}
+
+#[test]
+fn no_task_could_be_audited_always_says_why() {
+    // Regression: a task ENI without its task ARN but with a service the policy has no
+    // rule for made "no task could be audited: " with nothing after it.
+    let d = tempfile::tempdir().unwrap();
+    let demo_map = std::fs::read_to_string(root("testdata/demo/eni-map.csv")).unwrap();
+    // Every task ENI of the demo without its task ARN, each of a service (the
+    // standalone task too): no reason of another kind applies.
+    let rows: Vec<String> = demo_map
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            if f[1] == "task" {
+                f[3] = "";
+                if f[5].is_empty() {
+                    f[5] = "migrate";
+                }
+            }
+            f.join(",")
+        })
+        .collect();
+    let map = write(d.path(), "map.csv", &(rows.join("\n") + "\n"));
+    let policy = write(
+        d.path(),
+        "policy.toml",
+        "[[service]]\nname = \"billing\"\ningress_from_cidrs = [\"vpc\"]\n",
+    );
+    let logs = root("testdata/demo/logs");
+    let o = run(&[&"audit", &logs, &"--map", &map, &"--policy", &policy, &"-q"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "no task could be audited: the policy has no rule for the tasks seen (22 tasks of \
+             admin-gateway, api, migrate, payments, web, worker) and no [defaults]"
+        ),
+        "{err}"
     );
 }

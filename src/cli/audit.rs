@@ -343,7 +343,12 @@ fn nothing_audited(
             if s.tasks_undirected == 1 { "" } else { "s" }
         ));
     }
-    let named_not_audited = s.tasks_not_audited - s.unnamed_not_audited;
+    // Task ENIs whose task nothing names are said above, unless their service is known.
+    let named_not_audited = if s.services_not_audited.is_empty() {
+        s.tasks_not_audited - s.unnamed_not_audited
+    } else {
+        s.tasks_not_audited
+    };
     if named_not_audited > 0 {
         why.push(format!(
             "the policy has no rule for the tasks seen ({} task{}{}) and no [defaults]",
@@ -355,6 +360,9 @@ fn nothing_audited(
                 format!(" of {}", s.services_not_audited.join(", "))
             }
         ));
+    }
+    if why.is_empty() {
+        why.push("no record of a task ENI had a rule that could judge it".to_string());
     }
     Some(why.join("; "))
 }

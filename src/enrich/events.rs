@@ -21,20 +21,20 @@ use super::merge::{SourceKind, TaskFact};
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct TaskJson {
-    task_arn: Option<String>,
-    cluster_arn: Option<String>,
-    group: Option<String>,
-    task_definition_arn: Option<String>,
-    created_at: Time,
-    started_at: Time,
-    stopped_at: Time,
-    attachments: Option<Vec<Attachment>>,
-    containers: Option<Vec<Container>>,
+    pub task_arn: Option<String>,
+    pub cluster_arn: Option<String>,
+    pub group: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub created_at: Time,
+    pub started_at: Time,
+    pub stopped_at: Time,
+    pub attachments: Option<Vec<Attachment>>,
+    pub containers: Option<Vec<Container>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Attachment {
+pub(crate) struct Attachment {
     id: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -50,7 +50,7 @@ struct NameValue {
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct Container {
+pub(crate) struct Container {
     network_interfaces: Option<Vec<ContainerNi>>,
 }
 
@@ -229,9 +229,10 @@ pub(crate) fn event(
     task(sink, t, SourceKind::Events, &|| format!("{at}: $.detail"))
 }
 
-/// A task on its own, as `jq .detail` or `jq '.tasks[]'` print them.
-pub(crate) fn bare_task(sink: &mut Sink, text: &str, at: &str) -> Result<(), String> {
-    let t: TaskJson = serde_json::from_str(text).map_err(|e| format!("{at}: {e}"))?;
+/// A task on its own, as `jq .detail` or `aws ecs describe-tasks --query tasks` print
+/// them; `at` is its path.
+pub(crate) fn bare_task(sink: &mut Sink, t: TaskJson, at: &str) -> Result<(), String> {
+    sink.saw(SourceKind::Events);
     task(sink, t, SourceKind::Events, &|| at.to_string())
 }
 

@@ -310,9 +310,13 @@ impl Enricher {
             }
             // Own side: task_arn, service, cluster, eni_kind.
             let mut own_keys = [None; 4];
+            let logged_task = ecs_task.as_ref().and_then(|t| t.get(row));
+            // A task ENI the map knows without its task: the record's ECS fields name it.
+            let unnamed =
+                own_holder.is_some_and(|h| h.kind == PeerKind::Task && h.task_arn.is_none());
             if let Some(h) = own_holder {
                 stats.own_from_map += 1;
-                if h.kind == PeerKind::Task && h.task_arn.is_none() {
+                if unnamed && logged_task.is_none() {
                     stats.own_unnamed_task += 1;
                 }
                 own_keys = [
@@ -321,15 +325,13 @@ impl Enricher {
                     h.keys.cluster,
                     Some(h.keys.kind),
                 ];
-                if let (Some(mapped), Some(logged)) = (
-                    h.task_arn.as_deref(),
-                    ecs_task.as_ref().and_then(|t| t.get(row)),
-                ) {
+                if let (Some(mapped), Some(logged)) = (h.task_arn.as_deref(), logged_task) {
                     if mapped != logged {
                         stats.ecs_disagreements += 1;
                     }
                 }
-            } else if let Some(task) = ecs_task.as_ref().and_then(|t| t.get(row)) {
+            }
+            if let Some(task) = logged_task.filter(|_| own_holder.is_none() || unnamed) {
                 stats.own_from_ecs_fields += 1;
                 own_keys = [
                     Some(extra.key(task)),
@@ -343,7 +345,7 @@ impl Enricher {
                         .map(|s| extra.key(s)),
                     Some(self.kind_keys[PeerKind::Task as usize]),
                 ];
-            } else if i.is_some() {
+            } else if own_holder.is_none() && i.is_some() {
                 stats.own_unknown += 1;
             }
             for (b, k) in out.iter_mut().zip(own_keys) {

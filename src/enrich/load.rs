@@ -70,6 +70,19 @@ pub struct Loaded {
     /// events), with their kind: a warning for a file on its own, not for one file of
     /// a tree.
     pub named_nothing: Vec<(String, String)>,
+    /// What was skipped, by kind: how many, and the first (`file: $.path`); said as one
+    /// warning per kind for a whole tree.
+    pub skipped: BTreeMap<&'static str, (usize, String)>,
+}
+
+impl Loaded {
+    /// The skipped parts as warnings (`root` names where they are).
+    fn say_skipped(&mut self, root: &str) {
+        for (what, (n, first)) in std::mem::take(&mut self.skipped) {
+            self.warnings
+                .push(format!("{root}: {n} {what}, first at {first}"));
+        }
+    }
 }
 
 impl Loaded {
@@ -77,6 +90,10 @@ impl Loaded {
         self.facts.extend(o.facts);
         self.warnings.extend(o.warnings);
         self.named_nothing.extend(o.named_nothing);
+        for (what, (n, first)) in o.skipped {
+            let e = self.skipped.entry(what).or_insert((0, first));
+            e.0 += n;
+        }
     }
 }
 
@@ -93,6 +110,7 @@ pub fn load_map_file(path: &str) -> Result<Loaded, MapError> {
     let file =
         std::fs::File::open(path).map_err(|e| MapError(format!("{path}: cannot read: {e}")))?;
     let mut loaded = read_map(path, file)?;
+    loaded.say_skipped(path);
     for (name, kinds) in std::mem::take(&mut loaded.named_nothing) {
         loaded
             .warnings
@@ -185,28 +203,18 @@ fn load_all<T: Sync>(
 ) -> Result<Loaded, MapError> {
     let parts: Vec<Result<Loaded, MapError>> = items.par_iter().map(&read).collect();
     let mut all = Loaded::default();
-    let mut warned: BTreeMap<String, (usize, String)> = BTreeMap::new();
     let mut kinds: BTreeSet<String> = BTreeSet::new();
     for part in parts {
-        let part = part?;
-        all.facts.extend(part.facts);
-        kinds.extend(part.named_nothing.into_iter().map(|(_, k)| k));
-        // One line per kind of warning, not one per file of a tree.
-        for w in part.warnings {
-            let (file, rest) = w.split_once(": ").unwrap_or(("", &w));
-            let e = warned
-                .entry(rest.to_string())
-                .or_insert((0, file.to_string()));
-            e.0 += 1;
-        }
+        let mut part = part?;
+        kinds.extend(
+            std::mem::take(&mut part.named_nothing)
+                .into_iter()
+                .map(|(_, k)| k),
+        );
+        // One line per kind of skip for the whole tree, not one per file.
+        all.extend(part);
     }
-    for (w, (n, first)) in warned {
-        all.warnings.push(if n == 1 {
-            format!("{first}: {w}")
-        } else {
-            format!("{root}: {w} (in {n} files, first {first})")
-        });
-    }
+    all.say_skipped(root);
     if all.facts.is_empty() && !kinds.is_empty() {
         all.warnings.push(format!(
             "{root}: {} files that name no ENI or task",
@@ -301,6 +309,22 @@ fn read_plain(name: &str, mut input: impl Read) -> Result<Loaded, MapError> {
             }
             let end = match document_end(slice, from) {
                 Some(end) => end,
+                // Not an object or array: serde says what it is, at once (not after
+                // reading the rest of the file).
+                None if !matches!(slice[from], b'{' | b'[') => {
+                    let mut values = serde_json::Deserializer::from_slice(&slice[from..])
+                        .into_iter::<&RawValue>();
+                    match values.next() {
+                        Some(Ok(_)) => from + values.byte_offset(),
+                        Some(Err(e)) if e.is_eof() && !eof => break,
+                        Some(Err(e)) => {
+                            sink.documents(&docs)?;
+                            line += count_lines(&slice[used..from]);
+                            return Err(json_error(name, line, &e));
+                        }
+                        None => slice.len(),
+                    }
+                }
                 // A document cut by the end of the buffer: read more.
                 None if !eof => break,
                 // Cut by the end of the file, or not an object or array: serde says
@@ -309,7 +333,7 @@ fn read_plain(name: &str, mut input: impl Read) -> Result<Loaded, MapError> {
                     Err(e) => {
                         sink.documents(&docs)?;
                         line += count_lines(&slice[used..from]);
-                        return Err(json_error(name, slice, from, line, &e));
+                        return Err(json_error(name, line, &e));
                     }
                     Ok(_) => slice.len(),
                 },
@@ -455,17 +479,9 @@ fn count_lines(b: &[u8]) -> usize {
 }
 
 /// An invalid-JSON error at its line in the file.
-fn json_error(
-    name: &str,
-    slice: &[u8],
-    used: usize,
-    line: usize,
-    e: &serde_json::Error,
-) -> MapError {
-    // The stream's error positions count from the slice's start; `line` is the file
-    // line of the slice's `used` byte.
-    let before = count_lines(&slice[..used]);
-    let file_line = line + e.line().saturating_sub(1 + before);
+fn json_error(name: &str, line: usize, e: &serde_json::Error) -> MapError {
+    // The error's position counts from the document's start, on file line `line`.
+    let file_line = line + e.line().saturating_sub(1);
     MapError(format!(
         "{name}: invalid JSON at line {file_line} column {}: {}",
         e.column(),
@@ -509,6 +525,10 @@ impl<'n> Sink<'n> {
     pub fn task(&mut self, f: TaskFact) {
         self.seen.insert(f.source);
         match self.tasks.get_mut(&f.task_arn) {
+            // Two ENIs for one task: both kept, for the merge to warn of.
+            Some(t) if t.eni_id.is_some() && f.eni_id.is_some() && t.eni_id != f.eni_id => {
+                self.facts.tasks.push(f)
+            }
             Some(t) => t.absorb(f),
             None => {
                 self.tasks.insert(f.task_arn.clone(), f);
@@ -518,7 +538,14 @@ impl<'n> Sink<'n> {
 
     pub fn eni(&mut self, f: EniFact) {
         self.seen.insert(f.source);
+        let precise = |k: Option<PeerKind>| k.filter(|k| *k != PeerKind::Other);
         match self.enis.get_mut(&f.eni_id) {
+            // Two kinds for one ENI: both kept, for the merge to warn of.
+            Some(e)
+                if precise(e.kind).is_some() && precise(f.kind).is_some() && e.kind != f.kind =>
+            {
+                self.facts.enis.push(f)
+            }
             Some(e) => e.absorb(f),
             None => {
                 self.enis.insert(f.eni_id.clone(), f);
@@ -627,11 +654,6 @@ impl<'n> Sink<'n> {
         let at = format!("{name}:{line}");
         match found {
             Found::Known => Ok(()),
-            // A task on its own (an event's `detail`, one task of describe-tasks).
-            Found::Unknown(keys) if keys.iter().any(|k| k == "taskArn") => {
-                super::events::bare_task(self, text, "$")
-                    .map_err(|e| MapError(format!("{at}: {e}")))
-            }
             Found::Unknown(keys) => Err(MapError(format!(
                 "{at}: JSON that is no map source this tool reads (describe-tasks, \
                  describe-network-interfaces, ECS task state change events, CloudTrail \
@@ -678,20 +700,17 @@ impl<'n> Sink<'n> {
         facts.enis.extend(self.enis.into_values());
         facts.tasks.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
         facts.enis.sort_by(|a, b| a.eni_id.cmp(&b.eni_id));
-        let warnings = self
+        let skipped: BTreeMap<&'static str, (usize, String)> = self
             .skipped
             .into_iter()
-            .map(|(what, (n, first))| format!("{name}: {n} {what}, first at {first}"))
+            .map(|(what, (n, first))| (what, (n, format!("{name}: {first}"))))
             .collect();
-        let warnings: Vec<String> = warnings;
+        let warnings = Vec::new();
         if facts.is_empty() && facts.failures.is_empty() && facts.tasks_without_eni.is_empty() {
             let kinds: Vec<&str> = self.seen.iter().map(|k| k.as_str()).collect();
             if kinds.is_empty() {
-                let why = match warnings.first() {
-                    Some(w) => format!(
-                        " ({})",
-                        w.strip_prefix(name).unwrap_or(w).trim_start_matches(": ")
-                    ),
+                let why = match skipped.iter().next() {
+                    Some((what, (n, first))) => format!(" ({n} {what}, first at {first})"),
                     None => String::new(),
                 };
                 return Err(MapError(format!(
@@ -702,11 +721,13 @@ impl<'n> Sink<'n> {
                 facts,
                 warnings,
                 named_nothing: vec![(name.to_string(), kinds.join(" and "))],
+                skipped,
             });
         }
         Ok(Loaded {
             facts,
             warnings,
+            skipped,
             named_nothing: Vec::new(),
         })
     }
@@ -750,6 +771,16 @@ enum Key {
     ErrorCode,
     RequestParameters,
     ResponseElements,
+    // A task on its own: an event's `detail`, a task of describe-tasks.
+    TaskArn,
+    ClusterArn,
+    Group,
+    TaskDefinitionArn,
+    CreatedAt,
+    StartedAt,
+    StoppedAt,
+    Attachments,
+    Containers,
     Other(String),
 }
 
@@ -778,6 +809,15 @@ impl<'de> Deserialize<'de> for Key {
                     "errorCode" => Key::ErrorCode,
                     "requestParameters" => Key::RequestParameters,
                     "responseElements" => Key::ResponseElements,
+                    "taskArn" => Key::TaskArn,
+                    "clusterArn" => Key::ClusterArn,
+                    "group" => Key::Group,
+                    "taskDefinitionArn" => Key::TaskDefinitionArn,
+                    "createdAt" => Key::CreatedAt,
+                    "startedAt" => Key::StartedAt,
+                    "stoppedAt" => Key::StoppedAt,
+                    "attachments" => Key::Attachments,
+                    "containers" => Key::Containers,
                     other => Key::Other(other.to_string()),
                 })
             }
@@ -836,6 +876,7 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
         let mut detail: Option<&'de RawValue> = None;
         let mut read_detail = false;
         let mut record = super::cloudtrail::RecordParts::default();
+        let mut task = super::events::TaskJson::default();
         let path = |k: &str| format!("{at}.{k}");
         while let Some(key) = map.next_key::<Key>()? {
             match key {
@@ -904,6 +945,15 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
                 Key::ErrorCode => record.error_code = map.next_value()?,
                 Key::RequestParameters => record.request = map.next_value()?,
                 Key::ResponseElements => record.response = map.next_value()?,
+                Key::TaskArn => task.task_arn = map.next_value()?,
+                Key::ClusterArn => task.cluster_arn = map.next_value()?,
+                Key::Group => task.group = map.next_value()?,
+                Key::TaskDefinitionArn => task.task_definition_arn = map.next_value()?,
+                Key::CreatedAt => task.created_at = map.next_value()?,
+                Key::StartedAt => task.started_at = map.next_value()?,
+                Key::StoppedAt => task.stopped_at = map.next_value()?,
+                Key::Attachments => task.attachments = map.next_value()?,
+                Key::Containers => task.containers = map.next_value()?,
                 Key::Other(k) => {
                     if keys.len() < 8 {
                         keys.push(k);
@@ -919,6 +969,9 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
             known = true;
             sink.saw(SourceKind::CloudTrail);
             super::cloudtrail::record_parts(sink, record, at).map_err(de::Error::custom)?;
+        } else if !known && task.task_arn.is_some() {
+            known = true;
+            super::events::bare_task(sink, task, at).map_err(de::Error::custom)?;
         }
         Ok(if known {
             Found::Known

@@ -318,10 +318,19 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
     kind_conflicts.say(&mut warnings, "ENIs of two kinds (the first is used)");
 
     // Tasks to ENIs, directly or through the attachment id of a task ENI.
-    let by_attachment: HashMap<&str, &str> = lives
-        .iter()
-        .filter_map(|(id, l)| Some((l.fact.as_ref()?.attachment_id.as_deref()?, id.as_str())))
-        .collect();
+    // Two ENIs naming one attachment (which AWS never does): the first by id wins.
+    let mut by_attachment: HashMap<&str, &str> = HashMap::new();
+    let mut ids: Vec<&String> = lives.keys().collect();
+    ids.sort_unstable();
+    for id in ids {
+        if let Some(a) = lives[id]
+            .fact
+            .as_ref()
+            .and_then(|f| f.attachment_id.as_deref())
+        {
+            by_attachment.entry(a).or_insert(id.as_str());
+        }
+    }
     let mut tasks_of: BTreeMap<String, Vec<&Task>> = BTreeMap::new();
     let mut unplaced = 0usize;
     for t in tasks.values() {
@@ -356,8 +365,13 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
             if bridge == 1 { "its" } else { "their" }
         ));
     }
-    // A failure for a task that another source names is no loss.
-    for (arn, reason, at) in facts.failures.iter().filter(|f| !tasks.contains_key(&f.0)) {
+    // A failure for a task that another source names is no loss; one per task.
+    let mut failed: BTreeSet<&str> = BTreeSet::new();
+    for (arn, reason, at) in facts
+        .failures
+        .iter()
+        .filter(|f| !tasks.contains_key(&f.0) && failed.insert(f.0.as_str()))
+    {
         warnings.push(format!(
             "{at}: describe-tasks failed for {arn}: {reason}{}",
             if reason == "MISSING" {
@@ -415,15 +429,19 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
             source: String::new(),
             origin: origin.to_string(),
         };
-        // CSV rows, as written; the ENI's own facts fill what they leave out.
+        // CSV rows, as written; the ENI's own facts fill what they leave out. A row of
+        // a task that a dated source also names (a map saved yesterday, today's events
+        // with the task's stop) gives way to the task's merged window, keeping its
+        // addresses.
+        let arns: Vec<&str> = tasks.iter().map(|t| t.fact.task_arn.as_str()).collect();
+        let (csv, superseded): (Vec<MapRow>, Vec<MapRow>) = csv.into_iter().partition(|r| {
+            tasks.is_empty() || r.task_arn.as_deref().is_some_and(|a| !arns.contains(&a))
+        });
         let latest_csv = csv.iter().max_by_key(|r| r.valid_from).cloned();
         let csv_addrs: Vec<[u8; 16]> = csv.iter().map(|r| r.private_ip).collect();
         for mut r in csv {
-            if let Some(k) = life.kind {
-                r.kind = k;
-            }
-            if let Some(g) = &groups {
-                r.security_groups = g.clone();
+            if r.security_groups.is_empty() {
+                r.security_groups = groups.clone().unwrap_or_default();
             }
             r.subnet_id = r.subnet_id.or_else(|| life.subnet_id.clone());
             r.vpc_id = r.vpc_id.or_else(|| life.vpc_id.clone());
@@ -446,11 +464,18 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
                 if i == 0 {
                     from = min_opt(from, life.created);
                 }
-                if i + 1 == n && (to.is_none() || life.deleted > to) {
+                // The ENI's deletion ends the last task's window if later, unless only
+                // Config's capture time (which may lag by hours) says when.
+                if i + 1 == n && (to.is_none() || (life.deleted > to && !life.deleted_lags)) {
                     to = life.deleted.or(to);
                 }
                 let mut addrs = f.addrs.clone();
                 add_addrs(&mut addrs, &life.addrs);
+                for r in superseded.iter().filter(|r| {
+                    r.task_arn.is_none() || r.task_arn.as_deref() == Some(f.task_arn.as_str())
+                }) {
+                    add_addrs(&mut addrs, &[r.private_ip]);
+                }
                 for a in addrs {
                     if csv_addrs.contains(&a) {
                         continue;
@@ -477,6 +502,7 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
             None | Some(PeerKind::Other) if life.on_instance => PeerKind::Instance,
             k => k.unwrap_or(PeerKind::Other),
         };
+        // An ENI's own addresses go with its latest CSV row, of the CSV's kind.
         for &a in &life.addrs {
             if csv_addrs.contains(&a) {
                 continue;
@@ -486,7 +512,6 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
                 Some(c) => {
                     let mut r = c.clone();
                     r.origin = life.origin.clone();
-                    r.kind = kind;
                     r
                 }
                 None => {
@@ -509,6 +534,18 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
     }
     yield_undated(&mut rows, &undated);
     clip_lagging_ends(&mut rows, &lagging_ends);
+    // A window that ends before it begins: capture times that lag (AWS Config), or
+    // snapshots that disagree. Said, not kept: the map could not be read back.
+    let before = rows.len();
+    rows.retain(|r| !matches!((r.valid_from, r.valid_to), (Some(f), Some(t)) if f >= t));
+    let inverted = before - rows.len();
+    if inverted > 0 {
+        warnings.push(format!(
+            "{inverted} map row{} whose window ends before it begins (AWS Config's capture \
+             times, or sources that disagree) left out",
+            if inverted == 1 { "" } else { "s" }
+        ));
+    }
     let mut lagging_enis: Vec<&str> = lives
         .iter()
         .filter(|(_, l)| l.fact.as_ref().is_some_and(|f| f.created_lags))

@@ -455,9 +455,9 @@ impl Query<'_> {
             "-- 4. Each record's own ENI as of its time (the map, else the v7 ECS fields), and its direction.\n\
              o1 AS (\n  SELECT f.*,\n    \
              CASE WHEN ow.eni_id IS NOT NULL THEN ow.kind WHEN f.ecs_task IS NOT NULL THEN 'task' END AS eni_kind,\n    \
-             CASE WHEN ow.eni_id IS NOT NULL THEN ow.task_arn ELSE f.ecs_task END AS task_arn,\n    \
-             CASE WHEN ow.eni_id IS NOT NULL THEN ow.service ELSE f.ecs_service END AS service,\n    \
-             CASE WHEN ow.eni_id IS NOT NULL THEN ow.cluster ELSE f.ecs_cluster END AS cluster,\n    \
+             CASE WHEN {by_map} THEN ow.task_arn ELSE f.ecs_task END AS task_arn,\n    \
+             CASE WHEN {by_map} THEN ow.service ELSE f.ecs_service END AS service,\n    \
+             CASE WHEN {by_map} THEN ow.cluster ELSE f.ecs_cluster END AS cluster,\n    \
              ms.ak IS NOT NULL AS src_m, md.ak IS NOT NULL AS dst_m\n  \
              FROM fl f\n  \
              LEFT JOIN own_at ow ON ow.eni_id = f.eni AND ow.s_from <= {at} AND {at} < ow.s_to\n  \
@@ -488,6 +488,10 @@ impl Query<'_> {
             owns = self.d.agg_distinct("own"),
             ls = learned_src,
             ld = learned_dst,
+            // The map names the task, unless it knows a task ENI without its task and the
+            // record's ECS fields name it.
+            by_map = "ow.eni_id IS NOT NULL AND (ow.task_arn IS NOT NULL OR ow.kind <> 'task' \
+                      OR f.ecs_task IS NULL)",
         );
     }
 
