@@ -5,16 +5,12 @@
 //! wrong task. Every address here is held for a window `[valid_from, valid_to)`, and
 //! every lookup is "who held this address at this second".
 //!
-//! Map files (`--map`, repeatable) are facts from different sources, merged per ENI:
-//! - the canonical CSV: one row per ENI address and window, taken as written;
-//! - `aws ecs describe-tasks`: a task's ENI, addresses, service (`group`), cluster and
-//!   task definition, held from `createdAt` until `stoppedAt` (running and stopped tasks);
-//! - `aws ec2 describe-network-interfaces`: every ENI that exists now, its kind, all its
-//!   addresses (secondary and IPv6 too) and security groups, with no window of its own.
-//!
-//! A task ENI takes its window from describe-tasks and its security groups from
-//! describe-network-interfaces when the ENI still exists; a stopped task's ENI is gone
-//! from describe-network-interfaces and is known from describe-tasks alone.
+//! Map files (`--map`, repeatable) are facts from different sources ([`load`] reads
+//! them, one file per kind of source: [`events`] for ECS tasks, [`ec2`] for
+//! `describe-network-interfaces`, [`cloudtrail`], [`config`]), merged by [`merge`]: one
+//! window per task from the sources that name it, ENI lifetimes from those that saw the
+//! ENI made and deleted, and the canonical CSV taken as written. What an ENI is comes
+//! from one vocabulary, [`kind`]; what a map covers of some logs, from [`coverage`].
 //!
 //! The index answers `(address, time) -> holder` with one hash lookup and a binary
 //! search over that address's windows; [`join`] applies it to whole Arrow batches.
