@@ -53,6 +53,31 @@ fn mask(prefix: u8) -> u128 {
     }
 }
 
+impl Cidr {
+    /// Parses a block as a policy writes it: like `parse`, but an address with bits set
+    /// past the prefix (`10.0.0.50/8`) is refused rather than read as its network, as
+    /// Python's `ipaddress` does: it is a typo for a /32 or for the network.
+    pub fn parse_strict(s: &str) -> Result<Cidr, String> {
+        let c: Cidr = s.parse()?;
+        let addr = s.split_once('/').map_or(s, |(a, _)| a);
+        match parse_addr(addr.as_bytes()) {
+            Some(bytes) if u128::from_be_bytes(bytes) != c.network => {
+                let (len, max) = if c.v4 {
+                    (c.prefix - 96, 32)
+                } else {
+                    (c.prefix, 128)
+                };
+                Err(format!(
+                    "{s:?} has host bits set: write {}/{len} for the block, or {addr}/{max} \
+                     for the one address",
+                    crate::output::addr_string(&c.network.to_be_bytes())
+                ))
+            }
+            _ => Ok(c),
+        }
+    }
+}
+
 impl FromStr for Cidr {
     type Err = String;
 

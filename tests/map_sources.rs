@@ -982,3 +982,58 @@ fn no_task_could_be_audited_always_says_why() {
         "{err}"
     );
 }
+
+#[test]
+fn a_byte_order_mark_before_json_is_not_content() {
+    // Regression: a UTF-8 BOM before JSON made the file read as CSV.
+    let d = tempfile::tempdir().unwrap();
+    let plain = running_snapshot(d.path());
+    let text = std::fs::read_to_string(&plain).unwrap();
+    let bom = write(d.path(), "bom.json", &format!("\u{feff}{text}"));
+    assert_eq!(map_csv(&[&bom]), map_csv(&[&plain]));
+    let csv = write(
+        d.path(),
+        "bom.csv",
+        "\u{feff}eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,subnet_id,vpc_id,valid_from,valid_to\n\
+         eni-1,task,10.0.1.5,,,,,,,,,\n",
+    );
+    assert_eq!(map_csv(&[&csv]).lines().count(), 2);
+}
+
+#[test]
+fn task_times_out_of_range_are_errors() {
+    // Regression: `createdAt: -1e300` made a map CSV that `vpcflow map` then refused.
+    let d = tempfile::tempdir().unwrap();
+    for (name, created) in [("negative.json", "-1e300"), ("huge.json", "\"1e300\"")] {
+        let f = write(
+            d.path(),
+            name,
+            &format!(
+                r#"{{"tasks": [{{"taskArn": "arn:aws:ecs:us-east-1:1:task/prod/x", "createdAt": {created},
+                "attachments": [{{"type": "ElasticNetworkInterface", "details": [
+                  {{"name": "networkInterfaceId", "value": "eni-1"}},
+                  {{"name": "privateIPv4Address", "value": "10.0.1.5"}}]}}]}}]}}"#
+            ),
+        );
+        let o = run(&[&"map", &f]);
+        fails_with(&o, "is not a time");
+        fails_with(&o, "$.tasks[0]");
+    }
+}
+
+#[test]
+fn a_null_list_is_an_empty_one_and_an_object_is_an_error() {
+    // Regression: `{"tasks": null}` was an empty map without a word, `{"tasks": {}}` an
+    // error: null now says the file names nothing, an object says what it expected.
+    let d = tempfile::tempdir().unwrap();
+    let null = write(d.path(), "null.json", r#"{"tasks": null}"#);
+    let o = run(&[&"map", &null]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("describe-tasks output that names no ENI or task"),
+        "{}",
+        stderr(&o)
+    );
+    let object = write(d.path(), "object.json", r#"{"tasks": {}}"#);
+    fails_with(&run(&[&"map", &object]), "an array at $.tasks");
+}

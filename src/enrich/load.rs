@@ -260,7 +260,16 @@ fn read_plain(name: &str, mut input: impl Read) -> Result<Loaded, MapError> {
     let read_err = |e: std::io::Error| MapError(format!("{name}: cannot read: {e}"));
     let mut buf = vec![0u8; 64 << 10];
     let mut filled = read_full(&mut input, &mut buf).map_err(read_err)?;
-    let first = buf[..filled].iter().position(|b| !b.is_ascii_whitespace());
+    // A UTF-8 byte order mark (Windows editors write one) is not content.
+    let bom = if buf[..filled].starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let first = buf[bom..filled]
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| bom + i);
     let json = match first.map(|i| buf[i]) {
         None if filled == 0 => return Err(MapError(format!("{name}: the file is empty"))),
         None => return Err(MapError(format!("{name}: the file holds only blanks"))),
@@ -269,6 +278,7 @@ fn read_plain(name: &str, mut input: impl Read) -> Result<Loaded, MapError> {
     if !json {
         buf.truncate(filled);
         input.read_to_end(&mut buf).map_err(read_err)?;
+        buf.drain(..bom);
         if buf.contains(&0) {
             return Err(MapError(format!(
                 "{name}: binary data that is no map (neither JSON nor the canonical CSV, \
@@ -284,7 +294,7 @@ fn read_plain(name: &str, mut input: impl Read) -> Result<Loaded, MapError> {
     // JSON: documents one at a time, the buffer holding at most one chunk past the
     // largest document.
     let mut sink = Sink::new(name);
-    let mut start = 0usize;
+    let mut start = bom;
     let mut line = 1usize;
     let mut eof = filled < buf.len();
     loop {
@@ -1116,8 +1126,8 @@ pub(crate) fn time_text(s: &str) -> Option<i64> {
         s.trim()
             .parse::<f64>()
             .ok()
-            .filter(|f| f.is_finite() && *f >= 0.0)
-            .map(|f| f.floor() as i64)
+            .filter(|f| (0.0..9.0e15).contains(f))
+            .and_then(|f| crate::time::unix_seconds(f.floor() as i64))
     })
 }
 

@@ -422,7 +422,7 @@ impl Policy {
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    c.parse::<Cidr>()
+                    Cidr::parse_strict(c)
                         .map_err(|e| format!("{name}: network.vpc_cidrs[{i}]: {e}"))
                 })
                 .collect::<Result<Vec<_>, _>>()?
@@ -464,7 +464,7 @@ impl Policy {
                     cidrs.extend(vpc.iter().copied());
                 } else {
                     cidrs.push(
-                        c.parse::<Cidr>()
+                        Cidr::parse_strict(c)
                             .map_err(|e| format!("{name}: {at}.{key}[{i}]: {e} (or \"vpc\")"))?,
                     );
                 }
@@ -949,6 +949,34 @@ private_aws_access = true
             "p.toml: service[0] (w).egress_to_services: without --map nothing says which \
              security groups, service or load balancer a peer belongs to; give the ENI map \
              with --map"
+        );
+    }
+
+    #[test]
+    fn a_cidr_with_host_bits_is_refused() {
+        // Regression: `10.0.0.50/8` was read as 10.0.0.0/8 without a word.
+        let err = Policy::parse(
+            "p.toml",
+            "[[service]]\nname = \"web\"\ningress_from_cidrs = [\"10.0.0.50/8\"]\n",
+            &[],
+            &CommandLineRules::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "p.toml: service[0] (web).ingress_from_cidrs[0]: \"10.0.0.50/8\" has host bits \
+             set: write 10.0.0.0/8 for the block, or 10.0.0.50/32 for the one address (or \"vpc\")"
+        );
+        let err = Policy::parse(
+            "p.toml",
+            "[network]\nvpc_cidrs = [\"2600:1f18::1/56\"]\n",
+            &[],
+            &CommandLineRules::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("has host bits set: write 2600:1f18::/56"),
+            "{err}"
         );
     }
 }
