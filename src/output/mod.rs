@@ -143,7 +143,7 @@ pub fn write_addr(bytes: &[u8], out: &mut Vec<u8>) {
 /// what the input says can never move the cursor, recolour or rewrite the screen.
 /// Newlines are kept when `keep_newlines` (multi-line messages).
 pub fn printable(s: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
-    let escape = |c: char| c.is_control() && !(keep_newlines && c == '\n');
+    let escape = |c: char| (c.is_control() && !(keep_newlines && c == '\n')) || reorders_text(c);
     if !s.chars().any(escape) {
         return std::borrow::Cow::Borrowed(s);
     }
@@ -156,6 +156,14 @@ pub fn printable(s: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Whether a character reorders the text around it: the bidirectional embeddings,
+/// overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the direction marks
+/// (U+200E, U+200F, U+061C). A name holding one could make `evil` read as `live`; they
+/// are shown escaped wherever names are printed.
+pub fn reorders_text(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}')
 }
 
 /// [`printable`] for a table cell.
@@ -285,6 +293,16 @@ pub fn write_whole(path: &Path, data: &[u8]) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn right_to_left_overrides_are_shown_escaped_in_tables_and_messages() {
+        // Regression: a name with U+202E (right-to-left override) reached the table and
+        // stderr raw, and could show `evil` as `live`.
+        assert_eq!(super::cell("a\u{202e}live"), "a\\u{202e}live");
+        assert_eq!(super::cell("x\u{2067}y\u{200f}"), "x\\u{2067}y\\u{200f}");
+        assert_eq!(super::printable("nul\0", true), "nul\\u{0}");
+        assert_eq!(super::cell("web · prod"), "web · prod");
+    }
+
     use super::*;
     use crate::parse::parse_addr;
 

@@ -85,7 +85,10 @@ fn csp_hash(inline: &str) -> String {
 
 /// Escapes text for HTML content and attribute values.
 pub fn esc(s: &str) -> Cow<'_, str> {
-    if !s.contains(['&', '<', '>', '"', '\'']) {
+    // Control characters (a NUL) and characters that reorder the text around them (a
+    // right-to-left override) are shown as visible escapes, as in the tables.
+    let shown = |c: char| c.is_control() || crate::output::reorders_text(c);
+    if !s.contains(['&', '<', '>', '"', '\'']) && !s.chars().any(shown) {
         return Cow::Borrowed(s);
     }
     let mut o = String::with_capacity(s.len() + 8);
@@ -96,6 +99,7 @@ pub fn esc(s: &str) -> Cow<'_, str> {
             '>' => o.push_str("&gt;"),
             '"' => o.push_str("&quot;"),
             '\'' => o.push_str("&#39;"),
+            c if shown(c) => o.extend(c.escape_unicode()),
             c => o.push(c),
         }
     }
@@ -1343,6 +1347,16 @@ fn rejected(out: &mut String, r: &ReportInput) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn right_to_left_overrides_and_nuls_are_shown_escaped_in_the_report() {
+        // Regression: U+202E and NUL in names reached the page raw.
+        assert_eq!(
+            super::esc("svc\u{202e}<b>\0"),
+            "svc\\u{202e}&lt;b&gt;\\u{0}"
+        );
+        assert_eq!(super::esc("web · prod"), "web · prod");
+    }
+
     use super::*;
 
     #[test]
