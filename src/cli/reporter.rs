@@ -241,7 +241,6 @@ impl Reporter {
         eprintln!("{line}");
     }
 
-    /// The audit summary.
     /// What the map covers of the records, in brief (`vpcflow map --coverage` tells
     /// per ENI).
     pub fn coverage(&self, e: &vpcflow::enrich::EnrichStats, no_map: bool) {
@@ -272,6 +271,7 @@ impl Reporter {
         }
     }
 
+    /// The audit summary.
     pub fn audit(&self, s: &AuditSummary) {
         if self.quiet {
             return;
