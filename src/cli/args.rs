@@ -199,9 +199,10 @@ pub fn refuse_output_over_input(sources: &[Source], what: &str, path: &str) -> R
 /// ENI map options: shared by every subcommand that attributes records.
 #[derive(Args, Debug, Clone, Default)]
 pub struct MapOpts {
-    /// ENI map file: canonical CSV, `aws ecs describe-tasks` or `aws ec2
-    /// describe-network-interfaces` JSON (detected from the content). Repeatable: files are
-    /// merged.
+    /// ENI map source (detected from the content, plain or gzip): canonical CSV,
+    /// `aws ecs describe-tasks`, `aws ec2 describe-network-interfaces`, ECS task state
+    /// change events, CloudTrail (files, a trail's S3 tree, lookup-events), AWS Config
+    /// history; a file, a directory or s3://bucket/prefix. Repeatable: sources are merged.
     #[arg(long = "map", value_name = "FILE")]
     pub maps: Vec<String>,
 
