@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::json_lines;
+use common::{generate_sources as generate, json_lines};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
@@ -36,29 +36,6 @@ fn fails_with(o: &Output, text: &str) {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Runs the generator into `d` with `--sources-out d/src` and `args` (space-separated);
-/// false without python3.
-fn generate(d: &Path, args: &str) -> bool {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("skipped: python3 is needed to run scripts/gen-flowlogs");
-        return false;
-    }
-    let o = Command::new("python3")
-        .arg(root("scripts/gen-flowlogs"))
-        .args(args.split_whitespace())
-        .args(["--quiet", "--layout", "s3"])
-        .arg("--out")
-        .arg(d.join("logs"))
-        .arg("--policy-out")
-        .arg(d.join("policy.toml"))
-        .arg("--sources-out")
-        .arg(d.join("src"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    true
 }
 
 /// The sources a real account keeps after an incident: events, the trail, and

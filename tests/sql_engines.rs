@@ -10,6 +10,8 @@
 //! that is not installed is skipped with a message. `VPCFLOW_SQL_CASES=DIR` keeps the
 //! converted cases there, to run `scripts/run-sql` on them again.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -342,33 +344,11 @@ fn sql_of_defaults_alone_load_balancer_rules_and_unnamed_task_enis_agree() {
     if !engine_available("duckdb") {
         return;
     }
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("skipped: python3 is needed for scripts/gen-flowlogs");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("churn");
-    let o = Command::new("python3")
-        .arg(root("scripts/gen-flowlogs"))
-        .args([
-            "--seed",
-            "28",
-            "--version",
-            "5",
-            "--layout",
-            "s3",
-            "--churn",
-        ])
-        .args(["--records", "6000", "--quiet"])
-        .arg("--out")
-        .arg(d.join("logs"))
-        .arg("--policy-out")
-        .arg(d.join("policy.toml"))
-        .arg("--sources-out")
-        .arg(d.join("src"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    if !common::generate_sources(&d, "--seed 28 --version 5 --records 6000 --churn") {
+        return;
+    }
     let policy = std::fs::read_to_string(d.join("policy.toml")).unwrap();
     let by_lb = policy.replace(
         "ingress_from_security_groups = [\"sg-0a1b2c3d4e5f60718\"]",

@@ -64,8 +64,30 @@ pub struct ReadArgs {
     pub max_line_bytes: usize,
 
     /// Records per Arrow batch.
-    #[arg(long, default_value_t = 8192, value_name = "N", hide = true)]
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE, value_name = "N", hide = true)]
     pub batch_size: usize,
+}
+
+/// Records per Arrow batch unless `--batch-size` says otherwise.
+const DEFAULT_BATCH_SIZE: usize = 8192;
+
+impl ReadArgs {
+    /// The reading options of `inputs` with every other option at its default (for a
+    /// command that reads flow logs beside its own arguments: `map --coverage`).
+    pub fn of(inputs: Vec<String>, fields: Option<String>, quiet: bool) -> ReadArgs {
+        ReadArgs {
+            inputs,
+            fields,
+            since: None,
+            until: None,
+            errors: None,
+            strict: false,
+            quiet,
+            threads: 0,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
 }
 
 /// The validated reading options.

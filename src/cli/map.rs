@@ -189,18 +189,7 @@ fn covered(args: MapArgs, map: vpcflow::enrich::EniMap) -> Result<ExitCode, Erro
             "--coverage reads whole logs; --at, --addr and --eni are for the map itself".into(),
         ));
     }
-    let read = ReadArgs {
-        inputs: args.coverage.clone(),
-        fields: args.fields.clone(),
-        since: None,
-        until: None,
-        errors: None,
-        strict: false,
-        quiet: args.quiet,
-        threads: 0,
-        max_line_bytes: vpcflow::parse::DEFAULT_MAX_LINE_BYTES,
-        batch_size: 8192,
-    };
+    let read = ReadArgs::of(args.coverage.clone(), args.fields.clone(), args.quiet);
     let mut config = read.config(false)?;
     let map = Arc::new(map);
     let enricher = Enricher::new(map.clone(), &[]);

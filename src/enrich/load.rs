@@ -72,7 +72,17 @@ pub struct Loaded {
     pub named_nothing: Vec<(String, String)>,
     /// What was skipped, by kind: how many, and the first (`file: $.path`); said as one
     /// warning per kind for a whole tree.
-    pub skipped: BTreeMap<&'static str, (usize, String)>,
+    pub skipped: Skips,
+}
+
+/// What was skipped, by kind: how many, and where the first one was.
+pub type Skips = BTreeMap<&'static str, (usize, String)>;
+
+/// Adds the counts of `from` to `into`, keeping `into`'s first places.
+fn add_skips(into: &mut Skips, from: Skips) {
+    for (what, (n, first)) in from {
+        into.entry(what).or_insert((0, first)).0 += n;
+    }
 }
 
 impl Loaded {
@@ -90,10 +100,7 @@ impl Loaded {
         self.facts.extend(o.facts);
         self.warnings.extend(o.warnings);
         self.named_nothing.extend(o.named_nothing);
-        for (what, (n, first)) in o.skipped {
-            let e = self.skipped.entry(what).or_insert((0, first));
-            e.0 += n;
-        }
+        add_skips(&mut self.skipped, o.skipped);
     }
 }
 
@@ -505,14 +512,12 @@ pub(crate) struct Sink<'n> {
     tasks: FxHashMap<String, TaskFact>,
     enis: FxHashMap<String, EniFact>,
     facts: Facts,
-    /// Documents read, for messages.
-    documents: usize,
     /// The first line of the document being read.
     line: usize,
     /// The JSON path of the element a parse error happened in.
     error_at: Option<String>,
     /// What was skipped: count and the first place.
-    skipped: BTreeMap<&'static str, (usize, String)>,
+    skipped: Skips,
     /// The kinds of source seen.
     seen: BTreeSet<SourceKind>,
 }
@@ -524,7 +529,6 @@ impl<'n> Sink<'n> {
             tasks: FxHashMap::default(),
             enis: FxHashMap::default(),
             facts: Facts::default(),
-            documents: 0,
             line: 1,
             error_at: None,
             skipped: BTreeMap::new(),
@@ -627,17 +631,12 @@ impl<'n> Sink<'n> {
             self.eni(e);
         }
         self.facts.extend(o.facts);
-        self.documents += o.documents;
-        for (what, (n, first)) in o.skipped {
-            let e = self.skipped.entry(what).or_insert((0, first));
-            e.0 += n;
-        }
+        add_skips(&mut self.skipped, o.skipped);
         self.seen.extend(o.seen);
     }
 
     /// Reads one JSON document (`line` is its first line in the file).
     pub fn document(&mut self, text: &str, line: usize) -> Result<(), MapError> {
-        self.documents += 1;
         self.line = line;
         let name = self.name;
         let mut de = serde_json::Deserializer::from_str(text);
@@ -710,7 +709,7 @@ impl<'n> Sink<'n> {
         facts.enis.extend(self.enis.into_values());
         facts.tasks.sort_by(|a, b| a.task_arn.cmp(&b.task_arn));
         facts.enis.sort_by(|a, b| a.eni_id.cmp(&b.eni_id));
-        let skipped: BTreeMap<&'static str, (usize, String)> = self
+        let skipped: Skips = self
             .skipped
             .into_iter()
             .map(|(what, (n, first))| (what, (n, format!("{name}: {first}"))))

@@ -132,3 +132,29 @@ pub fn accounting(err: &str) -> [u64; 5] {
     );
     a
 }
+
+/// Runs `scripts/gen-flowlogs` with `args` (space-separated) into `d`: the logs in the
+/// S3 layout under `d/logs`, the policy in `d/policy.toml` and the map sources a real
+/// account keeps under `d/src` (`--sources-out`). False, saying "skipped", without
+/// python3.
+pub fn generate_sources(d: &Path, args: &str) -> bool {
+    use std::process::Command;
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: python3 is needed to run scripts/gen-flowlogs");
+        return false;
+    }
+    let o = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-flowlogs"))
+        .args(args.split_whitespace())
+        .args(["--quiet", "--layout", "s3"])
+        .arg("--out")
+        .arg(d.join("logs"))
+        .arg("--policy-out")
+        .arg(d.join("policy.toml"))
+        .arg("--sources-out")
+        .arg(d.join("src"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    true
+}
