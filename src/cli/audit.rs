@@ -42,6 +42,13 @@ pub struct AuditScan {
 
     #[command(flatten)]
     pub rules: RuleOpts,
+
+    /// Accept a run that lost part of its input (a truncated or corrupt .gz, an
+    /// unreadable Parquet unit, a file that could not be read): without it, an audit
+    /// that found nothing in what it could read exits 2, since it has not earned a clean
+    /// result. The summary names what was lost either way.
+    #[arg(long = "allow-damaged")]
+    pub allow_damaged: bool,
 }
 
 /// What the audit checks: the policy, the command-line rules, `--rule` and AWS's
@@ -174,6 +181,8 @@ pub struct Audited<X> {
     pub map: Arc<EniMap>,
     /// Why no task could be audited (exit 2), in words.
     pub nothing: Option<String>,
+    /// `--allow-damaged`: a run that lost part of its input may still be clean.
+    pub allow_damaged: bool,
 }
 
 impl<X> Audited<X> {
@@ -185,7 +194,12 @@ impl<X> Audited<X> {
         extra: impl FnOnce(&Arc<EniMap>) -> F,
         output: Option<&Path>,
     ) -> Result<Audited<X>, Error> {
-        let AuditScan { read, map, rules } = scan;
+        let AuditScan {
+            read,
+            map,
+            rules,
+            allow_damaged,
+        } = scan;
         let mut config = read.config(true)?;
         // The file the command writes is not one of its inputs (a report written into
         // the folder of logs it reads, run again).
@@ -229,6 +243,37 @@ impl<X> Audited<X> {
             policy,
             map,
             nothing,
+            allow_damaged: *allow_damaged,
+        })
+    }
+
+    /// What part of the input was lost (inputs that could not be read, files read only
+    /// in part), in words; `None` when every input was read whole.
+    pub fn lost(&self) -> Option<String> {
+        let reporter = &self.config.reporter;
+        let mut lost: Vec<String> = self.config.missing.clone();
+        let unreadable = reporter.unreadable_files();
+        if unreadable > 0 {
+            lost.push(format!(
+                "{unreadable} file{} that could not be read",
+                if unreadable == 1 { "" } else { "s" }
+            ));
+        }
+        lost.extend(reporter.damaged().iter().cloned());
+        (!lost.is_empty()).then(|| lost.join("; "))
+    }
+
+    /// Why a run that found nothing is not clean because it lost part of its input, in
+    /// words; `None` when nothing was lost or `--allow-damaged` accepts the loss.
+    pub fn unearned(&self) -> Option<String> {
+        if self.allow_damaged || self.summary.findings() > 0 {
+            return None;
+        }
+        self.lost().map(|lost| {
+            format!(
+                "the audit found nothing in what it read, but part of its input was lost \
+                 ({lost}): not a clean result (--allow-damaged accepts it)"
+            )
         })
     }
 
@@ -260,11 +305,22 @@ impl<X> Audited<X> {
         if let Some(why) = &self.nothing {
             return Err(Error::Input(format!("no task could be audited: {why}")));
         }
-        // No finding is a clean result only if every rule could judge what it had to.
+        // No finding is a clean result only if every rule could judge what it had to,
+        // over the whole input.
         if let Some(why) = self.unjudged() {
             return Err(Error::Input(why));
         }
-        Ok(if self.unreadable {
+        if let Some(why) = self.unearned() {
+            return Err(Error::Input(why));
+        }
+        if self.allow_damaged {
+            if let Some(lost) = self.lost() {
+                self.config
+                    .reporter
+                    .warn(&format!("--allow-damaged: accepted the loss of {lost}"));
+            }
+        }
+        Ok(if self.unreadable && !self.allow_damaged {
             ExitCode::from(2)
         } else if self.summary.findings() > 0 {
             ExitCode::from(1)

@@ -5,7 +5,8 @@
 //! Exit codes (every subcommand): `0` success, `1` findings (`audit`, `report`), `2`
 //! usage error, an input that could not be read at all, or (with `--strict`) the first
 //! rejected line; `audit` and `report` also exit 2 when they could not audit any task,
-//! or found nothing but could not judge a rule they had to.
+//! or found nothing but could not judge a rule they had to or lost part of their input
+//! (unless `--allow-damaged`).
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;

@@ -68,7 +68,7 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, Error> {
 /// What the page's reader must know before trusting it.
 fn warnings(run: &Audited<report::TrafficState>) -> Vec<String> {
     let mut w = Vec::new();
-    if let Some(why) = run.unjudged() {
+    if let Some(why) = run.unjudged().or_else(|| run.unearned()) {
         w.push(format!("This is not a clean result: {why}."));
     } else if run.summary.counts.aws_unknown > 0 {
         w.push(format!(
