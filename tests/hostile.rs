@@ -740,3 +740,54 @@ fn write_through_a_path_in_a_missing_directory_is_a_clear_error() {
     assert!(stderr(&o).contains("out.parquet"), "{}", stderr(&o));
     assert!(!Path::new(&out).exists());
 }
+
+/// A file name holding a newline printed as it is forged a line of the messages; two
+/// names that differ only in bytes that are not UTF-8 printed the same. Both are now
+/// escaped, in messages and in `--errors`.
+#[test]
+fn file_names_with_newlines_or_bytes_not_utf8_are_escaped_and_distinct() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = "version srcaddr\n2 nonsense\n";
+    let forged = dir.path().join("x\nvpcflow: 0 findings.log");
+    fs::write(&forged, bad).unwrap();
+    for b in [0xffu8, 0xfe] {
+        let mut name = b"a".to_vec();
+        name.push(b);
+        name.extend(b".log");
+        fs::write(dir.path().join(std::ffi::OsStr::from_bytes(&name)), bad).unwrap();
+    }
+    let errors = dir.path().join("errors.jsonl");
+    let o = vpcflow(&[
+        "cat",
+        dir.path().to_str().unwrap(),
+        "--errors",
+        errors.to_str().unwrap(),
+    ]);
+    let e = stderr(&o);
+    assert!(
+        !e.lines().any(|l| l.starts_with("vpcflow: 0 findings")),
+        "a forged line: {e}"
+    );
+    assert!(e.contains(r"x\u{a}vpcflow: 0 findings.log:2: "), "{e}");
+    assert!(e.contains(r"a\xff.log:2: "), "{e}");
+    assert!(e.contains(r"a\xfe.log:2: "), "{e}");
+    let files: Vec<String> = fs::read_to_string(&errors)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["file"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let names: Vec<&str> = files
+        .iter()
+        .map(|f| f.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [r"a\xfe.log", r"a\xff.log", r"x\u{a}vpcflow: 0 findings.log"]
+    );
+}

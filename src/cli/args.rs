@@ -172,8 +172,8 @@ impl ReadArgs {
             reporter.warn(&format!(
                 "{} skipped: it is the directory {} again (a symbolic link loop or a second \
                  way in), whose files are read once",
-                dir.display(),
-                first.display()
+                vpcflow::source::path_text(dir),
+                vpcflow::source::path_text(first)
             ));
         }
         let mut input = Input::new(

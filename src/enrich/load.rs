@@ -32,6 +32,7 @@ use serde_json::value::RawValue;
 use super::merge::{EniFact, Facts, SourceKind, TaskFact};
 use super::{MapRow, PeerKind};
 use crate::net;
+use crate::source::path_text;
 
 /// The canonical CSV header. The last two columns are optional when reading.
 pub const CSV_HEADER: [&str; 14] = [
@@ -133,9 +134,9 @@ fn files_under(root: &Path) -> Result<Vec<PathBuf>, MapError> {
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let entries = std::fs::read_dir(&dir)
-            .map_err(|e| MapError(format!("{}: cannot read: {e}", dir.display())))?;
+            .map_err(|e| MapError(format!("{}: cannot read: {e}", path_text(&dir))))?;
         for e in entries {
-            let e = e.map_err(|e| MapError(format!("{}: cannot read: {e}", dir.display())))?;
+            let e = e.map_err(|e| MapError(format!("{}: cannot read: {e}", path_text(&dir))))?;
             let name = e.file_name();
             let name = name.to_string_lossy();
             if name.starts_with('.') || name == "CloudTrail-Digest" {
@@ -160,11 +161,11 @@ fn load_dir(root: &Path) -> Result<Loaded, MapError> {
     if files.is_empty() {
         return Err(MapError(format!(
             "{}: the directory holds no map file",
-            root.display()
+            path_text(root)
         )));
     }
-    load_all(&root.display().to_string(), &files, |p| {
-        let name = p.display().to_string();
+    load_all(&path_text(root), &files, |p| {
+        let name = path_text(p);
         let file =
             std::fs::File::open(p).map_err(|e| MapError(format!("{name}: cannot read: {e}")))?;
         read_map(&name, file)
@@ -195,7 +196,7 @@ fn load_s3(url: &str) -> Result<Loaded, MapError> {
         return Err(MapError(format!("{url}: no object there")));
     }
     load_all(url, &keys, |key| {
-        let name = format!("s3://{}/{key}", loc.bucket);
+        let name = path_text(Path::new(&format!("s3://{}/{key}", loc.bucket)));
         let body = client.open(key).map_err(MapError)?;
         read_map(&name, body)
     })

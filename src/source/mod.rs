@@ -24,6 +24,30 @@ use flate2::bufread::GzDecoder;
 mod inflate;
 pub use inflate::Inflating;
 
+/// A path as messages print it: control characters (a newline in a file name would
+/// forge a line of the messages) and characters that reorder text escaped as `\u{..}`,
+/// bytes that are not UTF-8 as `\xNN`, and a backslash doubled, so that two different
+/// paths never print the same.
+pub fn path_text(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() || crate::output::reorders_text(c) => {
+                    out.extend(c.escape_unicode())
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
 /// One input to read.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Source {
@@ -34,10 +58,10 @@ pub enum Source {
 }
 
 impl Source {
-    /// The name used in messages: the path, or `-` for stdin.
+    /// The name used in messages: the path (see [`path_text`]), or `-` for stdin.
     pub fn display(&self) -> String {
         match self {
-            Source::File(p) => p.display().to_string(),
+            Source::File(p) => path_text(p),
             Source::Stdin => "-".to_string(),
         }
     }
@@ -337,7 +361,7 @@ fn walk(
         Ok(e) => e,
         Err(error) => {
             d.errors.push(InputError {
-                path: dir.display().to_string(),
+                path: path_text(dir),
                 error,
             });
             return;
@@ -352,7 +376,7 @@ fn walk(
             Ok(e) => e,
             Err(error) => {
                 d.errors.push(InputError {
-                    path: dir.display().to_string(),
+                    path: path_text(dir),
                     error,
                 });
                 continue;
@@ -368,7 +392,7 @@ fn walk(
             Ok(m) if m.is_file() => files.push(path),
             Ok(_) => {}
             Err(error) => d.errors.push(InputError {
-                path: path.display().to_string(),
+                path: path_text(&path),
                 error,
             }),
         }
