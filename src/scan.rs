@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, BooleanArray, Int64Array};
 use arrow::compute::filter_record_batch;
 use arrow::record_batch::RecordBatch;
+use parquet::file::metadata::ParquetMetaData;
 
 use crate::error::FileError;
 use crate::format::Layout;
@@ -114,10 +115,11 @@ pub struct Unit {
     /// Index of the source in the list given to [`plan`].
     pub source_index: usize,
     /// `start..end` for a chunk of a plain file (bytes) or of a Parquet file (rows,
-    /// see `rows`); `None` for a whole source.
+    /// when `footer` is set); `None` for a whole source.
     pub range: Option<(u64, u64)>,
-    /// Whether `range` counts the rows of a Parquet file.
-    pub rows: bool,
+    /// For units of rows of a Parquet file: the file's footer, read once when the file
+    /// was split (a footer of many row groups costs more to read than one unit's rows).
+    pub footer: Option<Arc<ParquetMetaData>>,
     /// The layout the unit is decoded with from its first byte. For a chunk after the
     /// first this is a guess (the file's first header, else `--fields` or the default);
     /// the pipeline checks it against the layout in force at the end of the chunk before
@@ -168,7 +170,7 @@ pub fn plan(sources: &[Source], options: &ScanOptions, chunk: u64) -> (Vec<Unit>
             source: source.clone(),
             source_index: i,
             range: None,
-            rows: false,
+            footer: None,
             layout: base.clone(),
         };
         let Source::File(path) = source else {
@@ -184,12 +186,16 @@ pub fn plan(sources: &[Source], options: &ScanOptions, chunk: u64) -> (Vec<Unit>
             // after the first guessed (rightly) to have the file's layout.
             Some(Split::Parquet) => {
                 match crate::parquet_in::row_units(path, chunk / PARQUET_CHUNK_DIVISOR) {
-                    Some((ranges, layout)) => {
+                    Some(crate::parquet_in::RowUnits {
+                        ranges,
+                        layout,
+                        footer,
+                    }) => {
                         let layout = Some(Arc::new(layout));
                         for r in ranges {
                             units.push(Unit {
                                 range: Some(r),
-                                rows: true,
+                                footer: Some(footer.clone()),
                                 layout: if r.0 == 0 {
                                     base.clone()
                                 } else {
@@ -343,9 +349,20 @@ fn scan_one(
         stats,
     };
     // Parquet rows `range` of a file.
-    if let (true, Source::File(path)) = (unit.rows, source) {
+    if let (Some((first, end)), Some(footer), Source::File(path)) = (range, &unit.footer, source) {
+        let rows = crate::parquet_in::RowRange {
+            first,
+            end,
+            footer: footer.clone(),
+        };
         return crate::parquet_in::scan_parquet(
-            source, path, range, options, out.sink, out.stats, raw,
+            source,
+            path,
+            Some(rows),
+            options,
+            out.sink,
+            out.stats,
+            raw,
         );
     }
     let opened = match (range, source) {

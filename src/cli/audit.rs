@@ -278,12 +278,19 @@ impl<X> Audited<X> {
     }
 
     /// Why a run that found nothing has not earned a clean result, in words: a rule it
-    /// could not judge.
+    /// could not judge, or records it could not judge at all.
     pub fn unjudged(&self) -> Option<String> {
-        (self.summary.findings() == 0 && self.summary.counts.aws_unknown > 0).then(|| {
+        let c = &self.summary.counts;
+        if self.summary.findings() > 0 {
+            return None;
+        }
+        if c.without_addresses > 0 {
+            return Some(without_addresses_words(c.without_addresses));
+        }
+        (c.aws_unknown > 0).then(|| {
             format!(
                 "privatelink-bypass could not be judged: {}",
-                audit::aws_unknown_words(self.summary.counts.aws_unknown)
+                audit::aws_unknown_words(c.aws_unknown)
             )
         })
     }
@@ -330,6 +337,15 @@ impl<X> Audited<X> {
     }
 }
 
+/// Records in layouts without the addresses the audit judges, in words.
+pub fn without_addresses_words(records: u64) -> String {
+    format!(
+        "{records} record{} in layouts without srcaddr or dstaddr could not be audited \
+         (nothing says who talked; the audit needs both columns)",
+        if records == 1 { "" } else { "s" }
+    )
+}
+
 /// Records on task ENIs whose task nothing names, that rules by service could not
 /// judge, in words.
 pub fn unnamed_words(records: u64) -> String {
@@ -362,7 +378,10 @@ fn nothing_audited(
             c.without_interface
         ));
     }
-    if c.records > c.without_interface && c.on_tasks == 0 {
+    if c.without_addresses > 0 {
+        why.push(without_addresses_words(c.without_addresses));
+    }
+    if c.records > c.without_interface + c.without_addresses && c.on_tasks == 0 {
         why.push(if !have_map && enriched.own_from_ecs_fields == 0 {
             "no --map was given and no record carries the ECS fields (v7) that would say \
              which task it belongs to"

@@ -321,6 +321,11 @@ impl Reporter {
                 s.counts.without_interface
             ));
         }
+        if s.counts.without_addresses > 0 && s.tasks_audited > 0 {
+            self.warn(&super::audit::without_addresses_words(
+                s.counts.without_addresses,
+            ));
+        }
         if s.counts.undirected > 0 {
             self.warn(&format!(
                 "{} records of audited tasks were not audited: their direction is undecided",

@@ -994,6 +994,11 @@ pub fn mapped_v4(o: [u8; 4]) -> [u8; 16] {
 
 /// Parses an IPv4 (dotted quad, no leading zeros) or IPv6 address into 16 bytes.
 pub fn parse_addr(s: &[u8]) -> Option<[u8; 16]> {
+    // The longest address text, `ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`, has 45
+    // bytes: a longer value is not searched (a Parquet value may be megabytes).
+    if s.len() > 45 {
+        return None;
+    }
     if let Some(v4) = parse_v4(s) {
         return Some(mapped_v4(v4));
     }

@@ -423,6 +423,9 @@ pub struct Counts {
     pub records: u64,
     /// Records without an `interface_id` (a layout without it): nobody's records.
     pub without_interface: u64,
+    /// Records of a layout without `srcaddr` or `dstaddr`: nothing says who talked, and
+    /// no rule can judge them.
+    pub without_addresses: u64,
     /// Records logged on task ENIs.
     pub on_tasks: u64,
     /// Records of audited tasks whose direction could not be decided.
@@ -446,6 +449,7 @@ impl std::ops::AddAssign for Counts {
     fn add_assign(&mut self, o: Counts) {
         self.records += o.records;
         self.without_interface += o.without_interface;
+        self.without_addresses += o.without_addresses;
         self.on_tasks += o.on_tasks;
         self.undirected += o.undirected;
         self.admitted += o.admitted;
@@ -485,6 +489,14 @@ impl AuditState {
             self.counts.without_interface += n as u64;
             return;
         };
+        let (Some(srcaddr), Some(dstaddr)) = (
+            col::<FixedSizeBinaryArray>(batch, "srcaddr"),
+            col::<FixedSizeBinaryArray>(batch, "dstaddr"),
+        ) else {
+            self.counts.without_addresses += n as u64;
+            return;
+        };
+        let (srcaddr, dstaddr) = (Some(srcaddr), Some(dstaddr));
         let Some(Attribution {
             kind,
             mut task,
@@ -505,8 +517,6 @@ impl AuditState {
             return;
         };
         let checks = auditor.checks;
-        let srcaddr = col::<FixedSizeBinaryArray>(batch, "srcaddr");
-        let dstaddr = col::<FixedSizeBinaryArray>(batch, "dstaddr");
         let protocol = col::<Int32Array>(batch, "protocol");
         let srcport = col::<Int32Array>(batch, "srcport");
         let dstport = col::<Int32Array>(batch, "dstport");
