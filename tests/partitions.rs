@@ -217,3 +217,138 @@ fn duckdb_reads_the_tree_as_one_table() {
         "[(2026, 11, 1, 23, 2, 300), (2026, 11, 2, 0, 2, 700), (2026, 11, 2, 1, 2, 1100), (None, None, None, None, 1, None)]"
     );
 }
+
+/// Two records in each of `hours` hours from 2026-11-01T00:00Z, in time order.
+fn two_per_hour(hours: i64) -> String {
+    let mut out = String::from(
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n",
+    );
+    for h in 0..hours {
+        for i in 0..2 {
+            let t = 1_793_491_200 + h * 3600 + i * 60;
+            out += &format!(
+                "2 123456789012 eni-web 198.51.100.{i} 10.0.1.10 40000 8080 6 2 100 {t} {} ACCEPT OK\n",
+                t + 30
+            );
+        }
+    }
+    out
+}
+
+/// `flows.log` of [`two_per_hour`] converted into `tree` by the hour, in a new folder.
+fn hourly_tree(hours: i64) -> (tempfile::TempDir, Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("flows.log");
+    std::fs::write(&text, two_per_hour(hours)).unwrap();
+    let o = convert_tree(&text, &dir.path().join("tree"), "year,month,day,hour", &[]);
+    (dir, o)
+}
+
+#[test]
+fn partition_count_past_1000_is_warned_with_records_per_partition() {
+    // Regression: 50,000 records at distinct hours made 50,000 files without a word.
+    assert_eq!(vpcflow::output::parquet::MANY_PARTITIONS, 1000);
+    // 1001 hours: 2026-11-01T00 to 2026-12-12T16 (1000 hours later).
+    let (dir, o) = hourly_tree(1001);
+    let (text, tree) = (dir.path().join("flows.log"), dir.path().join("tree"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(files(&tree).len(), 1001);
+    let lines: Vec<&str> = err.lines().collect();
+    // Warned during the run, before the reading summary, with the counts so far...
+    let early = lines
+        .iter()
+        .position(|l| {
+            l.starts_with(
+                "vpcflow: warning: --partition-by year,month,day,hour has made more than 1000 \
+                 partitions so far: ",
+            )
+        })
+        .unwrap_or_else(|| panic!("no early warning: {err}"));
+    let summary = lines
+        .iter()
+        .position(|l| l.starts_with("vpcflow: 1 file, 2003 lines"))
+        .unwrap_or_else(|| panic!("no summary: {err}"));
+    assert!(early < summary, "{err}");
+    assert!(
+        lines[early].contains("records per partition on average")
+            && lines[early].ends_with("a coarser --partition-by year,month,day would make fewer"),
+        "{err}"
+    );
+    // ...and at the end with the totals.
+    assert_eq!(
+        lines[summary + 1..],
+        [
+            "vpcflow: warning: --partition-by year,month,day,hour wrote 1001 files in 1001 \
+             partitions (year=2026/month=11/day=01/hour=00 to year=2026/month=12/day=12/hour=16) \
+             for 2002 records, 2.0 records per partition on average; a coarser --partition-by \
+             year,month,day would make fewer"
+        ],
+        "{err}"
+    );
+    // --quiet keeps it quiet.
+    let o = convert_tree(
+        &text,
+        &dir.path().join("quiet"),
+        "year,month,day,hour",
+        &["-q"],
+    );
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+}
+
+#[test]
+fn partition_count_of_1000_or_a_normal_run_is_not_warned() {
+    let (dir, o) = hourly_tree(1000);
+    let (text, tree) = (dir.path().join("flows.log"), dir.path().join("tree"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(files(&tree).len(), 1000);
+    assert!(!err.contains("warning"), "{err}");
+    std::fs::write(&text, logs()).unwrap();
+    let o = convert_tree(&text, &dir.path().join("t2"), "year,month,day,hour", &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
+fn max_partitions_refuses_a_tree_past_it_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("flows.log");
+    // Records of two days and one without a start: 3 daily partitions, 7 records.
+    std::fs::write(&text, logs()).unwrap();
+    let tree = dir.path().join("tree");
+    let o = convert_tree(&text, &tree, "year,month,day", &["--max-partitions", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "vpcflow: error: --partition-by year,month,day: the records make more than 1 \
+         partitions (--max-partitions 1; the first 1 held 2 records); nothing was written. \
+         Year,month,day is the coarsest --partition-by: check the records' start times, or \
+         write one file without --partition-by, or give a larger --max-partitions\n"
+    );
+    assert_eq!(files(&tree), Vec::<String>::new());
+    assert_eq!(
+        std::fs::read_dir(&tree).unwrap().count(),
+        0,
+        "no folder left"
+    );
+    // At the limit, the tree is written.
+    let o = convert_tree(&text, &tree, "year,month,day", &["--max-partitions", "3"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(files(&tree).len(), 3);
+    let o = convert_tree(
+        &text,
+        &dir.path().join("t0"),
+        "year,month,day",
+        &["--max-partitions", "0"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--max-partitions"));
+}

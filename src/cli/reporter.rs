@@ -79,6 +79,24 @@ impl Reporter {
         self.println(&format!("vpcflow: {message}"));
     }
 
+    /// A function that warns as [`Reporter::warn`] does, for code that runs while the
+    /// reporter is lent to the pipeline.
+    pub fn warner(&self) -> impl Fn(&str) + 'static {
+        let quiet = self.quiet;
+        let bar = self.bar.clone();
+        move |msg: &str| {
+            if quiet {
+                return;
+            }
+            let msg = format!("vpcflow: warning: {msg}");
+            let line = printable(&msg, true);
+            match &bar {
+                Some(bar) => bar.suspend(|| eprintln!("{line}")),
+                None => eprintln!("{line}"),
+            }
+        }
+    }
+
     /// Tells the user something on stderr, unless `--quiet`.
     pub fn warn(&self, msg: &str) {
         if !self.quiet {

@@ -483,7 +483,7 @@ impl EniMap {
         v
     }
 
-    /// Every load balancer the map knows an ENI of.
+    /// Every load balancer the map knows an ENI of, sorted, without repeats.
     pub fn known_load_balancers(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self
             .holders
@@ -495,7 +495,7 @@ impl EniMap {
         v
     }
 
-    /// Every service name the map knows.
+    /// Every service name the map knows, sorted, without repeats.
     pub fn known_services(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self
             .holders
