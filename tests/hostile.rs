@@ -791,3 +791,98 @@ fn file_names_with_newlines_or_bytes_not_utf8_are_escaped_and_distinct() {
         [r"a\xfe.log", r"a\xff.log", r"x\u{a}vpcflow: 0 findings.log"]
     );
 }
+
+/// Cuts its file short at the first batch, as a log rotation that truncates a file
+/// being read would.
+struct Truncating {
+    path: std::path::PathBuf,
+    at: u64,
+    records: usize,
+    rejects: Vec<String>,
+    errors: Vec<String>,
+}
+
+impl vpcflow::scan::ScanSink for Truncating {
+    fn batch(
+        &mut self,
+        _: &vpcflow::source::Source,
+        batch: arrow::record_batch::RecordBatch,
+    ) -> Result<(), vpcflow::Error> {
+        if self.records == 0 {
+            OpenOptions::new()
+                .write(true)
+                .open(&self.path)
+                .unwrap()
+                .set_len(self.at)
+                .unwrap();
+        }
+        self.records += batch.num_rows();
+        Ok(())
+    }
+    fn reject(
+        &mut self,
+        _: &vpcflow::source::Source,
+        r: &vpcflow::error::Reject,
+    ) -> Result<(), vpcflow::Error> {
+        self.rejects.push(r.message());
+        Ok(())
+    }
+    fn file_error(
+        &mut self,
+        _: &vpcflow::source::Source,
+        e: vpcflow::error::FileError,
+    ) -> Result<(), vpcflow::Error> {
+        self.errors.push(e.to_string());
+        Ok(())
+    }
+}
+
+/// A file truncated while it was read ended the read quietly, its torn last line taken
+/// for a record; the read now breaks off saying the file changed, and the torn line is
+/// rejected as incomplete.
+#[test]
+fn file_truncated_while_read_says_it_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("rotating.log");
+    let text: String = (0..40_000).map(|i| v2(i) + "\n").collect();
+    fs::write(&p, &text).unwrap();
+    let line = v2(0).len() as u64 + 1;
+    // Cut inside line 10,001, after the first digits of its byte count.
+    let at = 10_000 * line + line - 12;
+    let unit = vpcflow::scan::Unit {
+        source: vpcflow::source::Source::File(p.clone()),
+        source_index: 0,
+        range: None,
+        footer: None,
+        layout: None,
+    };
+    let options = vpcflow::scan::ScanOptions {
+        batch_size: 100,
+        ..Default::default()
+    };
+    let mut sink = Truncating {
+        path: p.clone(),
+        at,
+        records: 0,
+        rejects: Vec::new(),
+        errors: Vec::new(),
+    };
+    let r = vpcflow::scan::scan_unit(&unit, &options, &mut sink).unwrap();
+    assert_eq!(sink.errors.len(), 1, "{:?}", sink.errors);
+    assert!(
+        sink.errors[0].contains(&format!(
+            "the file changed while read: it held {} bytes when opened, and ended after {at}",
+            text.len()
+        )),
+        "{}",
+        sink.errors[0]
+    );
+    assert_eq!(sink.records, 10_000);
+    assert_eq!(sink.rejects.len(), 1);
+    assert!(
+        sink.rejects[0].starts_with("the line is incomplete"),
+        "{:?}",
+        sink.rejects
+    );
+    assert_eq!(r.stats.counts.lines, 10_001);
+}

@@ -78,7 +78,7 @@ impl Source {
     /// read from the file or stdin itself (before decompression).
     pub fn open(&self, raw_bytes: Arc<AtomicU64>) -> io::Result<Opened> {
         let raw: Box<dyn Read + Send> = match self {
-            Source::File(p) => Box::new(File::open(p)?),
+            Source::File(p) => Box::new(Whole::new(File::open(p)?)?),
             Source::Stdin => Box::new(io::stdin()),
         };
         let mut reader = BufReader::with_capacity(
@@ -222,9 +222,53 @@ pub fn open_range(
     let mut f = File::open(path)?;
     f.seek(SeekFrom::Start(start))?;
     Ok(Box::new(Counting {
-        inner: f.take(end - start),
+        inner: Whole {
+            inner: f.take(end - start),
+            expected: end - start,
+            read: 0,
+        },
         count: raw_bytes,
     }))
+}
+
+/// A file read to the length it had when opened: an end reached sooner means the file
+/// was cut (rewritten, rotated) while it was read, which is said as an error rather
+/// than taken as a short file whose torn last line would pass for a record.
+struct Whole<R> {
+    inner: R,
+    expected: u64,
+    read: u64,
+}
+
+impl Whole<File> {
+    fn new(file: File) -> io::Result<Whole<File>> {
+        // Pipes and special files have no length to hold them to.
+        let m = file.metadata()?;
+        let expected = if m.is_file() { m.len() } else { 0 };
+        Ok(Whole {
+            inner: file,
+            expected,
+            read: 0,
+        })
+    }
+}
+
+impl<R: Read> Read for Whole<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if n == 0 && !buf.is_empty() && self.read < self.expected {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file changed while read: it held {} bytes when opened, and ended \
+                     after {}",
+                    self.expected, self.read
+                ),
+            ));
+        }
+        Ok(n)
+    }
 }
 
 /// Counts bytes as they are read.
