@@ -53,6 +53,66 @@ proptest! {
     fn policy_loader_never_panics(data in policy_text()) {
         fuzz_checks::check_policy(&data);
     }
+
+    #[test]
+    fn parquet_reader_never_panics(data in parquet_bytes()) {
+        fuzz_checks::check_parquet(&data);
+    }
+}
+
+/// A Parquet file of flow logs (three row groups, dictionary pages, a page index), with
+/// up to four bytes changed, most often in its footer.
+fn parquet_bytes() -> impl Strategy<Value = Vec<u8>> {
+    static BASE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let base = BASE.get_or_init(|| {
+        use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+        use std::sync::Arc;
+        let n = 9;
+        let text = |v: Vec<&str>| Arc::new(StringArray::from(v)) as ArrayRef;
+        let long = |v: i64| Arc::new(Int64Array::from(vec![v; n])) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([
+            (
+                "version",
+                Arc::new(Int32Array::from(vec![2; n])) as ArrayRef,
+            ),
+            (
+                "interface_id",
+                text(["eni-1", "eni-2", "eni-3"].repeat(3)),
+            ),
+            (
+                "srcaddr",
+                text(["10.0.0.9", "2001:db8::1", "-"].repeat(3)),
+            ),
+            ("dstaddr", text(vec!["10.0.0.1"; n])),
+            (
+                "dstport",
+                Arc::new(Int32Array::from(vec![443; n])) as ArrayRef,
+            ),
+            ("bytes", long(100)),
+            ("start", long(1_790_000_000)),
+            ("action", text(["ACCEPT", "REJECT", "ACCEPT"].repeat(3))),
+        ])
+        .unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(3))
+            .build();
+        let mut out = Vec::new();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        out
+    });
+    let len = base.len();
+    let footer = u32::from_le_bytes(base[len - 8..len - 4].try_into().unwrap()) as usize;
+    let at = prop_oneof![3 => (len - 8 - footer)..(len - 8), 1 => 0..len];
+    proptest::collection::vec((at, any::<u8>()), 0..4).prop_map(move |changes| {
+        let mut b = base.clone();
+        for (i, v) in changes {
+            b[i] = v;
+        }
+        b
+    })
 }
 
 /// Map files: the three kinds with pieces cut, swapped and replaced.
