@@ -22,6 +22,16 @@
 //! Files are read in parallel by rows: [`row_units`] splits a file into units of whole
 //! small row groups or of parts of large ones, and [`scan_parquet`] reads one unit,
 //! projected to the columns the job needs.
+//!
+//! A hostile or damaged file gets what a hostile text file gets, and never a silent
+//! null: the footer is checked before the parquet crate trusts it (row counts against
+//! the columns' value counts, sizes and offsets inside the file, no column chunk larger
+//! than rows under `--max-line-bytes` could be), and what the crate still panics on is
+//! caught at the unit as a damaged file. Text is read in place, a dictionary's values
+//! once however many rows repeat them; a value that is not UTF-8 rejects its row, and a
+//! row whose values add up to more than `--max-line-bytes` is rejected as a long line.
+//! A column of a type that cannot hold a field (a struct, a list, a map) makes the file
+//! unreadable, naming the column.
 
 use std::cell::{Cell, RefCell};
 use std::fs::File;
