@@ -461,8 +461,10 @@ pub fn scan_parquet(
             return Ok(None);
         }
     };
+    // The file's bytes count once, with its first unit; what the check for Parquet
+    // read of a whole file is part of them.
     if rows.as_ref().is_none_or(|r| r.first == 0) {
-        raw.fetch_add(
+        raw.store(
             std::fs::metadata(path).map_or(0, |m| m.len()),
             Ordering::Relaxed,
         );

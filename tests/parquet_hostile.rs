@@ -600,3 +600,21 @@ fn one_row_row_groups_are_coalesced_into_full_batches() {
         assert_eq!(sink.0, expected);
     }
 }
+
+/// The summary counted a Parquet file read whole twice: the bytes its first block
+/// held when it was recognised as Parquet, and the whole file again.
+#[test]
+fn parquet_file_bytes_are_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("small.parquet");
+    // One row: one unit, the whole file, in every build.
+    write(&p, v2_columns(1));
+    let size = fs::metadata(&p).unwrap().len();
+    assert!((1000..100_000).contains(&size));
+    let o = vpcflow(&["cat", s(&p)]);
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!("{:.1} kB read", size as f64 / 1e3)),
+        "{size}: {e}"
+    );
+}
