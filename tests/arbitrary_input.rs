@@ -75,14 +75,8 @@ fn parquet_bytes() -> impl Strategy<Value = Vec<u8>> {
                 "version",
                 Arc::new(Int32Array::from(vec![2; n])) as ArrayRef,
             ),
-            (
-                "interface_id",
-                text(["eni-1", "eni-2", "eni-3"].repeat(3)),
-            ),
-            (
-                "srcaddr",
-                text(["10.0.0.9", "2001:db8::1", "-"].repeat(3)),
-            ),
+            ("interface_id", text(["eni-1", "eni-2", "eni-3"].repeat(3))),
+            ("srcaddr", text(["10.0.0.9", "2001:db8::1", "-"].repeat(3))),
             ("dstaddr", text(vec!["10.0.0.1"; n])),
             (
                 "dstport",
