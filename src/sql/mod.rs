@@ -40,21 +40,36 @@ use crate::policy::{Peers, Policy, Rule};
 pub mod ddl;
 mod dialect;
 
-pub use dialect::{Dialect, Type};
+pub use dialect::{char_words, control_char, Dialect, NameError, Quoting, TableName, Type};
 
 /// The names of the two tables.
 #[derive(Clone, Debug)]
 pub struct Tables {
-    pub flows: String,
-    pub map: String,
+    pub flows: TableName,
+    pub map: TableName,
+}
+
+impl Tables {
+    /// Parses both names (`--flows` and `--map`); the error names the option.
+    pub fn parse(flows: &str, map: &str) -> Result<Tables, String> {
+        let name =
+            |flag: &str, text: &str| TableName::parse(text).map_err(|e| format!("--{flag}: {e}"));
+        Ok(Tables {
+            flows: name("flows", flows)?,
+            map: name("map", map)?,
+        })
+    }
+
+    /// Both names quoted for a language.
+    pub fn quoted(&self, q: Quoting) -> Result<(String, String), String> {
+        let quote = |flag: &str, t: &TableName| t.quoted(q).map_err(|e| format!("--{flag}: {e}"));
+        Ok((quote("flows", &self.flows)?, quote("map", &self.map)?))
+    }
 }
 
 impl Default for Tables {
     fn default() -> Tables {
-        Tables {
-            flows: "flows".to_string(),
-            map: "eni_map".to_string(),
-        }
+        Tables::parse("flows", "eni_map").expect("plain names")
     }
 }
 
@@ -115,11 +130,14 @@ impl Compile<'_> {
                 ));
             }
         }
+        let (flows, map) = self.tables.quoted(self.dialect.quoting())?;
         let mut q = Query {
             c: self,
             d: self.dialect,
             rules: rules(self.policy),
             sgs: Vec::new(),
+            flows,
+            map,
         };
         q.collect_sgs();
         Ok(q.build())
@@ -150,6 +168,9 @@ struct Query<'a> {
     /// The security groups the reasons name, in order of first mention: column `o{i}`
     /// of the `sg_owner` row says what uses each.
     sgs: Vec<String>,
+    /// The tables' names, quoted.
+    flows: String,
+    map: String,
 }
 
 fn ints(v: &[u16]) -> String {
@@ -226,15 +247,15 @@ impl Query<'_> {
         let (lo, hi) = c.bounds();
         let family = if c.is_v4() { "" } else { "NOT " };
         format!(
-            "({family}{} AND {k} BETWEEN '{}' AND '{}')",
+            "({family}{} AND {k} BETWEEN {} AND {})",
             self.is_v4(k),
-            hex_key(&lo),
-            hex_key(&hi)
+            self.lit(&hex_key(&lo)),
+            self.lit(&hex_key(&hi))
         )
     }
 
     fn is_v4(&self, k: &str) -> String {
-        format!("substr({k}, 1, 24) = '{V4_PREFIX}'")
+        format!("substr({k}, 1, 24) = {}", self.lit(V4_PREFIX))
     }
 
     fn in_vpc(&self, k: &str) -> String {
@@ -287,7 +308,8 @@ impl Query<'_> {
         let _ = writeln!(
             w,
             "-- Flow logs: {}; ENI map: {} (vpcflow map --format parquet).",
-            self.c.tables.flows, self.c.tables.map
+            d.quoting().comment(&self.flows),
+            d.quoting().comment(&self.map)
         );
         w.push_str("WITH\n");
         self.records(&mut w);
@@ -339,8 +361,8 @@ impl Query<'_> {
             path = col("traffic_path", Type::Int),
             src_aws = col("pkt_src_aws_service", Type::Text),
             dst_aws = col("pkt_dst_aws_service", Type::Text),
-            flows = self.c.tables.flows,
-            map = self.c.tables.map,
+            flows = self.flows,
+            map = self.map,
         );
     }
 
@@ -388,10 +410,11 @@ impl Query<'_> {
                 .map(|i| format!("lpad(split_part({c}_v6, ':', {i}), 4, '0')"))
                 .collect();
             format!(
-                "CASE WHEN {c}_x IS NULL THEN NULL WHEN {c}_v6 IS NULL THEN concat('{V4_PREFIX}', {}) \
+                "CASE WHEN {c}_x IS NULL THEN NULL WHEN {c}_v6 IS NULL THEN concat({v4p}, {}) \
                  ELSE concat({}) END AS {c}_k",
                 v4.join(", "),
-                v6.join(", ")
+                v6.join(", "),
+                v4p = self.lit(V4_PREFIX),
             )
         });
         format!(
@@ -579,7 +602,12 @@ impl Query<'_> {
                     .intervals()
                     .iter()
                     .map(|(lo, hi, s)| {
-                        format!("('{}', '{}', {})", hex_key(lo), hex_key(hi), self.lit(s))
+                        format!(
+                            "({}, {}, {})",
+                            self.lit(&hex_key(lo)),
+                            self.lit(&hex_key(hi)),
+                            self.lit(s)
+                        )
                     })
                     .collect();
                 (
@@ -795,7 +823,7 @@ impl Query<'_> {
                 .unwrap_or(0)
                 .to_string()
         });
-        let action = by_kind(&|k| format!("'{}'", k.action));
+        let action = by_kind(&|k| self.lit(k.action));
         let values: Vec<String> = kinds.iter().map(|(i, _)| format!("({i})")).collect();
         let _ = writeln!(
             w,
@@ -865,7 +893,7 @@ impl Query<'_> {
         for n in (2..=8).rev() {
             let pat = format!(":{}", "0:".repeat(n));
             let len = pat.len();
-            let at = d.position("s", &format!("'{pat}'"));
+            let at = d.position("s", &self.lit(&pat));
             let _ = write!(
                 compress,
                 "\n      WHEN {at} > 0 THEN concat(substr(s, 2, GREATEST({at} - 2, 0)), '::', \
