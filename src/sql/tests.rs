@@ -168,3 +168,35 @@ fn every_literal_of_the_query_goes_through_the_dialects_quoting() {
     assert!(q.contains("'it\\'s'"));
     assert!(q.contains("FROM `we``ird`"));
 }
+
+#[test]
+fn the_status_row_says_privatelink_could_not_judge_in_the_audits_words() {
+    // The query takes the audit's sentence after its count: the count and "record(s)"
+    // come first, whatever the count.
+    for n in [1, 2, 7] {
+        let words = crate::policy::audit::aws_unknown_words(n);
+        let rest = crate::policy::audit::aws_unknown_words(2)
+            .strip_prefix("2 records")
+            .unwrap()
+            .to_string();
+        let plural = if n == 1 { "" } else { "s" };
+        assert_eq!(words, format!("{n} record{plural}{rest}"));
+    }
+    let p = policy("[[service]]\nname = \"web\"\nprivate_aws_access = true\n");
+    let q = Compile {
+        policy: &p,
+        checks: Checks::ALL,
+        aws_ranges: None,
+        dialect: Dialect::Duckdb,
+        tables: Tables::default(),
+        columns: None,
+    }
+    .query()
+    .unwrap();
+    assert!(
+        q.contains("'privatelink-bypass could not be judged: '"),
+        "{q}"
+    );
+    assert!(q.contains("'_status'"));
+    assert!(q.contains("'judged'"));
+}
