@@ -237,3 +237,49 @@ fn sql_athena_ddl_projected_years_2015_to_2099_whatever_the_data() {
         assert!(stderr(&o).contains("--years"), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn sql_could_not_check_the_policy_against_the_map() {
+    // A policy naming a service and a security group the map has never seen: audit
+    // refuses it; with --map-file, sql refuses it in the same words.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(
+        &policy,
+        "[[service]]\nname = \"api\"\ningress_from_services = [\"no-such-service\"]\n",
+    )
+    .unwrap();
+    let policy = policy.display().to_string();
+    let map = root("testdata/demo/eni-map.csv");
+    let audit = vpcflow(&[
+        "audit",
+        &root("testdata/demo/logs"),
+        "--map",
+        &map,
+        "--policy",
+        &policy,
+        "-q",
+    ]);
+    assert_eq!(audit.status.code(), Some(2));
+    let refused = stderr(&audit);
+    assert!(refused.contains("no-such-service"), "{refused}");
+    let sql = |more: &[&str]| {
+        let mut args = vec!["sql", "--dialect", "duckdb", "--policy", &policy];
+        args.extend(["--map-file", &map]);
+        args.extend(more);
+        vpcflow(&args)
+    };
+    let o = sql(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o), refused);
+    assert!(stdout(&o).is_empty());
+    // --map still names the table; a map that knows the service lets the query out.
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "[[service]]\nname = \"api\"\ningress_from_services = [\"web\"]\n",
+    )
+    .unwrap();
+    let o = sql(&["--map", "m"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("FROM \"m\""));
+}

@@ -9,6 +9,7 @@ use vpcflow::net::Cidr;
 use vpcflow::sql::{self, ddl::Ddl, Compile, Dialect, Tables};
 use vpcflow::Error;
 
+use super::args::MapOpts;
 use super::audit::RuleOpts;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -50,6 +51,12 @@ pub struct SqlArgs {
     /// The ENI map table (vpcflow map --format parquet), named as --flows.
     #[arg(long, value_name = "TABLE", default_value = "eni_map")]
     map: String,
+
+    /// The ENI map itself (any source vpcflow audit --map reads; repeatable): the policy
+    /// is checked against it as vpcflow audit does (services and security groups the
+    /// map has never seen are refused). The query still reads the table --map names.
+    #[arg(long = "map-file", value_name = "FILE")]
+    map_files: Vec<String>,
 
     /// The VPC's CIDR blocks (repeatable), as for audit. Default: the policy's
     /// vpc_cidrs, else the private ranges.
@@ -104,6 +111,16 @@ pub fn sql(args: SqlArgs) -> Result<ExitCode, Error> {
             .map_err(|e| Error::Usage(format!("--vpc-cidr: {e}")))?;
         let policy = args.rules.policy(&cidrs)?;
         let checks = args.rules.checks(&policy)?;
+        if !args.map_files.is_empty() {
+            let map = MapOpts {
+                maps: args.map_files.clone(),
+                vpc_cidrs: Vec::new(),
+            }
+            .load_as("--map-file", false)?;
+            policy
+                .check_against(args.rules.policy_name(), &map)
+                .map_err(|e| Error::Usage(format!("--policy: {e}")))?;
+        }
         let ranges = args.rules.ranges()?;
         let columns = match &args.fields {
             Some(f) => Some(sql::columns_of_fields(f).map_err(Error::Usage)?),
