@@ -515,8 +515,8 @@ impl Query<'_> {
              WHEN sk IS NOT NULL AND dk IS NOT NULL AND {dv} AND NOT {sv} THEN dk END AS own\n  \
              FROM o1 WHERE NOT src_m AND NOT dst_m\n),\n\
              learned AS (\n  SELECT eni, {owns} AS owns FROM lr GROUP BY eni HAVING COUNT(DISTINCT own) <= 8\n),\n\
-             au AS (\n  SELECT o1.*, {rule} AS rule_id FROM o1\n  \
-             WHERE o1.eni_kind = 'task'\n),\n\
+             -- Every record goes on (the status row counts them); those of task ENIs have their rule.\n\
+             au AS (\n  SELECT o1.*, CASE WHEN o1.eni_kind = 'task' THEN {rule} END AS rule_id FROM o1\n),\n\
              o2 AS (\n  SELECT au.*, CASE\n    \
              WHEN sk IS NULL OR dk IS NULL THEN NULL\n    \
              WHEN src_m <> dst_m THEN src_m\n    \
@@ -598,7 +598,7 @@ impl Query<'_> {
              o3 AS (\n  SELECT o2.*, NOT outbound AS inbound,\n    \
              CASE WHEN outbound THEN pdk ELSE psk END AS pk,\n    \
              CASE WHEN outbound THEN sp ELSE dp END AS own_port, CASE WHEN outbound THEN dp ELSE sp END AS peer_port\n  \
-             FROM o2 WHERE outbound IS NOT NULL AND rule_id IS NOT NULL\n),\n\
+             FROM o2 WHERE outbound IS NOT NULL AND rule_id IS NOT NULL AND eni_kind = 'task'\n),\n\
              o4 AS (\n  SELECT o3.*, h.eni_id AS p_eni, h.task_arn AS p_task, h.service AS p_service, h.cluster AS p_cluster,\n    \
              COALESCE(h.sgs, '') AS p_sgs, h.lb AS p_lb,\n    \
              CASE WHEN h.ak IS NOT NULL THEN h.kind WHEN {pv} THEN 'vpc' ELSE 'internet' END AS p_kind\n  \
@@ -1120,7 +1120,7 @@ impl Query<'_> {
         let iface = self.column("interface_id", Type::Text);
         // The task of a record: its ARN, else (no map source names it) its ENI.
         let audited = "CASE WHEN rule_id IS NULL THEN 0 WHEN outbound IS NOT NULL OR sk IS NULL OR dk IS NULL THEN 2 ELSE 1 END";
-        let services = d.agg_sorted_text("CASE WHEN rule_id IS NULL THEN service END");
+        let services = d.agg_sorted_text("CASE WHEN on_task THEN nr_service END");
         // Records privatelink-bypass could not judge: an internet peer whose address
         // nothing says is AWS's or not (no field in the record's layout, no ranges).
         let absent = |column: &str, value: &str| match &self.c.columns {
@@ -1176,24 +1176,29 @@ impl Query<'_> {
             ),
         ];
         format!(
-            "-- 8. Whether the audit could judge (the conditions of vpcflow audit's exit 2).\n\
+            "-- 8. Whether the audit could judge (the conditions of vpcflow audit's exit 2), over\n\
+             -- the records once, per task: the records of task ENIs are grouped by their task.\n\
              sr AS (SELECT COUNT(*) AS records, COUNT({iface}) AS with_eni FROM {flows}),\n\
-             so AS (SELECT COALESCE(SUM(CASE WHEN eni_kind IS NULL THEN 1 ELSE 0 END), 0) AS own_unknown, \
-             COALESCE(SUM(CASE WHEN ecs_task IS NOT NULL THEN 1 ELSE 0 END), 0) AS ecs FROM o1),\n\
              sm AS (SELECT COUNT(*) AS map_rows FROM m0),\n\
-             sa AS (SELECT COUNT(*) AS on_tasks, \
-             COALESCE(SUM(CASE WHEN rule_id IS NULL AND service IS NULL AND task_arn IS NULL THEN 1 ELSE 0 END), 0) AS unnamed_unjudged, \
-             {services} AS no_rule_services FROM o2),\n\
-             ta AS (SELECT task_arn IS NOT NULL AS named, MAX({audited}) AS a FROM o2 \
-             GROUP BY CASE WHEN task_arn IS NOT NULL THEN task_arn ELSE eni END, task_arn IS NOT NULL),\n\
-             tc AS (SELECT COALESCE(SUM(CASE WHEN a = 2 THEN 1 ELSE 0 END), 0) AS tasks_audited, \
-             COALESCE(SUM(CASE WHEN a = 1 THEN 1 ELSE 0 END), 0) AS undirected, \
-             COALESCE(SUM(CASE WHEN a = 0 THEN 1 ELSE 0 END), 0) AS no_rule, \
-             COALESCE(SUM(CASE WHEN a = 0 AND NOT named THEN 1 ELSE 0 END), 0) AS no_rule_unnamed FROM ta),\n\
+             ta AS (SELECT COALESCE(eni_kind = 'task', FALSE) AS on_task, task_arn IS NOT NULL AS named, COUNT(*) AS n,\n    \
+             SUM(CASE WHEN eni_kind IS NULL THEN 1 ELSE 0 END) AS own_unknown, \
+             SUM(CASE WHEN ecs_task IS NOT NULL THEN 1 ELSE 0 END) AS ecs,\n    \
+             SUM(CASE WHEN eni_kind = 'task' AND rule_id IS NULL AND service IS NULL AND task_arn IS NULL THEN 1 ELSE 0 END) AS uu,\n    \
+             MAX({audited}) AS a, MAX(CASE WHEN rule_id IS NULL THEN service END) AS nr_service\n  \
+             FROM o2 GROUP BY COALESCE(eni_kind = 'task', FALSE), CASE WHEN eni_kind = 'task' THEN COALESCE(task_arn, eni) END, \
+             task_arn IS NOT NULL),\n\
+             tc AS (SELECT COALESCE(SUM(CASE WHEN on_task THEN n ELSE 0 END), 0) AS on_tasks, \
+             COALESCE(SUM(own_unknown), 0) AS own_unknown, COALESCE(SUM(ecs), 0) AS ecs, \
+             COALESCE(SUM(uu), 0) AS unnamed_unjudged,\n    \
+             {services} AS no_rule_services,\n    \
+             COALESCE(SUM(CASE WHEN on_task AND a = 2 THEN 1 ELSE 0 END), 0) AS tasks_audited, \
+             COALESCE(SUM(CASE WHEN on_task AND a = 1 THEN 1 ELSE 0 END), 0) AS undirected,\n    \
+             COALESCE(SUM(CASE WHEN on_task AND a = 0 THEN 1 ELSE 0 END), 0) AS no_rule, \
+             COALESCE(SUM(CASE WHEN on_task AND a = 0 AND NOT named THEN 1 ELSE 0 END), 0) AS no_rule_unnamed FROM ta),\n\
              sw AS ({aws_unknown}),\n\
-             sn AS (SELECT sr.*, so.*, sm.*, sa.*, tc.*, sw.*, \
+             sn AS (SELECT sr.*, sm.*, tc.*, sw.*, \
              CASE WHEN no_rule_services IS NULL THEN no_rule - no_rule_unnamed ELSE no_rule END AS no_rule_named \
-             FROM sr CROSS JOIN so CROSS JOIN sm CROSS JOIN sa CROSS JOIN tc CROSS JOIN sw),\n\
+             FROM sr CROSS JOIN sm CROSS JOIN tc CROSS JOIN sw),\n\
              st AS (SELECT CASE WHEN tasks_audited > 0 THEN NULL ELSE concat({lead}, \
              COALESCE(NULLIF(concat_ws('; ',\n    {why}), ''), 'no record of a task ENI had a rule that could judge it')) END AS why, \
              aws_unknown FROM sn),",
