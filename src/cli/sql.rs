@@ -82,7 +82,7 @@ pub struct SqlArgs {
     flows_location: Option<String>,
 
     /// With --ddl: where the ENI map lies: a .parquet file alone in its folder (Spark and
-    /// Athena read the folder).
+    /// Athena read the folder). It cannot hold what --flows-location cannot.
     #[arg(long, value_name = "PATH")]
     map_location: Option<String>,
 
@@ -171,7 +171,7 @@ fn ddl(args: &SqlArgs, dialect: Dialect, tables: &Tables) -> Result<String, Erro
         }
         None => sql::all_columns(),
     };
-    let projected = dialect == Dialect::Trino && args.partition_by.first().is_some();
+    let projected = dialect == Dialect::Trino && !args.partition_by.is_empty();
     let years = match &args.years {
         Some(y) => years(y)?,
         None => {
