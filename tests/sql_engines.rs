@@ -50,40 +50,91 @@ struct Scenario {
     maps: Vec<PathBuf>,
     policy: PathBuf,
     layout: Layout,
+    /// Rule options given to both `vpcflow audit` and `vpcflow sql`.
+    args: Vec<String>,
     /// `vpcflow audit --format json`, as lines.
     native: Vec<String>,
+    /// Why `vpcflow audit` could not judge (its error, exit 2); `None` when it did
+    /// (exit 0 or 1).
+    unjudged: Option<String>,
+}
+
+/// The rule options of most scenarios: AWS's ranges for privatelink-bypass.
+fn with_ranges() -> Vec<String> {
+    vec!["--aws-ip-ranges".into(), root(RANGES).display().to_string()]
+}
+
+impl Scenario {
+    fn new(name: &str, logs: &Path, maps: Vec<PathBuf>, policy: &Path, layout: Layout) -> Self {
+        Scenario::with_args(name, logs, maps, policy, layout, with_ranges())
+    }
+
+    fn with_args(
+        name: &str,
+        logs: &Path,
+        maps: Vec<PathBuf>,
+        policy: &Path,
+        layout: Layout,
+        args: Vec<String>,
+    ) -> Self {
+        let (native, unjudged) = native(logs, &maps, policy, &args);
+        Scenario {
+            name: name.to_string(),
+            logs: logs.to_path_buf(),
+            maps,
+            policy: policy.to_path_buf(),
+            layout,
+            args,
+            native,
+            unjudged,
+        }
+    }
 }
 
 const RANGES: &str = "testdata/aws-ip-ranges.json";
 
-fn native(logs: &Path, maps: &[PathBuf], policy: &Path) -> Vec<String> {
+/// The findings of `vpcflow audit --format json`, as lines, and why it could not judge
+/// (exit 2), if it could not.
+fn native(
+    logs: &Path,
+    maps: &[PathBuf],
+    policy: &Path,
+    rules: &[String],
+) -> (Vec<String>, Option<String>) {
     let mut args = vec![
         "audit".to_string(),
         logs.display().to_string(),
         "--policy".into(),
         policy.display().to_string(),
-        "--aws-ip-ranges".into(),
-        root(RANGES).display().to_string(),
         "--format".into(),
         "json".into(),
         "-q".into(),
     ];
+    args.extend(rules.iter().cloned());
     for m in maps {
         args.push("--map".into());
         args.push(m.display().to_string());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = run(&args);
-    assert!(
-        matches!(o.status.code(), Some(0 | 1)),
-        "audit: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout)
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let unjudged = match o.status.code() {
+        Some(0 | 1) => None,
+        Some(2) => Some(
+            stderr
+                .trim_end()
+                .strip_prefix("vpcflow: error: ")
+                .unwrap_or_else(|| panic!("audit: {stderr}"))
+                .to_string(),
+        ),
+        _ => panic!("audit: {stderr}"),
+    };
+    let lines = String::from_utf8(o.stdout)
         .unwrap()
         .lines()
         .map(String::from)
-        .collect()
+        .collect();
+    (lines, unjudged)
 }
 
 /// Generated scenarios (scripts/gen-flowlogs --rule-cases), with either kind of map.
@@ -146,16 +197,13 @@ fn generated(dir: &Path, only: Option<&str>) -> Option<Vec<Scenario>> {
             ("csv", vec![d.join("map.csv")]),
             ("json", vec![d.join("tasks.json"), d.join("enis.json")]),
         ] {
-            let logs = d.join("logs");
-            let policy = d.join("policy.toml");
-            out.push(Scenario {
-                name: format!("gen-v{version}-{seed}-{kind}"),
-                native: native(&logs, &maps, &policy),
-                logs,
+            out.push(Scenario::new(
+                &format!("gen-v{version}-{seed}-{kind}"),
+                &d.join("logs"),
                 maps,
-                policy,
+                &d.join("policy.toml"),
                 layout,
-            });
+            ));
         }
     }
     Some(out)
@@ -175,13 +223,8 @@ fn demo() -> Vec<Scenario> {
         ),
     ]
     .into_iter()
-    .map(|(name, maps, layout)| Scenario {
-        name: name.to_string(),
-        native: native(&d.join("logs"), &maps, &d.join("policy.toml")),
-        logs: d.join("logs"),
-        maps,
-        policy: d.join("policy.toml"),
-        layout,
+    .map(|(name, maps, layout)| {
+        Scenario::new(name, &d.join("logs"), maps, &d.join("policy.toml"), layout)
     })
     .collect()
 }
@@ -232,19 +275,9 @@ fn prepare(s: &Scenario, case: &Path, engines: &[&str]) {
         let ddl = ok(run(&args), "sql --ddl");
         std::fs::write(dir.join("ddl.sql"), ddl.stdout).unwrap();
         let policy = s.policy.to_str().unwrap();
-        let ranges = root(RANGES);
-        let q = ok(
-            run(&[
-                "sql",
-                "--dialect",
-                e,
-                "--policy",
-                policy,
-                "--aws-ip-ranges",
-                ranges.to_str().unwrap(),
-            ]),
-            "sql",
-        );
+        let mut args = vec!["sql", "--dialect", e, "--policy", policy];
+        args.extend(s.args.iter().map(String::as_str));
+        let q = ok(run(&args), "sql");
         std::fs::write(dir.join("query.sql"), q.stdout).unwrap();
     }
 }
@@ -385,14 +418,7 @@ fn sql_of_defaults_alone_load_balancer_rules_and_unnamed_task_enis_agree() {
         ),
     ]
     .into_iter()
-    .map(|(name, maps, policy)| Scenario {
-        name: name.to_string(),
-        native: native(&logs, &maps, &policy),
-        logs: logs.clone(),
-        maps,
-        policy,
-        layout: Layout::Days,
-    })
+    .map(|(name, maps, policy)| Scenario::new(name, &logs, maps, &policy, Layout::Days))
     .collect();
     // The rule by load balancer admits the replaced ALB ENI too: nothing of web's
     // findings comes from an ALB; the unnamed task ENIs make findings without a task.
@@ -407,6 +433,8 @@ fn sql_of_defaults_alone_load_balancer_rules_and_unnamed_task_enis_agree() {
         .all(|f| f.contains("\"task_arn\":null")));
     agree(&scenarios, dir.path(), &["duckdb"]);
 }
+
+static SPARK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Prepares the scenarios' cases under `dir`, runs each engine on them, and requires the
 /// native findings from every one.
@@ -455,6 +483,8 @@ fn agree(scenarios: &[Scenario], dir: &Path, engines: &[&str]) {
         std::fs::write(dir.join("query.sql"), q.stdout).unwrap();
     }
     for e in engines {
+        // One Spark session at a time: two beside each other run out of memory.
+        let _one = (*e == "spark").then(|| SPARK.lock().unwrap_or_else(|p| p.into_inner()));
         let mut cmd = Command::new("python3");
         cmd.arg(root("scripts/run-sql")).args(["--engine", e]);
         cmd.args(cases.iter().map(|c| c.join(e)));
@@ -471,7 +501,7 @@ fn agree(scenarios: &[Scenario], dir: &Path, engines: &[&str]) {
         );
         for (s, case) in scenarios.iter().zip(&cases) {
             let got = std::fs::read_to_string(case.join(e).join("findings.jsonl")).unwrap();
-            let got: Vec<&str> = got.lines().collect();
+            let got = judged_as_natively(&got, s, &format!("{e} on {}", s.name));
             assert_eq!(
                 got, s.native,
                 "{e} on {} ({:?}) differs from vpcflow audit",
@@ -480,7 +510,8 @@ fn agree(scenarios: &[Scenario], dir: &Path, engines: &[&str]) {
             let fields = case.join("duckdb-fields");
             if *e == "duckdb" && fields.exists() {
                 let got = std::fs::read_to_string(fields.join("findings.jsonl")).unwrap();
-                let got: Vec<&str> = got.lines().collect();
+                let got =
+                    judged_as_natively(&got, s, &format!("duckdb on {} with --fields", s.name));
                 assert_eq!(got, s.native, "duckdb on {} with --fields", s.name);
             }
             let secs = std::fs::read_to_string(case.join(e).join("seconds")).unwrap();
@@ -493,4 +524,206 @@ fn agree(scenarios: &[Scenario], dir: &Path, engines: &[&str]) {
             );
         }
     }
+}
+
+/// The findings of a query's rows, after checking its last row, the status row: `judged`
+/// where the audit judged, else `not judged: ` and the audit's reason (without the
+/// remedies that name vpcflow's own sources, which the query cannot know).
+fn judged_as_natively<'a>(rows: &'a str, s: &Scenario, what: &str) -> Vec<&'a str> {
+    let mut rows: Vec<&str> = rows.lines().collect();
+    let last = rows
+        .pop()
+        .unwrap_or_else(|| panic!("{what}: no status row"));
+    let status: serde_json::Map<String, serde_json::Value> = serde_json::from_str(last).unwrap();
+    assert_eq!(status["rule"], "_status", "{what}: {last}");
+    for (column, value) in &status {
+        if column != "rule" && column != "reason" {
+            assert!(
+                value.is_null(),
+                "{what}: {column} of the status row: {value}"
+            );
+        }
+    }
+    let want = match &s.unjudged {
+        None => "judged".to_string(),
+        Some(why) => format!("not judged: {}", without_remedies(why)),
+    };
+    assert_eq!(status["reason"], want.as_str(), "{what}");
+    assert!(!rows.iter().any(|r| r.contains("\"_status\"")), "{what}");
+    rows
+}
+
+/// The audit's reason without the remedy it names for ENIs no map source names.
+fn without_remedies(why: &str) -> String {
+    let (fix, end) = (
+        ": ENIs deleted before the map was made",
+        "lists them by bytes",
+    );
+    let mut out = why.to_string();
+    while let Some(at) = out.find(fix) {
+        let to = out[at..]
+            .find(end)
+            .map_or(out.len(), |e| at + e + end.len());
+        out.replace_range(at..to, "");
+    }
+    out
+}
+
+#[test]
+fn sql_could_not_say_it_could_not_judge() {
+    // v2 logs (no pkt-*-aws-service fields) audited for privatelink-bypass without AWS's
+    // ranges, and the same logs with a map that covers none of their ENIs: the audit
+    // exits 2, and the query returned no rows, read as a clean result. Its status row
+    // now says why it could not judge.
+    if !engine_available("duckdb") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(scenarios) = generated(dir.path(), Some("21")) else {
+        return;
+    };
+    let gen = &scenarios[0];
+    // The generator's map with every ENI renamed: it knows the services, and no ENI of
+    // the logs.
+    let elsewhere = dir.path().join("elsewhere.csv");
+    let renamed: Vec<String> = std::fs::read_to_string(&gen.maps[0])
+        .unwrap()
+        .lines()
+        .map(|l| match l.strip_prefix("eni-") {
+            Some(rest) => {
+                let first = u32::from_str_radix(&rest[..1], 16).unwrap();
+                format!("eni-{:x}{}", 15 - first, &rest[1..])
+            }
+            None => l.to_string(),
+        })
+        .collect();
+    assert_ne!(
+        renamed[1],
+        std::fs::read_to_string(&gen.maps[0])
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+    );
+    std::fs::write(&elsewhere, renamed.join("\n") + "\n").unwrap();
+    let cases = [
+        Scenario::with_args(
+            "v2-privatelink-without-ranges",
+            &gen.logs,
+            gen.maps.clone(),
+            &gen.policy,
+            Layout::Days,
+            vec!["--rule".into(), "privatelink-bypass".into()],
+        ),
+        Scenario::new(
+            "map-of-no-eni",
+            &gen.logs,
+            vec![elsewhere],
+            &gen.policy,
+            Layout::File,
+        ),
+    ];
+    let why = |i: usize| cases[i].unjudged.clone().unwrap_or_default();
+    assert!(
+        why(0).starts_with("privatelink-bypass could not be judged: "),
+        "{}",
+        why(0)
+    );
+    assert!(
+        why(1).starts_with(
+            "no task could be audited: no record was logged on a task ENI that the map or the ECS fields know ("
+        ),
+        "{}",
+        why(1)
+    );
+    agree(&cases, dir.path(), &["duckdb"]);
+}
+
+#[test]
+fn sql_table_name_injection_created_a_table_on_duckdb() {
+    if !engine_available("duckdb") {
+        return;
+    }
+    let injected =
+        "flows LIMIT 0) SELECT 'pwned' AS x; CREATE TABLE evil AS SELECT 42 AS y; WITH q AS (SELECT 1";
+    let quoted = format!("\"{}\"", injected.replace('"', "\"\""));
+    for name in [injected, quoted.as_str()] {
+        let o = run(&[
+            "sql",
+            "--dialect",
+            "duckdb",
+            "--allow-cidr",
+            "vpc",
+            "--flows",
+            name,
+        ]);
+        if !o.status.success() {
+            continue;
+        }
+        // The query runs over tables of that name (none there): whatever it does, it
+        // creates nothing.
+        let o = Command::new("python3")
+            .args([
+                "-c",
+                "import duckdb, sys\n\
+                 con = duckdb.connect()\n\
+                 try:\n    con.execute(sys.stdin.read())\n\
+                 except duckdb.Error as e:\n    print('error:', e, file=sys.stderr)\n\
+                 print(con.execute(\"SELECT count(*) FROM information_schema.tables WHERE table_name = 'evil'\").fetchone()[0])",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(&o.stdout)?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "0",
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn sql_spark_substituted_a_service_named_dollar_brace() {
+    // A service named `${env:HOME}`: Spark replaced it with the home folder inside the
+    // query's literals, and its findings were lost.
+    if !engine_available("spark") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo = root("testdata/demo");
+    let name = "${env:HOME}";
+    let map: Vec<String> = std::fs::read_to_string(demo.join("eni-map.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut c: Vec<&str> = l.split(',').collect();
+            if c[5] == "web" {
+                c[5] = name;
+            }
+            c.join(",")
+        })
+        .collect();
+    let maps = vec![dir.path().join("map.csv")];
+    std::fs::write(&maps[0], map.join("\n") + "\n").unwrap();
+    let policy = dir.path().join("policy.toml");
+    let text = std::fs::read_to_string(demo.join("policy.toml")).unwrap();
+    std::fs::write(&policy, text.replace("\"web\"", &format!("\"{name}\""))).unwrap();
+    let s = Scenario::new(
+        "dollar-brace",
+        &demo.join("logs"),
+        maps,
+        &policy,
+        Layout::Days,
+    );
+    let of_it = format!("\"service\":\"{name}\"");
+    assert!(s.native.iter().filter(|f| f.contains(&of_it)).count() > 0);
+    agree(&[s], dir.path(), &["spark"]);
 }

@@ -248,9 +248,14 @@ impl MapOpts {
     /// Loads and merges the map files; a malformed file is an error (exit 2). What was
     /// skipped in them and what does not fit together is printed as warnings.
     pub fn load(&self, quiet: bool) -> Result<EniMap, Error> {
+        self.load_as("--map", quiet)
+    }
+
+    /// [`MapOpts::load`], with errors named after `flag` (`vpcflow sql --map-file`).
+    pub fn load_as(&self, flag: &str, quiet: bool) -> Result<EniMap, Error> {
         let mut all = vpcflow::enrich::Loaded::default();
         for path in &self.maps {
-            all.extend(load_map_file(path).map_err(|e| Error::Usage(format!("--map: {e}")))?);
+            all.extend(load_map_file(path).map_err(|e| Error::Usage(format!("{flag}: {e}")))?);
         }
         let warnings = all.warnings;
         let map = EniMap::from_facts(all.facts);

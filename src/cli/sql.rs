@@ -9,6 +9,7 @@ use vpcflow::net::Cidr;
 use vpcflow::sql::{self, ddl::Ddl, Compile, Dialect, Tables};
 use vpcflow::Error;
 
+use super::args::MapOpts;
 use super::audit::RuleOpts;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -41,13 +42,21 @@ pub struct SqlArgs {
     dialect: DialectArg,
 
     /// The flow-log table: AWS's Parquet column names (vpcflow convert output, or AWS's
-    /// Parquet delivery).
+    /// Parquet delivery). A name is table, schema.table or catalog.schema.table, each
+    /// part letters, digits and _, or quoted as "my db" or `my db`; it is quoted for
+    /// the engine.
     #[arg(long, value_name = "TABLE", default_value = "flows")]
     flows: String,
 
-    /// The ENI map table (vpcflow map --format parquet).
+    /// The ENI map table (vpcflow map --format parquet), named as --flows.
     #[arg(long, value_name = "TABLE", default_value = "eni_map")]
     map: String,
+
+    /// The ENI map itself (any source vpcflow audit --map reads; repeatable): the policy
+    /// is checked against it as vpcflow audit does (services and security groups the
+    /// map has never seen are refused). The query still reads the table --map names.
+    #[arg(long = "map-file", value_name = "FILE")]
+    map_files: Vec<String>,
 
     /// The VPC's CIDR blocks (repeatable), as for audit. Default: the policy's
     /// vpc_cidrs, else the private ranges.
@@ -66,26 +75,31 @@ pub struct SqlArgs {
     ddl: bool,
 
     /// With --ddl: where the flow logs lie: a .parquet file, or the folder of a tree
-    /// written by vpcflow convert --partition-by (s3://... for Athena).
+    /// written by vpcflow convert --partition-by (s3://... for Athena). A location
+    /// cannot hold control characters (line breaks, tabs), nor for DuckDB the glob
+    /// characters [ ] * ?, nor for Athena '${'.
     #[arg(long, value_name = "PATH")]
     flows_location: Option<String>,
 
     /// With --ddl: where the ENI map lies: a .parquet file alone in its folder (Spark and
-    /// Athena read the folder).
+    /// Athena read the folder). It cannot hold what --flows-location cannot.
     #[arg(long, value_name = "PATH")]
     map_location: Option<String>,
 
     /// With --ddl: the partition keys of the flow-log tree, as given to convert.
     #[arg(long, value_name = "KEYS", value_delimiter = ',')]
     partition_by: Vec<String>,
+
+    /// With --ddl --dialect trino: the years Athena's partition projection covers
+    /// (FROM-TO, as 2015-2099). Default: the year= folders of a local --flows-location,
+    /// else 2015-2099 (said on stderr, as partitions of other years are left out).
+    #[arg(long, value_name = "FROM-TO")]
+    years: Option<String>,
 }
 
 pub fn sql(args: SqlArgs) -> Result<ExitCode, Error> {
     let dialect = args.dialect.dialect();
-    let tables = Tables {
-        flows: args.flows.clone(),
-        map: args.map.clone(),
-    };
+    let tables = Tables::parse(&args.flows, &args.map).map_err(Error::Usage)?;
     let text = if args.ddl {
         ddl(&args, dialect, &tables)?
     } else {
@@ -97,6 +111,16 @@ pub fn sql(args: SqlArgs) -> Result<ExitCode, Error> {
             .map_err(|e| Error::Usage(format!("--vpc-cidr: {e}")))?;
         let policy = args.rules.policy(&cidrs)?;
         let checks = args.rules.checks(&policy)?;
+        if !args.map_files.is_empty() {
+            let map = MapOpts {
+                maps: args.map_files.clone(),
+                vpc_cidrs: Vec::new(),
+            }
+            .load_as("--map-file", false)?;
+            policy
+                .check_against(args.rules.policy_name(), &map)
+                .map_err(|e| Error::Usage(format!("--policy: {e}")))?;
+        }
         let ranges = args.rules.ranges()?;
         let columns = match &args.fields {
             Some(f) => Some(sql::columns_of_fields(f).map_err(Error::Usage)?),
@@ -147,13 +171,49 @@ fn ddl(args: &SqlArgs, dialect: Dialect, tables: &Tables) -> Result<String, Erro
         }
         None => sql::all_columns(),
     };
-    Ok(Ddl {
+    let projected = dialect == Dialect::Trino && !args.partition_by.is_empty();
+    let years = match &args.years {
+        Some(y) => years(y)?,
+        None => {
+            let local = (!flows.contains("://"))
+                .then(|| sql::ddl::partition_years(std::path::Path::new(&flows)))
+                .flatten();
+            if local.is_none() && projected {
+                let (from, to) = sql::ddl::DEFAULT_YEARS;
+                eprintln!(
+                    "vpcflow: warning: Athena's partition projection covers the years \
+                     {from}-{to}: partitions of years before {from} or after {to} are left out \
+                     (give --years FROM-TO to cover them)"
+                );
+            }
+            local.unwrap_or(sql::ddl::DEFAULT_YEARS)
+        }
+    };
+    Ddl {
         dialect,
         tables,
         flows_location: &flows,
         map_location: &map,
         partition_by: &args.partition_by,
         columns: &columns,
+        years,
     }
-    .statements())
+    .statements()
+    .map_err(Error::Usage)
+}
+
+/// `--years FROM-TO`: two years of four digits, the first not after the second.
+fn years(text: &str) -> Result<(u16, u16), Error> {
+    let year = |y: &str| {
+        (y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| y.parse::<u16>().ok())
+            .flatten()
+    };
+    match text.split_once('-').map(|(a, b)| (year(a), year(b))) {
+        Some((Some(from), Some(to))) if from <= to => Ok((from, to)),
+        _ => Err(Error::Usage(format!(
+            "--years: {text:?} is not FROM-TO, two years of four digits, the first not \
+             after the second (as 2015-2099)"
+        ))),
+    }
 }

@@ -8,7 +8,56 @@
 
 use std::fmt::Write;
 
-use super::{Dialect, Tables, Type};
+use super::{char_words, control_char, Dialect, Quoting, Tables, Type};
+
+/// The years Athena's projection covers when nothing says which the data has.
+pub const DEFAULT_YEARS: (u16, u16) = (2015, 2099);
+
+/// What a location cannot hold, in words (for `--help` and errors): control
+/// characters anywhere; on DuckDB `[ ] * ?`, which `read_parquet` reads as a glob; on
+/// Athena `${`, which its partition projection reads as a key.
+pub const LOCATION_RULES: &str = "a location cannot hold control characters (line breaks, \
+     tabs), nor for DuckDB the glob characters [ ] * ?, nor for Athena '${'";
+
+/// Checks that a location can be written for the dialect (see [`LOCATION_RULES`]);
+/// the error names the option, the character and its byte.
+pub fn check_location(dialect: Dialect, flag: &str, loc: &str) -> Result<(), String> {
+    let bad = |at: usize, what: String| {
+        Err(format!(
+            "{flag}: {what} (byte {at}) in {loc:?}: {LOCATION_RULES}"
+        ))
+    };
+    if let Some((at, c)) = control_char(loc) {
+        return bad(at, char_words(c));
+    }
+    match dialect {
+        Dialect::Duckdb => {
+            if let Some(at) = loc.find(['[', ']', '*', '?']) {
+                let c = loc[at..].chars().next().unwrap_or('?');
+                return bad(at, format!("'{c}'"));
+            }
+        }
+        Dialect::Trino => {
+            if let Some(at) = loc.find("${") {
+                return bad(at, "'${'".to_string());
+            }
+        }
+        Dialect::Spark => {}
+    }
+    Ok(())
+}
+
+/// The years of the `year=` partitions directly under a local folder, lowest and
+/// highest; `None` when it has none (or cannot be read).
+pub fn partition_years(dir: &std::path::Path) -> Option<(u16, u16)> {
+    let years: Vec<u16> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("year=")?.parse().ok())
+        .collect();
+    Some((*years.iter().min()?, *years.iter().max()?))
+}
 
 /// The map table's columns (`vpcflow map --format parquet`): the canonical CSV's, with
 /// the windows as unix seconds.
@@ -39,6 +88,8 @@ pub struct Ddl<'a> {
     pub partition_by: &'a [String],
     /// The flow-log columns, with their types.
     pub columns: &'a [(String, Type)],
+    /// The years Athena's partition projection covers, first and last.
+    pub years: (u16, u16),
 }
 
 /// `loc/` with exactly one trailing slash; the folder of a `.parquet` file.
@@ -51,12 +102,21 @@ fn folder(loc: &str) -> String {
 }
 
 impl Ddl<'_> {
-    pub fn statements(&self) -> String {
-        match self.dialect {
-            Dialect::Duckdb => self.duckdb(),
-            Dialect::Spark => self.spark(),
-            Dialect::Trino => self.athena(),
-        }
+    /// The statements; an error (in words) for a location or a name they cannot hold.
+    pub fn statements(&self) -> Result<String, String> {
+        check_location(self.dialect, "--flows-location", self.flows_location)?;
+        check_location(self.dialect, "--map-location", self.map_location)?;
+        // Athena's DDL is Hive's language, its queries Trino's.
+        let q = match self.dialect {
+            Dialect::Trino => Quoting::Hive,
+            d => d.quoting(),
+        };
+        let (flows, map) = self.tables.quoted(q)?;
+        Ok(match self.dialect {
+            Dialect::Duckdb => self.duckdb(&flows, &map),
+            Dialect::Spark => self.spark(&flows, &map),
+            Dialect::Trino => self.athena(&flows, &map),
+        })
     }
 
     fn columns(&self, list: &[(&str, Type)], indent: &str) -> String {
@@ -71,7 +131,9 @@ impl Ddl<'_> {
                     _ => d.ty(*t),
                 };
                 let name = match d {
-                    Dialect::Trino => format!("`{name}`"),
+                    Dialect::Trino => Quoting::Hive
+                        .identifier(name)
+                        .expect("the audit's column names are plain words"),
                     _ => d.ident(name),
                 };
                 format!("{indent}{name} {ty}")
@@ -84,7 +146,7 @@ impl Ddl<'_> {
         self.columns.iter().map(|(n, t)| (n.as_str(), *t)).collect()
     }
 
-    fn duckdb(&self) -> String {
+    fn duckdb(&self, flows: &str, map: &str) -> String {
         let d = self.dialect;
         let files = if self.flows_location.ends_with(".parquet") {
             self.flows_location.to_string()
@@ -105,8 +167,6 @@ impl Ddl<'_> {
              UNION ALL BY NAME\n\
              SELECT {nulls} WHERE FALSE;\n\
              CREATE OR REPLACE VIEW {map} AS SELECT * FROM read_parquet({maps});",
-            flows = self.tables.flows,
-            map = self.tables.map,
             files = d.lit(&files),
             hive = !self.partition_by.is_empty(),
             nulls = nulls.join(", "),
@@ -119,7 +179,7 @@ impl Ddl<'_> {
         s
     }
 
-    fn spark(&self) -> String {
+    fn spark(&self, flows: &str, map: &str) -> String {
         let d = self.dialect;
         let mut cols = self.flow_columns();
         cols.extend(self.partition_by.iter().map(|p| (p.as_str(), Type::Int)));
@@ -128,7 +188,6 @@ impl Ddl<'_> {
             s,
             "-- The flow logs, every column the audit may read (null where the files have none).\n\
              CREATE TABLE IF NOT EXISTS {flows} (\n{cols}\n) USING parquet",
-            flows = self.tables.flows,
             cols = self.columns(&cols, "  "),
         );
         if !self.partition_by.is_empty() {
@@ -139,8 +198,7 @@ impl Ddl<'_> {
             let _ = writeln!(
                 s,
                 "-- Finds the partitions (again after new ones are written).\n\
-                 MSCK REPAIR TABLE {};",
-                self.tables.flows
+                 MSCK REPAIR TABLE {flows};"
             );
         }
         // A table's location is a folder (the metastore insists): the map file's own.
@@ -148,7 +206,6 @@ impl Ddl<'_> {
             s,
             "-- The ENI map: its folder holds map.parquet (vpcflow map --format parquet) alone.\n\
              CREATE TABLE IF NOT EXISTS {map} (\n{cols}\n) USING parquet\nLOCATION {loc};",
-            map = self.tables.map,
             cols = self.columns(&map_columns(), "  "),
             loc = d.lit(&folder(self.map_location)),
         );
@@ -156,14 +213,15 @@ impl Ddl<'_> {
     }
 
     /// Athena: Hive DDL, partitions found by projection (no crawler, no `MSCK`).
-    fn athena(&self) -> String {
+    fn athena(&self, table: &str, map: &str) -> String {
+        let hive = Quoting::Hive;
         let mut s = String::new();
         let flows = folder(self.flows_location);
         let _ = writeln!(
             s,
             "-- Athena: the flow logs, every column the audit may read (null where the files have none).\n\
              CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n{}\n)",
-            self.tables.flows,
+            table,
             self.columns(&self.flow_columns(), "  ")
         );
         if !self.partition_by.is_empty() {
@@ -174,13 +232,14 @@ impl Ddl<'_> {
                 .collect();
             let _ = writeln!(s, "PARTITIONED BY (\n{}\n)", self.columns(&keys, "  "));
         }
-        let _ = writeln!(s, "STORED AS PARQUET\nLOCATION '{flows}'");
+        let _ = writeln!(s, "STORED AS PARQUET\nLOCATION {}", hive.literal(&flows));
         if !self.partition_by.is_empty() {
             let mut props = vec!["'projection.enabled' = 'true'".to_string()];
             let mut template = flows.trim_end_matches('/').to_string();
+            let years = format!("{},{}", self.years.0, self.years.1);
             for p in self.partition_by {
                 let (range, digits) = match p.as_str() {
-                    "year" => ("2015,2099", None),
+                    "year" => (years.as_str(), None),
                     "month" => ("1,12", Some(2)),
                     "day" => ("1,31", Some(2)),
                     _ => ("0,23", Some(2)),
@@ -192,17 +251,20 @@ impl Ddl<'_> {
                 }
                 let _ = write!(template, "/{p}=${{{p}}}");
             }
-            props.push(format!("'storage.location.template' = '{template}/'"));
+            props.push(format!(
+                "'storage.location.template' = {}",
+                hive.literal(&format!("{template}/"))
+            ));
             let _ = writeln!(s, "TBLPROPERTIES (\n  {}\n)", props.join(",\n  "));
         }
         s.push_str(";\n");
         let _ = writeln!(
             s,
             "-- The ENI map: its folder holds map.parquet (vpcflow map --format parquet) alone.\n\
-             CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n{}\n)\nSTORED AS PARQUET\nLOCATION '{}';",
-            self.tables.map,
+             CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n{}\n)\nSTORED AS PARQUET\nLOCATION {};",
+            map,
             self.columns(&map_columns(), "  "),
-            folder(self.map_location)
+            hive.literal(&folder(self.map_location))
         );
         s
     }

@@ -12,6 +12,242 @@ pub enum Dialect {
     Duckdb,
 }
 
+/// How a language writes string literals and quoted identifiers: the one place where
+/// text crosses into SQL. Each dialect of the query has one ([`Dialect::quoting`]);
+/// Athena's `CREATE EXTERNAL TABLE` is Hive's language, with its own.
+///
+/// - `Ansi` (DuckDB, Trino): `'it''s'` and `"a""b"`; nothing else is special inside.
+/// - `Spark`: backslash escapes in `'...'` (a doubled quote there ends one literal and
+///   starts the next, which Spark joins) and `` `a``b` ``. Spark replaces `${...}`
+///   anywhere in the text before it parses (`spark.sql.variable.substitute`, on by
+///   default): in a literal the `{` after a `$` is written `\u007B`, which Spark's
+///   parser reads back as `{` after substitution; an identifier cannot hold `${`.
+/// - `Hive` (Athena's DDL): backslash escapes in `'...'`, backticks for names.
+///
+/// Identifiers hold no control characters (a line break would end a comment that
+/// names them, and no engine needs one): [`Quoting::identifier`] refuses them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quoting {
+    Ansi,
+    Spark,
+    Hive,
+}
+
+/// Why a name cannot be quoted or parsed: the offending character and its byte offset
+/// in the text given, or what is missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameError(pub String);
+
+impl std::fmt::Display for NameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A character in words, for messages: `a space`, `a line feed`, `'x'`, `U+202E`.
+pub fn char_words(c: char) -> String {
+    match c {
+        ' ' => "a space".into(),
+        '\n' => "a line feed".into(),
+        '\r' => "a carriage return".into(),
+        '\t' => "a tab".into(),
+        '\0' => "a NUL".into(),
+        '"' => "a double quote".into(),
+        '\'' => "a single quote".into(),
+        '`' => "a backtick".into(),
+        c if c.is_control() || !c.is_ascii() && !c.is_alphanumeric() => {
+            format!("U+{:04X}", c as u32)
+        }
+        c => format!("'{c}'"),
+    }
+}
+
+/// The first control character of `s` (or a line or paragraph separator), with its
+/// byte offset.
+pub fn control_char(s: &str) -> Option<(usize, char)> {
+    s.char_indices()
+        .find(|(_, c)| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+}
+
+impl Quoting {
+    /// `s` as a string literal of this language.
+    pub fn literal(self, s: &str) -> String {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('\'');
+        let mut after_dollar = false;
+        for c in s.chars() {
+            match (self, c) {
+                (Quoting::Ansi, '\'') => out.push_str("''"),
+                (Quoting::Spark | Quoting::Hive, '\\') => out.push_str("\\\\"),
+                (Quoting::Spark | Quoting::Hive, '\'') => out.push_str("\\'"),
+                (Quoting::Spark, '{') if after_dollar => out.push_str("\\u007B"),
+                _ => out.push(c),
+            }
+            after_dollar = c == '$';
+        }
+        out.push('\'');
+        out
+    }
+
+    /// `name` as a quoted identifier of this language; refused when it is empty,
+    /// holds a control character, or (Spark) `${`.
+    pub fn identifier(self, name: &str) -> Result<String, NameError> {
+        if name.is_empty() {
+            return Err(NameError("an empty name".into()));
+        }
+        if let Some((at, c)) = control_char(name) {
+            return Err(NameError(format!(
+                "{} (byte {at}) cannot be in a name",
+                char_words(c)
+            )));
+        }
+        if let (Quoting::Spark, Some(at)) = (self, name.find("${")) {
+            return Err(NameError(format!(
+                "'${{' (byte {at}) cannot be in a name for Spark, which substitutes \
+                 variables there"
+            )));
+        }
+        Ok(match self {
+            Quoting::Ansi => format!("\"{}\"", name.replace('"', "\"\"")),
+            Quoting::Spark | Quoting::Hive => format!("`{}`", name.replace('`', "``")),
+        })
+    }
+
+    /// `text` made safe inside a `--` comment: control characters and line separators
+    /// as `\u{..}` escapes (none can end the comment), and on Spark `${` broken.
+    pub fn comment(self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut after_dollar = false;
+        for c in text.chars() {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            } else if c == '{' && after_dollar && self == Quoting::Spark {
+                out.push_str("\\u{7b}");
+            } else {
+                out.push(c);
+            }
+            after_dollar = c == '$';
+        }
+        out
+    }
+}
+
+/// A table's name as the user gives it: one to three parts (`catalog.schema.table`),
+/// each a plain word (letters, digits, `_`) or quoted as users write them, `"my db"`
+/// or `` `my db` `` (a quote inside doubled). The parts are kept unquoted and quoted
+/// again for the engine ([`TableName::quoted`]): the same name works on each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableName {
+    parts: Vec<String>,
+}
+
+impl TableName {
+    /// Parses a table name; the error names the offending character and its byte.
+    pub fn parse(text: &str) -> Result<TableName, NameError> {
+        let err = |s: String| Err(NameError(s));
+        let mut parts = Vec::new();
+        let mut chars = text.char_indices().peekable();
+        loop {
+            let mut part = String::new();
+            match chars.peek().copied() {
+                Some((start, q @ ('"' | '`'))) => {
+                    chars.next();
+                    loop {
+                        match chars.next() {
+                            None => {
+                                return err(format!(
+                                    "a quote that is not closed (the {} at byte {start})",
+                                    char_words(q)
+                                ))
+                            }
+                            Some((_, c)) if c == q => {
+                                if chars.peek().is_some_and(|(_, n)| *n == q) {
+                                    chars.next();
+                                    part.push(q);
+                                } else {
+                                    break;
+                                }
+                            }
+                            Some((at, c)) => {
+                                if control_char(c.encode_utf8(&mut [0; 4])).is_some() {
+                                    return err(format!(
+                                        "{} (byte {at}) cannot be in a name",
+                                        char_words(c)
+                                    ));
+                                }
+                                part.push(c)
+                            }
+                        }
+                    }
+                    match chars.next() {
+                        None | Some((_, '.')) => {}
+                        Some((at, c)) => {
+                            return err(format!(
+                                "{} (byte {at}) after a quoted part: parts are joined by '.'",
+                                char_words(c)
+                            ))
+                        }
+                    }
+                }
+                _ => loop {
+                    match chars.next() {
+                        None | Some((_, '.')) => break,
+                        Some((_, c)) if c.is_alphanumeric() || c == '_' => part.push(c),
+                        Some((at, c)) => {
+                            return err(format!(
+                                "{} (byte {at}) cannot be in an unquoted name part (letters, \
+                                 digits and _); quote the part, as \"my table\" or `my table`",
+                                char_words(c)
+                            ))
+                        }
+                    }
+                },
+            }
+            if part.is_empty() {
+                return err("an empty part: a name is table, schema.table or \
+                            catalog.schema.table"
+                    .into());
+            }
+            if let Some(at) = part.find("${") {
+                return err(format!(
+                    "'${{' (at {at} in part {}) cannot be in a name: Spark substitutes \
+                     variables there",
+                    parts.len() + 1
+                ));
+            }
+            parts.push(part);
+            if parts.len() > 3 {
+                return err("at most three parts (catalog.schema.table)".into());
+            }
+            // A trailing dot leaves an empty part.
+            if chars.peek().is_none() {
+                if text.ends_with('.') && !text.ends_with("\".") && !text.ends_with("`.") {
+                    return err("an empty part: a name is table, schema.table or \
+                                catalog.schema.table"
+                        .into());
+                }
+                break;
+            }
+        }
+        Ok(TableName { parts })
+    }
+
+    /// The parts, unquoted.
+    pub fn parts(&self) -> &[String] {
+        &self.parts
+    }
+
+    /// The name quoted for a language, part by part.
+    pub fn quoted(&self, q: Quoting) -> Result<String, NameError> {
+        let parts = self
+            .parts
+            .iter()
+            .map(|p| q.identifier(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(parts.join("."))
+    }
+}
+
 /// A column type, spelled per dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Type {
@@ -30,21 +266,26 @@ impl Dialect {
         }
     }
 
-    /// A quoted identifier (flow-log columns such as `end` are reserved words).
-    pub fn ident(self, name: &str) -> String {
+    /// How the query's language quotes literals and identifiers.
+    pub fn quoting(self) -> Quoting {
         match self {
-            Dialect::Spark => format!("`{}`", name.replace('`', "``")),
-            _ => format!("\"{}\"", name.replace('"', "\"\"")),
+            Dialect::Spark => Quoting::Spark,
+            Dialect::Trino | Dialect::Duckdb => Quoting::Ansi,
         }
     }
 
-    /// A string literal. Spark reads backslash escapes and joins adjacent literals, so
-    /// a quote is escaped there rather than doubled.
+    /// A quoted identifier of the audit's own (flow-log columns such as `end` are
+    /// reserved words); names from the user are [`TableName`]s.
+    pub(crate) fn ident(self, name: &str) -> String {
+        self.quoting()
+            .identifier(name)
+            .expect("the audit's column names are plain words")
+    }
+
+    /// A string literal: every literal of the query is written by this, through
+    /// [`Quoting::literal`].
     pub fn lit(self, s: &str) -> String {
-        match self {
-            Dialect::Spark => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-            _ => format!("'{}'", s.replace('\'', "''")),
-        }
+        self.quoting().literal(s)
     }
 
     pub fn ty(self, t: Type) -> &'static str {

@@ -34,27 +34,45 @@ use crate::aws_ranges::AwsRanges;
 use crate::enrich::PeerKind;
 use crate::format::{self, Kind};
 use crate::net::Cidr;
+// The columns of a finding, in order: those of `vpcflow audit` (its CSV's, and its
+// JSON's keys), which the query returns.
+use crate::output::findings::CSV_COLUMNS as FINDING_COLUMNS;
 use crate::policy::audit::{Check, Checks};
 use crate::policy::{Peers, Policy, Rule};
 
 pub mod ddl;
 mod dialect;
 
-pub use dialect::{Dialect, Type};
+pub use dialect::{char_words, control_char, Dialect, NameError, Quoting, TableName, Type};
 
 /// The names of the two tables.
 #[derive(Clone, Debug)]
 pub struct Tables {
-    pub flows: String,
-    pub map: String,
+    pub flows: TableName,
+    pub map: TableName,
+}
+
+impl Tables {
+    /// Parses both names (`--flows` and `--map`); the error names the option.
+    pub fn parse(flows: &str, map: &str) -> Result<Tables, String> {
+        let name =
+            |flag: &str, text: &str| TableName::parse(text).map_err(|e| format!("--{flag}: {e}"));
+        Ok(Tables {
+            flows: name("flows", flows)?,
+            map: name("map", map)?,
+        })
+    }
+
+    /// Both names quoted for a language.
+    pub fn quoted(&self, q: Quoting) -> Result<(String, String), String> {
+        let quote = |flag: &str, t: &TableName| t.quoted(q).map_err(|e| format!("--{flag}: {e}"));
+        Ok((quote("flows", &self.flows)?, quote("map", &self.map)?))
+    }
 }
 
 impl Default for Tables {
     fn default() -> Tables {
-        Tables {
-            flows: "flows".to_string(),
-            map: "eni_map".to_string(),
-        }
+        Tables::parse("flows", "eni_map").expect("plain names")
     }
 }
 
@@ -69,6 +87,25 @@ pub struct Compile<'a> {
     /// audit reads (a table made with `vpcflow sql --ddl`).
     pub columns: Option<BTreeSet<String>>,
 }
+
+/// The null columns of the status row: every one but `rule` and `reason`.
+const STATUS_NULLS: usize = FINDING_COLUMNS.len() - 2;
+
+/// The `rule` of the query's last row, the status row, whose `reason` is [`JUDGED`] or
+/// `not judged: ` and why (the words of `vpcflow audit`'s exit 2).
+pub const STATUS_RULE: &str = "_status";
+
+/// The status row's `reason` when the audit could judge what it had to.
+pub const JUDGED: &str = "judged";
+
+/// The status row's `reason` when it could not starts with this, then why.
+pub const NOT_JUDGED: &str = "not judged: ";
+
+/// Why not, when no task could be audited (the audit's words), then the reasons.
+const NOTHING_AUDITED: &str = "no task could be audited: ";
+
+/// Why not, when privatelink-bypass found records it could not judge.
+const PRIVATELINK_UNJUDGED: &str = "privatelink-bypass could not be judged: ";
 
 /// Columns without which nothing can be audited.
 const REQUIRED: [&str; 3] = ["interface_id", "srcaddr", "dstaddr"];
@@ -115,11 +152,14 @@ impl Compile<'_> {
                 ));
             }
         }
+        let (flows, map) = self.tables.quoted(self.dialect.quoting())?;
         let mut q = Query {
             c: self,
             d: self.dialect,
             rules: rules(self.policy),
             sgs: Vec::new(),
+            flows,
+            map,
         };
         q.collect_sgs();
         Ok(q.build())
@@ -150,6 +190,9 @@ struct Query<'a> {
     /// The security groups the reasons name, in order of first mention: column `o{i}`
     /// of the `sg_owner` row says what uses each.
     sgs: Vec<String>,
+    /// The tables' names, quoted.
+    flows: String,
+    map: String,
 }
 
 fn ints(v: &[u16]) -> String {
@@ -226,15 +269,15 @@ impl Query<'_> {
         let (lo, hi) = c.bounds();
         let family = if c.is_v4() { "" } else { "NOT " };
         format!(
-            "({family}{} AND {k} BETWEEN '{}' AND '{}')",
+            "({family}{} AND {k} BETWEEN {} AND {})",
             self.is_v4(k),
-            hex_key(&lo),
-            hex_key(&hi)
+            self.lit(&hex_key(&lo)),
+            self.lit(&hex_key(&hi))
         )
     }
 
     fn is_v4(&self, k: &str) -> String {
-        format!("substr({k}, 1, 24) = '{V4_PREFIX}'")
+        format!("substr({k}, 1, 24) = {}", self.lit(V4_PREFIX))
     }
 
     fn in_vpc(&self, k: &str) -> String {
@@ -287,7 +330,8 @@ impl Query<'_> {
         let _ = writeln!(
             w,
             "-- Flow logs: {}; ENI map: {} (vpcflow map --format parquet).",
-            self.c.tables.flows, self.c.tables.map
+            d.quoting().comment(&self.flows),
+            d.quoting().comment(&self.map)
         );
         w.push_str("WITH\n");
         self.records(&mut w);
@@ -313,7 +357,7 @@ impl Query<'_> {
              COALESCE({sport}, 0) AS sp, COALESCE({dport}, 0) AS dp, {flags} AS flags,\n    \
              {action} AS action, {packets} AS packets, {bytes} AS bytes, \
              {ecs_task} AS ecs_task, {ecs_service} AS ecs_service, {ecs_cluster} AS ecs_cluster,\n    \
-             {enc} AS enc, {path} AS tpath, {src_aws} AS src_aws, {dst_aws} AS dst_aws\n  \
+             {enc} AS enc, {path} AS tpath, {src_aws} AS src_aws, {dst_aws} AS dst_aws, {version} AS version\n  \
              FROM {flows}\n  WHERE {iface} IS NOT NULL\n),\n\
              m0 AS (\n  SELECT eni_id, kind, private_ip, task_arn, service, cluster, \
              COALESCE(security_groups, '') AS sgs, load_balancer AS lb,\n    \
@@ -339,8 +383,9 @@ impl Query<'_> {
             path = col("traffic_path", Type::Int),
             src_aws = col("pkt_src_aws_service", Type::Text),
             dst_aws = col("pkt_dst_aws_service", Type::Text),
-            flows = self.c.tables.flows,
-            map = self.c.tables.map,
+            version = col("version", Type::Int),
+            flows = self.flows,
+            map = self.map,
         );
     }
 
@@ -388,10 +433,11 @@ impl Query<'_> {
                 .map(|i| format!("lpad(split_part({c}_v6, ':', {i}), 4, '0')"))
                 .collect();
             format!(
-                "CASE WHEN {c}_x IS NULL THEN NULL WHEN {c}_v6 IS NULL THEN concat('{V4_PREFIX}', {}) \
+                "CASE WHEN {c}_x IS NULL THEN NULL WHEN {c}_v6 IS NULL THEN concat({v4p}, {}) \
                  ELSE concat({}) END AS {c}_k",
                 v4.join(", "),
-                v6.join(", ")
+                v6.join(", "),
+                v4p = self.lit(V4_PREFIX),
             )
         });
         format!(
@@ -469,8 +515,8 @@ impl Query<'_> {
              WHEN sk IS NOT NULL AND dk IS NOT NULL AND {dv} AND NOT {sv} THEN dk END AS own\n  \
              FROM o1 WHERE NOT src_m AND NOT dst_m\n),\n\
              learned AS (\n  SELECT eni, {owns} AS owns FROM lr GROUP BY eni HAVING COUNT(DISTINCT own) <= 8\n),\n\
-             au AS (\n  SELECT o1.*, {rule} AS rule_id FROM o1\n  \
-             WHERE o1.eni_kind = 'task'\n),\n\
+             -- Every record goes on (the status row counts them); those of task ENIs have their rule.\n\
+             au AS (\n  SELECT o1.*, CASE WHEN o1.eni_kind = 'task' THEN {rule} END AS rule_id FROM o1\n),\n\
              o2 AS (\n  SELECT au.*, CASE\n    \
              WHEN sk IS NULL OR dk IS NULL THEN NULL\n    \
              WHEN src_m <> dst_m THEN src_m\n    \
@@ -481,8 +527,7 @@ impl Query<'_> {
              FROM au\n  \
              LEFT JOIN learned ln ON ln.eni = au.eni\n  \
              LEFT JOIN held_at hsrc ON hsrc.ak = au.sk AND hsrc.s_from <= au.t AND au.t < hsrc.s_to\n  \
-             LEFT JOIN held_at hdst ON hdst.ak = au.dk AND hdst.s_from <= au.t AND au.t < hdst.s_to\n  \
-             WHERE au.rule_id IS NOT NULL\n),",
+             LEFT JOIN held_at hdst ON hdst.ak = au.dk AND hdst.s_from <= au.t AND au.t < hdst.s_to\n),",
             sv = self.in_vpc("sk"),
             dv = self.in_vpc("dk"),
             owns = self.d.agg_distinct("own"),
@@ -553,7 +598,7 @@ impl Query<'_> {
              o3 AS (\n  SELECT o2.*, NOT outbound AS inbound,\n    \
              CASE WHEN outbound THEN pdk ELSE psk END AS pk,\n    \
              CASE WHEN outbound THEN sp ELSE dp END AS own_port, CASE WHEN outbound THEN dp ELSE sp END AS peer_port\n  \
-             FROM o2 WHERE outbound IS NOT NULL\n),\n\
+             FROM o2 WHERE outbound IS NOT NULL AND rule_id IS NOT NULL AND eni_kind = 'task'\n),\n\
              o4 AS (\n  SELECT o3.*, h.eni_id AS p_eni, h.task_arn AS p_task, h.service AS p_service, h.cluster AS p_cluster,\n    \
              COALESCE(h.sgs, '') AS p_sgs, h.lb AS p_lb,\n    \
              CASE WHEN h.ak IS NOT NULL THEN h.kind WHEN {pv} THEN 'vpc' ELSE 'internet' END AS p_kind\n  \
@@ -579,7 +624,12 @@ impl Query<'_> {
                     .intervals()
                     .iter()
                     .map(|(lo, hi, s)| {
-                        format!("('{}', '{}', {})", hex_key(lo), hex_key(hi), self.lit(s))
+                        format!(
+                            "({}, {}, {})",
+                            self.lit(&hex_key(lo)),
+                            self.lit(&hex_key(hi)),
+                            self.lit(s)
+                        )
                     })
                     .collect();
                 (
@@ -795,7 +845,7 @@ impl Query<'_> {
                 .unwrap_or(0)
                 .to_string()
         });
-        let action = by_kind(&|k| format!("'{}'", k.action));
+        let action = by_kind(&|k| self.lit(k.action));
         let values: Vec<String> = kinds.iter().map(|(i, _)| format!("({i})")).collect();
         let _ = writeln!(
             w,
@@ -865,7 +915,7 @@ impl Query<'_> {
         for n in (2..=8).rev() {
             let pat = format!(":{}", "0:".repeat(n));
             let len = pat.len();
-            let at = d.position("s", &format!("'{pat}'"));
+            let at = d.position("s", &self.lit(&pat));
             let _ = write!(
                 compress,
                 "\n      WHEN {at} > 0 THEN concat(substr(s, 2, GREATEST({at} - 2, 0)), '::', \
@@ -1003,20 +1053,159 @@ impl Query<'_> {
              ELSE concat(who, ' must reach AWS services only through VPC endpoints (PrivateLink); its task reached ', peer_addr, ' (', \
              COALESCE(aws_service, 'AWS'), ', ', {by}, ')', CASE WHEN ports_text = '' THEN '' ELSE concat(' on', ports_text) END, ' over the internet instead')\n    \
              END AS reason\n  FROM f2 CROSS JOIN sg_owner\n),\n\
-             f4 AS (SELECT f3.*, MIN(sev) OVER (PARTITION BY service) AS worst FROM f3)\n\
-             SELECT\n  \
+             f4 AS (SELECT f3.*, MIN(sev) OVER (PARTITION BY service) AS worst FROM f3),\n\
+             {status}\n\
+             fo AS (\n  SELECT\n    \
              CASE rule_rank WHEN 0 THEN 'unexpected-ingress' WHEN 1 THEN 'unexpected-egress' WHEN 2 THEN 'cleartext' \
-             WHEN 3 THEN 'isolation' ELSE 'privatelink-bypass' END AS rule,\n  \
-             CASE sev WHEN 1 THEN 'high' WHEN 2 THEN 'medium' ELSE 'low' END AS severity,\n  \
+             WHEN 3 THEN 'isolation' ELSE 'privatelink-bypass' END AS rule,\n    \
+             CASE sev WHEN 1 THEN 'high' WHEN 2 THEN 'medium' ELSE 'low' END AS severity,\n    \
              eni AS eni_id, task_arn, service, cluster, peer_addr, p_kind AS peer_kind, p_service AS peer_service, \
-             p_eni AS peer_eni_id, p_task AS peer_task_arn,\n  \
-             ports, COALESCE(protocol, -1) AS protocol, action, flows, records, packets, bytes,\n  \
-             {first} AS first_seen, {last} AS last_seen, reason\n\
-             FROM f4\n\
-             ORDER BY worst, service NULLS FIRST, rule_rank, sev, eni, peer_addr, COALESCE(protocol, -1), action",
+             p_eni AS peer_eni_id, p_task AS peer_task_arn,\n    \
+             ports, COALESCE(protocol, -1) AS protocol, action, flows, records, packets, bytes,\n    \
+             {first} AS first_seen, {last} AS last_seen, reason,\n    \
+             0 AS is_status, worst, rule_rank, sev, NULL AS aws_unknown\n  \
+             FROM f4\n  \
+             UNION ALL\n  \
+             SELECT {status_rule}, {nulls}, why, 1, NULL, NULL, NULL, aws_unknown FROM st\n)\n\
+             -- 9. The findings in the audit's order, then the status row: whether the audit could judge.\n\
+             SELECT {columns},\n  \
+             CASE WHEN is_status = 0 OR reason IS NOT NULL THEN reason\n    \
+             WHEN n_rows = 1 AND aws_unknown > 0 THEN {aws_words}\n    \
+             ELSE {judged} END AS reason\n\
+             FROM (SELECT fo.*, COUNT(*) OVER () AS n_rows FROM fo) fn\n\
+             ORDER BY is_status, worst, service NULLS FIRST, rule_rank, sev, eni_id, peer_addr, protocol, action",
             first = rfc("f"),
             last = rfc("l"),
+            status = self.status(),
+            nulls = vec!["NULL"; STATUS_NULLS].join(", "),
+            columns = FINDING_COLUMNS[..FINDING_COLUMNS.len() - 1].join(", "),
+            aws_words = self.aws_unknown_words("aws_unknown"),
+            judged = self.lit(JUDGED),
+            status_rule = self.lit(STATUS_RULE),
         );
+    }
+
+    /// `n records` and the rest of `aws_unknown_words(n)` of the audit, for the count
+    /// in column `n`: the audit's own words, cut after its number.
+    fn aws_unknown_words(&self, n: &str) -> String {
+        let words = crate::policy::audit::aws_unknown_words(2);
+        let rest = words.strip_prefix("2 records").unwrap_or(&words);
+        format!(
+            "concat({}, {}, {}, {})",
+            self.lit(NOT_JUDGED),
+            self.lit(PRIVATELINK_UNJUDGED),
+            self.count_of(n, "record"),
+            self.lit(rest)
+        )
+    }
+
+    /// `n thing` or `n things`, for the count in column `n`.
+    fn count_of(&self, n: &str, thing: &str) -> String {
+        format!(
+            "concat(CAST({n} AS {}), {}, CASE WHEN {n} = 1 THEN '' ELSE 's' END)",
+            self.d.ty(Type::Text),
+            self.lit(&format!(" {thing}"))
+        )
+    }
+
+    /// The CTEs of the status row (`st`: `why`, null when some task was audited, and
+    /// `aws_unknown`), the conditions of `vpcflow audit`'s exit 2: no task could be
+    /// audited (`nothing_audited` of `cli::audit`, in its words but for the remedies
+    /// that name vpcflow's own options and map sources), or, with no finding,
+    /// privatelink-bypass could not judge some records.
+    fn status(&self) -> String {
+        let d = self.d;
+        let text = d.ty(Type::Text);
+        let n = |x: &str| format!("CAST({x} AS {text})");
+        let iface = self.column("interface_id", Type::Text);
+        // The task of a record: its ARN, else (no map source names it) its ENI.
+        let audited = "CASE WHEN rule_id IS NULL THEN 0 WHEN outbound IS NOT NULL OR sk IS NULL OR dk IS NULL THEN 2 ELSE 1 END";
+        let services = d.agg_sorted_text("CASE WHEN on_task THEN nr_service END");
+        // Records privatelink-bypass could not judge: an internet peer whose address
+        // nothing says is AWS's or not (no field in the record's layout, no ranges).
+        let absent = |column: &str, value: &str| match &self.c.columns {
+            Some(have) if have.contains(column) => "FALSE".to_string(),
+            Some(_) => "TRUE".to_string(),
+            // A table of every column: a layout before v5 has no such field.
+            None => format!("((version IS NULL OR version < 5) AND {value} IS NULL)"),
+        };
+        let aws_unknown = if self.c.aws_ranges.is_some() || !self.has(Check::PrivatelinkBypass) {
+            "SELECT 0 AS aws_unknown".to_string()
+        } else {
+            format!(
+                "SELECT COUNT(*) AS aws_unknown FROM v WHERE aws_v AND NOT rejected AND \
+                 CASE WHEN inbound THEN {} ELSE {} END",
+                absent("pkt_src_aws_service", "src_aws"),
+                absent("pkt_dst_aws_service", "dst_aws")
+            )
+        };
+        let why = [
+            "CASE WHEN records = 0 THEN 'there are no records to audit' END".to_string(),
+            format!(
+                "CASE WHEN records > with_eni THEN concat({}, ' records in layouts without interface-id \
+                 (nothing says which ENI logged them)') END",
+                n("records - with_eni")
+            ),
+            format!(
+                "CASE WHEN with_eni > 0 AND on_tasks = 0 THEN\n      \
+                 CASE WHEN map_rows = 0 AND ecs = 0 THEN 'the map table is empty and no record carries the \
+                 ECS fields (v7) that would say which task it belongs to'\n      \
+                 ELSE concat('no record was logged on a task ENI that the map or the ECS fields know', \
+                 CASE WHEN own_unknown > 0 THEN concat(' (', {u}, ' of ', {r}, ' records are on ENIs that no map \
+                 source names)') ELSE '' END) END\n      \
+                 WHEN own_unknown > 0 THEN concat({u}, ' of ', {r}, ' records are on ENIs that no map source names') END",
+                u = n("own_unknown"),
+                r = n("records"),
+            ),
+            format!(
+                "CASE WHEN unnamed_unjudged > 0 THEN concat({}, ' on task ENIs whose task no map source names \
+                 (an ENI known from CloudTrail, Config or describe-network-interfaces alone) could not be \
+                 judged: the policy''s rules are by service and it has no [defaults]') END",
+                self.count_of("unnamed_unjudged", "record")
+            ),
+            format!(
+                "CASE WHEN undirected > 0 THEN concat('the direction of every record of the ', {}, ' with a \
+                 rule is undecided (give --vpc-cidr with the VPC''s blocks)') END",
+                self.count_of("undirected", "task")
+            ),
+            format!(
+                "CASE WHEN no_rule_named > 0 THEN concat('the policy has no rule for the tasks seen (', {}, \
+                 CASE WHEN no_rule_services IS NULL THEN '' ELSE concat(' of ', no_rule_services) END, \
+                 ') and no [defaults]') END",
+                self.count_of("no_rule_named", "task")
+            ),
+        ];
+        format!(
+            "-- 8. Whether the audit could judge (the conditions of vpcflow audit's exit 2), over\n\
+             -- the records once, per task: the records of task ENIs are grouped by their task.\n\
+             sr AS (SELECT COUNT(*) AS records, COUNT({iface}) AS with_eni FROM {flows}),\n\
+             sm AS (SELECT COUNT(*) AS map_rows FROM m0),\n\
+             ta AS (SELECT COALESCE(eni_kind = 'task', FALSE) AS on_task, task_arn IS NOT NULL AS named, COUNT(*) AS n,\n    \
+             SUM(CASE WHEN eni_kind IS NULL THEN 1 ELSE 0 END) AS own_unknown, \
+             SUM(CASE WHEN ecs_task IS NOT NULL THEN 1 ELSE 0 END) AS ecs,\n    \
+             SUM(CASE WHEN eni_kind = 'task' AND rule_id IS NULL AND service IS NULL AND task_arn IS NULL THEN 1 ELSE 0 END) AS uu,\n    \
+             MAX({audited}) AS a, MAX(CASE WHEN rule_id IS NULL THEN service END) AS nr_service\n  \
+             FROM o2 GROUP BY COALESCE(eni_kind = 'task', FALSE), CASE WHEN eni_kind = 'task' THEN COALESCE(task_arn, eni) END, \
+             task_arn IS NOT NULL),\n\
+             tc AS (SELECT COALESCE(SUM(CASE WHEN on_task THEN n ELSE 0 END), 0) AS on_tasks, \
+             COALESCE(SUM(own_unknown), 0) AS own_unknown, COALESCE(SUM(ecs), 0) AS ecs, \
+             COALESCE(SUM(uu), 0) AS unnamed_unjudged,\n    \
+             {services} AS no_rule_services,\n    \
+             COALESCE(SUM(CASE WHEN on_task AND a = 2 THEN 1 ELSE 0 END), 0) AS tasks_audited, \
+             COALESCE(SUM(CASE WHEN on_task AND a = 1 THEN 1 ELSE 0 END), 0) AS undirected,\n    \
+             COALESCE(SUM(CASE WHEN on_task AND a = 0 THEN 1 ELSE 0 END), 0) AS no_rule, \
+             COALESCE(SUM(CASE WHEN on_task AND a = 0 AND NOT named THEN 1 ELSE 0 END), 0) AS no_rule_unnamed FROM ta),\n\
+             sw AS ({aws_unknown}),\n\
+             sn AS (SELECT sr.*, sm.*, tc.*, sw.*, \
+             CASE WHEN no_rule_services IS NULL THEN no_rule - no_rule_unnamed ELSE no_rule END AS no_rule_named \
+             FROM sr CROSS JOIN sm CROSS JOIN tc CROSS JOIN sw),\n\
+             st AS (SELECT CASE WHEN tasks_audited > 0 THEN NULL ELSE concat({lead}, \
+             COALESCE(NULLIF(concat_ws('; ',\n    {why}), ''), 'no record of a task ENI had a rule that could judge it')) END AS why, \
+             aws_unknown FROM sn),",
+            flows = self.flows,
+            lead = self.lit(&format!("{NOT_JUDGED}{NOTHING_AUDITED}")),
+            why = why.join(",\n    "),
+        )
     }
 
     /// `sg-0abc (ALB)`: the security group and what uses it, from the map table.

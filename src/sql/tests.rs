@@ -95,10 +95,108 @@ fn rules_for_a_cluster_come_first_then_by_name_then_defaults() {
         d: Dialect::Trino,
         rules: rules(&p),
         sgs: Vec::new(),
+        flows: "flows".into(),
+        map: "eni_map".into(),
     };
     assert_eq!(
         q.rule_for("s", "c"),
         "CASE WHEN s = 'api' AND regexp_extract(c, '[^/]*$') = 'pci' THEN 1 \
          WHEN s = 'api' THEN 0 ELSE 2 END"
     );
+}
+
+#[test]
+fn table_name_injection_is_refused_and_quoted_names_are_requoted() {
+    let parts = |t: &str| TableName::parse(t).map(|n| n.parts().to_vec());
+    assert_eq!(parts("flows").unwrap(), ["flows"]);
+    assert_eq!(
+        parts("\"my db\".`s``x`.t_1").unwrap(),
+        ["my db", "s`x", "t_1"]
+    );
+    assert_eq!(parts("\"a\"\"b\"").unwrap(), ["a\"b"]);
+    let err = |t: &str| TableName::parse(t).unwrap_err().to_string();
+    assert!(err("flows LIMIT 0) SELECT 1").starts_with("a space (byte 5)"));
+    assert!(err("flows;").starts_with("';' (byte 5)"));
+    assert!(err("\"a\nb\"").starts_with("a line feed (byte 2) cannot be in a name"));
+    assert!(err("\"${x}\"").contains("'${'"));
+    assert!(err("a.").starts_with("an empty part"));
+    assert!(err(".a").starts_with("an empty part"));
+    assert!(err("\"a\"b").starts_with("'b' (byte 3) after a quoted part"));
+    let name = TableName::parse("cat.\"my db\".flows").unwrap();
+    assert_eq!(
+        name.quoted(Quoting::Ansi).unwrap(),
+        "\"cat\".\"my db\".\"flows\""
+    );
+    assert_eq!(
+        name.quoted(Quoting::Spark).unwrap(),
+        "`cat`.`my db`.`flows`"
+    );
+}
+
+#[test]
+fn spark_literals_leave_no_dollar_brace_to_substitute() {
+    assert_eq!(Dialect::Spark.lit("${env:HOME}"), "'$\\u007Benv:HOME}'");
+    assert_eq!(Dialect::Spark.lit("$${a}"), "'$$\\u007Ba}'");
+    assert_eq!(Dialect::Spark.lit("{$}"), "'{$}'");
+    assert_eq!(Dialect::Duckdb.lit("${env:HOME}"), "'${env:HOME}'");
+    assert_eq!(Quoting::Hive.literal("o'brien\\"), "'o\\'brien\\\\'");
+    assert!(Quoting::Spark.identifier("a${b}").is_err());
+    assert_eq!(Quoting::Ansi.identifier("a${b}").unwrap(), "\"a${b}\"");
+    assert_eq!(Quoting::Spark.comment("a\nb ${x}"), "a\\u{a}b $\\u{7b}x}");
+}
+
+#[test]
+fn every_literal_of_the_query_goes_through_the_dialects_quoting() {
+    // A policy of hostile names: on Spark no `${` is left anywhere, and the header
+    // comment is one line per line the query means.
+    let p = policy(
+        "[[service]]\nname = \"${env:HOME}\"\ningress_from_services = [\"$${a}\", \"it's\"]\n\
+         ingress_from_load_balancers = [\"app/${x}\"]\n",
+    );
+    let q = Compile {
+        policy: &p,
+        checks: Checks::ALL,
+        aws_ranges: None,
+        dialect: Dialect::Spark,
+        tables: Tables::parse("`we``ird`", "m").unwrap(),
+        columns: None,
+    }
+    .query()
+    .unwrap();
+    assert!(!q.contains("${"), "{q}");
+    assert!(q.contains("'$\\u007Benv:HOME}'"));
+    assert!(q.contains("'it\\'s'"));
+    assert!(q.contains("FROM `we``ird`"));
+}
+
+#[test]
+fn the_status_row_says_privatelink_could_not_judge_in_the_audits_words() {
+    // The query takes the audit's sentence after its count: the count and "record(s)"
+    // come first, whatever the count.
+    for n in [1, 2, 7] {
+        let words = crate::policy::audit::aws_unknown_words(n);
+        let rest = crate::policy::audit::aws_unknown_words(2)
+            .strip_prefix("2 records")
+            .unwrap()
+            .to_string();
+        let plural = if n == 1 { "" } else { "s" };
+        assert_eq!(words, format!("{n} record{plural}{rest}"));
+    }
+    let p = policy("[[service]]\nname = \"web\"\nprivate_aws_access = true\n");
+    let q = Compile {
+        policy: &p,
+        checks: Checks::ALL,
+        aws_ranges: None,
+        dialect: Dialect::Duckdb,
+        tables: Tables::default(),
+        columns: None,
+    }
+    .query()
+    .unwrap();
+    assert!(
+        q.contains("'privatelink-bypass could not be judged: '"),
+        "{q}"
+    );
+    assert!(q.contains("'_status'"));
+    assert!(q.contains("'judged'"));
 }

@@ -1,0 +1,43 @@
+//! `scripts/check-sql-sqlglot`: the query and the DDL that `vpcflow sql` prints for
+//! policies, table names and locations full of hostile names parse with sqlglot for
+//! each dialect, as exactly the statements printed, and the names that must be refused
+//! are. Needs python3 and sqlglot: skipped with a message when they are missing,
+//! unless `VPCFLOW_SQL_ENGINES=require` (CI), which makes that a failure.
+
+use std::process::Command;
+
+#[test]
+fn sql_of_hostile_names_parses_with_sqlglot_for_every_dialect() {
+    let mode = std::env::var("VPCFLOW_SQL_ENGINES").unwrap_or_default();
+    if mode == "skip" {
+        eprintln!("skipped: VPCFLOW_SQL_ENGINES=skip");
+        return;
+    }
+    let found = Command::new("python3")
+        .args(["-c", "import sqlglot"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            mode != "require",
+            "VPCFLOW_SQL_ENGINES=require, but python3 cannot import sqlglot"
+        );
+        eprintln!("skipped: python3 cannot import sqlglot (pip install sqlglot)");
+        return;
+    }
+    let o = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/check-sql-sqlglot"
+        ))
+        .args(["--vpcflow", env!("CARGO_BIN_EXE_vpcflow")])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    eprint!("{out}");
+}
