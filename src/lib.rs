@@ -48,6 +48,7 @@ pub mod intern;
 pub mod net;
 pub mod output;
 pub mod parquet_in;
+mod parquet_pages;
 pub mod parse;
 pub mod pipeline;
 pub mod policy;

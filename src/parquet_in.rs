@@ -392,6 +392,19 @@ fn open(path: &Path, rows: Option<RowRange>, options: &ScanOptions) -> Result<Op
         }
         at = end;
     }
+    // The page headers of the chunks read, before the crate sizes buffers from them.
+    let schema_descr = meta.file_metadata().schema_descr();
+    for &g in &groups {
+        let group = meta.row_group(g);
+        let rows = group.num_rows().max(0) as u64;
+        for (leaf, c) in group.columns().iter().enumerate() {
+            if roots.contains(&schema_descr.get_column_root_idx(leaf)) {
+                let flat = c.column_descr().max_rep_level() == 0;
+                crate::parquet_pages::check_chunk(&file, c, rows, flat)
+                    .map_err(|e| format!("row group {g}, {e}"))?;
+            }
+        }
+    }
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, arrow);
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let mut builder = builder
