@@ -643,3 +643,53 @@ fn damaged_page_headers_are_refused_before_the_crate_reads_them() {
         sink.errors[0]
     );
 }
+
+/// A dictionary page whose header claims 8,000 values where its bytes hold 100: the
+/// crate would size the dictionary from the claim. Refused, naming the page.
+#[test]
+fn dictionary_page_claiming_more_values_than_its_bytes_hold_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.parquet");
+    let n = 100;
+    let enis: Vec<String> = (0..n).map(|i| format!("eni-{i:04}")).collect();
+    let enis: Vec<&str> = enis.iter().map(String::as_str).collect();
+    write(
+        &good,
+        with(
+            v2_columns(n),
+            "interface_id",
+            Arc::new(StringArray::from(enis)),
+        ),
+    );
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(&File::open(&good).unwrap())
+        .unwrap();
+    let column = meta
+        .row_group(0)
+        .columns()
+        .iter()
+        .find(|c| c.column_path().string() == "interface_id")
+        .unwrap();
+    let at = column.dictionary_page_offset().unwrap() as usize;
+    let mut data = fs::read(&good).unwrap();
+    // The dictionary page header's value count, 100 (zigzag varint c8 01), becomes
+    // 8,000 (80 7d), the same length.
+    let header = &data[at..at + 40];
+    let i = header
+        .windows(3)
+        .position(|w| w == [0x15, 0xc8, 0x01])
+        .expect("the value count in the header");
+    data[at + i + 1] = 0x80;
+    data[at + i + 2] = 0x7d;
+    let p = dir.path().join("claims.parquet");
+    fs::write(&p, data).unwrap();
+    let o = vpcflow(&["cat", s(&p)]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains(&format!(
+            "column interface_id, page at byte {at}: its header claims a dictionary of 8000 values in"
+        )),
+        "{e}"
+    );
+}
