@@ -693,3 +693,14 @@ fn dictionary_page_claiming_more_values_than_its_bytes_hold_is_refused() {
         "{e}"
     );
 }
+
+/// A damaged Parquet file read in several units (every unit failing) was counted as
+/// that many files with read errors.
+#[test]
+fn a_file_failing_in_several_units_counts_once() {
+    let p = root("testdata/hostile/dictionary-page-claims-400m-values.parquet");
+    let o = vpcflow(&["cat", s(&p)]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("; 1 file with read errors;"), "{e}");
+}

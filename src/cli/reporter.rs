@@ -23,7 +23,9 @@ pub struct Reporter {
     strict: bool,
     quiet: bool,
     rejects_seen: u64,
-    unreadable: u64,
+    /// Files that could not be read (by their names: a file read in several units
+    /// counts once).
+    unreadable: std::collections::BTreeSet<String>,
     /// Files whose reading broke off, and what was lost in each.
     damaged: Vec<String>,
     bar: Option<ProgressBar>,
@@ -52,7 +54,7 @@ impl Reporter {
             strict,
             quiet,
             rejects_seen: 0,
-            unreadable: 0,
+            unreadable: Default::default(),
             damaged: Vec::new(),
             bar: None,
         })
@@ -64,7 +66,7 @@ impl Reporter {
 
     /// Files that could not be opened at all.
     pub fn unreadable_files(&self) -> u64 {
-        self.unreadable
+        self.unreadable.len() as u64
     }
 
     fn println(&self, msg: &str) {
@@ -138,7 +140,9 @@ impl Events for Reporter {
             return Err(Error::Input(format!("{line} (--strict)")));
         }
         match error {
-            FileError::Unreadable(_) => self.unreadable += 1,
+            FileError::Unreadable(_) => {
+                self.unreadable.insert(source.display());
+            }
             FileError::Interrupted { line, dropped, .. } => self.damaged.push(format!(
                 "{} ({})",
                 source.display(),
@@ -204,7 +208,7 @@ impl Reporter {
                     stats,
                     options,
                     self.rejects_seen,
-                    self.damaged.len() as u64 + self.unreadable
+                    self.damaged.len() as u64 + self.unreadable_files()
                 )
             );
             if !self.damaged.is_empty() {
