@@ -5,7 +5,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
@@ -27,21 +27,9 @@ use vpcflow::scan::{ScanOptions, ScanSink, ScanStats};
 use vpcflow::source::Source;
 
 mod common;
-use common::{accounting, json_lines};
+use common::{accounting, json_lines, root, stderr, vpcflow};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-fn vpcflow(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -50,26 +38,30 @@ fn s(p: &Path) -> &str {
 /// Writes `columns` as one Parquet file of one row group, dictionary pages of up to
 /// 8 MB (so that a long value stays one dictionary entry).
 fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+    write_batch(path, &batch_of(columns), 1 << 20);
+}
+
+/// The columns as one batch.
+fn batch_of(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
     let schema = Arc::new(Schema::new(
         columns
             .iter()
             .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
             .collect::<Vec<_>>(),
     ));
-    let batch =
-        RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect()).unwrap();
-    write_batch(path, &batch);
+    RecordBatch::try_new(schema, columns.into_iter().map(|c| c.1).collect()).unwrap()
 }
 
-fn write_batch(path: &Path, batch: &RecordBatch) {
+/// Writes a batch in row groups of `group_rows` rows; the number of row groups.
+fn write_batch(path: &Path, batch: &RecordBatch, group_rows: usize) -> usize {
     let props = WriterProperties::builder()
         .set_dictionary_page_size_limit(8 << 20)
-        .set_max_row_group_row_count(Some(1 << 20))
+        .set_max_row_group_row_count(Some(group_rows))
         .build();
     let mut w =
         ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
     w.write(batch).unwrap();
-    w.close().unwrap();
+    w.close().unwrap().num_row_groups()
 }
 
 /// A v2 record's columns, `n` rows: ENI `eni-1`, 10.0.0.9 → 10.0.0.1:443, ACCEPT.
@@ -147,6 +139,16 @@ impl ScanSink for Collected {
     }
 }
 
+/// Reads a Parquet file whole, as one unit (as a release build reads a small file),
+/// into `sink`.
+fn scan_whole<S: ScanSink>(p: &Path, options: &ScanOptions, mut sink: S) -> (S, ScanStats) {
+    let mut stats = ScanStats::default();
+    let source = Source::File(p.to_path_buf());
+    let raw = AtomicU64::new(0);
+    scan_parquet(&source, p, None, options, &mut sink, &mut stats, &raw).unwrap();
+    (sink, stats)
+}
+
 /// `srcaddr` of 3,000 rows holding one 800 KB dictionary value: 2.4 GB as plain text,
 /// past what one Arrow string column holds, in one unit (as a release build reads such
 /// a file whole). It was a column of nulls with "0 rejected"; each row is now rejected
@@ -159,12 +161,7 @@ fn parquet_text_column_past_arrow_offsets_is_rejected_by_row_not_nulled() {
     let long = "9".repeat(800 << 10);
     write(&p, with(v2_columns(n), "srcaddr", repeated(&long, n)));
     assert!(fs::metadata(&p).unwrap().len() < 1 << 20, "a small file");
-    let mut sink = Collected::default();
-    let mut stats = ScanStats::default();
-    let source = Source::File(p.clone());
-    let options = ScanOptions::default();
-    let raw = AtomicU64::new(0);
-    scan_parquet(&source, &p, None, &options, &mut sink, &mut stats, &raw).unwrap();
+    let (sink, stats) = scan_whole(&p, &ScanOptions::default(), Collected::default());
     assert_eq!(sink.errors, Vec::<String>::new());
     assert_eq!((sink.records, sink.null_srcaddr), (0, 0));
     assert_eq!(sink.rejects.len(), n);
@@ -235,7 +232,7 @@ fn parquet_rows_past_max_line_bytes_are_rejected_and_the_findings_kept() {
     let more = RecordBatch::try_new(schema.clone(), columns).unwrap();
     let all = concat_batches(&schema, [&demo_rows, &more]).unwrap();
     let p = dir.path().join("hostile.parquet");
-    write_batch(&p, &all);
+    write_batch(&p, &all, 1 << 20);
 
     let audit = |input: &Path, strict: bool| {
         let mut args = vec![
@@ -431,13 +428,18 @@ fn srcaddr_as_a_struct_column_is_an_unreadable_file_not_a_clean_audit() {
         Arc::new(StringArray::from(vec!["10.0.0.9"; n])) as ArrayRef,
     )]);
     write(&p, with(demo_task_columns(n), "srcaddr", Arc::new(inner)));
-    let o = audit_demo(&p);
+    audit_demo_exits_2(
+        &p,
+        "not readable Parquet: its column srcaddr is of type Struct",
+    );
+}
+
+/// The demo's audit of `input` exits 2, saying `why` on stderr.
+fn audit_demo_exits_2(input: &Path, why: &str) {
+    let o = audit_demo(input);
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{e}");
-    assert!(
-        e.contains("not readable Parquet: its column srcaddr is of type Struct"),
-        "{e}"
-    );
+    assert!(e.contains(why), "{e}");
 }
 
 #[test]
@@ -449,13 +451,8 @@ fn audit_without_a_srcaddr_column_says_so_and_exits_2() {
         .filter(|c| c.0 != "srcaddr")
         .collect();
     write(&p, columns);
-    let o = audit_demo(&p);
-    let e = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{e}");
-    assert!(
-        e.contains("10 records in layouts without srcaddr or dstaddr could not be audited"),
-        "{e}"
-    );
+    let why = "10 records in layouts without srcaddr or dstaddr could not be audited";
+    audit_demo_exits_2(&p, why);
     // The same as text, with a header without srcaddr.
     let t = dir.path().join("nosrc.log");
     let map = fs::read_to_string(root("testdata/demo/eni-map.csv")).unwrap();
@@ -470,13 +467,7 @@ fn audit_without_a_srcaddr_column_says_so_and_exits_2() {
         );
     }
     fs::write(&t, text).unwrap();
-    let o = audit_demo(&t);
-    let e = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{e}");
-    assert!(
-        e.contains("10 records in layouts without srcaddr or dstaddr could not be audited"),
-        "{e}"
-    );
+    audit_demo_exits_2(&t, why);
 }
 
 /// One 8 MB value in a one-row file: a column chunk no row under --max-line-bytes could
@@ -567,31 +558,13 @@ impl ScanSink for Batches {
 fn one_row_row_groups_are_coalesced_into_full_batches() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("tiny-groups.parquet");
-    let columns = v2_columns(500);
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch =
-        RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect()).unwrap();
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(1))
-        .build();
-    let mut w = ArrowWriter::try_new(File::create(&p).unwrap(), schema, Some(props)).unwrap();
-    w.write(&batch).unwrap();
-    assert_eq!(w.close().unwrap().num_row_groups(), 500);
+    assert_eq!(write_batch(&p, &batch_of(v2_columns(500)), 1), 500);
     for batch_size in [8192, 200] {
-        let mut sink = Batches::default();
-        let mut stats = ScanStats::default();
         let options = ScanOptions {
             batch_size,
             ..ScanOptions::default()
         };
-        let source = Source::File(p.clone());
-        let raw = AtomicU64::new(0);
-        scan_parquet(&source, &p, None, &options, &mut sink, &mut stats, &raw).unwrap();
+        let (sink, _) = scan_whole(&p, &options, Batches::default());
         let expected: &[usize] = if batch_size == 200 {
             &[200, 200, 100]
         } else {
@@ -626,16 +599,12 @@ fn parquet_file_bytes_are_counted_once() {
 #[test]
 fn damaged_page_headers_are_refused_before_the_crate_reads_them() {
     let p = root("testdata/hostile/dictionary-page-claims-400m-values.parquet");
-    let mut sink = Collected::default();
-    let mut stats = ScanStats::default();
-    let source = Source::File(p.clone());
     let options = ScanOptions {
         batch_size: 7,
         max_line_bytes: 4096,
         ..ScanOptions::default()
     };
-    let raw = AtomicU64::new(0);
-    scan_parquet(&source, &p, None, &options, &mut sink, &mut stats, &raw).unwrap();
+    let (sink, _) = scan_whole(&p, &options, Collected::default());
     assert_eq!(sink.errors.len(), 1, "{:?}", sink.errors);
     assert!(
         sink.errors[0].contains("row group 0, column start, page at byte 536: its header"),

@@ -158,3 +158,21 @@ pub fn generate_sources(d: &Path, args: &str) -> bool {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     true
 }
+
+/// A path under the repository.
+pub fn root(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+/// Runs the vpcflow binary with `args`.
+pub fn vpcflow(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// What a run printed on stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
