@@ -181,31 +181,39 @@ impl Thrift<'_> {
                     15 => self.varint()?,
                     n => u64::from(n),
                 };
-                let elem = h & 0x0f;
-                for _ in 0..n {
-                    // Booleans in lists take a byte each.
-                    if elem == 1 || elem == 2 {
-                        self.byte()?;
-                    } else {
-                        self.skip(elem, depth + 1)?;
-                    }
-                }
-                Some(())
+                self.elements(n, &[h & 0x0f], depth)
             }
             11 => {
                 let n = self.varint()?;
-                if n > 0 {
-                    let kv = self.byte()?;
-                    for _ in 0..n {
-                        self.skip(kv >> 4, depth + 1)?;
-                        self.skip(kv & 0x0f, depth + 1)?;
-                    }
+                if n == 0 {
+                    return Some(());
                 }
-                Some(())
+                let kv = self.byte()?;
+                self.elements(n, &[kv >> 4, kv & 0x0f], depth)
             }
             12 => self.fields(depth + 1, |t, _, ty| t.skip(ty, depth + 1)),
             _ => None,
         }
+    }
+
+    /// Skips `n` elements of a list or map, each of the types `types` in turn. Booleans
+    /// in a collection take a byte each; every element takes at least a byte, so a count
+    /// past the bytes left is short (and read again with more) rather than looped over.
+    fn elements(&mut self, n: u64, types: &[u8], depth: u32) -> Option<()> {
+        if n > (self.b.len() - self.p.min(self.b.len())) as u64 {
+            self.short = true;
+            return None;
+        }
+        for _ in 0..n {
+            for &ty in types {
+                if ty == 1 || ty == 2 {
+                    self.byte()?;
+                } else {
+                    self.skip(ty, depth + 1)?;
+                }
+            }
+        }
+        Some(())
     }
 
     /// Reads a struct's fields, giving each (id, type) to `field`, which reads or skips
@@ -338,6 +346,36 @@ mod tests {
         // Cut short, it says so, to be read again with more bytes.
         let mut t = Thrift {
             b: &b[..b.len() - 3],
+            p: 0,
+            short: false,
+        };
+        assert!(t.page_header().is_none() && t.short);
+    }
+
+    /// Found by the `parquet` fuzz target: a map of booleans claiming 2^60 entries in a
+    /// header took no byte per entry, and the walk never ended.
+    #[test]
+    fn a_collection_claiming_more_elements_than_bytes_ends_the_walk() {
+        // Field 4 (a map): 2^60 entries of boolean keys and values; then nothing.
+        let mut b = vec![0x4b];
+        let mut n: u64 = 1 << 60;
+        while n >= 0x80 {
+            b.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        b.push(n as u8);
+        b.push(0x11);
+        let mut t = Thrift {
+            b: &b,
+            p: 0,
+            short: false,
+        };
+        assert!(t.page_header().is_none() && t.short);
+        // A list of 2^60 booleans likewise.
+        let mut b = vec![0x49, 0xf1];
+        b.extend(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]);
+        let mut t = Thrift {
+            b: &b,
             p: 0,
             short: false,
         };
