@@ -70,11 +70,7 @@ impl Reporter {
     }
 
     fn println(&self, msg: &str) {
-        let msg = printable(msg, true);
-        match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{msg}")),
-            None => eprintln!("{msg}"),
-        }
+        print_line(self.bar.as_ref(), msg);
     }
 
     pub fn input_missing(&mut self, message: &str) {
@@ -86,24 +82,28 @@ impl Reporter {
     pub fn warner(&self) -> impl Fn(&str) + 'static {
         let quiet = self.quiet;
         let bar = self.bar.clone();
-        move |msg: &str| {
-            if quiet {
-                return;
-            }
-            let msg = format!("vpcflow: warning: {msg}");
-            let line = printable(&msg, true);
-            match &bar {
-                Some(bar) => bar.suspend(|| eprintln!("{line}")),
-                None => eprintln!("{line}"),
-            }
-        }
+        move |msg: &str| warn_line(quiet, bar.as_ref(), msg)
     }
 
     /// Tells the user something on stderr, unless `--quiet`.
     pub fn warn(&self, msg: &str) {
-        if !self.quiet {
-            self.println(&format!("vpcflow: warning: {msg}"));
-        }
+        warn_line(self.quiet, self.bar.as_ref(), msg);
+    }
+}
+
+/// Prints a line on stderr, escaped, above the progress bar if one is shown.
+fn print_line(bar: Option<&ProgressBar>, msg: &str) {
+    let msg = printable(msg, true);
+    match bar {
+        Some(bar) => bar.suspend(|| eprintln!("{msg}")),
+        None => eprintln!("{msg}"),
+    }
+}
+
+/// A warning, unless `--quiet`.
+fn warn_line(quiet: bool, bar: Option<&ProgressBar>, msg: &str) {
+    if !quiet {
+        print_line(bar, &format!("vpcflow: warning: {msg}"));
     }
 }
 
