@@ -66,11 +66,11 @@ fn records(n: u32) -> Vec<u8> {
         let own = (x % TASKS_PER_SLOT as u64) as u32;
         let peer = ((x >> 20) % TASKS_PER_SLOT as u64) as u32;
         let t = T0 + slot * SLOT + (x >> 40) as i64 % SLOT;
-        let own_ip = vpcflow::output::addr_string(&addr(own));
+        let own_ip = vpcflow::net::addr_string(&addr(own));
         let peer_ip = if x % 5 == 0 {
             format!("198.51.100.{}", x % 250)
         } else {
-            vpcflow::output::addr_string(&addr(peer))
+            vpcflow::net::addr_string(&addr(peer))
         };
         let line = if x % 2 == 0 {
             format!("5 eni-{slot:02}{own:015x} {peer_ip} {own_ip} 40000 8080 6 5 900 {t} {t} ACCEPT OK ingress\n")

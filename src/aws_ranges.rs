@@ -52,7 +52,7 @@ use serde::Deserialize;
 
 use crate::intern::{Strings, NONE};
 use crate::net::is_v4;
-use crate::parse::parse_addr;
+use crate::net::parse_addr;
 
 /// Where to get the real file, named in the error for a file of another shape.
 const URL: &str = "https://ip-ranges.amazonaws.com/ip-ranges.json";
@@ -525,8 +525,8 @@ fn sweep(mut prefixes: Vec<Prefix>, max: u128, rules: &Rules) -> Table<u128> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::mapped_v4;
     use crate::net::{addr, v4, Cidr};
-    use crate::parse::mapped_v4;
 
     /// A file in AWS's format from (prefix, service, region) triples, IPv4 and IPv6
     /// sorted into their lists by the text.

@@ -128,9 +128,43 @@ pub enum FileError {
         byte: u64,
         error: io::Error,
         /// Lines decoded from the gzip member that failed its check, and dropped.
-        dropped: crate::parse::LineCounts,
+        dropped: LineCounts,
         /// Records of that member that were used before the damage was found (a
         /// member too large to hold back).
         unverified: u64,
     },
+}
+
+/// What happened to the lines consumed so far. Always
+/// `lines == records + rejected + headers + blanks`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LineCounts {
+    pub lines: u64,
+    pub records: u64,
+    pub rejected: u64,
+    pub headers: u64,
+    pub blanks: u64,
+}
+
+impl std::ops::Sub for LineCounts {
+    type Output = LineCounts;
+    fn sub(self, o: LineCounts) -> LineCounts {
+        LineCounts {
+            lines: self.lines - o.lines,
+            records: self.records - o.records,
+            rejected: self.rejected - o.rejected,
+            headers: self.headers - o.headers,
+            blanks: self.blanks - o.blanks,
+        }
+    }
+}
+
+impl std::ops::AddAssign for LineCounts {
+    fn add_assign(&mut self, o: LineCounts) {
+        self.lines += o.lines;
+        self.records += o.records;
+        self.rejected += o.rejected;
+        self.headers += o.headers;
+        self.blanks += o.blanks;
+    }
 }

@@ -42,6 +42,7 @@ pub mod batch;
 pub mod columns;
 pub mod enrich;
 pub mod error;
+pub mod fold;
 pub mod format;
 pub mod initiator;
 pub mod intern;
@@ -58,6 +59,7 @@ pub mod s3;
 pub mod scan;
 pub mod source;
 pub mod sql;
+pub mod text;
 pub mod time;
 
 pub use error::Error;

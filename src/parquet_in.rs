@@ -926,7 +926,7 @@ fn column_as(
                     cells.text(row)
                 };
                 match cell {
-                    Some(Ok(s)) => match crate::parse::parse_addr(s.as_bytes()) {
+                    Some(Ok(s)) => match crate::net::parse_addr(s.as_bytes()) {
                         Some(a) => b.append_value(a).expect("16 bytes"),
                         None => {
                             note(bad, row, FieldProblem::NotAnAddress, s.as_bytes());

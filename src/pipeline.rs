@@ -10,7 +10,7 @@
 //! continue across the chunks of a file.
 //!
 //! Two kinds of job:
-//! - a [`Fold`] (audit, query) folds batches into one state *per worker*, merged at the
+//! - a [`Fold`](crate::fold::Fold) (audit, query) folds batches into one state *per worker*, merged at the
 //!   end, so memory follows the number of workers, not the number of files;
 //! - an [`Ordered`] job (cat, convert) prepares each batch on a worker (formatting,
 //!   converting) and the collector consumes the results in input order.
@@ -85,6 +85,7 @@ use arrow::record_batch::RecordBatch;
 use crate::enrich::orient::Learned;
 use crate::enrich::{EnrichStats, Enricher};
 use crate::error::{FileError, Reject};
+use crate::fold::Fold;
 use crate::format::Layout;
 use crate::scan::{chunk_bytes, plan, scan_unit, ScanOptions, ScanSink, ScanStats, Unit};
 use crate::source::Source;
@@ -129,56 +130,6 @@ pub struct Totals {
     /// a column that none of them has. A layout that a header line replaced within the
     /// same unit is not among them.
     pub layout_columns: Vec<String>,
-}
-
-/// A fold of every record into one state (see the module documentation). `merge`
-/// must not depend on the order in which states are merged.
-pub trait Fold: Sync {
-    type State: Send;
-    fn state(&self) -> Self::State;
-    fn add(&self, state: &mut Self::State, batch: &RecordBatch);
-    fn merge(&self, into: &mut Self::State, from: Self::State);
-}
-
-impl<F: Fold> Fold for &F {
-    type State = F::State;
-    fn state(&self) -> F::State {
-        (**self).state()
-    }
-    fn add(&self, state: &mut F::State, batch: &RecordBatch) {
-        (**self).add(state, batch)
-    }
-    fn merge(&self, into: &mut F::State, from: F::State) {
-        (**self).merge(into, from)
-    }
-}
-
-/// Two folds in one pass over the records (the audit and the report's aggregates).
-pub struct Both<A, B>(pub A, pub B);
-
-impl<A: Fold, B: Fold> Fold for Both<A, B> {
-    type State = (A::State, B::State);
-    fn state(&self) -> Self::State {
-        (self.0.state(), self.1.state())
-    }
-    fn add(&self, state: &mut Self::State, batch: &RecordBatch) {
-        self.0.add(&mut state.0, batch);
-        self.1.add(&mut state.1, batch);
-    }
-    fn merge(&self, into: &mut Self::State, from: Self::State) {
-        self.0.merge(&mut into.0, from.0);
-        self.1.merge(&mut into.1, from.1);
-    }
-}
-
-/// A fold that keeps nothing (the other half of a [`Both`] that needs only one).
-pub struct Nothing;
-
-impl Fold for Nothing {
-    type State = ();
-    fn state(&self) {}
-    fn add(&self, _: &mut (), _: &RecordBatch) {}
-    fn merge(&self, _: &mut (), _: ()) {}
 }
 
 /// A job whose results are consumed in input order.

@@ -118,7 +118,7 @@ fn plain(t: &TrafficState) -> Plain {
     }
     for ((k, g), e) in &t.edges {
         let group = if g.label == NONE {
-            vpcflow::output::addr_string(&g.prefix)
+            vpcflow::net::addr_string(&g.prefix)
         } else {
             s(g.label)
         };

@@ -9,12 +9,12 @@ use clap::{Args, ValueEnum};
 use vpcflow::enrich::{load_map_file, EniMap, Enricher};
 use vpcflow::format::Layout;
 use vpcflow::net::Cidr;
-use vpcflow::output::printable;
 use vpcflow::parse::{DEFAULT_MAX_LINE_BYTES, MAX_MAX_LINE_BYTES};
 use vpcflow::pipeline::{Input, MAX_THREADS};
 use vpcflow::scan::ScanOptions;
 use vpcflow::source::Source;
 use vpcflow::source::{discover_all, input_named_by, FileId};
+use vpcflow::text::printable;
 use vpcflow::{time, Error};
 
 use super::reporter::Reporter;

@@ -82,7 +82,7 @@ fn json_row(r: &MapRow) -> Vec<(&'static str, Value)> {
         ("kind", Value::from(r.kind.as_str())),
         (
             "private_ip",
-            Value::from(vpcflow::output::addr_string(&r.private_ip)),
+            Value::from(vpcflow::net::addr_string(&r.private_ip)),
         ),
         ("task_arn", text(&r.task_arn)),
         ("cluster", text(&r.cluster)),

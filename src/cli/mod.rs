@@ -13,8 +13,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use vpcflow::enrich::Enricher;
-use vpcflow::output::printable;
 use vpcflow::pipeline::{Run, Totals};
+use vpcflow::text::printable;
 use vpcflow::Error;
 
 mod args;

@@ -8,11 +8,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use vpcflow::enrich::EnrichStats;
 use vpcflow::error::{FileError, Reject};
-use vpcflow::output::{human_bytes, printable};
+use vpcflow::output::human_bytes;
 use vpcflow::pipeline::Events;
 use vpcflow::policy::audit::AuditSummary;
 use vpcflow::scan::{ScanOptions, ScanStats};
 use vpcflow::source::Source;
+use vpcflow::text::printable;
 use vpcflow::Error;
 
 /// Rejected lines shown on stderr before the rest are only counted.

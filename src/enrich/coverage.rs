@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{EniMap, PeerKind};
 use crate::columns::{addr, col, int32, int64, TextCol};
-use crate::pipeline::Fold;
+use crate::fold::Fold;
 
 /// The columns of a coverage row, in order.
 pub const COLUMNS: [&str; 9] = [

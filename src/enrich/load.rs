@@ -1266,7 +1266,7 @@ pub fn write_map_csv<'a>(
         w.write_record([
             r.eni_id.as_str(),
             r.kind.as_str(),
-            &crate::output::addr_string(&r.private_ip),
+            &crate::net::addr_string(&r.private_ip),
             r.task_arn.as_deref().unwrap_or(""),
             r.cluster.as_deref().unwrap_or(""),
             r.service.as_deref().unwrap_or(""),
@@ -1300,7 +1300,7 @@ pub fn map_batch<'a>(rows: impl Iterator<Item = &'a MapRow>) -> arrow::record_ba
     let columns: Vec<ArrayRef> = vec![
         text(&|r| Some(r.eni_id.clone())),
         text(&|r| Some(r.kind.as_str().to_string())),
-        text(&|r| Some(crate::output::addr_string(&r.private_ip))),
+        text(&|r| Some(crate::net::addr_string(&r.private_ip))),
         text(&|r| r.task_arn.clone()),
         text(&|r| r.cluster.clone()),
         text(&|r| r.service.clone()),

@@ -227,7 +227,7 @@ fn overlaps(addr: &[u8; 16], windows: &[Window], rows: &[MapRow]) -> Option<Stri
         }
     }
     let since = since?;
-    let addr_text = crate::output::addr_string(addr);
+    let addr_text = crate::net::addr_string(addr);
     if let (1, [a, b]) = (overlapping, names.as_slice()) {
         return Some(format!(
             "{addr_text} is held by {a} and {b} at the same time from {}; the \

@@ -460,12 +460,26 @@ fn header_layout(line: &[u8], names: impl FnOnce() -> Vec<String>) -> Result<Lay
 /// Used to guess the layout of later chunks of a file.
 pub fn first_header(line: &[u8]) -> Option<Layout> {
     let mut spans = Vec::new();
-    crate::parse::split_spaces(line, &mut spans);
+    split_spaces(line, &mut spans);
     match classify(line, &spans, &Layout::unusable(LayoutError::Empty), || {
         false
     }) {
         LineClass::Header(layout) => Some(layout),
         _ => None,
+    }
+}
+
+/// Splits on runs of spaces into `(start, end)` token spans.
+pub fn split_spaces(line: &[u8], spans: &mut Vec<(u32, u32)>) {
+    let mut start = 0usize;
+    for i in memchr::memchr_iter(b' ', line) {
+        if i > start {
+            spans.push((start as u32, i as u32));
+        }
+        start = i + 1;
+    }
+    if line.len() > start {
+        spans.push((start as u32, line.len() as u32));
     }
 }
 

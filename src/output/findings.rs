@@ -3,9 +3,10 @@
 
 use std::io::{self, Write};
 
+use super::cell;
 use super::table::{new_table, protocol_name};
-use super::{cell, printable};
 use crate::policy::audit::{AuditSummary, Finding, Text};
+use crate::text::printable;
 use crate::time::rfc3339;
 
 /// One JSON object per finding.

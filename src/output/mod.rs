@@ -6,7 +6,6 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{
@@ -95,7 +94,7 @@ impl<'a> Col<'a> {
             Col::I64(a) => {
                 out.extend_from_slice(itoa::Buffer::new().format(a.value(row)).as_bytes())
             }
-            Col::Addr(a) => write_addr(a.value(row), out),
+            Col::Addr(a) => crate::net::write_addr(a.value(row), out),
             Col::Dict(..) | Col::Str(_) => {
                 out.extend_from_slice(self.str(row).unwrap_or_default().as_bytes())
             }
@@ -120,61 +119,9 @@ pub fn columns(batch: &RecordBatch) -> io::Result<Vec<Col<'_>>> {
         .collect()
 }
 
-/// Writes a 16-byte address in its canonical text form: dotted quad for IPv4 (stored
-/// IPv4-mapped), RFC 5952 for IPv6.
-pub fn write_addr(bytes: &[u8], out: &mut Vec<u8>) {
-    let octets: [u8; 16] = bytes.try_into().unwrap_or([0; 16]);
-    if crate::net::is_v4(&octets) {
-        let mut b = itoa::Buffer::new();
-        for (i, o) in octets[12..].iter().enumerate() {
-            if i > 0 {
-                out.push(b'.');
-            }
-            out.extend_from_slice(b.format(*o).as_bytes());
-        }
-    } else {
-        let _ = write!(out, "{}", Ipv6Addr::from(octets));
-    }
-}
-
-/// An address as text.
-/// Text for a terminal: control characters (an escape sequence hidden in an interface
-/// id or a tag, a tab, a newline) written as visible escapes (`\u{1b}`), so that
-/// what the input says can never move the cursor, recolour or rewrite the screen.
-/// Newlines are kept when `keep_newlines` (multi-line messages).
-pub fn printable(s: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
-    let escape = |c: char| (c.is_control() && !(keep_newlines && c == '\n')) || reorders_text(c);
-    if !s.chars().any(escape) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if escape(c) {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// Whether a character reorders the text around it: the bidirectional embeddings,
-/// overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the direction marks
-/// (U+200E, U+200F, U+061C). A name holding one could make `evil` read as `live`; they
-/// are shown escaped wherever names are printed.
-pub fn reorders_text(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}')
-}
-
-/// [`printable`] for a table cell.
+/// [`printable`](crate::text::printable) for a table cell.
 pub fn cell(s: &str) -> String {
-    printable(s, false).into_owned()
-}
-
-pub fn addr_string(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(39);
-    write_addr(bytes, &mut out);
-    String::from_utf8(out).unwrap_or_default()
+    crate::text::printable(s, false).into_owned()
 }
 
 /// Writes `s` as a JSON string literal.
@@ -299,12 +246,12 @@ mod tests {
         // stderr raw, and could show `evil` as `live`.
         assert_eq!(super::cell("a\u{202e}live"), "a\\u{202e}live");
         assert_eq!(super::cell("x\u{2067}y\u{200f}"), "x\\u{2067}y\\u{200f}");
-        assert_eq!(super::printable("nul\0", true), "nul\\u{0}");
+        assert_eq!(crate::text::printable("nul\0", true), "nul\\u{0}");
         assert_eq!(super::cell("web · prod"), "web · prod");
     }
 
     use super::*;
-    use crate::parse::parse_addr;
+    use crate::net::{addr_string, parse_addr};
 
     #[test]
     fn addresses_round_trip_to_canonical_text() {

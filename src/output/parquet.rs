@@ -25,7 +25,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::{write_addr, BatchWriter, Temp};
+use super::{BatchWriter, Temp};
+use crate::net::write_addr;
 
 /// The Parquet (AWS) type of a decoded column type.
 fn output_type(t: &DataType) -> DataType {

@@ -40,7 +40,6 @@
 //! batches, counts and rejected lines on any input). Nothing allocates per line except
 //! the message of a rejected one.
 
-use std::net::Ipv6Addr;
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
@@ -100,41 +99,8 @@ impl Default for DecoderOptions {
     }
 }
 
-/// What happened to the lines consumed so far. Always
-/// `lines == records + rejected + headers + blanks`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LineCounts {
-    pub lines: u64,
-    pub records: u64,
-    pub rejected: u64,
-    pub headers: u64,
-    pub blanks: u64,
-}
-
-impl std::ops::Sub for LineCounts {
-    type Output = LineCounts;
-    fn sub(self, o: LineCounts) -> LineCounts {
-        LineCounts {
-            lines: self.lines - o.lines,
-            records: self.records - o.records,
-            rejected: self.rejected - o.rejected,
-            headers: self.headers - o.headers,
-            blanks: self.blanks - o.blanks,
-        }
-    }
-}
-
-impl std::ops::AddAssign for LineCounts {
-    fn add_assign(&mut self, o: LineCounts) {
-        self.lines += o.lines;
-        self.records += o.records;
-        self.rejected += o.rejected;
-        self.headers += o.headers;
-        self.blanks += o.blanks;
-    }
-}
-
-pub use crate::error::{Excerpt, FieldProblem, Reject, RejectKind};
+pub use crate::error::{Excerpt, FieldProblem, LineCounts, Reject, RejectKind};
+use crate::format::split_spaces;
 
 /// Bytes indexed and decoded at a time: small enough that the index, the block table
 /// and the lines themselves stay in the CPU's first- and second-level caches.
@@ -859,7 +825,7 @@ fn addr(slice: &[u8], s: u32, e: u32) -> Result<Option<[u8; 16]>, ()> {
     if token == b"-" {
         return Ok(None);
     }
-    fields::parse_addr(token).map(Some).ok_or(())
+    crate::net::parse_addr(token).map(Some).ok_or(())
 }
 
 /// Converts the tokens of one column with `parse`, marks the rows whose token is
@@ -936,7 +902,7 @@ fn convert(kind: Kind, token: &[u8], s: u32, e: u32) -> Result<Value, FieldProbl
                 .map(Value::Int)
                 .ok_or(FieldProblem::NotATime)
         }
-        Kind::Addr => parse_addr(token)
+        Kind::Addr => crate::net::parse_addr(token)
             .map(Value::Addr)
             .ok_or(FieldProblem::NotAnAddress),
         Kind::Dict | Kind::Str => match std::str::from_utf8(token) {
@@ -955,20 +921,6 @@ fn parse_number(token: &[u8], max: u64) -> Result<u64, FieldProblem> {
     }
 }
 
-/// Splits on runs of spaces into `(start, end)` token spans.
-pub fn split_spaces(line: &[u8], spans: &mut Vec<(u32, u32)>) {
-    let mut start = 0usize;
-    for i in memchr::memchr_iter(b' ', line) {
-        if i > start {
-            spans.push((start as u32, i as u32));
-        }
-        start = i + 1;
-    }
-    if line.len() > start {
-        spans.push((start as u32, line.len() as u32));
-    }
-}
-
 /// A decimal number of ASCII digits, no sign; `None` on anything else or overflow.
 pub fn parse_uint(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 20 {
@@ -983,55 +935,6 @@ pub fn parse_uint(s: &[u8]) -> Option<u64> {
         v = v.checked_mul(10)?.checked_add(d as u64)?;
     }
     Some(v)
-}
-
-/// An IPv4 address in the IPv4-mapped IPv6 form `::ffff:a.b.c.d`.
-pub fn mapped_v4(o: [u8; 4]) -> [u8; 16] {
-    [
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, o[0], o[1], o[2], o[3],
-    ]
-}
-
-/// Parses an IPv4 (dotted quad, no leading zeros) or IPv6 address into 16 bytes.
-pub fn parse_addr(s: &[u8]) -> Option<[u8; 16]> {
-    // The longest address text, `ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`, has 45
-    // bytes: a longer value is not searched (a Parquet value may be megabytes).
-    if s.len() > 45 {
-        return None;
-    }
-    if let Some(v4) = parse_v4(s) {
-        return Some(mapped_v4(v4));
-    }
-    memchr(b':', s)?;
-    let text = std::str::from_utf8(s).ok()?;
-    text.parse::<Ipv6Addr>().ok().map(|a| a.octets())
-}
-
-fn parse_v4(s: &[u8]) -> Option<[u8; 4]> {
-    let mut out = [0u8; 4];
-    let mut i = 0;
-    for (n, octet) in out.iter_mut().enumerate() {
-        let start = i;
-        let mut v: u32 = 0;
-        while i < s.len() && s[i].is_ascii_digit() {
-            v = v * 10 + (s[i] - b'0') as u32;
-            i += 1;
-            if i - start > 3 {
-                return None;
-            }
-        }
-        if i == start || v > 255 || (i - start > 1 && s[start] == b'0') {
-            return None;
-        }
-        *octet = v as u8;
-        if n < 3 {
-            if s.get(i) != Some(&b'.') {
-                return None;
-            }
-            i += 1;
-        }
-    }
-    (i == s.len()).then_some(out)
 }
 
 /// Decodes a whole in-memory input (tests, small inputs): every batch, the counts and
@@ -1066,27 +969,6 @@ pub struct Decoded {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses() {
-        assert_eq!(parse_addr(b"10.0.0.1"), Some(mapped_v4([10, 0, 0, 1])));
-        assert_eq!(parse_addr(b"255.255.255.255"), Some(mapped_v4([255; 4])));
-        for bad in [
-            &b"10.0.0.256"[..],
-            b"10.0.0",
-            b"10.0.0.1.",
-            b"10.00.0.1",
-            b"1.2.3.4.5",
-            b"",
-            b"x",
-            b"::g",
-        ] {
-            assert_eq!(parse_addr(bad), None, "{}", bad.escape_ascii());
-        }
-        let v6 = parse_addr(b"2001:db8::1").unwrap();
-        assert_eq!(v6[..4], [0x20, 0x01, 0x0d, 0xb8]);
-        assert_eq!(v6[15], 1);
-    }
 
     #[test]
     fn integers() {

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 use memchr::memchr;
 
-use super::{split_spaces, validate, Decoded, DecoderOptions, LineCounts, Reject, RejectKind};
+use super::{validate, Decoded, DecoderOptions, LineCounts, Reject, RejectKind};
 use super::{BATCH_BYTES, MAX_MAX_LINE_BYTES};
 use crate::batch::{BatchBuilder, Projection, Value};
-use crate::format::{classify, Layout, LineClass};
+use crate::format::{classify, split_spaces, Layout, LineClass};
 
 /// The decoder as it was before the structural index: every line found with `memchr`,
 /// every field converted into a `Value` and appended by `BatchBuilder`. Kept as the

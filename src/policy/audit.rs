@@ -188,7 +188,7 @@ impl Auditor<'_> {
     }
 }
 
-impl crate::pipeline::Fold for Auditor<'_> {
+impl crate::fold::Fold for Auditor<'_> {
     type State = AuditState;
     fn state(&self) -> AuditState {
         AuditState::default()
@@ -1010,7 +1010,7 @@ impl AuditState {
                 task_arn: t(own[0]),
                 service: t(own[1]),
                 cluster: t(own[2]),
-                peer_addr: crate::output::addr_string(&k.peer_addr),
+                peer_addr: crate::net::addr_string(&k.peer_addr),
                 peer_kind,
                 peer_service: t(peer[PEER_SERVICE]),
                 peer_eni_id: t(peer[PEER_ENI]),

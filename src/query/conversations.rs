@@ -95,7 +95,7 @@ impl Conversations<'_> {
     ];
 }
 
-impl crate::pipeline::Fold for Conversations<'_> {
+impl crate::fold::Fold for Conversations<'_> {
     type State = ConversationState;
     fn state(&self) -> ConversationState {
         ConversationState::default()
@@ -264,15 +264,9 @@ impl ConversationState {
                 };
                 let row = vec![
                     ("protocol", Value::from(k.protocol)),
-                    (
-                        "initiator",
-                        Value::from(crate::output::addr_string(&i.addr)),
-                    ),
+                    ("initiator", Value::from(crate::net::addr_string(&i.addr))),
                     ("initiator_port", port(i.port)),
-                    (
-                        "responder",
-                        Value::from(crate::output::addr_string(&r.addr)),
-                    ),
+                    ("responder", Value::from(crate::net::addr_string(&r.addr))),
                     ("responder_port", port(r.port)),
                     ("initiator_by", Value::from(how)),
                     ("enis", Value::from(enis.join(" "))),

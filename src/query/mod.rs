@@ -28,10 +28,10 @@ use serde_json::Value;
 
 use crate::batch::Projection;
 use crate::columns::{addr, col, int32, int64, TextCol};
+use crate::fold::Fold;
 use crate::format::{column_name, is_field_name, lookup, Kind};
 use crate::intern::{DictIds, Strings, NONE};
 use crate::net::Cidr;
-use crate::pipeline::Fold;
 
 pub mod conversations;
 
@@ -961,7 +961,7 @@ impl QueryState {
             KeyValue::Int(t) if bucket(key).is_some() => Value::from(crate::time::rfc3339(t)),
             KeyValue::Int(i) => Value::from(i),
             KeyValue::Str(i) => self.strings.get(i).map_or(Value::Null, Value::from),
-            KeyValue::Addr(a) => Value::from(crate::output::addr_string(&a)),
+            KeyValue::Addr(a) => Value::from(crate::net::addr_string(&a)),
         }
     }
 }

@@ -87,7 +87,7 @@ fn csp_hash(inline: &str) -> String {
 pub fn esc(s: &str) -> Cow<'_, str> {
     // Control characters (a NUL) and characters that reorder the text around them (a
     // right-to-left override) are shown as visible escapes, as in the tables.
-    let shown = |c: char| c.is_control() || crate::output::reorders_text(c);
+    let shown = |c: char| c.is_control() || crate::text::reorders_text(c);
     if !s.contains(['&', '<', '>', '"', '\'']) && !s.chars().any(shown) {
         return Cow::Borrowed(s);
     }
@@ -290,7 +290,7 @@ fn group_name(kind: &str, label: Option<&str>, prefix: &[u8; 16]) -> String {
     let net = || {
         format!(
             "{}/{}",
-            crate::output::addr_string(prefix),
+            crate::net::addr_string(prefix),
             if crate::net::is_v4(prefix) { 24 } else { 48 }
         )
     };

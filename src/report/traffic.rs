@@ -190,7 +190,7 @@ pub struct Observer {
     pub map: Arc<EniMap>,
 }
 
-impl crate::pipeline::Fold for Observer {
+impl crate::fold::Fold for Observer {
     type State = TrafficState;
     fn state(&self) -> TrafficState {
         TrafficState::default()

@@ -35,7 +35,7 @@ pub fn path_text(path: &Path) -> String {
         for c in chunk.valid().chars() {
             match c {
                 '\\' => out.push_str("\\\\"),
-                c if c.is_control() || crate::output::reorders_text(c) => {
+                c if c.is_control() || crate::text::reorders_text(c) => {
                     out.extend(c.escape_unicode())
                 }
                 c => out.push(c),

@@ -205,8 +205,8 @@ pub fn check_policy(data: &[u8]) {
 /// Header lines and `--fields` values: the layout parser, and the header classifier
 /// against the default layout and against the layout the line itself names.
 pub fn check_header(data: &[u8]) {
+    use vpcflow::format::split_spaces;
     use vpcflow::format::{classify, first_header, Layout, LineClass};
-    use vpcflow::parse::split_spaces;
 
     let line = data.split(|&b| b == b'\n').next().unwrap_or_default();
     let mut spans = Vec::new();
