@@ -51,8 +51,7 @@ use std::marker::PhantomData;
 use serde::Deserialize;
 
 use crate::intern::{Strings, NONE};
-use crate::net::is_v4;
-use crate::net::parse_addr;
+use crate::net::{is_v4, parse_addr, Cidr};
 
 /// Where to get the real file, named in the error for a file of another shape.
 const URL: &str = "https://ip-ranges.amazonaws.com/ip-ranges.json";
@@ -397,10 +396,9 @@ fn host_mask(family: Family, len: u8) -> u128 {
 /// (host bits cleared, as [`crate::net::Cidr`] does) and its length.
 fn parse_prefix(text: &str, family: Family) -> Result<(u128, u8), String> {
     let bad = || format!("{text:?} is not a CIDR block (like {})", family.example());
-    let (addr, len) = text.split_once('/').ok_or_else(bad)?;
-    let bytes = parse_addr(addr.as_bytes()).ok_or_else(bad)?;
-    // parse_addr reads dotted quads as IPv4 and anything with a colon as IPv6, so the
-    // text, not the bytes, says the family (`::ffff:1.2.3.0` is IPv6 text).
+    let (addr, _) = text.split_once('/').ok_or_else(bad)?;
+    parse_addr(addr.as_bytes()).ok_or_else(bad)?;
+    // The text, not the bytes, says the family (`::ffff:1.2.3.0` is IPv6 text).
     match (family, addr.contains(':')) {
         (Family::V4, true) => {
             return Err(format!(
@@ -414,19 +412,8 @@ fn parse_prefix(text: &str, family: Family) -> Result<(u128, u8), String> {
         }
         _ => {}
     }
-    let bits = family.bits();
-    let len: u8 = Some(len)
-        .filter(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|l| l.parse().ok())
-        .filter(|&n: &u8| u32::from(n) <= bits)
-        .ok_or_else(|| format!("{text:?}: the prefix length must be 0 to {bits}"))?;
-    let value = match family {
-        Family::V4 => u128::from(u32::from_be_bytes([
-            bytes[12], bytes[13], bytes[14], bytes[15],
-        ])),
-        Family::V6 => u128::from_be_bytes(bytes),
-    };
-    Ok((value & !host_mask(family, len), len))
+    let block: Cidr = text.parse()?;
+    Ok((block.first(), block.prefix_len()))
 }
 
 /// The interned ids the answer depends on.
@@ -905,15 +892,15 @@ mod tests {
         );
         assert_eq!(
             two("ip_prefix", "3.5.140.0/33", sr),
-            "ranges.json: prefixes[1]: \"3.5.140.0/33\": the prefix length must be 0 to 32"
+            "ranges.json: prefixes[1]: \"3.5.140.0/33\": prefix length must be 0 to 32"
         );
         assert_eq!(
             two("ip_prefix", "3.5.140.0/+2", sr),
-            "ranges.json: prefixes[1]: \"3.5.140.0/+2\": the prefix length must be 0 to 32"
+            "ranges.json: prefixes[1]: \"3.5.140.0/+2\": prefix length must be 0 to 32"
         );
         assert_eq!(
             two("ip_prefix", "3.5.140.0/", sr),
-            "ranges.json: prefixes[1]: \"3.5.140.0/\": the prefix length must be 0 to 32"
+            "ranges.json: prefixes[1]: \"3.5.140.0/\": prefix length must be 0 to 32"
         );
         assert_eq!(
             two("ipv6_prefix", "2600:1f14::/129", sr),

@@ -46,3 +46,39 @@ pub fn addr(a: Option<&FixedSizeBinaryArray>, row: usize) -> Option<[u8; 16]> {
     a.filter(|a| a.is_valid(row))
         .and_then(|a| a.value(row).try_into().ok())
 }
+
+/// The times of a batch's records: one place decides what "a record's time" is.
+#[derive(Clone, Copy)]
+pub struct Times<'a> {
+    start: Option<&'a Int64Array>,
+    end: Option<&'a Int64Array>,
+}
+
+impl<'a> Times<'a> {
+    pub fn of(batch: &'a RecordBatch) -> Times<'a> {
+        Times {
+            start: col(batch, "start"),
+            end: col(batch, "end"),
+        }
+    }
+
+    /// A record's time: its `start`, else its `end` (a layout may log only one). Map
+    /// lookups, windows, time buckets and first-seen times all use this.
+    #[inline]
+    pub fn at(&self, row: usize) -> Option<i64> {
+        int64(self.start, row).or(int64(self.end, row))
+    }
+
+    /// When a record's capture window closed: its `end`, else its time ([`Times::at`]).
+    #[inline]
+    pub fn last(&self, row: usize) -> Option<i64> {
+        int64(self.end, row).or(int64(self.start, row))
+    }
+
+    /// The `start` field alone (the partition key of `convert`, the first-seen time of
+    /// a run).
+    #[inline]
+    pub fn start(&self, row: usize) -> Option<i64> {
+        int64(self.start, row)
+    }
+}

@@ -78,6 +78,26 @@ impl Cidr {
     }
 }
 
+impl Cidr {
+    /// The prefix length as written (`/8` of an IPv4 block is 8).
+    pub fn prefix_len(&self) -> u8 {
+        if self.v4 {
+            self.prefix - 96
+        } else {
+            self.prefix
+        }
+    }
+
+    /// The block's first address as a number in its family's space (a `u32` for IPv4).
+    pub fn first(&self) -> u128 {
+        if self.v4 {
+            self.network & u128::from(u32::MAX)
+        } else {
+            self.network
+        }
+    }
+}
+
 impl FromStr for Cidr {
     type Err = String;
 
@@ -93,9 +113,9 @@ impl FromStr for Cidr {
         let max = if v4 { 32 } else { 128 };
         let len: u8 = match len {
             None => max,
-            Some(l) => l
-                .parse()
-                .ok()
+            Some(l) => Some(l)
+                .filter(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|l| l.parse().ok())
                 .filter(|&n: &u8| n <= max)
                 .ok_or_else(|| format!("{s:?}: prefix length must be 0 to {max}"))?,
         };
@@ -337,6 +357,41 @@ pub fn addr_string(bytes: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// IP protocol numbers people know by name (IANA's keywords, lower case), with the
+/// label prose and the report use. Tables print the name, `--protocol` and
+/// `--where protocol=` read it, the report writes the label; any other number is
+/// shown and read as its digits.
+pub const PROTOCOLS: [(u8, &str, &str); 6] = [
+    (6, "tcp", "TCP"),
+    (17, "udp", "UDP"),
+    (1, "icmp", "ICMP"),
+    (58, "icmpv6", "ICMPv6"),
+    (47, "gre", "GRE"),
+    (50, "esp", "ESP"),
+];
+
+/// The name of a protocol number (`tcp`), if it has one.
+pub fn protocol_name(p: i32) -> Option<&'static str> {
+    PROTOCOLS.iter().find(|e| i32::from(e.0) == p).map(|e| e.1)
+}
+
+/// The label of a protocol number in prose (`TCP`), if it has one.
+pub fn protocol_label(p: i32) -> Option<&'static str> {
+    PROTOCOLS.iter().find(|e| i32::from(e.0) == p).map(|e| e.2)
+}
+
+/// A protocol given by name (any case) or number (0 to 255).
+pub fn parse_protocol(s: &str) -> Result<i32, String> {
+    let lower = s.to_ascii_lowercase();
+    if let Some(e) = PROTOCOLS.iter().find(|e| e.1 == lower) {
+        return Ok(i32::from(e.0));
+    }
+    lower.parse::<u8>().map(i32::from).map_err(|_| {
+        let names: Vec<&str> = PROTOCOLS.iter().map(|e| e.1).collect();
+        format!("{s:?} is not a protocol ({} or 0-255)", names.join(", "))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,5 +578,19 @@ mod tests {
         let v6 = parse_addr(b"2001:db8::1").unwrap();
         assert_eq!(v6[..4], [0x20, 0x01, 0x0d, 0xb8]);
         assert_eq!(v6[15], 1);
+    }
+
+    #[test]
+    fn cidr_length_with_a_sign_or_space_is_refused() {
+        // One parser for blocks (policies, filters and AWS's ranges): the length is
+        // decimal digits only, as AWS's ranges file always had it.
+        for text in ["10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/", "fd00::/0128"] {
+            let e = text.parse::<Cidr>().unwrap_err();
+            assert!(e.contains("prefix length must be 0 to"), "{text}: {e}");
+        }
+        let c: Cidr = "10.1.0.0/16".parse().unwrap();
+        assert_eq!((c.first(), c.prefix_len()), (0x0a01_0000, 16));
+        let c: Cidr = "2001:db8::/32".parse().unwrap();
+        assert_eq!((c.first() >> 96, c.prefix_len()), (0x2001_0db8, 32));
     }
 }

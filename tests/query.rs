@@ -396,7 +396,7 @@ fn conversations_join_both_directions_on_both_enis() {
 fn bad_query_arguments_are_usage_errors() {
     for (args, msg) in [
         (&["--group-by", "eni,bo gus"][..], "--group-by: \"bo gus\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, peer_lb, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
-        (&["--protocol", "tcpx"][..], "--protocol: \"tcpx\" is not a protocol (tcp, udp, icmp, icmpv6 or 0-255)"),
+        (&["--protocol", "tcpx"][..], "--protocol: \"tcpx\" is not a protocol (tcp, udp, icmp, icmpv6, gre, esp or 0-255)"),
         (&["--action", "DROP"][..], "--action: \"DROP\" is not one of ACCEPT, REJECT"),
         (&["--peer", "10.0.0.0/99"][..], "--peer: \"10.0.0.0/99\": prefix length must be 0 to 32"),
     ] {

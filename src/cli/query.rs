@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use clap::Args;
 use vpcflow::enrich::PeerKind;
+use vpcflow::net::parse_protocol;
 use vpcflow::net::Cidr;
 use vpcflow::output::rows;
 use vpcflow::pipeline;
 use vpcflow::query::conversations::Conversations;
-use vpcflow::query::{parse_protocol, Filters, Key, Query, Watched};
+use vpcflow::query::{Filters, Key, Query, Watched};
 use vpcflow::Error;
 
 use super::args::{MapOpts, ReadArgs, ReportFormat};

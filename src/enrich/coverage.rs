@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::{EniMap, PeerKind};
-use crate::columns::{addr, col, int32, int64, TextCol};
+use crate::columns::{addr, col, int32, int64, TextCol, Times};
 use crate::fold::Fold;
 
 /// The columns of a coverage row, in order.
@@ -86,8 +86,7 @@ impl Fold for CoverageFold {
         let ecs_task = TextCol::of(batch, "ecs_task_arn");
         let ecs_service = TextCol::of(batch, "ecs_service_name");
         let bytes = col::<Int64Array>(batch, "bytes");
-        let start = col::<Int64Array>(batch, "start");
-        let end = col::<Int64Array>(batch, "end");
+        let times = Times::of(batch);
         let inbound = col::<arrow::array::BooleanArray>(batch, "inbound");
         let dstport = col::<Int32Array>(batch, "dstport");
         let srcport = col::<Int32Array>(batch, "srcport");
@@ -103,7 +102,7 @@ impl Fold for CoverageFold {
                 Some(c) => c,
                 None => state.entry(id.to_string()).or_default(),
             };
-            let t = int64(start, row).or(int64(end, row));
+            let t = times.at(row);
             let b = int64(bytes, row).unwrap_or(0).max(0) as u64;
             c.records += 1;
             c.bytes = c.bytes.saturating_add(b);

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, BooleanBuilder, DictionaryArray, FixedSizeBinaryArray, FixedSizeBinaryBuilder,
-    Int32Array, Int32Builder, Int64Array, StringArray,
+    Int32Array, Int32Builder, StringArray,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use arrow::record_batch::RecordBatch;
@@ -28,7 +28,7 @@ use rustc_hash::FxHashMap;
 
 use super::orient::{by_other_eni, orient, DirectionBy, Learned, Logged, Sides};
 use super::{EniMap, EniRef, PeerKind};
-use crate::columns::{addr, col, TextCol};
+use crate::columns::{addr, col, TextCol, Times};
 use crate::net::Cidr;
 
 /// The flow-log columns the join reads (for projection pushdown).
@@ -256,14 +256,8 @@ impl Enricher {
                 .and_then(|d| d.get(row))
                 .and_then(Logged::parse)
         };
-        let start = col::<Int64Array>(batch, "start");
-        let end = col::<Int64Array>(batch, "end");
-        let time = |row: usize| {
-            start
-                .filter(|a| a.is_valid(row))
-                .or(end.filter(|a| a.is_valid(row)))
-                .map(|a| a.value(row))
-        };
+        let times = Times::of(batch);
+        let time = |row: usize| times.at(row);
 
         // Orientation rule 3 learns from every record of the batch first, so that a
         // record early in the batch profits from what later ones show.

@@ -545,6 +545,12 @@ fn time_text(t: i64) -> String {
     }
 }
 
+/// The name in an ECS ARN: its last `/`-separated part (a cluster ARN's cluster name,
+/// a task ARN's task id); a plain name is its own name.
+pub fn arn_name(arn_or_name: &str) -> &str {
+    arn_or_name.rsplit('/').next().unwrap_or(arn_or_name)
+}
+
 /// The VPC CIDRs in force: those given, else the private ranges.
 pub fn vpc_cidrs_or_private(given: &[Cidr]) -> Vec<Cidr> {
     if given.is_empty() {

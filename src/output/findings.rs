@@ -83,7 +83,7 @@ fn ports(p: &[u16], sep: &str) -> String {
 /// The task id: the last part of the task ARN.
 fn short_task(arn: &Option<Text>) -> String {
     arn.as_deref()
-        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .map(|a| crate::enrich::arn_name(a).to_string())
         .unwrap_or_else(|| "-".into())
 }
 

@@ -439,15 +439,13 @@ impl Drop for PartitionedWriter {
 
 impl BatchWriter for PartitionedWriter {
     fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
-        let start = batch
-            .column_by_name("start")
-            .and_then(|c| c.as_any().downcast_ref::<arrow::array::Int64Array>());
+        let times = crate::columns::Times::of(batch);
         // Rows by partition, in order of first appearance; found by key, as a batch may
         // hold as many partitions as rows.
         let mut parts: Vec<(Option<i64>, Vec<u32>)> = Vec::new();
         let mut at: rustc_hash::FxHashMap<Option<i64>, usize> = Default::default();
         for row in 0..batch.num_rows() {
-            let key = self.key(start.filter(|s| s.is_valid(row)).map(|s| s.value(row)));
+            let key = self.key(times.start(row));
             let i = *at.entry(key).or_insert_with(|| {
                 parts.push((key, Vec::new()));
                 parts.len() - 1

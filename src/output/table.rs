@@ -1,16 +1,14 @@
-//! What the tables for people share: their style, and protocol names.
+//! What the tables for people share: their style, and how a protocol is written.
 
 use comfy_table::{presets, ContentArrangement, Table};
 
-/// Protocol numbers people know by name.
+/// A protocol number as tables print it: its name ([`crate::net::PROTOCOLS`]), `-`
+/// for none, else the number.
 pub fn protocol_name(p: i32) -> String {
-    match p {
-        1 => "icmp".into(),
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        58 => "icmpv6".into(),
-        -1 => "-".into(),
-        p => p.to_string(),
+    match crate::net::protocol_name(p) {
+        Some(name) => name.into(),
+        None if p == -1 => "-".into(),
+        None => p.to_string(),
     }
 }
 

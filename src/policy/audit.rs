@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use super::{Policy, Rule, RuleId};
 use crate::aws_ranges::AwsRanges;
-use crate::columns::{addr, col, int32, int64};
+use crate::columns::{addr, col, int32, int64, Times};
 use crate::enrich::{EniMap, PeerKind};
 use crate::initiator::{self, Connection, Sent};
 use crate::intern::{Attribution, DictIds, Strings, NONE};
@@ -543,8 +543,7 @@ impl AuditState {
         let action = DictIds::of(batch, "action");
         let packets = col::<Int64Array>(batch, "packets");
         let bytes = col::<Int64Array>(batch, "bytes");
-        let start = col::<Int64Array>(batch, "start");
-        let end = col::<Int64Array>(batch, "end");
+        let times = Times::of(batch);
         let encryption = col::<Int32Array>(batch, "encryption_status");
         let path = col::<Int32Array>(batch, "traffic_path");
         let mut aws_src = DictIds::of(batch, "pkt_src_aws_service");
@@ -603,7 +602,7 @@ impl AuditState {
                 continue;
             }
             let peer: [u8; 16] = peer_addr.value(row).try_into().expect("16 bytes");
-            let t = int64(start, row).or(int64(end, row));
+            let t = times.at(row);
             let peer_holder = peer_eni.str(row).and_then(|e| auditor.map.eni_at(e, t));
             let groups = peer_holder
                 .map(|h| h.security_groups.as_slice())
@@ -706,10 +705,10 @@ impl AuditState {
             };
             let conn = self.conns.entry(key).or_default();
             conn.allowed &= verdict.allowed;
-            let s = int64(start, row).or(int64(end, row));
+            let s = times.at(row);
             conn.sent[inbound as usize].add(int32(flags, row), s, accepted, rejected);
             let s = s.unwrap_or(0);
-            let e = int64(end, row).unwrap_or(s);
+            let e = times.last(row).unwrap_or(s);
             let mut traffic = Traffic::default();
             traffic.add(
                 int64(packets, row).unwrap_or(0).max(0) as u64,
@@ -1317,7 +1316,7 @@ fn peer_words(f: &Finding, facts: &Facts) -> String {
         PeerKind::Task => {
             let of_cluster = match (facts.peer_cluster, f.cluster.as_deref()) {
                 (Some(c), Some(own)) if !super::same_cluster(c, own) => {
-                    format!(" in cluster {}", super::cluster_name(c))
+                    format!(" in cluster {}", crate::enrich::arn_name(c))
                 }
                 _ => String::new(),
             };
@@ -1419,7 +1418,7 @@ fn reason(f: &Finding, facts: &Facts, auditor: &Auditor) -> String {
             let cluster = f
                 .cluster
                 .as_deref()
-                .map(|c| super::cluster_name(c).to_string());
+                .map(|c| crate::enrich::arn_name(c).to_string());
             let lists = match rule {
                 Some(r)
                     if !r.ingress.is_empty()

@@ -33,6 +33,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Deserialize;
 
+use crate::enrich::arn_name;
 use crate::enrich::EniMap;
 use crate::net::Cidr;
 
@@ -401,10 +402,7 @@ impl RuleIndex {
             let named = by_name.entry(s.name.clone()).or_default();
             match &s.cluster {
                 Some(c) => {
-                    named
-                        .by_cluster
-                        .entry(cluster_name(c).to_string())
-                        .or_insert(i);
+                    named.by_cluster.entry(arn_name(c).to_string()).or_insert(i);
                 }
                 None => {
                     named.any.get_or_insert(i);
@@ -738,7 +736,7 @@ impl Policy {
         named
             .and_then(|n| {
                 cluster
-                    .and_then(|c| n.by_cluster.get(cluster_name(c)))
+                    .and_then(|c| n.by_cluster.get(arn_name(c)))
                     .or(n.any.as_ref())
             })
             .map(|&i| RuleId::Service(i))
@@ -759,14 +757,9 @@ fn lists(r: &Rule) -> impl Iterator<Item = (&'static str, &Peers)> {
     std::iter::once(("ingress_from", &r.ingress)).chain(r.egress.iter().map(|e| ("egress_to", e)))
 }
 
-/// The name of a cluster given as a name or an ARN (its last `/`-separated part).
-pub fn cluster_name(s: &str) -> &str {
-    s.rsplit('/').next().unwrap_or(s)
-}
-
 /// Whether two cluster names, each a name or an ARN, name the same cluster.
 fn same_cluster(a: &str, b: &str) -> bool {
-    cluster_name(a) == cluster_name(b)
+    arn_name(a) == arn_name(b)
 }
 
 #[cfg(test)]
@@ -1126,8 +1119,7 @@ private_aws_access = true
                 p.services.iter().find(|r| {
                     Some(r.name.as_str()) == service
                         && match (&r.cluster, with_cluster) {
-                            (Some(c), true) => cluster
-                                .is_some_and(|x| c.rsplit('/').next() == x.rsplit('/').next()),
+                            (Some(c), true) => cluster.is_some_and(|x| same_cluster(c, x)),
                             (None, false) => true,
                             _ => false,
                         }

@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::{filter, Filters};
-use crate::columns::{addr, col, int32, int64, TextCol};
+use crate::columns::{addr, col, int32, int64, TextCol, Times};
 use crate::initiator::{self, Connection, Sent};
 use crate::intern::Strings;
 
@@ -129,8 +129,7 @@ impl ConversationState {
         let flags: Option<&Int32Array> = col(&batch, "tcp_flags");
         let packets: Option<&Int64Array> = col(&batch, "packets");
         let bytes: Option<&Int64Array> = col(&batch, "bytes");
-        let start: Option<&Int64Array> = col(&batch, "start");
-        let end: Option<&Int64Array> = col(&batch, "end");
+        let times = Times::of(&batch);
         let action = TextCol::of(&batch, "action");
         for row in 0..batch.num_rows() {
             let (Some(s), Some(d)) = (addr(src, row), addr(dst, row)) else {
@@ -149,7 +148,7 @@ impl ConversationState {
             } else {
                 (to, from, 1)
             };
-            let t = int64(start, row).or(int64(end, row));
+            let t = times.at(row);
             let key = ConvKey {
                 protocol: int32(proto, row).unwrap_or(-1),
                 a,
@@ -184,7 +183,7 @@ impl ConversationState {
                 c.logged_by[1] |= o == b.addr;
             }
             c.first = super::min_opt(c.first, t);
-            c.last = super::max_opt(c.last, int64(end, row).or(t));
+            c.last = super::max_opt(c.last, times.last(row));
         }
     }
 

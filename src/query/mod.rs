@@ -27,7 +27,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::batch::Projection;
-use crate::columns::{addr, col, int32, int64, TextCol};
+use crate::columns::{addr, col, int32, int64, TextCol, Times};
 use crate::fold::Fold;
 use crate::format::{column_name, is_field_name, lookup, Kind};
 use crate::intern::{DictIds, Strings, NONE};
@@ -193,20 +193,6 @@ impl Key {
     }
 }
 
-/// Protocol numbers from names users type.
-pub fn parse_protocol(s: &str) -> Result<i32, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "icmp" => Ok(1),
-        "tcp" => Ok(6),
-        "udp" => Ok(17),
-        "icmpv6" => Ok(58),
-        n => n
-            .parse::<u8>()
-            .map(i32::from)
-            .map_err(|_| format!("{s:?} is not a protocol (tcp, udp, icmp, icmpv6 or 0-255)")),
-    }
-}
-
 /// How messages describe the flow-log columns that keys and filters accept.
 const ANY_COLUMN: &str = "any field name of a header, by its Parquet name: vpc_id, \
                           subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, \
@@ -330,7 +316,9 @@ impl Filters {
                     _ => i64::MAX,
                 };
                 One::Int(match name.as_str() {
-                    "protocol" => parse_protocol(value).map(i64::from).map_err(bad)?,
+                    "protocol" => crate::net::parse_protocol(value)
+                        .map(i64::from)
+                        .map_err(bad)?,
                     _ => value
                         .parse::<u64>()
                         .ok()
@@ -628,7 +616,7 @@ pub fn filter(batch: &RecordBatch, f: &Filters) -> RecordBatch {
     }
     if !f.task.is_empty() {
         and(text("task_arn", &f.task, &|s, v| {
-            s == v || s.rsplit('/').next() == Some(v.as_str())
+            s == v || crate::enrich::arn_name(s) == v
         }));
     }
     if !f.service.is_empty() {
@@ -636,7 +624,7 @@ pub fn filter(batch: &RecordBatch, f: &Filters) -> RecordBatch {
     }
     if !f.cluster.is_empty() {
         and(text("cluster", &f.cluster, &|s, v| {
-            s == v || s.rsplit('/').next() == Some(v.as_str())
+            s == v || crate::enrich::arn_name(s) == v
         }));
     }
     if !f.peer_kind.is_empty() {
@@ -765,8 +753,7 @@ impl QueryState {
         self.records_kept += n as u64;
         let packets: Option<&Int64Array> = col(&batch, "packets");
         let bytes: Option<&Int64Array> = col(&batch, "bytes");
-        let start: Option<&Int64Array> = col(&batch, "start");
-        let end: Option<&Int64Array> = col(&batch, "end");
+        let times = Times::of(&batch);
         // One reader per key.
         enum Reader<'a> {
             Dict(DictIds<'a>),
@@ -814,7 +801,7 @@ impl QueryState {
         let mut key: Vec<KeyValue> = Vec::with_capacity(q.keys.len());
         for row in 0..n {
             key.clear();
-            let t = int64(start, row).or(int64(end, row));
+            let t = times.at(row);
             for r in readers.iter_mut() {
                 key.push(match r {
                     Reader::Dict(d) => match d.id(row, &mut self.strings) {
@@ -860,7 +847,7 @@ impl QueryState {
                 }
             }
             agg.first = min_opt(agg.first, t);
-            agg.last = max_opt(agg.last, int64(end, row).or(t));
+            agg.last = max_opt(agg.last, times.last(row));
         }
     }
 

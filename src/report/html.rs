@@ -192,15 +192,10 @@ fn per(width: i64) -> String {
 }
 
 fn protocol(p: i32) -> Cow<'static, str> {
-    match p {
-        1 => "ICMP".into(),
-        6 => "TCP".into(),
-        17 => "UDP".into(),
-        47 => "GRE".into(),
-        50 => "ESP".into(),
-        58 => "ICMPv6".into(),
-        -1 | 65_535 => "?".into(),
-        p => p.to_string().into(),
+    match crate::net::protocol_label(p) {
+        Some(label) => label.into(),
+        None if p == -1 || p == 65_535 => "?".into(),
+        None => p.to_string().into(),
     }
 }
 
@@ -280,7 +275,7 @@ const SUMMARY_SERVICES: usize = 12;
 fn service_name(service: Option<&str>, cluster: Option<&str>) -> String {
     let s = service.unwrap_or("(no service)");
     match cluster {
-        Some(c) => format!("{s} · {}", crate::policy::cluster_name(c)),
+        Some(c) => format!("{s} · {}", crate::enrich::arn_name(c)),
         None => s.to_string(),
     }
 }
@@ -301,7 +296,7 @@ fn group_name(kind: &str, label: Option<&str>, prefix: &[u8; 16]) -> String {
         Some(PeerKind::Task) => match label.split_once(CLUSTER_SEP) {
             Some((s, c)) => format!("{s} · {c}"),
             None if label.starts_with("arn:") => {
-                format!("task {}", label.rsplit('/').next().unwrap_or(label))
+                format!("task {}", crate::enrich::arn_name(label))
             }
             None => label.to_string(),
         },
@@ -418,7 +413,7 @@ pub fn render(r: &ReportInput) -> String {
     for (i, f) in r.findings.iter().enumerate() {
         let name = (
             f.service.as_deref(),
-            f.cluster.as_deref().map(crate::policy::cluster_name),
+            f.cluster.as_deref().map(crate::enrich::arn_name),
         );
         let v = *by_name.entry(name).or_insert_with(|| {
             views.push(ServiceView {

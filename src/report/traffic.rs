@@ -16,7 +16,7 @@ use arrow::array::{Array, BooleanArray, FixedSizeBinaryArray, Int32Array, Int64A
 use arrow::record_batch::RecordBatch;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::columns::{addr, col, int32, int64};
+use crate::columns::{addr, col, int32, int64, Times};
 use crate::enrich::{EniMap, PeerKind};
 use crate::intern::{Attribution, DictIds, Strings, NONE};
 
@@ -92,10 +92,9 @@ pub fn group_label(
         PeerKind::Task => {
             let cluster = holder().and_then(|h| h.cluster.as_deref());
             match (service, cluster) {
-                (Some(s), Some(c)) => Some(format!(
-                    "{s}{CLUSTER_SEP}{}",
-                    crate::policy::cluster_name(c)
-                )),
+                (Some(s), Some(c)) => {
+                    Some(format!("{s}{CLUSTER_SEP}{}", crate::enrich::arn_name(c)))
+                }
                 (Some(s), None) => Some(s.to_string()),
                 (None, _) => task_arn.or(eni).map(str::to_string),
             }
@@ -234,13 +233,12 @@ pub struct TrafficState {
 impl TrafficState {
     /// Folds one enriched batch: every record logged on a task ENI.
     pub fn add(&mut self, batch: &RecordBatch, map: &EniMap) {
-        let start = col::<Int64Array>(batch, "start");
-        let end = col::<Int64Array>(batch, "end");
+        let times = Times::of(batch);
         for row in 0..batch.num_rows() {
-            if let Some(s) = int64(start, row) {
+            if let Some(s) = times.start(row) {
                 self.first = Some(self.first.map_or(s, |f| f.min(s)));
             }
-            if let Some(e) = int64(end, row).or(int64(start, row)) {
+            if let Some(e) = times.last(row) {
                 self.last = Some(self.last.map_or(e, |l| l.max(e)));
             }
         }
@@ -277,13 +275,13 @@ impl TrafficState {
                     let Some(nat) = own_eni.as_mut().map(|e| e.id(row, &mut self.strings)) else {
                         continue;
                     };
-                    let t = int64(start, row).or(int64(end, row));
+                    let t = times.at(row);
                     let holder = peer_eni.str(row).and_then(|e| map.eni_at(e, t));
                     let key = (
                         peer_service.id(row, &mut self.strings),
                         holder
                             .and_then(|h| h.cluster.as_deref())
-                            .map_or(NONE, |c| self.strings.id(crate::policy::cluster_name(c))),
+                            .map_or(NONE, |c| self.strings.id(crate::enrich::arn_name(c))),
                     );
                     let group = Group {
                         kind: PeerKind::Natgw as u8,
@@ -319,7 +317,7 @@ impl TrafficState {
             totals.records += 1;
             totals.bytes = totals.bytes.saturating_add(b);
             totals.rejected += rejected as u64;
-            let t = int64(start, row).or(int64(end, row));
+            let t = times.at(row);
             let (Some(p_kind), Some(p_addr)) = (peer_kind.str(row), addr(peer_addr, row)) else {
                 totals.undirected_bytes = totals.undirected_bytes.saturating_add(b);
                 continue;
@@ -402,7 +400,7 @@ impl TrafficState {
         if let Some(&id) = self.cluster_names.get(&raw) {
             return id;
         }
-        let name = crate::policy::cluster_name(&self.strings.values[raw as usize]).to_string();
+        let name = crate::enrich::arn_name(&self.strings.values[raw as usize]).to_string();
         let id = self.strings.id(&name);
         self.cluster_names.insert(raw, id);
         id

@@ -239,7 +239,7 @@ impl Query<'_> {
                     " WHEN {service} = {} AND {} = {} THEN {id}",
                     self.lit(&r.name),
                     self.d.last_part(cluster),
-                    self.lit(crate::policy::cluster_name(c))
+                    self.lit(crate::enrich::arn_name(c))
                 );
             }
         }
