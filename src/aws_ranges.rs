@@ -914,7 +914,7 @@ mod tests {
         };
         assert_eq!(
             v6("2600:1f14::/129"),
-            "ranges.json: ipv6_prefixes[0]: \"2600:1f14::/129\": the prefix length must be \
+            "ranges.json: ipv6_prefixes[0]: \"2600:1f14::/129\": prefix length must be \
              0 to 128"
         );
         assert_eq!(
