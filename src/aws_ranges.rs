@@ -107,27 +107,75 @@ const NOTHING: Answer = Answer {
     region: NONE,
 };
 
-fn wrong_shape(name: &str) -> String {
-    format!(
-        "{name}: not AWS's ip-ranges.json: it has no \"prefixes\" list \
-         (download it from {URL})"
-    )
+/// What is wrong with a file given as AWS's `ip-ranges.json`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RangesError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    /// Anything but a JSON object with the lists (an array, a flow log, a CSV ENI map).
+    #[error(
+        "{name}: not AWS's ip-ranges.json: it has no \"prefixes\" list (download it from {URL})"
+    )]
+    WrongShape { name: String },
+    #[error("{name}: not AWS's ip-ranges.json: {detail}")]
+    NotRanges { name: String, detail: String },
+    #[error("{name}: not valid JSON: {detail}")]
+    NotJson { name: String, detail: String },
+    #[error("{name}: {list}[{index}] has no \"{key}\"")]
+    Missing {
+        name: String,
+        list: &'static str,
+        index: usize,
+        key: &'static str,
+    },
+    #[error("{name}: {list}[{index}]: {problem}")]
+    Prefix {
+        name: String,
+        list: &'static str,
+        index: usize,
+        problem: Box<PrefixProblem>,
+    },
+}
+
+/// What is wrong with one prefix of the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PrefixProblem {
+    #[error("{text:?} is not a CIDR block (like {example})")]
+    NotABlock { text: String, example: &'static str },
+    #[error("{text:?} is an IPv6 prefix, which belongs in \"ipv6_prefixes\"")]
+    V6InV4List { text: String },
+    #[error("{text:?} is an IPv4 prefix, which belongs in \"prefixes\"")]
+    V4InV6List { text: String },
+    #[error(transparent)]
+    Block(#[from] crate::net::NetError),
+}
+
+fn wrong_shape(name: &str) -> RangesError {
+    RangesError::WrongShape {
+        name: name.to_string(),
+    }
 }
 
 impl AwsRanges {
     /// Parses the text of `ip-ranges.json`; `name` (the path) is used in error messages.
-    pub fn parse(name: &str, text: &str) -> Result<AwsRanges, String> {
+    pub fn parse(name: &str, text: &str) -> Result<AwsRanges, RangesError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         // Anything but an object (an array, a flow log, a CSV ENI map) is the wrong file,
         // not broken JSON; saying so beats serde's "trailing characters at column 3".
         if !text.trim_start().starts_with('{') {
             return Err(wrong_shape(name));
         }
-        let file: File = serde_json::from_str(text).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => {
-                format!("{name}: not AWS's ip-ranges.json: {e}")
+        let file: File = serde_json::from_str(text).map_err(|e| {
+            let (name, detail) = (name.to_string(), e.to_string());
+            match e.classify() {
+                serde_json::error::Category::Data => RangesError::NotRanges { name, detail },
+                _ => RangesError::NotJson { name, detail },
             }
-            _ => format!("{name}: not valid JSON: {e}"),
         })?;
         if file.prefixes.is_none() && file.ipv6_prefixes.is_none() {
             return Err(wrong_shape(name));
@@ -150,8 +198,11 @@ impl AwsRanges {
     }
 
     /// Reads and parses a file.
-    pub fn load(path: &str) -> Result<AwsRanges, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    pub fn load(path: &str) -> Result<AwsRanges, RangesError> {
+        let bytes = std::fs::read(path).map_err(|source| RangesError::Read {
+            path: path.to_string(),
+            source,
+        })?;
         match std::str::from_utf8(&bytes) {
             Ok(text) => AwsRanges::parse(path, text),
             // A gzip file or other binary: the wrong file, whatever it is.
@@ -360,11 +411,16 @@ fn read_list(
     list: &[Entry<'_>],
     family: Family,
     names: &mut Strings,
-) -> Result<Vec<Prefix>, String> {
+) -> Result<Vec<Prefix>, RangesError> {
     let list_name = family.list();
     let mut out = Vec::with_capacity(list.len());
     for (i, entry) in list.iter().enumerate() {
-        let missing = |key: &str| format!("{name}: {list_name}[{i}] has no \"{key}\"");
+        let missing = |key: &'static str| RangesError::Missing {
+            name: name.to_string(),
+            list: list_name,
+            index: i,
+            key,
+        };
         let text = match family {
             Family::V4 => &entry.ip_prefix,
             Family::V6 => &entry.ipv6_prefix,
@@ -372,8 +428,13 @@ fn read_list(
         let text = text.as_ref().ok_or_else(|| missing(family.key()))?;
         let service = entry.service.as_ref().ok_or_else(|| missing("service"))?;
         let region = entry.region.as_ref().ok_or_else(|| missing("region"))?;
-        let (lo, len) = parse_prefix(text.as_str(), family)
-            .map_err(|why| format!("{name}: {list_name}[{i}]: {why}"))?;
+        let (lo, len) =
+            parse_prefix(text.as_str(), family).map_err(|problem| RangesError::Prefix {
+                name: name.to_string(),
+                list: list_name,
+                index: i,
+                problem: Box::new(problem),
+            })?;
         out.push(Prefix {
             lo,
             hi: lo | host_mask(family, len),
@@ -394,21 +455,24 @@ fn host_mask(family: Family, len: u8) -> u128 {
 
 /// A prefix of the given family: its first address as a number in the family's space
 /// (host bits cleared, as [`crate::net::Cidr`] does) and its length.
-fn parse_prefix(text: &str, family: Family) -> Result<(u128, u8), String> {
-    let bad = || format!("{text:?} is not a CIDR block (like {})", family.example());
+fn parse_prefix(text: &str, family: Family) -> Result<(u128, u8), PrefixProblem> {
+    let bad = || PrefixProblem::NotABlock {
+        text: text.to_string(),
+        example: family.example(),
+    };
     let (addr, _) = text.split_once('/').ok_or_else(bad)?;
     parse_addr(addr.as_bytes()).ok_or_else(bad)?;
     // The text, not the bytes, says the family (`::ffff:1.2.3.0` is IPv6 text).
     match (family, addr.contains(':')) {
         (Family::V4, true) => {
-            return Err(format!(
-                "{text:?} is an IPv6 prefix, which belongs in \"ipv6_prefixes\""
-            ))
+            return Err(PrefixProblem::V6InV4List {
+                text: text.to_string(),
+            })
         }
         (Family::V6, false) => {
-            return Err(format!(
-                "{text:?} is an IPv4 prefix, which belongs in \"prefixes\""
-            ))
+            return Err(PrefixProblem::V4InV6List {
+                text: text.to_string(),
+            })
         }
         _ => {}
     }
@@ -556,7 +620,9 @@ mod tests {
     }
 
     fn err(text: &str) -> String {
-        AwsRanges::parse("ranges.json", text).unwrap_err()
+        AwsRanges::parse("ranges.json", text)
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -944,7 +1010,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.json");
         let missing = missing.to_str().unwrap();
-        let e = AwsRanges::load(missing).unwrap_err();
+        let e = AwsRanges::load(missing).unwrap_err().to_string();
         assert!(
             e.starts_with(&format!("{missing}: No such file or directory")),
             "{e}"
@@ -953,7 +1019,7 @@ mod tests {
         std::fs::write(&gz, [0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe]).unwrap();
         let gz = gz.to_str().unwrap();
         assert_eq!(
-            AwsRanges::load(gz).unwrap_err(),
+            AwsRanges::load(gz).unwrap_err().to_string(),
             format!(
                 "{gz}: not AWS's ip-ranges.json: it has no \"prefixes\" list \
                  (download it from https://ip-ranges.amazonaws.com/ip-ranges.json)"

@@ -57,22 +57,16 @@ impl Cidr {
     /// Parses a block as a policy writes it: like `parse`, but an address with bits set
     /// past the prefix (`10.0.0.50/8`) is refused rather than read as its network, as
     /// Python's `ipaddress` does: it is a typo for a /32 or for the network.
-    pub fn parse_strict(s: &str) -> Result<Cidr, String> {
+    pub fn parse_strict(s: &str) -> Result<Cidr, NetError> {
         let c: Cidr = s.parse()?;
         let addr = s.split_once('/').map_or(s, |(a, _)| a);
         match parse_addr(addr.as_bytes()) {
-            Some(bytes) if u128::from_be_bytes(bytes) != c.network => {
-                let (len, max) = if c.v4 {
-                    (c.prefix - 96, 32)
-                } else {
-                    (c.prefix, 128)
-                };
-                Err(format!(
-                    "{s:?} has host bits set: write {}/{len} for the block, or {addr}/{max} \
-                     for the one address",
-                    addr_string(&c.network.to_be_bytes())
-                ))
-            }
+            Some(bytes) if u128::from_be_bytes(bytes) != c.network => Err(NetError::HostBits {
+                text: s.to_string(),
+                block: Cidr { v4: c.v4, ..c },
+                addr: addr.to_string(),
+                max: if c.v4 { 32 } else { 128 },
+            }),
             _ => Ok(c),
         }
     }
@@ -98,17 +92,48 @@ impl Cidr {
     }
 }
 
+/// What is wrong with a CIDR block or a protocol given as text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    #[error("{text:?} is not a CIDR block (like 10.0.0.0/16)")]
+    NotABlock { text: String },
+    #[error("{text:?}: prefix length must be 0 to {max}")]
+    PrefixLength { text: String, max: u8 },
+    #[error(
+        "{text:?} has host bits set: write {block} for the block, or {addr}/{max} for the \
+         one address"
+    )]
+    HostBits {
+        text: String,
+        block: Cidr,
+        addr: String,
+        max: u8,
+    },
+    #[error("{text:?} is not a protocol ({} or 0-255)", protocol_names())]
+    NotAProtocol { text: String },
+}
+
+/// Messages are prose where they reach a person: callers that still speak in text
+/// take the message as it is.
+impl From<NetError> for String {
+    fn from(e: NetError) -> String {
+        e.to_string()
+    }
+}
+
 impl FromStr for Cidr {
-    type Err = String;
+    type Err = NetError;
 
     /// Parses `a.b.c.d/n`, `x::/n`, or a bare address (a /32 or /128).
-    fn from_str(s: &str) -> Result<Cidr, String> {
+    fn from_str(s: &str) -> Result<Cidr, NetError> {
         let (addr, len) = match s.split_once('/') {
             Some((a, l)) => (a, Some(l)),
             None => (s, None),
         };
-        let bytes = parse_addr(addr.as_bytes())
-            .ok_or_else(|| format!("{s:?} is not a CIDR block (like 10.0.0.0/16)"))?;
+        let bytes = parse_addr(addr.as_bytes()).ok_or_else(|| NetError::NotABlock {
+            text: s.to_string(),
+        })?;
         let v4 = addr.parse::<IpAddr>().is_ok_and(|a| a.is_ipv4());
         let max = if v4 { 32 } else { 128 };
         let len: u8 = match len {
@@ -117,7 +142,10 @@ impl FromStr for Cidr {
                 .filter(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|l| l.parse().ok())
                 .filter(|&n: &u8| n <= max)
-                .ok_or_else(|| format!("{s:?}: prefix length must be 0 to {max}"))?,
+                .ok_or_else(|| NetError::PrefixLength {
+                    text: s.to_string(),
+                    max,
+                })?,
         };
         let prefix = if v4 { len + 96 } else { len };
         let network = u128::from_be_bytes(bytes) & mask(prefix);
@@ -381,15 +409,23 @@ pub fn protocol_label(p: i32) -> Option<&'static str> {
 }
 
 /// A protocol given by name (any case) or number (0 to 255).
-pub fn parse_protocol(s: &str) -> Result<i32, String> {
+pub fn parse_protocol(s: &str) -> Result<i32, NetError> {
     let lower = s.to_ascii_lowercase();
     if let Some(e) = PROTOCOLS.iter().find(|e| e.1 == lower) {
         return Ok(i32::from(e.0));
     }
-    lower.parse::<u8>().map(i32::from).map_err(|_| {
-        let names: Vec<&str> = PROTOCOLS.iter().map(|e| e.1).collect();
-        format!("{s:?} is not a protocol ({} or 0-255)", names.join(", "))
-    })
+    lower
+        .parse::<u8>()
+        .map(i32::from)
+        .map_err(|_| NetError::NotAProtocol {
+            text: s.to_string(),
+        })
+}
+
+/// The protocol names, as a message lists them.
+fn protocol_names() -> String {
+    let names: Vec<&str> = PROTOCOLS.iter().map(|e| e.1).collect();
+    names.join(", ")
 }
 
 #[cfg(test)]
@@ -434,11 +470,14 @@ mod tests {
     fn errors() {
         assert_eq!(
             "10.0.0.0/33".parse::<Cidr>(),
-            Err("\"10.0.0.0/33\": prefix length must be 0 to 32".into())
+            Err(NetError::PrefixLength {
+                text: "10.0.0.0/33".into(),
+                max: 32
+            })
         );
         assert_eq!(
             "vpc".parse::<Cidr>(),
-            Err("\"vpc\" is not a CIDR block (like 10.0.0.0/16)".into())
+            Err(NetError::NotABlock { text: "vpc".into() })
         );
     }
 
@@ -585,7 +624,7 @@ mod tests {
         // One parser for blocks (policies, filters and AWS's ranges): the length is
         // decimal digits only, as AWS's ranges file always had it.
         for text in ["10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/", "fd00::/0128"] {
-            let e = text.parse::<Cidr>().unwrap_err();
+            let e = text.parse::<Cidr>().unwrap_err().to_string();
             assert!(e.contains("prefix length must be 0 to"), "{text}: {e}");
         }
         let c: Cidr = "10.1.0.0/16".parse().unwrap();

@@ -31,7 +31,7 @@ use crate::columns::{addr, col, int32, int64, TextCol, Times};
 use crate::fold::Fold;
 use crate::format::{column_name, is_field_name, lookup, Kind};
 use crate::intern::{DictIds, Strings, NONE};
-use crate::net::Cidr;
+use crate::net::{Cidr, NetError};
 
 pub mod conversations;
 
@@ -132,15 +132,12 @@ impl Key {
 
     /// The key of one name: a named key, else a flow-log column by its Arrow or AWS name
     /// in any case (`vpc_id`, `vpc-id`).
-    pub fn parse(name: &str) -> Result<Key, String> {
+    pub fn parse(name: &str) -> Result<Key, QueryError> {
         if let Some(k) = Key::ALL.iter().find(|k| k.named() == Some(name)) {
             return Ok(k.clone());
         }
-        let (column, _) = flow_column(name).ok_or_else(|| {
-            format!(
-                "{name:?} is not a group key (one of {}) nor a flow-log column ({ANY_COLUMN})",
-                Key::named_list()
-            )
+        let (column, _) = flow_column(name).ok_or_else(|| QueryError::NotAKey {
+            name: name.to_string(),
         })?;
         Ok(Key::ALL
             .iter()
@@ -150,12 +147,14 @@ impl Key {
     }
 
     /// Parses `--group-by eni,hour,vpc_id`.
-    pub fn parse_list(s: &str) -> Result<Vec<Key>, String> {
+    pub fn parse_list(s: &str) -> Result<Vec<Key>, QueryError> {
         let mut keys = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let k = Key::parse(part)?;
             if keys.contains(&k) {
-                return Err(format!("{part:?} is given twice"));
+                return Err(QueryError::Twice {
+                    name: part.to_string(),
+                });
             }
             keys.push(k);
         }
@@ -191,6 +190,30 @@ impl Key {
             _ => &[],
         }
     }
+}
+
+/// What is wrong with a group key or a `--where` filter.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    #[error(
+        "{name:?} is not a group key (one of {}) nor a flow-log column ({ANY_COLUMN})",
+        Key::named_list()
+    )]
+    NotAKey { name: String },
+    #[error("{name:?} is given twice")]
+    Twice { name: String },
+    #[error("{column:?} is not a flow-log column; use {flag}")]
+    KeyNotColumn { column: String, flag: &'static str },
+    #[error("{column:?} is not a flow-log column ({ANY_COLUMN})")]
+    NotAColumn { column: String },
+    /// A value the column cannot hold; `why` says what it should be.
+    #[error("{column}={value}: {why}")]
+    BadValue {
+        column: String,
+        value: String,
+        why: String,
+    },
 }
 
 /// How messages describe the flow-log columns that keys and filters accept.
@@ -293,13 +316,21 @@ impl Filters {
     /// Adds `--where COLUMN=VALUE`: ORed with the column's other values, ANDed with
     /// every other filter. `VALUE` is read as the column's type: an integer, an address
     /// or CIDR block, or text; `-` matches null.
-    pub fn add_where(&mut self, column: &str, value: &str) -> Result<(), String> {
+    pub fn add_where(&mut self, column: &str, value: &str) -> Result<(), QueryError> {
         if let Some(flag) = flag_of_key(column) {
-            return Err(format!("{column:?} is not a flow-log column; use {flag}"));
+            return Err(QueryError::KeyNotColumn {
+                column: column.to_string(),
+                flag,
+            });
         }
-        let (name, kind) = flow_column(column)
-            .ok_or_else(|| format!("{column:?} is not a flow-log column ({ANY_COLUMN})"))?;
-        let bad = |why: String| format!("{name}={value}: {why}");
+        let (name, kind) = flow_column(column).ok_or_else(|| QueryError::NotAColumn {
+            column: column.to_string(),
+        })?;
+        let bad = |why: String| QueryError::BadValue {
+            column: name.clone(),
+            value: value.to_string(),
+            why,
+        };
         // The value as the column's type, before anything is added.
         enum One {
             Null,
@@ -318,7 +349,7 @@ impl Filters {
                 One::Int(match name.as_str() {
                     "protocol" => crate::net::parse_protocol(value)
                         .map(i64::from)
-                        .map_err(bad)?,
+                        .map_err(|e| bad(e.to_string()))?,
                     _ => value
                         .parse::<u64>()
                         .ok()
@@ -327,7 +358,7 @@ impl Filters {
                         .ok_or_else(|| bad(format!("not an integer from 0 to {max}")))?,
                 })
             }
-            (_, Kind::Addr) => One::Addr(value.parse().map_err(bad)?),
+            (_, Kind::Addr) => One::Addr(value.parse().map_err(|e: NetError| bad(e.to_string()))?),
             (_, Kind::Dict | Kind::Str) => One::Text(value.to_string()),
         };
         let w = match self.columns.iter().position(|w| w.column == name) {
@@ -1078,9 +1109,10 @@ version vpc-id interface-id srcaddr dstaddr srcport dstport protocol packets byt
         assert_eq!(Key::parse("Team"), Ok(Key::Column("team".into())));
         assert!(Key::parse("two words")
             .unwrap_err()
+            .to_string()
             .contains("nor a flow-log column"));
         assert_eq!(
-            Key::parse_list("vpc_id, vpc-id"),
+            Key::parse_list("vpc_id, vpc-id").map_err(|e| e.to_string()),
             Err("\"vpc-id\" is given twice".into())
         );
     }
@@ -1121,11 +1153,11 @@ version vpc-id interface-id srcaddr dstaddr srcport dstport protocol packets byt
         );
         let mut f = Filters::default();
         assert_eq!(
-            f.add_where("dstport", "65536"),
+            f.add_where("dstport", "65536").map_err(|e| e.to_string()),
             Err("dstport=65536: not an integer from 0 to 65535".into())
         );
         assert_eq!(
-            f.add_where("peer_kind", "task"),
+            f.add_where("peer_kind", "task").map_err(|e| e.to_string()),
             Err("\"peer_kind\" is not a flow-log column; use --peer-kind".into())
         );
     }
