@@ -600,18 +600,9 @@ mod tests {
 
     #[test]
     fn addresses() {
+        // IPv4 text as `ipv4` reads it (its cases are there), stored IPv4-mapped.
         assert_eq!(parse_addr(b"10.0.0.1"), Some(mapped_v4([10, 0, 0, 1])));
-        assert_eq!(parse_addr(b"255.255.255.255"), Some(mapped_v4([255; 4])));
-        for bad in [
-            &b"10.0.0.256"[..],
-            b"10.0.0",
-            b"10.0.0.1.",
-            b"10.00.0.1",
-            b"1.2.3.4.5",
-            b"",
-            b"x",
-            b"::g",
-        ] {
+        for bad in [&b"10.0.0.256"[..], b"", b"x", b"::g"] {
             assert_eq!(parse_addr(bad), None, "{}", bad.escape_ascii());
         }
         let v6 = parse_addr(b"2001:db8::1").unwrap();

@@ -71,6 +71,7 @@ const fn f(name: &'static str, since: u8, kind: Kind) -> FieldDef {
 }
 
 /// Every field of flow-log versions 2 to 11, in the order of the AWS documentation.
+// A table, one row per field: rows of the same shape are its form, not repetition.
 pub static KNOWN_FIELDS: &[FieldDef] = &[
     // v2: the default format.
     f("version", 2, SMALL),

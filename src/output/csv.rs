@@ -92,14 +92,11 @@ impl<W: Write> BatchWriter for CsvWriter<W> {
             self.schema = Some(schema);
         }
         format_rows(batch, &mut self.buf)?;
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
+        super::drain(&mut self.out, &mut self.buf)
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
+        super::drain(&mut self.out, &mut self.buf)?;
         self.out.flush()
     }
 }

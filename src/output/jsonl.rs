@@ -65,14 +65,11 @@ pub fn format(batch: &RecordBatch, buf: &mut Vec<u8>) -> io::Result<()> {
 impl<W: Write> BatchWriter for JsonLinesWriter<W> {
     fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
         format(batch, &mut self.buf)?;
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
+        super::drain(&mut self.out, &mut self.buf)
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
+        super::drain(&mut self.out, &mut self.buf)?;
         self.out.flush()
     }
 }

@@ -102,6 +102,13 @@ impl<'a> Col<'a> {
     }
 }
 
+/// Writes what a text writer has formatted and empties its buffer for the next batch.
+fn drain(out: &mut impl Write, buf: &mut Vec<u8>) -> io::Result<()> {
+    out.write_all(buf)?;
+    buf.clear();
+    Ok(())
+}
+
 /// Views of every column of `batch`, or an error naming a column of another type.
 pub fn columns(batch: &RecordBatch) -> io::Result<Vec<Col<'_>>> {
     batch

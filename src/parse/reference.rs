@@ -217,6 +217,8 @@ impl ReferenceDecoder {
         );
     }
 
+    // Kept on purpose beside `Decoder::process_line` (the fast decoder's scalar path),
+    // which reads the same: an oracle written apart does not share the code it checks.
     fn process_line(&mut self, raw: &[u8], consumed: u64) {
         let byte_offset = self.offset;
         self.start_line(consumed);
