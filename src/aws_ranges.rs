@@ -858,6 +858,7 @@ mod tests {
         assert_eq!(at(&r, ip6("2600::")), Some(("S3", "s")));
     }
 
+    // Kept whole: one table of wrong files and wrong prefixes, each with its message.
     #[test]
     fn errors() {
         let shape = "ranges.json: not AWS's ip-ranges.json: it has no \"prefixes\" list \

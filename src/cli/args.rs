@@ -107,24 +107,7 @@ impl ReadArgs {
             )),
             None => None,
         };
-        let time_arg = |flag: &str, v: &Option<String>| {
-            v.as_deref()
-                .map(|t| {
-                    time::parse_window_time(t).map_err(|e| Error::Usage(format!("--{flag}: {e}")))
-                })
-                .transpose()
-        };
-        let since = time_arg("since", &self.since)?;
-        let until = time_arg("until", &self.until)?;
-        if let (Some(s), Some(u)) = (since, until) {
-            if s >= u {
-                return Err(Error::Usage(format!(
-                    "--since {} is not before --until {}",
-                    self.since.as_deref().unwrap_or_default(),
-                    self.until.as_deref().unwrap_or_default()
-                )));
-            }
-        }
+        let (since, until) = self.window()?;
         if !(1..=MAX_MAX_LINE_BYTES).contains(&self.max_line_bytes) {
             return Err(Error::Usage(format!(
                 "--max-line-bytes must be between 1 and {MAX_MAX_LINE_BYTES}"
@@ -133,22 +116,7 @@ impl ReadArgs {
         if self.batch_size == 0 {
             return Err(Error::Usage("--batch-size must be at least 1".into()));
         }
-        let mut inputs = self.inputs.clone();
-        if inputs.is_empty() {
-            if !default_stdin {
-                return Err(Error::Usage("no INPUT given (use - for stdin)".into()));
-            }
-            // Waiting for someone to type flow logs helps nobody: stdin is read
-            // without `-` only when something is piped in.
-            if std::io::stdin().is_terminal() {
-                return Err(Error::Usage(
-                    "no INPUT given: name flow-log files or directories, or pipe them in \
-                     (`-` reads the terminal); see --help"
-                        .into(),
-                ));
-            }
-            inputs.push("-".into());
-        }
+        let inputs = self.input_names(default_stdin)?;
         let found = discover_all(&inputs);
         let sources = found.sources;
         let missing = found
@@ -200,6 +168,50 @@ impl ReadArgs {
             missing,
             reporter,
         })
+    }
+
+    /// `--since` and `--until`, checked to be in order.
+    fn window(&self) -> Result<(Option<i64>, Option<i64>), Error> {
+        let time_arg = |flag: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|t| {
+                    time::parse_window_time(t).map_err(|e| Error::Usage(format!("--{flag}: {e}")))
+                })
+                .transpose()
+        };
+        let since = time_arg("since", &self.since)?;
+        let until = time_arg("until", &self.until)?;
+        if let (Some(s), Some(u)) = (since, until) {
+            if s >= u {
+                return Err(Error::Usage(format!(
+                    "--since {} is not before --until {}",
+                    self.since.as_deref().unwrap_or_default(),
+                    self.until.as_deref().unwrap_or_default()
+                )));
+            }
+        }
+        Ok((since, until))
+    }
+
+    /// The INPUT names, `-` (stdin) when none is given and something is piped in.
+    fn input_names(&self, default_stdin: bool) -> Result<Vec<String>, Error> {
+        let mut inputs = self.inputs.clone();
+        if inputs.is_empty() {
+            if !default_stdin {
+                return Err(Error::Usage("no INPUT given (use - for stdin)".into()));
+            }
+            // Waiting for someone to type flow logs helps nobody: stdin is read
+            // without `-` only when something is piped in.
+            if std::io::stdin().is_terminal() {
+                return Err(Error::Usage(
+                    "no INPUT given: name flow-log files or directories, or pipe them in \
+                     (`-` reads the terminal); see --help"
+                        .into(),
+                ));
+            }
+            inputs.push("-".into());
+        }
+        Ok(inputs)
     }
 }
 

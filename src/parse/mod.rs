@@ -521,6 +521,8 @@ impl Decoder {
     /// passed and are inside the time window, the text columns. When any line fails,
     /// the block is undone and each of its lines goes through the scalar path, which
     /// rejects the bad ones with their exact messages.
+    // Kept whole: the decoder's hot loop, one pass per column over the block; its
+    // locals (the column spans, the failure marks) are what the steps share.
     fn convert_block(&mut self, slice: &[u8]) {
         let n = self.block.rows.len();
         if n == 0 {

@@ -775,6 +775,78 @@ fn bucket(k: &Key) -> Option<i64> {
     }
 }
 
+/// How one group key is read from a batch.
+enum Reader<'a> {
+    Dict(DictIds<'a>),
+    Text(Option<TextCol<'a>>),
+    Addr(Option<&'a FixedSizeBinaryArray>),
+    Int(Option<&'a Int32Array>),
+    Long(Option<&'a Int64Array>),
+    Time(i64),
+    Dir(Option<&'a BooleanArray>),
+}
+
+impl<'a> Reader<'a> {
+    fn of(batch: &'a RecordBatch, k: &Key) -> Reader<'a> {
+        let text = |name: &str| match DictIds::of(batch, name) {
+            Some(d) => Reader::Dict(d),
+            None => Reader::Text(TextCol::of(batch, name)),
+        };
+        match k {
+            Key::Eni => text("interface_id"),
+            Key::Task => text("task_arn"),
+            Key::Service => text("service"),
+            Key::Cluster => text("cluster"),
+            Key::Action => text("action"),
+            Key::Status => text("log_status"),
+            Key::Srcaddr => Reader::Addr(col(batch, "srcaddr")),
+            Key::Dstaddr => Reader::Addr(col(batch, "dstaddr")),
+            Key::Peer => Reader::Addr(col(batch, "peer_addr")),
+            Key::PeerKind => text("peer_kind"),
+            Key::PeerService => text("peer_service"),
+            Key::PeerLb => text("peer_lb"),
+            Key::Srcport => Reader::Int(col(batch, "srcport")),
+            Key::Dstport => Reader::Int(col(batch, "dstport")),
+            Key::Protocol => Reader::Int(col(batch, "protocol")),
+            Key::Direction => Reader::Dir(col(batch, "inbound")),
+            Key::Minute | Key::Hour | Key::Day => Reader::Time(bucket(k).unwrap_or(60)),
+            // As the decoder typed the column; absent from this layout: null.
+            Key::Column(c) => match batch.column_by_name(c).map(|a| a.data_type()) {
+                Some(DataType::Int32) => Reader::Int(col(batch, c)),
+                Some(DataType::Int64) => Reader::Long(col(batch, c)),
+                Some(DataType::FixedSizeBinary(_)) => Reader::Addr(col(batch, c)),
+                _ => text(c),
+            },
+        }
+    }
+
+    /// The key's value in `row`, whose time is `t`.
+    #[inline]
+    fn value(&mut self, row: usize, t: Option<i64>, strings: &mut Strings) -> KeyValue {
+        match self {
+            Reader::Dict(d) => match d.id(row, strings) {
+                NONE => KeyValue::Null,
+                id => KeyValue::Str(id),
+            },
+            Reader::Text(Some(c)) => match c.get(row) {
+                Some(s) => KeyValue::Str(strings.id(s)),
+                None => KeyValue::Null,
+            },
+            Reader::Text(None) => KeyValue::Null,
+            Reader::Addr(a) => addr(*a, row).map_or(KeyValue::Null, KeyValue::Addr),
+            Reader::Int(a) => int32(*a, row).map_or(KeyValue::Null, |v| KeyValue::Int(v as i64)),
+            Reader::Long(a) => int64(*a, row).map_or(KeyValue::Null, KeyValue::Int),
+            Reader::Time(size) => t.map_or(KeyValue::Null, |t| {
+                KeyValue::Int(t.div_euclid(*size) * *size)
+            }),
+            Reader::Dir(d) => match direction(*d, row) {
+                Some(s) => KeyValue::Str(strings.id(s)),
+                None => KeyValue::Null,
+            },
+        }
+    }
+}
+
 impl QueryState {
     /// Filters one (enriched, if needed) batch and folds it in.
     pub fn add(&mut self, batch: &RecordBatch, q: &Query) {
@@ -785,78 +857,13 @@ impl QueryState {
         let packets: Option<&Int64Array> = col(&batch, "packets");
         let bytes: Option<&Int64Array> = col(&batch, "bytes");
         let times = Times::of(&batch);
-        // One reader per key.
-        enum Reader<'a> {
-            Dict(DictIds<'a>),
-            Text(Option<TextCol<'a>>),
-            Addr(Option<&'a FixedSizeBinaryArray>),
-            Int(Option<&'a Int32Array>),
-            Long(Option<&'a Int64Array>),
-            Time(i64),
-            Dir(Option<&'a BooleanArray>),
-        }
-        let text = |name: &str| match DictIds::of(&batch, name) {
-            Some(d) => Reader::Dict(d),
-            None => Reader::Text(TextCol::of(&batch, name)),
-        };
-        let mut readers: Vec<Reader> = q
-            .keys
-            .iter()
-            .map(|k| match k {
-                Key::Eni => text("interface_id"),
-                Key::Task => text("task_arn"),
-                Key::Service => text("service"),
-                Key::Cluster => text("cluster"),
-                Key::Action => text("action"),
-                Key::Status => text("log_status"),
-                Key::Srcaddr => Reader::Addr(col(&batch, "srcaddr")),
-                Key::Dstaddr => Reader::Addr(col(&batch, "dstaddr")),
-                Key::Peer => Reader::Addr(col(&batch, "peer_addr")),
-                Key::PeerKind => text("peer_kind"),
-                Key::PeerService => text("peer_service"),
-                Key::PeerLb => text("peer_lb"),
-                Key::Srcport => Reader::Int(col(&batch, "srcport")),
-                Key::Dstport => Reader::Int(col(&batch, "dstport")),
-                Key::Protocol => Reader::Int(col(&batch, "protocol")),
-                Key::Direction => Reader::Dir(col(&batch, "inbound")),
-                Key::Minute | Key::Hour | Key::Day => Reader::Time(bucket(k).unwrap_or(60)),
-                // As the decoder typed the column; absent from this layout: null.
-                Key::Column(c) => match batch.column_by_name(c).map(|a| a.data_type()) {
-                    Some(DataType::Int32) => Reader::Int(col(&batch, c)),
-                    Some(DataType::Int64) => Reader::Long(col(&batch, c)),
-                    Some(DataType::FixedSizeBinary(_)) => Reader::Addr(col(&batch, c)),
-                    _ => text(c),
-                },
-            })
-            .collect();
+        let mut readers: Vec<Reader> = q.keys.iter().map(|k| Reader::of(&batch, k)).collect();
         let mut key: Vec<KeyValue> = Vec::with_capacity(q.keys.len());
         for row in 0..n {
             key.clear();
             let t = times.at(row);
             for r in readers.iter_mut() {
-                key.push(match r {
-                    Reader::Dict(d) => match d.id(row, &mut self.strings) {
-                        NONE => KeyValue::Null,
-                        id => KeyValue::Str(id),
-                    },
-                    Reader::Text(Some(c)) => match c.get(row) {
-                        Some(s) => KeyValue::Str(self.strings.id(s)),
-                        None => KeyValue::Null,
-                    },
-                    Reader::Text(None) => KeyValue::Null,
-                    Reader::Addr(a) => addr(*a, row).map_or(KeyValue::Null, KeyValue::Addr),
-                    Reader::Int(a) => {
-                        int32(*a, row).map_or(KeyValue::Null, |v| KeyValue::Int(v as i64))
-                    }
-                    Reader::Long(a) => int64(*a, row).map_or(KeyValue::Null, KeyValue::Int),
-                    Reader::Time(size) => t.map_or(KeyValue::Null, |t| {
-                        KeyValue::Int(t.div_euclid(*size) * *size)
-                    }),
-                    Reader::Dir(d) => match direction(*d, row) {
-                        Some(s) => KeyValue::Str(self.strings.id(s)),
-                        None => KeyValue::Null,
-                    },
-                });
+                key.push(r.value(row, t, &mut self.strings));
             }
             let agg = match self.groups.get_mut(key.as_slice()) {
                 Some(a) => a,
