@@ -127,6 +127,18 @@ impl Edge {
         self.bytes_in.saturating_add(self.bytes_out)
     }
 
+    /// Counts one record of `bytes`, sent by the peer when `came_in`.
+    #[inline]
+    fn add(&mut self, bytes: u64, came_in: bool, rejected: bool) {
+        self.records += 1;
+        if came_in {
+            self.bytes_in = self.bytes_in.saturating_add(bytes);
+        } else {
+            self.bytes_out = self.bytes_out.saturating_add(bytes);
+        }
+        self.rejected += rejected as u64;
+    }
+
     fn merge(&mut self, o: &Edge) {
         self.records += o.records;
         self.bytes_in = self.bytes_in.saturating_add(o.bytes_in);
@@ -139,6 +151,13 @@ impl Edge {
 /// `i64`, so a few of them overflow a `u64`).
 pub fn total(counts: impl IntoIterator<Item = u64>) -> u64 {
     counts.into_iter().fold(0, u64::saturating_add)
+}
+
+/// Adds one bucket's bytes by [`PeerClass`] to another's, saturating.
+pub fn add_counts(into: &mut [u64; 5], from: &[u64; 5]) {
+    for (c, x) in into.iter_mut().zip(from) {
+        *c = c.saturating_add(*x);
+    }
 }
 
 /// Counts of rejected records.
@@ -291,15 +310,9 @@ impl TrafficState {
                     let b = int64(bytes, row).unwrap_or(0).max(0) as u64;
                     // Into the NAT gateway: the task sent it.
                     let to_nat = inbound.is_some_and(|a| a.is_valid(row) && a.value(row));
-                    let edge = self.edges.entry((key, group)).or_default();
-                    edge.records += 1;
-                    if to_nat {
-                        edge.bytes_out = edge.bytes_out.saturating_add(b);
-                    } else {
-                        edge.bytes_in = edge.bytes_in.saturating_add(b);
-                    }
                     let rejected = action.as_ref().and_then(|a| a.str(row)) == Some("REJECT");
-                    edge.rejected += rejected as u64;
+                    let edge = self.edges.entry((key, group)).or_default();
+                    edge.add(b, !to_nat, rejected);
                     continue;
                 }
                 _ => continue,
@@ -379,14 +392,10 @@ impl TrafficState {
                     prefix: [0; 16],
                 }
             };
-            let edge = self.edges.entry((key, group)).or_default();
-            edge.records += 1;
-            if came_in {
-                edge.bytes_in = edge.bytes_in.saturating_add(b);
-            } else {
-                edge.bytes_out = edge.bytes_out.saturating_add(b);
-            }
-            edge.rejected += rejected as u64;
+            self.edges
+                .entry((key, group))
+                .or_default()
+                .add(b, came_in, rejected);
         }
         self.coarsen();
     }
@@ -431,10 +440,7 @@ impl TrafficState {
         self.buckets = self.buckets.iter().map(|b| b.div_euclid(w) * w).collect();
         let series = std::mem::take(&mut self.series);
         for ((k, b), v) in series {
-            let into = self.series.entry((k, b.div_euclid(w) * w)).or_default();
-            for (i, x) in v.iter().enumerate() {
-                into[i] = into[i].saturating_add(*x);
-            }
+            add_counts(self.series.entry((k, b.div_euclid(w) * w)).or_default(), &v);
         }
     }
 
@@ -458,10 +464,7 @@ impl TrafficState {
         };
         self.buckets.extend(other.buckets);
         for ((k, b), v) in other.series {
-            let into = self.series.entry((mk(k), b)).or_default();
-            for (i, x) in v.iter().enumerate() {
-                into[i] = into[i].saturating_add(*x);
-            }
+            add_counts(self.series.entry((mk(k), b)).or_default(), &v);
         }
         for (k, t) in other.services {
             self.services.entry(mk(k)).or_default().merge(&t);
