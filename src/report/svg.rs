@@ -7,8 +7,9 @@ use std::fmt::Write;
 
 use chrono::{TimeZone, Utc};
 
-use super::html::{bytes, esc};
+use super::fmt::{bytes, count, esc};
 use super::traffic::{total, PeerClass};
+use super::words::SEVERITIES;
 
 /// Bytes over time, stacked by kind of peer.
 pub struct Timeline<'a> {
@@ -29,8 +30,6 @@ pub struct Mark {
     /// The id of its row in the findings table.
     pub id: String,
 }
-
-const SEVERITIES: [&str; 3] = ["high", "medium", "low"];
 
 // The timeline's frame: plot left/right/top/bottom, the lanes of finding marks.
 const W: f64 = 960.0;
@@ -78,20 +77,50 @@ fn time_label(t: i64, step: i64, first: bool) -> String {
 
 /// Draws a timeline (see [`Timeline`]).
 pub fn timeline(out: &mut String, t: &Timeline, label: &str) {
-    let n = t.series.len().max(1);
-    let x = |i: f64| LEFT + (RIGHT - LEFT) * i / n as f64;
-    let totals: Vec<u64> = t.series.iter().map(|v| total(v.iter().copied())).collect();
-    let top = nice(totals.iter().copied().max().unwrap_or(0) as f64);
-    let y = |v: f64| BOTTOM - (BOTTOM - TOP) * v / top;
+    let totals = t.series.iter().map(|v| total(v.iter().copied()));
+    let frame = Frame {
+        n: t.series.len().max(1),
+        top: nice(totals.max().unwrap_or(0) as f64),
+    };
     let _ = write!(
         out,
         r#"<svg class="chart timeline" viewBox="0 0 {W} {H}" role="img" aria-label="{}">"#,
         esc(label)
     );
-    // Grid and the bytes axis.
+    bytes_axis(out, &frame);
+    areas(out, t, &frame);
+    let _ = write!(
+        out,
+        r#"<line class="axis" x1="{LEFT}" x2="{RIGHT}" y1="{BOTTOM}" y2="{BOTTOM}"/>"#
+    );
+    lanes(out, t, &frame);
+    time_axis(out, t, &frame);
+    out.push_str("</svg>");
+}
+
+/// A timeline's scales: `n` buckets across the plot, bytes up to `top`.
+struct Frame {
+    n: usize,
+    top: f64,
+}
+
+impl Frame {
+    /// The x of the left edge of bucket `i` (fractions in between).
+    fn x(&self, i: f64) -> f64 {
+        LEFT + (RIGHT - LEFT) * i / self.n as f64
+    }
+
+    /// The y of `v` bytes.
+    fn y(&self, v: f64) -> f64 {
+        BOTTOM - (BOTTOM - TOP) * v / self.top
+    }
+}
+
+/// The grid and the bytes axis: five lines from zero to the top.
+fn bytes_axis(out: &mut String, f: &Frame) {
     for k in 0..=4 {
-        let v = top * k as f64 / 4.0;
-        let yy = y(v);
+        let v = f.top * k as f64 / 4.0;
+        let yy = f.y(v);
         let _ = write!(
             out,
             r#"<line class="grid" x1="{LEFT}" x2="{RIGHT}" y1="{yy:.1}" y2="{yy:.1}"/><text class="tick" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
@@ -100,18 +129,21 @@ pub fn timeline(out: &mut String, t: &Timeline, label: &str) {
             bytes(v as u64)
         );
     }
-    // Stacked areas through the buckets' middles, in a plot of their own whose units
-    // are half buckets and thousandths of the height (short integer paths). Each kind
-    // is drawn from the axis up to its top of the stack, the highest first, so that
-    // each paints over the ones above it in the stack.
+}
+
+/// Stacked areas through the buckets' middles, in a plot of their own whose units are
+/// half buckets and thousandths of the height (short integer paths). Each kind is drawn
+/// from the axis up to its top of the stack, the highest first, so that each paints
+/// over the ones above it in the stack.
+fn areas(out: &mut String, t: &Timeline, f: &Frame) {
     let _ = write!(
         out,
         r#"<svg x="{LEFT}" y="{TOP}" width="{}" height="{}" viewBox="0 0 {} 1000" preserveAspectRatio="none">"#,
         RIGHT - LEFT,
         BOTTOM - TOP,
-        2 * n
+        2 * f.n
     );
-    let level = |v: u64| 1000 - (1000.0 * v as f64 / top).round() as i64;
+    let level = |v: u64| 1000 - (1000.0 * v as f64 / f.top).round() as i64;
     let mut stack = vec![[0u64; 5]; t.series.len()];
     for (s, v) in stack.iter_mut().zip(t.series) {
         let mut sum = 0;
@@ -134,17 +166,16 @@ pub fn timeline(out: &mut String, t: &Timeline, label: &str) {
             out,
             r#"<path class="area {}" d="{d}L{} 1000Z"><title>{}: {}</title></path>"#,
             class.css(),
-            2 * t.series.len().max(1) - 1,
+            2 * f.n - 1,
             class.name(),
             bytes(sum)
         );
     }
     out.push_str("</svg>");
-    let _ = write!(
-        out,
-        r#"<line class="axis" x1="{LEFT}" x2="{RIGHT}" y1="{BOTTOM}" y2="{BOTTOM}"/>"#
-    );
-    // The findings' lanes.
+}
+
+/// The findings' lanes under the time axis, one a severity, each mark a link to its row.
+fn lanes(out: &mut String, t: &Timeline, f: &Frame) {
     for (lane, marks) in t.marks.iter().enumerate() {
         let ly = LANES_TOP + lane as f64 * LANE;
         let _ = write!(
@@ -155,7 +186,7 @@ pub fn timeline(out: &mut String, t: &Timeline, label: &str) {
             SEVERITIES[lane]
         );
         for m in marks {
-            let (x0, x1) = (x(m.from as f64), x(m.to as f64 + 1.0));
+            let (x0, x1) = (f.x(m.from as f64), f.x(m.to as f64 + 1.0));
             let _ = write!(
                 out,
                 r##"<a href="#{}"><rect class="mark sev-{}" x="{x0:.1}" y="{ly:.1}" width="{:.1}" height="{}" rx="2"><title>{}</title></rect></a>"##,
@@ -167,8 +198,11 @@ pub fn timeline(out: &mut String, t: &Timeline, label: &str) {
             );
         }
     }
-    // The time axis.
-    let span = t.width * n as i64;
+}
+
+/// The time axis: at most about eight ticks, at a round step, with their grid lines.
+fn time_axis(out: &mut String, t: &Timeline, f: &Frame) {
+    let span = t.width * f.n as i64;
     let step = TICKS
         .iter()
         .copied()
@@ -178,7 +212,7 @@ pub fn timeline(out: &mut String, t: &Timeline, label: &str) {
     let mut tick = (t.start + step - 1).div_euclid(step) * step;
     let mut first = true;
     while tick <= end {
-        let xx = x((tick - t.start) as f64 / t.width as f64);
+        let xx = f.x((tick - t.start) as f64 / t.width as f64);
         // Labels at the ends stay inside the frame.
         let anchor = if xx > RIGHT - 40.0 {
             "end"
@@ -196,7 +230,6 @@ pub fn timeline(out: &mut String, t: &Timeline, label: &str) {
         first = false;
         tick += step;
     }
-    out.push_str("</svg>");
 }
 
 /// A peer drawn around a service.
@@ -339,7 +372,7 @@ pub fn bars(out: &mut String, rows: &[Bar], label: &str) {
             r#"<text class="tick" x="{:.1}" y="{:.1}">{}</text></g>"#,
             x + 6.0,
             y + 15.0,
-            super::html::count(r.parts[0] + r.parts[1])
+            count(r.parts[0] + r.parts[1])
         );
     }
     out.push_str("</svg>");

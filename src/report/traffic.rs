@@ -127,6 +127,18 @@ impl Edge {
         self.bytes_in.saturating_add(self.bytes_out)
     }
 
+    /// Counts one record of `bytes`, sent by the peer when `came_in`.
+    #[inline]
+    fn add(&mut self, bytes: u64, came_in: bool, rejected: bool) {
+        self.records += 1;
+        if came_in {
+            self.bytes_in = self.bytes_in.saturating_add(bytes);
+        } else {
+            self.bytes_out = self.bytes_out.saturating_add(bytes);
+        }
+        self.rejected += rejected as u64;
+    }
+
     fn merge(&mut self, o: &Edge) {
         self.records += o.records;
         self.bytes_in = self.bytes_in.saturating_add(o.bytes_in);
@@ -139,6 +151,13 @@ impl Edge {
 /// `i64`, so a few of them overflow a `u64`).
 pub fn total(counts: impl IntoIterator<Item = u64>) -> u64 {
     counts.into_iter().fold(0, u64::saturating_add)
+}
+
+/// Adds one bucket's bytes by [`PeerClass`] to another's, saturating.
+pub fn add_counts(into: &mut [u64; 5], from: &[u64; 5]) {
+    for (c, x) in into.iter_mut().zip(from) {
+        *c = c.saturating_add(*x);
+    }
 }
 
 /// Counts of rejected records.
@@ -230,6 +249,57 @@ pub struct TrafficState {
     cluster_names: FxHashMap<u32, u32>,
 }
 
+/// The columns of an enriched batch that the report reads, looked up once a batch.
+struct Columns<'a> {
+    times: Times<'a>,
+    /// Who the record's own ENI and its peer are.
+    at: Attribution<'a>,
+    own_eni: Option<DictIds<'a>>,
+    peer_addr: Option<&'a FixedSizeBinaryArray>,
+    inbound: Option<&'a BooleanArray>,
+    action: Option<DictIds<'a>>,
+    protocol: Option<&'a Int32Array>,
+    dstport: Option<&'a Int32Array>,
+    packets: Option<&'a Int64Array>,
+    bytes: Option<&'a Int64Array>,
+}
+
+impl<'a> Columns<'a> {
+    /// `None` when the batch was not attributed.
+    fn of(batch: &'a RecordBatch, times: Times<'a>) -> Option<Columns<'a>> {
+        Some(Columns {
+            times,
+            at: Attribution::of(batch)?,
+            own_eni: DictIds::of(batch, "interface_id"),
+            peer_addr: col::<FixedSizeBinaryArray>(batch, "peer_addr"),
+            inbound: col::<BooleanArray>(batch, "inbound"),
+            action: DictIds::of(batch, "action"),
+            protocol: col::<Int32Array>(batch, "protocol"),
+            dstport: col::<Int32Array>(batch, "dstport"),
+            packets: col::<Int64Array>(batch, "packets"),
+            bytes: col::<Int64Array>(batch, "bytes"),
+        })
+    }
+
+    /// A record's bytes (0 when not logged).
+    #[inline]
+    fn bytes(&self, row: usize) -> u64 {
+        int64(self.bytes, row).unwrap_or(0).max(0) as u64
+    }
+
+    /// Whether the record's own ENI received it.
+    #[inline]
+    fn inbound(&self, row: usize) -> bool {
+        self.inbound
+            .is_some_and(|a| a.is_valid(row) && a.value(row))
+    }
+
+    #[inline]
+    fn rejected(&self, row: usize) -> bool {
+        self.action.as_ref().and_then(|a| a.str(row)) == Some("REJECT")
+    }
+}
+
 impl TrafficState {
     /// Folds one enriched batch: every record logged on a task ENI.
     pub fn add(&mut self, batch: &RecordBatch, map: &EniMap) {
@@ -242,153 +312,152 @@ impl TrafficState {
                 self.last = Some(self.last.map_or(e, |l| l.max(e)));
             }
         }
-        let Some(Attribution {
-            kind,
-            mut task,
-            mut service,
-            mut cluster,
-            mut peer_eni,
-            peer_kind,
-            mut peer_task,
-            mut peer_service,
-        }) = Attribution::of(batch)
-        else {
+        let Some(mut c) = Columns::of(batch, times) else {
             return;
         };
-        let peer_addr = col::<FixedSizeBinaryArray>(batch, "peer_addr");
-        let inbound = col::<BooleanArray>(batch, "inbound");
-        let action = DictIds::of(batch, "action");
-        let protocol = col::<Int32Array>(batch, "protocol");
-        let dstport = col::<Int32Array>(batch, "dstport");
-        let packets = col::<Int64Array>(batch, "packets");
-        let bytes = col::<Int64Array>(batch, "bytes");
-        let mut own_eni = DictIds::of(batch, "interface_id");
         for row in 0..batch.num_rows() {
-            match kind.str(row) {
-                Some(k) if k == PeerKind::Task.as_str() => {}
+            match c.at.kind.str(row) {
+                Some(k) if k == PeerKind::Task.as_str() => self.add_task_record(&mut c, row, map),
                 // A NAT gateway's records of a task's traffic: the task's service used
                 // that NAT gateway (the task's own records show the internet peer).
                 Some(k)
                     if k == PeerKind::Natgw.as_str()
-                        && peer_kind.str(row) == Some(PeerKind::Task.as_str()) =>
+                        && c.at.peer_kind.str(row) == Some(PeerKind::Task.as_str()) =>
                 {
-                    let Some(nat) = own_eni.as_mut().map(|e| e.id(row, &mut self.strings)) else {
-                        continue;
-                    };
-                    let t = times.at(row);
-                    let holder = peer_eni.str(row).and_then(|e| map.eni_at(e, t));
-                    let key = (
-                        peer_service.id(row, &mut self.strings),
-                        holder
-                            .and_then(|h| h.cluster.as_deref())
-                            .map_or(NONE, |c| self.strings.id(crate::enrich::arn_name(c))),
-                    );
-                    let group = Group {
-                        kind: PeerKind::Natgw as u8,
-                        label: nat,
-                        prefix: [0; 16],
-                    };
-                    let b = int64(bytes, row).unwrap_or(0).max(0) as u64;
-                    // Into the NAT gateway: the task sent it.
-                    let to_nat = inbound.is_some_and(|a| a.is_valid(row) && a.value(row));
-                    let edge = self.edges.entry((key, group)).or_default();
-                    edge.records += 1;
-                    if to_nat {
-                        edge.bytes_out = edge.bytes_out.saturating_add(b);
-                    } else {
-                        edge.bytes_in = edge.bytes_in.saturating_add(b);
-                    }
-                    let rejected = action.as_ref().and_then(|a| a.str(row)) == Some("REJECT");
-                    edge.rejected += rejected as u64;
-                    continue;
+                    self.add_nat_record(&mut c, row, map)
                 }
-                _ => continue,
+                _ => {}
             }
-            let task_id = task.id(row, &mut self.strings);
-            if task_id == NONE {
-                continue;
-            }
-            let raw = cluster.id(row, &mut self.strings);
-            let key = (service.id(row, &mut self.strings), self.cluster_name(raw));
-            self.tasks.insert((key, task_id));
-            let b = int64(bytes, row).unwrap_or(0).max(0) as u64;
-            let rejected = action.as_ref().and_then(|a| a.str(row)) == Some("REJECT");
-            let totals = self.services.entry(key).or_default();
-            totals.records += 1;
-            totals.bytes = totals.bytes.saturating_add(b);
-            totals.rejected += rejected as u64;
-            let t = times.at(row);
-            let (Some(p_kind), Some(p_addr)) = (peer_kind.str(row), addr(peer_addr, row)) else {
-                totals.undirected_bytes = totals.undirected_bytes.saturating_add(b);
-                continue;
-            };
-            let came_in = inbound.is_some_and(|a| a.is_valid(row) && a.value(row));
-            if rejected {
-                let port = (
-                    int32(protocol, row).map_or(u16::MAX, |p| p as u16),
-                    int32(dstport, row).map_or(0, |p| p as u16),
-                    came_in,
-                );
-                self.rejected.entry(port).or_default().merge(&Counted {
-                    records: 1,
-                    packets: int64(packets, row).unwrap_or(0).max(0) as u64,
-                    bytes: b,
-                });
-            }
-            if let Some(t) = t {
-                let bucket = self.bucket(t);
-                let cell = &mut self.series.entry((key, bucket)).or_default()
-                    [PeerClass::of(p_kind) as usize];
-                *cell = cell.saturating_add(b);
-            }
-            let Some(k) = kind_index(p_kind) else {
-                continue;
-            };
-            let group = if kind_of(k).is_address_group() {
-                Group {
-                    kind: k,
-                    label: NONE,
-                    prefix: prefix_of(&p_addr),
-                }
-            } else {
-                let ids = (
-                    k,
-                    peer_eni.id(row, &mut self.strings),
-                    peer_task.id(row, &mut self.strings),
-                    peer_service.id(row, &mut self.strings),
-                );
-                let label = match self.labels.get(&ids) {
-                    Some(&l) => l,
-                    None => {
-                        let l = group_label(
-                            map,
-                            p_kind,
-                            peer_eni.str(row),
-                            peer_task.str(row),
-                            peer_service.str(row),
-                            t,
-                        )
-                        .map_or(NONE, |l| self.strings.id(&l));
-                        self.labels.insert(ids, l);
-                        l
-                    }
-                };
-                Group {
-                    kind: k,
-                    label,
-                    prefix: [0; 16],
-                }
-            };
-            let edge = self.edges.entry((key, group)).or_default();
-            edge.records += 1;
-            if came_in {
-                edge.bytes_in = edge.bytes_in.saturating_add(b);
-            } else {
-                edge.bytes_out = edge.bytes_out.saturating_add(b);
-            }
-            edge.rejected += rejected as u64;
         }
         self.coarsen();
+    }
+
+    /// A record of a task's ENI: its service's totals, tasks, rejected ports, series
+    /// and the edge to its peer's group.
+    #[inline]
+    fn add_task_record(&mut self, c: &mut Columns, row: usize, map: &EniMap) {
+        let task_id = c.at.task.id(row, &mut self.strings);
+        if task_id == NONE {
+            return;
+        }
+        let raw = c.at.cluster.id(row, &mut self.strings);
+        let key = (
+            c.at.service.id(row, &mut self.strings),
+            self.cluster_name(raw),
+        );
+        self.tasks.insert((key, task_id));
+        let b = c.bytes(row);
+        let rejected = c.rejected(row);
+        let totals = self.services.entry(key).or_default();
+        totals.records += 1;
+        totals.bytes = totals.bytes.saturating_add(b);
+        totals.rejected += rejected as u64;
+        let t = c.times.at(row);
+        let (Some(p_kind), Some(p_addr)) = (c.at.peer_kind.str(row), addr(c.peer_addr, row)) else {
+            totals.undirected_bytes = totals.undirected_bytes.saturating_add(b);
+            return;
+        };
+        let came_in = c.inbound(row);
+        if rejected {
+            let port = (
+                int32(c.protocol, row).map_or(u16::MAX, |p| p as u16),
+                int32(c.dstport, row).map_or(0, |p| p as u16),
+                came_in,
+            );
+            self.rejected.entry(port).or_default().merge(&Counted {
+                records: 1,
+                packets: int64(c.packets, row).unwrap_or(0).max(0) as u64,
+                bytes: b,
+            });
+        }
+        if let Some(t) = t {
+            let bucket = self.bucket(t);
+            let cell =
+                &mut self.series.entry((key, bucket)).or_default()[PeerClass::of(p_kind) as usize];
+            *cell = cell.saturating_add(b);
+        }
+        let Some(k) = kind_index(p_kind) else {
+            return;
+        };
+        let group = if kind_of(k).is_address_group() {
+            Group {
+                kind: k,
+                label: NONE,
+                prefix: prefix_of(&p_addr),
+            }
+        } else {
+            Group {
+                kind: k,
+                label: self.peer_label(c, row, k, p_kind, t, map),
+                prefix: [0; 16],
+            }
+        };
+        self.edges
+            .entry((key, group))
+            .or_default()
+            .add(b, came_in, rejected);
+    }
+
+    /// The interned label of a record's peer group of kind `k` (see [`group_label`]),
+    /// cached by the peer's kind, ENI, task and service.
+    #[inline]
+    fn peer_label(
+        &mut self,
+        c: &mut Columns,
+        row: usize,
+        k: u8,
+        p_kind: &str,
+        t: Option<i64>,
+        map: &EniMap,
+    ) -> u32 {
+        let ids = (
+            k,
+            c.at.peer_eni.id(row, &mut self.strings),
+            c.at.peer_task.id(row, &mut self.strings),
+            c.at.peer_service.id(row, &mut self.strings),
+        );
+        if let Some(&l) = self.labels.get(&ids) {
+            return l;
+        }
+        let l = group_label(
+            map,
+            p_kind,
+            c.at.peer_eni.str(row),
+            c.at.peer_task.str(row),
+            c.at.peer_service.str(row),
+            t,
+        )
+        .map_or(NONE, |l| self.strings.id(&l));
+        self.labels.insert(ids, l);
+        l
+    }
+
+    /// A record of a NAT gateway's ENI whose peer is a task: an edge from the task's
+    /// service to the NAT gateway.
+    #[inline]
+    fn add_nat_record(&mut self, c: &mut Columns, row: usize, map: &EniMap) {
+        let Some(nat) = c.own_eni.as_mut().map(|e| e.id(row, &mut self.strings)) else {
+            return;
+        };
+        let t = c.times.at(row);
+        let holder = c.at.peer_eni.str(row).and_then(|e| map.eni_at(e, t));
+        let key = (
+            c.at.peer_service.id(row, &mut self.strings),
+            holder
+                .and_then(|h| h.cluster.as_deref())
+                .map_or(NONE, |c| self.strings.id(crate::enrich::arn_name(c))),
+        );
+        let group = Group {
+            kind: PeerKind::Natgw as u8,
+            label: nat,
+            prefix: [0; 16],
+        };
+        // Into the NAT gateway: the task sent it.
+        let to_nat = c.inbound(row);
+        self.edges
+            .entry((key, group))
+            .or_default()
+            .add(c.bytes(row), !to_nat, c.rejected(row));
     }
 
     /// The id of a cluster's name, from the id of the cluster as the map writes it (a
@@ -431,10 +500,7 @@ impl TrafficState {
         self.buckets = self.buckets.iter().map(|b| b.div_euclid(w) * w).collect();
         let series = std::mem::take(&mut self.series);
         for ((k, b), v) in series {
-            let into = self.series.entry((k, b.div_euclid(w) * w)).or_default();
-            for (i, x) in v.iter().enumerate() {
-                into[i] = into[i].saturating_add(*x);
-            }
+            add_counts(self.series.entry((k, b.div_euclid(w) * w)).or_default(), &v);
         }
     }
 
@@ -458,10 +524,7 @@ impl TrafficState {
         };
         self.buckets.extend(other.buckets);
         for ((k, b), v) in other.series {
-            let into = self.series.entry((mk(k), b)).or_default();
-            for (i, x) in v.iter().enumerate() {
-                into[i] = into[i].saturating_add(*x);
-            }
+            add_counts(self.series.entry((mk(k), b)).or_default(), &v);
         }
         for (k, t) in other.services {
             self.services.entry(mk(k)).or_default().merge(&t);
