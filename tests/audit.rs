@@ -640,10 +640,10 @@ fn generated_matches_truth(d: &Path, threads: [&str; 2]) {
 }
 
 /// Runs `scripts/gen-flowlogs` with `args` into `d` (logs, both map kinds, policy,
-/// truth); false when python3 is missing.
-fn generate(d: &Path, args: &[&str]) -> bool {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("skipping: python3 is needed to run scripts/gen-flowlogs");
+/// truth); false, with `test` said to be skipped, when python3 is missing.
+fn generate(test: &str, d: &Path, args: &[&str]) -> bool {
+    if !common::python3() {
+        common::skip(test, "python3 is needed to run scripts/gen-flowlogs");
         return false;
     }
     let mut cmd = Command::new("python3");
@@ -713,7 +713,11 @@ fn generated_hard_cases_match_the_ground_truth() {
         if let Some(v) = switch {
             args.extend(["--switch-version", v]);
         }
-        if !generate(dir.path(), &args) {
+        if !generate(
+            "generated_hard_cases_match_the_ground_truth",
+            dir.path(),
+            &args,
+        ) {
             return;
         }
         let truth: Value =
@@ -743,7 +747,11 @@ fn generated_scenarios_in_other_layouts_and_versions() {
         if clean {
             args.push("--no-violations");
         }
-        if !generate(d, &args) {
+        if !generate(
+            "generated_scenarios_in_other_layouts_and_versions",
+            d,
+            &args,
+        ) {
             return;
         }
         generated_matches_truth(d, ["2", "1"]);
@@ -823,7 +831,11 @@ fn generated_rule_cases_match_the_ground_truth_in_every_version() {
                 .flatten(),
         );
         args.extend(extra);
-        if !generate(dir.path(), &args) {
+        if !generate(
+            "generated_rule_cases_match_the_ground_truth_in_every_version",
+            dir.path(),
+            &args,
+        ) {
             return;
         }
         let truth: Value =

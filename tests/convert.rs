@@ -1,6 +1,8 @@
 //! `vpcflow convert`: Parquet with AWS's column names and types, values identical to
 //! `vpcflow cat`, read back by the parquet crate and (where installed) by DuckDB.
 
+mod common;
+
 use std::process::Command;
 
 use arrow::array::{Array, Int32Array, Int64Array, StringArray};
@@ -239,11 +241,11 @@ const DEMO_LINE: &str =
 
 #[test]
 fn duckdb_reads_back_identical_values() {
-    let probe = Command::new("python3")
-        .args(["-c", "import duckdb"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipping: the Python duckdb package is not installed (.ci/run installs it)");
+    if !common::python_imports("duckdb") {
+        common::skip(
+            "duckdb_reads_back_identical_values",
+            "the Python duckdb package is not installed (.ci/run installs it)",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -592,7 +592,10 @@ fn control_characters_in_interface_ids_are_escaped_in_tables_and_messages() {
 fn no_input_on_a_terminal_is_a_usage_error_not_a_wait() {
     // `script` gives the command a terminal on stdin.
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipping: no `script` command to make a terminal");
+        common::skip(
+            "no_input_on_a_terminal_is_a_usage_error_not_a_wait",
+            "no `script` command to make a terminal",
+        );
         return;
     }
     let o = finishes_within(60, || {

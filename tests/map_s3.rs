@@ -5,6 +5,8 @@
 //! Needs Python's `moto[server]` (with boto3): without it the tests say "skipped", unless
 //! `VPCFLOW_S3=require` (CI) makes a missing server a failure.
 
+mod common;
+
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -29,23 +31,23 @@ impl Drop for Server {
     }
 }
 
-fn server() -> Option<Server> {
+/// The server for `test`, or `None` with `test` said to be skipped.
+fn server(test: &str) -> Option<Server> {
     let setting = std::env::var("VPCFLOW_S3").unwrap_or_default();
     if setting == "skip" {
-        eprintln!("skipped: VPCFLOW_S3=skip");
+        common::skip(test, "VPCFLOW_S3=skip");
         return None;
     }
     let required = setting == "require";
-    let have = Command::new("python3")
-        .args(["-c", "import moto.server, boto3"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
+    if !common::python_imports("moto.server, boto3") {
         assert!(
             !required,
             "VPCFLOW_S3=require but python3 lacks moto[server] and boto3"
         );
-        eprintln!("skipped: python3 has no moto[server] and boto3 (pip install 'moto[server]')");
+        common::skip(
+            test,
+            "python3 has no moto[server] and boto3 (pip install 'moto[server]')",
+        );
         return None;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -129,7 +131,8 @@ fn rows(o: &Output) -> Vec<String> {
 
 #[test]
 fn a_trail_bucket_and_an_event_archive_on_s3_give_the_maps_of_their_files() {
-    let Some(s) = server() else {
+    let Some(s) = server("a_trail_bucket_and_an_event_archive_on_s3_give_the_maps_of_their_files")
+    else {
         return;
     };
     let sources = root("testdata/demo/sources");
@@ -194,7 +197,7 @@ fn a_trail_bucket_and_an_event_archive_on_s3_give_the_maps_of_their_files() {
 
 #[test]
 fn s3_errors_say_what_is_wrong() {
-    let Some(s) = server() else {
+    let Some(s) = server("s3_errors_say_what_is_wrong") else {
         return;
     };
     let o = vpcflow(&s, &["map", "s3://no-such-bucket/x"]);

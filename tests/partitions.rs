@@ -2,6 +2,8 @@
 //! back, with vpcflow and with DuckDB, as the records it came from; `--map` adds the
 //! enrichment columns.
 
+mod common;
+
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -185,11 +187,11 @@ fn daily_tree_with_the_map_has_the_enrichment_columns() {
 
 #[test]
 fn duckdb_reads_the_tree_as_one_table() {
-    let probe = Command::new("python3")
-        .args(["-c", "import duckdb"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipping: python3 with duckdb is needed (.ci/run installs it)");
+    if !common::python_imports("duckdb") {
+        common::skip(
+            "duckdb_reads_the_tree_as_one_table",
+            "python3 with duckdb is needed (.ci/run installs it)",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -11,6 +11,8 @@
 //! test; unset, it is skipped with a message when no Chromium is found.
 //! `VPCFLOW_CHROMIUM=PATH` names the browser (default: `chromium` on the PATH).
 
+mod common;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
@@ -29,11 +31,11 @@ fn root(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
-/// The browser to run, or `None` to skip (with the reason printed).
-fn chromium() -> Option<PathBuf> {
+/// The browser to run, or `None` with `test` said to be skipped.
+fn chromium(test: &str) -> Option<PathBuf> {
     let mode = std::env::var("VPCFLOW_BROWSER").unwrap_or_default();
     if mode == "skip" {
-        eprintln!("skipped: VPCFLOW_BROWSER=skip");
+        common::skip(test, "VPCFLOW_BROWSER=skip");
         return None;
     }
     let named = std::env::var_os("VPCFLOW_CHROMIUM").map(PathBuf::from);
@@ -54,9 +56,10 @@ fn chromium() -> Option<PathBuf> {
             panic!("VPCFLOW_BROWSER=require, but no chromium is on the PATH (apt-get install chromium)")
         }
         None => {
-            eprintln!(
-                "skipped: no chromium on the PATH (install Debian's chromium package, or set \
-                 VPCFLOW_CHROMIUM)"
+            common::skip(
+                test,
+                "no chromium on the PATH (install Debian's chromium package, or set \
+                 VPCFLOW_CHROMIUM)",
             );
             None
         }
@@ -301,7 +304,8 @@ fn demo_args() -> [&'static str; 5] {
 
 #[test]
 fn the_demo_report_renders_in_chromium_offline_with_every_finding() {
-    let Some(exe) = chromium() else {
+    let Some(exe) = chromium("the_demo_report_renders_in_chromium_offline_with_every_finding")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

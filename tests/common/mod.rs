@@ -3,9 +3,9 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 pub struct Row {
     pub eni: String,
@@ -135,12 +135,11 @@ pub fn accounting(err: &str) -> [u64; 5] {
 
 /// Runs `scripts/gen-flowlogs` with `args` (space-separated) into `d`: the logs in the
 /// S3 layout under `d/logs`, the policy in `d/policy.toml` and the map sources a real
-/// account keeps under `d/src` (`--sources-out`). False, saying "skipped", without
-/// python3.
-pub fn generate_sources(d: &Path, args: &str) -> bool {
-    use std::process::Command;
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("skipped: python3 is needed to run scripts/gen-flowlogs");
+/// account keeps under `d/src` (`--sources-out`). False, with `test` said to be skipped,
+/// without python3.
+pub fn generate_sources(test: &str, d: &Path, args: &str) -> bool {
+    if !python3() {
+        skip(test, "python3 is needed to run scripts/gen-flowlogs");
         return false;
     }
     let o = Command::new("python3")
@@ -175,4 +174,27 @@ pub fn vpcflow(args: &[&str]) -> Output {
 /// What a run printed on stderr.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------
+// What a test needs from the machine.
+
+/// Says that `test` is skipped, and why, in plain `cargo test` output: the line goes
+/// straight to stderr, past the capture of the test harness (which hides what a passing
+/// test prints).
+pub fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "skipped: {test}: {why}");
+}
+
+/// Whether python3 runs here.
+pub fn python3() -> bool {
+    Command::new("python3").arg("--version").output().is_ok()
+}
+
+/// Whether python3 runs here and imports `modules` (as written after `import`).
+pub fn python_imports(modules: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
