@@ -5,17 +5,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::{root, vpcflow};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
 // 2026-11-01T00:00:00Z
 const T0: i64 = 1_793_491_200;
-
-fn vpcflow(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
 
 const MAP: &str = "\
 eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,subnet_id,vpc_id,valid_from,valid_to
@@ -543,10 +539,6 @@ fn policy_errors_exit_2_with_file_key_and_problem() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("audit needs --policy FILE"));
 }
 
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
 /// Findings reduced to what the ground truth lists.
 fn key(f: &Value) -> Value {
     json!({"rule": f["rule"], "eni_id": f["eni_id"], "peer_addr": f["peer_addr"], "protocol": f["protocol"],
@@ -604,7 +596,7 @@ fn audit_matches_truth(
         "--threads".into(),
         threads.into(),
     ]);
-    let o = Command::new(BIN).args(&args).output().unwrap();
+    let o = vpcflow(&args);
     let want = truth_findings(truth);
     assert_eq!(
         o.status.code(),

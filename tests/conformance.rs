@@ -22,7 +22,6 @@ mod conformance_support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use conformance_support::{
     assert_record, beats_sample_groups, check, column, get, lines, normalise, oracle, otel_logs,
@@ -610,10 +609,7 @@ fn flowlogs_reader_expected_values() {
             // `None` and `-` for missing values. The third row's protocol 8080 is out of
             // range, and rejected as in text; flowlogs-reader does not check it.
             let path = copied(&format!("{OBSRVBL}/{file}"));
-            let out = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-                .args(["cat", path.to_str().unwrap()])
-                .output()
-                .unwrap();
+            let out = common::vpcflow(&["cat", path.to_str().unwrap()]);
             assert_eq!(out.status.code(), Some(0), "{label}");
             let rows: Vec<Map<String, Value>> = String::from_utf8(out.stdout)
                 .unwrap()
@@ -1027,11 +1023,16 @@ fn vpcflow_cat_on_copied_files() {
     let errors = tempfile::NamedTempFile::new().unwrap();
     let errors_path = errors.path().to_str().unwrap();
     // Given out of order: inputs are processed in sorted path order.
-    let out = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args(["cat", &ecs, &v5, &tcp, "--fields", TCP_FLAGS_21])
-        .args(["--errors", errors_path])
-        .output()
-        .unwrap();
+    let out = common::vpcflow(&[
+        "cat",
+        &ecs,
+        &v5,
+        &tcp,
+        "--fields",
+        TCP_FLAGS_21,
+        "--errors",
+        errors_path,
+    ]);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(0), "exit code; stderr: {stderr}");
 

@@ -8,15 +8,11 @@
 mod common;
 
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
+use common::{root, stderr, stdout};
 
 /// A moto server on a free port, stopped when dropped.
 struct Server {
@@ -109,21 +105,23 @@ for d, _, files in os.walk(root):
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// vpcflow with `args`, its S3 requests sent to the server with test credentials.
 fn vpcflow(s: &Server, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env("AWS_ENDPOINT_URL", &s.url)
-        .output()
-        .unwrap()
+    common::vpcflow_env(
+        args,
+        &[
+            ("AWS_ACCESS_KEY_ID", Some("test")),
+            ("AWS_SECRET_ACCESS_KEY", Some("test")),
+            ("AWS_SESSION_TOKEN", None),
+            ("AWS_ENDPOINT_URL", Some(s.url.as_str())),
+        ],
+    )
 }
 
 /// A map CSV without its last column (`source`, which names the files).
 fn rows(o: &Output) -> Vec<String> {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout)
+    assert!(o.status.success(), "{}", stderr(o));
+    stdout(o)
         .lines()
         .map(|l| l.rsplit_once(',').map_or(l, |(a, _)| a).to_string())
         .collect()
@@ -214,15 +212,16 @@ fn s3_errors_say_what_is_wrong() {
         String::from_utf8_lossy(&o.stderr).contains("s3://empty/nothing-here/: no object there")
     );
     // Without credentials, it says where they are looked for.
-    let o = Command::new(BIN)
-        .args(["map", "s3://empty/x/"])
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_PROFILE")
-        .env("HOME", "/nonexistent")
-        .env_remove("AWS_SHARED_CREDENTIALS_FILE")
-        .output()
-        .unwrap();
+    let o = common::vpcflow_env(
+        &["map", "s3://empty/x/"],
+        &[
+            ("AWS_ACCESS_KEY_ID", None),
+            ("AWS_SECRET_ACCESS_KEY", None),
+            ("AWS_PROFILE", None),
+            ("HOME", Some("/nonexistent")),
+            ("AWS_SHARED_CREDENTIALS_FILE", None),
+        ],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no AWS credentials"));
 }

@@ -9,33 +9,20 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{generate_sources, json_lines};
+use common::{generate_sources, json_lines, root, stderr, stdout};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
+/// [`common::vpcflow`] with arguments of mixed types (`&"map", &path`).
 fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    common::vpcflow(args)
 }
 
 /// The command exited 2, saying `text` on stderr.
 fn fails_with(o: &Output, text: &str) {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
     assert!(stderr(o).contains(text), "{}", stderr(o));
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// The sources a real account keeps after an incident: events, the trail, and

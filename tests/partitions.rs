@@ -8,15 +8,11 @@ use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::vpcflow;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
 // 2026-11-01T23:00:00Z
 const T: i64 = 1_793_491_200 + 23 * 3600;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
 
 /// Records over two days: 23:xx on Nov 1st, 00:xx and 01:xx on Nov 2nd, and one
 /// without a start.
@@ -40,7 +36,7 @@ fn logs() -> String {
 fn cat_sorted(input: &Path, extra: &[&str]) -> Vec<String> {
     let mut args = vec!["cat", input.to_str().unwrap(), "-q"];
     args.extend(extra);
-    let o = run(&args);
+    let o = vpcflow(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut lines: Vec<String> = String::from_utf8(o.stdout)
         .unwrap()
@@ -62,7 +58,7 @@ fn convert_tree(text: &Path, tree: &Path, keys: &str, extra: &[&str]) -> Output 
         keys,
     ];
     args.extend(extra);
-    run(&args)
+    vpcflow(&args)
 }
 
 fn files(dir: &Path) -> Vec<String> {

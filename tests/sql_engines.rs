@@ -15,15 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
+use common::{root, vpcflow};
 
 fn ok(o: Output, what: &str) -> Output {
     assert!(
@@ -116,7 +108,7 @@ fn native(
         args.push(m.display().to_string());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = run(&args);
+    let o = vpcflow(&args);
     let stderr = String::from_utf8_lossy(&o.stderr);
     let unjudged = match o.status.code() {
         Some(0 | 1) => None,
@@ -248,7 +240,7 @@ fn prepare(s: &Scenario, case: &Path, engines: &[&str]) {
     if let Some(k) = keys {
         args.extend(["--partition-by", k]);
     }
-    ok(run(&args), "convert");
+    ok(vpcflow(&args), "convert");
     // Alone in its folder: Spark's and Athena's tables take the folder.
     std::fs::create_dir_all(case.join("eni-map")).unwrap();
     let map = case.join("eni-map").join("map.parquet");
@@ -257,7 +249,7 @@ fn prepare(s: &Scenario, case: &Path, engines: &[&str]) {
     let files: Vec<String> = s.maps.iter().map(|m| m.display().to_string()).collect();
     args.extend(files.iter().map(String::as_str));
     args.extend(["--format", "parquet", "-o", map]);
-    ok(run(&args), "map");
+    ok(vpcflow(&args), "map");
     for e in engines {
         let dir = case.join(e);
         std::fs::create_dir_all(&dir).unwrap();
@@ -276,12 +268,12 @@ fn prepare(s: &Scenario, case: &Path, engines: &[&str]) {
         if let Some(k) = keys {
             args.extend(["--partition-by", k]);
         }
-        let ddl = ok(run(&args), "sql --ddl");
+        let ddl = ok(vpcflow(&args), "sql --ddl");
         std::fs::write(dir.join("ddl.sql"), ddl.stdout).unwrap();
         let policy = s.policy.to_str().unwrap();
         let mut args = vec!["sql", "--dialect", e, "--policy", policy];
         args.extend(s.args.iter().map(String::as_str));
-        let q = ok(run(&args), "sql");
+        let q = ok(vpcflow(&args), "sql");
         std::fs::write(dir.join("query.sql"), q.stdout).unwrap();
     }
 }
@@ -498,7 +490,7 @@ fn agree(scenarios: &[Scenario], dir: &Path, engines: &[&str]) {
         )
         .unwrap();
         let q = ok(
-            run(&[
+            vpcflow(&[
                 "sql",
                 "--dialect",
                 "duckdb",
@@ -686,7 +678,7 @@ fn sql_table_name_injection_created_a_table_on_duckdb() {
         "flows LIMIT 0) SELECT 'pwned' AS x; CREATE TABLE evil AS SELECT 42 AS y; WITH q AS (SELECT 1";
     let quoted = format!("\"{}\"", injected.replace('"', "\"\""));
     for name in [injected, quoted.as_str()] {
-        let o = run(&[
+        let o = vpcflow(&[
             "sql",
             "--dialect",
             "duckdb",

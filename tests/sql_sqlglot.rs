@@ -27,11 +27,8 @@ fn sql_of_hostile_names_parses_with_sqlglot_for_every_dialect() {
         return;
     }
     let o = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scripts/check-sql-sqlglot"
-        ))
-        .args(["--vpcflow", env!("CARGO_BIN_EXE_vpcflow")])
+        .arg(common::root("scripts/check-sql-sqlglot"))
+        .args(["--vpcflow", common::BIN])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
