@@ -7,17 +7,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::ffi::OsString;
+use std::path::PathBuf;
 
-use common::{map_rows, records, Row};
+use common::{json_lines, map_rows, records, root, stderr, vpcflow, Row};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
 
 /// (task_arn, service, eni_kind, peer_addr, peer_eni_id, peer_kind, peer_service) by a
 /// linear scan of the map rows.
@@ -60,19 +54,16 @@ fn check(demo: &str, map_args: &[PathBuf]) {
     let csv = demo.join("eni-map.csv");
     let rows = map_rows(&csv);
     let recs = records(&demo.join("logs"));
-    let mut cmd = Command::new(BIN);
-    cmd.args(["cat", "-q", "--vpc-cidr", "10.0.0.0/16"])
-        .arg(demo.join("logs"));
+    let mut args: Vec<OsString> = ["cat", "-q", "--vpc-cidr", "10.0.0.0/16"]
+        .map(OsString::from)
+        .into();
+    args.push(demo.join("logs").into());
     for m in map_args {
-        cmd.arg("--map").arg(m);
+        args.extend(["--map".into(), m.into()]);
     }
-    let o = cmd.output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let got: Vec<Value> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let o = vpcflow(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got: Vec<Value> = json_lines(&o);
     assert_eq!(got.len(), recs.len());
     let keys = [
         "task_arn",

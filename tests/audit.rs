@@ -5,17 +5,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::{root, vpcflow};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
 // 2026-11-01T00:00:00Z
 const T0: i64 = 1_793_491_200;
-
-fn vpcflow(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
 
 const MAP: &str = "\
 eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,subnet_id,vpc_id,valid_from,valid_to
@@ -543,10 +539,6 @@ fn policy_errors_exit_2_with_file_key_and_problem() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("audit needs --policy FILE"));
 }
 
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
 /// Findings reduced to what the ground truth lists.
 fn key(f: &Value) -> Value {
     json!({"rule": f["rule"], "eni_id": f["eni_id"], "peer_addr": f["peer_addr"], "protocol": f["protocol"],
@@ -604,7 +596,7 @@ fn audit_matches_truth(
         "--threads".into(),
         threads.into(),
     ]);
-    let o = Command::new(BIN).args(&args).output().unwrap();
+    let o = vpcflow(&args);
     let want = truth_findings(truth);
     assert_eq!(
         o.status.code(),
@@ -640,10 +632,10 @@ fn generated_matches_truth(d: &Path, threads: [&str; 2]) {
 }
 
 /// Runs `scripts/gen-flowlogs` with `args` into `d` (logs, both map kinds, policy,
-/// truth); false when python3 is missing.
-fn generate(d: &Path, args: &[&str]) -> bool {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("skipping: python3 is needed to run scripts/gen-flowlogs");
+/// truth); false, with `test` said to be skipped, when python3 is missing.
+fn generate(test: &str, d: &Path, args: &[&str]) -> bool {
+    if !common::python3() {
+        common::skip(test, "python3 is needed to run scripts/gen-flowlogs");
         return false;
     }
     let mut cmd = Command::new("python3");
@@ -713,7 +705,11 @@ fn generated_hard_cases_match_the_ground_truth() {
         if let Some(v) = switch {
             args.extend(["--switch-version", v]);
         }
-        if !generate(dir.path(), &args) {
+        if !generate(
+            "generated_hard_cases_match_the_ground_truth",
+            dir.path(),
+            &args,
+        ) {
             return;
         }
         let truth: Value =
@@ -743,7 +739,11 @@ fn generated_scenarios_in_other_layouts_and_versions() {
         if clean {
             args.push("--no-violations");
         }
-        if !generate(d, &args) {
+        if !generate(
+            "generated_scenarios_in_other_layouts_and_versions",
+            d,
+            &args,
+        ) {
             return;
         }
         generated_matches_truth(d, ["2", "1"]);
@@ -823,7 +823,11 @@ fn generated_rule_cases_match_the_ground_truth_in_every_version() {
                 .flatten(),
         );
         args.extend(extra);
-        if !generate(dir.path(), &args) {
+        if !generate(
+            "generated_rule_cases_match_the_ground_truth_in_every_version",
+            dir.path(),
+            &args,
+        ) {
             return;
         }
         let truth: Value =

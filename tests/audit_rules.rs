@@ -5,11 +5,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::vpcflow;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
 // 2026-11-01T00:00:00Z
 const T0: i64 = 1_793_491_200;
 
@@ -129,12 +129,18 @@ fn audit(dir: &Path, logs: &str, extra: &[&str]) -> Output {
     std::fs::write(dir.join("policy.toml"), POLICY).unwrap();
     std::fs::write(dir.join("flows.log"), logs).unwrap();
     let p = |f: &str| dir.join(f).display().to_string();
-    Command::new(BIN)
-        .args(["audit", &p("flows.log"), "--map", &p("map.csv")])
-        .args(["--policy", &p("policy.toml"), "--format", "json"])
-        .args(extra)
-        .output()
-        .unwrap()
+    let mut args = vec![
+        "audit".to_string(),
+        p("flows.log"),
+        "--map".into(),
+        p("map.csv"),
+        "--policy".into(),
+        p("policy.toml"),
+        "--format".into(),
+        "json".into(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    vpcflow(&args)
 }
 
 /// The findings reduced to what the cases below fix by hand.
@@ -310,18 +316,16 @@ fn rule_option_limits_the_audit_and_refuses_rules_nothing_asks_for() {
     // A policy where no service is isolated has nothing for --rule isolation to check.
     std::fs::write(dir.path().join("p2.toml"), "[[service]]\nname = \"web\"\n").unwrap();
     let p = |f: &str| dir.path().join(f).display().to_string();
-    let o = Command::new(BIN)
-        .args([
-            "audit",
-            &p("flows.log"),
-            "--map",
-            &p("map.csv"),
-            "--policy",
-            &p("p2.toml"),
-        ])
-        .args(["--rule", "isolation"])
-        .output()
-        .unwrap();
+    let o = vpcflow(&[
+        "audit",
+        &p("flows.log"),
+        "--map",
+        &p("map.csv"),
+        "--policy",
+        &p("p2.toml"),
+        "--rule",
+        "isolation",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
@@ -535,10 +539,7 @@ fn isolated_service_without_a_map_is_refused() {
     )
     .unwrap();
     let p = |f: &str| dir.path().join(f).display().to_string();
-    let o = Command::new(BIN)
-        .args(["audit", &p("flows.log"), "--policy", &p("p.toml")])
-        .output()
-        .unwrap();
+    let o = vpcflow(&["audit", &p("flows.log"), "--policy", &p("p.toml")]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),

@@ -4,9 +4,10 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
+use common::{stderr, vpcflow};
+
 // 2026-11-01T00:00:00Z
 const T0: i64 = 1_793_491_200;
 
@@ -123,14 +124,6 @@ impl Case {
     }
 }
 
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// (peer_addr, protocol, action, ports) of each finding.
 fn keys(o: &Output) -> Vec<(String, i64, String, Vec<i64>)> {
     common::json_lines(o)
@@ -174,7 +167,7 @@ fn audit(case: &Case, logs: &str, policy: &str, extra: &[&str]) -> Output {
         args.extend(["--format", "json"]);
     }
     args.extend_from_slice(extra);
-    run(&args)
+    vpcflow(&args)
 }
 
 /// An internet host's SYN into the web task, and the task's SYN-ACK (V5), each line
@@ -199,7 +192,7 @@ fn v7_ecs_fields_without_flow_direction_or_map_still_find_the_internet_syn() {
         &web_only_policy("ingress_from_cidrs = [\"10.0.0.0/16\"]"),
     );
     // Without a map: the ECS fields say whose ENI it is; the addresses say which side.
-    let o = run(&["audit", &logs, "--policy", &policy, "--format", "json"]);
+    let o = vpcflow(&["audit", &logs, "--policy", &policy, "--format", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(
         keys(&o),
@@ -249,7 +242,7 @@ fn layout_without_interface_id_is_not_skipped_silently() {
     );
     let map = case.file("map.csv", MAP);
     let policy = case.file("policy.toml", &web_policy(""));
-    let o = run(&[
+    let o = vpcflow(&[
         "audit", &logs, &with_eni, "--map", &map, "--policy", &policy, "--format", "json",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -266,14 +259,14 @@ fn layout_without_interface_id_is_not_skipped_silently() {
 fn audit_without_map_or_ecs_fields_exits_2_saying_why() {
     let case = Case::new();
     let logs = case.logs(V5, &internet_syn_into_web(""));
-    let o = run(&["audit", &logs, "--allow-cidr", "vpc", "--format", "json"]);
+    let o = vpcflow(&["audit", &logs, "--allow-cidr", "vpc", "--format", "json"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(o.stdout.is_empty());
     let err = stderr(&o);
     assert!(err.contains("no task could be audited"), "{err}");
     assert!(err.contains("no --map"), "{err}");
     // A table says nothing about being clean either.
-    let o = run(&["audit", &logs, "--allow-cidr", "vpc", "--format", "table"]);
+    let o = vpcflow(&["audit", &logs, "--allow-cidr", "vpc", "--format", "table"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!String::from_utf8_lossy(&o.stdout).contains("No unexpected"));
 }
@@ -373,7 +366,7 @@ fn since_after_until_is_a_usage_error() {
         "vpcflow: error: --since 2026-11-01T01:00:00Z is not before --until 2026-11-01T00:00:00Z\n"
     );
     for cmd in ["cat", "query"] {
-        let o = run(&[cmd, &logs, "--since", "100", "--until", "100"]);
+        let o = vpcflow(&[cmd, &logs, "--since", "100", "--until", "100"]);
         assert_eq!(o.status.code(), Some(2), "{cmd}");
     }
 }
@@ -454,7 +447,7 @@ fn tasks_whose_records_have_no_direction_are_not_called_clean() {
     .collect();
     let logs = case.logs(&header, &lines);
     let policy = case.file("policy.toml", &web_only_policy(""));
-    let o = run(&["audit", &logs, "--policy", &policy, "--format", "json"]);
+    let o = vpcflow(&["audit", &logs, "--policy", &policy, "--format", "json"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("the direction of every record of the 1 task with a rule is undecided"),
@@ -462,7 +455,7 @@ fn tasks_whose_records_have_no_direction_are_not_called_clean() {
         stderr(&o)
     );
     // With the VPC's blocks the task's side is known, and the finding is made.
-    let o = run(&[
+    let o = vpcflow(&[
         "audit",
         &logs,
         "--policy",
@@ -623,7 +616,7 @@ fn a_map_that_gives_a_tasks_address_to_another_eni_does_not_turn_its_connection_
         "policy.toml",
         "[network]\nvpc_cidrs = [\"10.0.0.0/16\"]\n[defaults]\ningress_from_security_groups = [\"sg-alb\"]\n",
     );
-    let o = run(&[
+    let o = vpcflow(&[
         "audit", &logs, "--map", &map, "--policy", &policy, "--format", "json",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -648,7 +641,7 @@ fn rules_by_service_or_security_group_without_a_map_are_refused() {
         ),
     ] {
         let policy = case.file("policy.toml", &web_only_policy(rule));
-        let o = run(&["audit", &logs, "--policy", &policy]);
+        let o = vpcflow(&["audit", &logs, "--policy", &policy]);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         assert_eq!(
             stderr(&o),

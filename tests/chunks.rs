@@ -3,15 +3,12 @@
 //! accounting must be those of a plain sequential read, also when a header line in the
 //! middle of the file changes the layout.
 
-use std::process::{Command, Output};
+mod common;
 
+use std::process::Output;
+
+use common::vpcflow;
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
 
 fn summary(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr)
@@ -65,7 +62,7 @@ fn chunked_reads_equal_a_sequential_read() {
     );
 
     let e1 = dir.path().join("cat-errors.jsonl");
-    let cat = run(&["cat", path, "--errors", e1.to_str().unwrap()]);
+    let cat = vpcflow(&["cat", path, "--errors", e1.to_str().unwrap()]);
     let rows: Vec<Value> = String::from_utf8(cat.stdout.clone())
         .unwrap()
         .lines()
@@ -74,7 +71,7 @@ fn chunked_reads_equal_a_sequential_read() {
     let bytes: u64 = rows.iter().map(|r| r["bytes"].as_u64().unwrap()).sum();
     for threads in ["1", "3"] {
         let e2 = dir.path().join(format!("query-errors-{threads}.jsonl"));
-        let q = run(&[
+        let q = vpcflow(&[
             "query",
             path,
             "--format",
@@ -93,7 +90,7 @@ fn chunked_reads_equal_a_sequential_read() {
             std::fs::read_to_string(&e2).unwrap(),
             std::fs::read_to_string(&e1).unwrap()
         );
-        let by_eni = run(&[
+        let by_eni = vpcflow(&[
             "query",
             path,
             "--format",
@@ -155,7 +152,7 @@ fn cat_and_convert_honour_threads_with_output_order_unchanged() {
     assert!(big.len() > 20 * 2048, "many chunks in debug builds");
 
     let path = logs.to_str().unwrap();
-    let cat = |threads: &str| run(&["cat", path, "--threads", threads, "-q"]).stdout;
+    let cat = |threads: &str| vpcflow(&["cat", path, "--threads", threads, "-q"]).stdout;
     let one = cat("1");
     let got: Vec<(String, u64)> = String::from_utf8(one.clone())
         .unwrap()
@@ -175,7 +172,7 @@ fn cat_and_convert_honour_threads_with_output_order_unchanged() {
     }
     let convert = |threads: &str| {
         let out = dir.path().join(format!("out-{threads}.parquet"));
-        let o = run(&[
+        let o = vpcflow(&[
             "convert",
             path,
             "-o",

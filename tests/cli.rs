@@ -5,31 +5,12 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
+use common::{json_lines as jsonl, stderr, stdout, vpcflow, vpcflow_stdin};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/demo/logs");
-
-fn vpcflow(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn jsonl(o: &Output) -> Vec<Value> {
-    stdout(o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 /// Every demo object, decompressed, in sorted path order (independent of vpcflow).
 fn demo_files() -> Vec<(PathBuf, String)> {
@@ -113,15 +94,7 @@ fn csv_output() {
 fn stdin_plain_and_gzip() {
     let text = format!("{}\n{}\n", v2_line(1), v2_line(2));
     for data in [text.clone().into_bytes(), gzip(text.as_bytes())] {
-        let mut child = Command::new(BIN)
-            .args(["cat", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&data).unwrap();
-        let o = child.wait_with_output().unwrap();
+        let o = vpcflow_stdin(&["cat", "-"], &data);
         assert!(o.status.success());
         let rows = jsonl(&o);
         assert_eq!(rows.len(), 2);
@@ -339,7 +312,7 @@ fn header_mid_stream_and_unknown_fields() {
 
 #[test]
 fn broken_pipe_is_a_normal_exit() {
-    let mut child = Command::new(BIN)
+    let mut child = common::command()
         .args(["cat", DEMO])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -14,19 +14,19 @@
 //!
 //! MIT-0 and Apache-2.0 files are copied into `testdata/conformance/`. Elastic License,
 //! MPL and unlicensed files are read in place from `../shared/conformance/`; those tests
-//! print `skipping: ../shared/conformance not found` and pass where it is absent.
+//! print `skipped: TEST: ../shared/conformance not found (...)` and pass where it is
+//! absent.
 
 mod common;
 mod conformance_support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use conformance_support::{
     assert_record, beats_sample_groups, check, column, get, lines, normalise, oracle, otel_logs,
-    parse, read, read_json, read_text, rfc3339_to_unix, shared_dir, Parsed, Why, COPIED,
-    DEFAULT_V2,
+    parse, read, read_json, read_text, rfc3339_to_unix, shared_dir, shared_part, Parsed, Why,
+    COPIED, DEFAULT_V2,
 };
 use serde_json::{Map, Value};
 
@@ -482,7 +482,9 @@ fn copied_inputs_parse_as_an_independent_reading_predicts() {
 
 #[test]
 fn shared_inputs_parse_as_an_independent_reading_predicts() {
-    let Some(root) = shared_dir() else { return };
+    let Some(root) = shared_dir("shared_inputs_parse_as_an_independent_reading_predicts") else {
+        return;
+    };
     run_cases(Shared, &root);
 }
 
@@ -502,7 +504,7 @@ fn every_conformance_file_is_covered() {
         }
     }
     let mut roots = vec![(Copied, PathBuf::from(COPIED))];
-    if let Some(shared) = shared_dir() {
+    if let Some(shared) = shared_part("every_conformance_file_is_covered") {
         roots.push((Shared, shared));
     }
     for (dir, root) in roots {
@@ -530,7 +532,9 @@ fn every_conformance_file_is_covered() {
 /// The copies in `testdata/conformance/` are byte-identical to the shared collection.
 #[test]
 fn copies_are_identical_to_the_shared_collection() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = shared_dir("copies_are_identical_to_the_shared_collection") else {
+        return;
+    };
     for folder in COPIED_FOLDERS {
         let mut names: Vec<_> = std::fs::read_dir(shared.join(folder))
             .unwrap()
@@ -605,10 +609,7 @@ fn flowlogs_reader_expected_values() {
             // `None` and `-` for missing values. The third row's protocol 8080 is out of
             // range, and rejected as in text; flowlogs-reader does not check it.
             let path = copied(&format!("{OBSRVBL}/{file}"));
-            let out = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-                .args(["cat", path.to_str().unwrap()])
-                .output()
-                .unwrap();
+            let out = common::vpcflow(&["cat", path.to_str().unwrap()]);
             assert_eq!(out.status.code(), Some(0), "{label}");
             let rows: Vec<Map<String, Value>> = String::from_utf8(out.stdout)
                 .unwrap()
@@ -821,7 +822,9 @@ fn cloudwatch_payload_messages() {
 
 #[test]
 fn vrl_vectors() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = shared_dir("vrl_vectors") else {
+        return;
+    };
     let doc = read_json(&shared.join("vectordotdev-vrl/vrl-vectors.transcribed.json"));
     for (i, group) in doc["parse_only_vectors"]
         .as_array()
@@ -916,7 +919,9 @@ fn ecs_columns(label: &str, doc: &Value) -> Map<String, Value> {
 
 #[test]
 fn elastic_integrations_expected_values() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = shared_dir("elastic_integrations_expected_values") else {
+        return;
+    };
     for (input, fields) in [
         ("test-tcp-flag-sequence.log", TCP_FLAGS_21),
         ("test-v8-samples.log", V8_40),
@@ -944,7 +949,9 @@ fn elastic_integrations_expected_values() {
 
 #[test]
 fn elastic_beats_processor_samples() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = shared_dir("elastic_beats_processor_samples") else {
+        return;
+    };
     let dir = shared.join("elastic-beats/processor-testdata");
     let groups = beats_sample_groups(&read_text(&dir.join("aws-vpc-flow-logs.yml")));
     let mut parsed = 0;
@@ -1016,11 +1023,16 @@ fn vpcflow_cat_on_copied_files() {
     let errors = tempfile::NamedTempFile::new().unwrap();
     let errors_path = errors.path().to_str().unwrap();
     // Given out of order: inputs are processed in sorted path order.
-    let out = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args(["cat", &ecs, &v5, &tcp, "--fields", TCP_FLAGS_21])
-        .args(["--errors", errors_path])
-        .output()
-        .unwrap();
+    let out = common::vpcflow(&[
+        "cat",
+        &ecs,
+        &v5,
+        &tcp,
+        "--fields",
+        TCP_FLAGS_21,
+        "--errors",
+        errors_path,
+    ]);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(0), "exit code; stderr: {stderr}");
 
@@ -1122,7 +1134,7 @@ fn vpcflow_cat_on_copied_files() {
 fn default_layout_constant_matches_real_headers() {
     let ours: Vec<String> = DEFAULT_V2.split_whitespace().map(column).collect();
     let mut files = vec![copied(&format!("{OTEL}/valid_vpc_flow_log.log"))];
-    if let Some(shared) = shared_dir() {
+    if let Some(shared) = shared_part("default_layout_constant_matches_real_headers") {
         files.push(
             shared.join("github-issues/datadog-serverless-functions-issue-1043.header-line.log"),
         );

@@ -1,19 +1,21 @@
 //! `vpcflow convert`: Parquet with AWS's column names and types, values identical to
 //! `vpcflow cat`, read back by the parquet crate and (where installed) by DuckDB.
 
+mod common;
+
 use std::process::Command;
 
 use arrow::array::{Array, Int32Array, Int64Array, StringArray};
 use arrow::datatypes::DataType;
+use common::{stderr, vpcflow};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{ConvertedType, Type as PhysicalType};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/demo/logs");
 
 fn cat_rows(args: &[&str]) -> Vec<serde_json::Map<String, Value>> {
-    let o = Command::new(BIN).arg("cat").args(args).output().unwrap();
+    let o = vpcflow(&[&["cat"][..], args].concat());
     assert!(o.status.success());
     String::from_utf8(o.stdout)
         .unwrap()
@@ -75,11 +77,8 @@ fn parquet_rows(path: &std::path::Path) -> Vec<serde_json::Map<String, Value>> {
 fn parquet_has_aws_types_and_cat_values() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo.parquet");
-    let o = Command::new(BIN)
-        .args(["convert", DEMO, "-o", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = vpcflow(&["convert", DEMO, "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
 
     // Physical types as AWS writes them.
     let file = std::fs::File::open(&out).unwrap();
@@ -122,11 +121,7 @@ fn parquet_has_aws_types_and_cat_values() {
 }
 
 fn convert(args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("convert")
-        .args(args)
-        .output()
-        .unwrap()
+    vpcflow(&[&["convert"][..], args].concat())
 }
 
 #[test]
@@ -239,20 +234,20 @@ const DEMO_LINE: &str =
 
 #[test]
 fn duckdb_reads_back_identical_values() {
-    let probe = Command::new("python3")
-        .args(["-c", "import duckdb"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipping: the Python duckdb package is not installed (.ci/run installs it)");
+    if !common::python_imports("duckdb") {
+        common::skip(
+            "duckdb_reads_back_identical_values",
+            "the Python duckdb package is not installed (.ci/run installs it)",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo.parquet");
-    assert!(Command::new(BIN)
-        .args(["convert", DEMO, "-o", out.to_str().unwrap(), "-q"])
-        .status()
-        .unwrap()
-        .success());
+    assert!(
+        vpcflow(&["convert", DEMO, "-o", out.to_str().unwrap(), "-q"])
+            .status
+            .success()
+    );
     let script = format!(
         "import duckdb, json, sys\n\
          rel = duckdb.sql(\"select * from read_parquet('{}')\")\n\

@@ -1,24 +1,17 @@
 //! Attribution of records to ECS tasks on both sides, as of each record's time, from
 //! the canonical CSV map or the AWS CLI JSON pair.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Output;
+
+use common::{json_lines, stderr, vpcflow};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn vpcflow(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
 fn rows(o: &Output) -> Vec<Value> {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    assert!(o.status.success(), "{}", stderr(o));
+    json_lines(o)
 }
 
 /// The enrichment columns of a row.

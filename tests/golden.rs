@@ -7,10 +7,12 @@
 //! After a deliberate change of output, rewrite the file with
 //! `VPCFLOW_BLESS=1 cargo test --test golden` and say why in the commit.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{root, vpcflow_in};
 use sha2::{Digest, Sha256};
 
 const GOLDEN: &str = "testdata/corpus/golden.txt";
@@ -73,10 +75,6 @@ fn sha(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Runs one case: the hash of stdout, the exit code, and the hash of `{out}` if used.
 fn run(args: &str, dir: &Path) -> String {
     let out = dir.join("out");
@@ -84,13 +82,9 @@ fn run(args: &str, dir: &Path) -> String {
     let argv: Vec<String> = args
         .split(' ')
         .map(|a| a.replace("{out}", out.to_str().unwrap()))
+        .chain(["-q".to_string()])
         .collect();
-    let o = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args(&argv)
-        .arg("-q")
-        .current_dir(root())
-        .output()
-        .unwrap();
+    let o = vpcflow_in(&root(""), &argv);
     let mut line = format!(
         "exit={} stdout={}",
         o.status.code().unwrap_or(-1),
@@ -104,7 +98,7 @@ fn run(args: &str, dir: &Path) -> String {
 }
 
 fn golden() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(root().join(GOLDEN)).unwrap_or_default();
+    let text = std::fs::read_to_string(root(GOLDEN)).unwrap_or_default();
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| l.split_once(' '))
@@ -126,7 +120,7 @@ fn outputs_are_byte_identical_to_the_reference() {
         for (k, v) in &got {
             text += &format!("{k} {v}\n");
         }
-        std::fs::write(root().join(GOLDEN), text).unwrap();
+        std::fs::write(root(GOLDEN), text).unwrap();
         return;
     }
     let want = golden();

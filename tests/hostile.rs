@@ -15,8 +15,6 @@ use vpcflow::parse::{decode_slice, DecoderOptions, BATCH_BYTES};
 
 mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
 const V2_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
 
 /// A valid default-format record; `i` varies the source port.
@@ -27,15 +25,7 @@ fn v2(i: u32) -> String {
     )
 }
 
-fn vpcflow(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-use common::{accounting, json_lines as jsonl};
+use common::{accounting, json_lines as jsonl, stderr, vpcflow, vpcflow_in, BIN};
 
 /// `vpcflow query PATH --group-by KEY --format FORMAT`.
 fn group_by(path: &Path, key: &str, format: &str) -> Output {
@@ -87,11 +77,7 @@ fn convert_output_that_is_an_input_is_refused_whatever_its_spelling() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("f.log");
     fs::write(&log, format!("{}\n", v2(1))).unwrap();
-    let o = Command::new(BIN)
-        .current_dir(dir.path())
-        .args(["convert", "f.log", "-o", "./f.log"])
-        .output()
-        .unwrap();
+    let o = vpcflow_in(dir.path(), &["convert", "f.log", "-o", "./f.log"]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(fs::read_to_string(&log).unwrap(), format!("{}\n", v2(1)));
 }
@@ -102,7 +88,7 @@ fn stdout_appending_to_an_input_is_refused() {
     let log = dir.path().join("f.log");
     fs::write(&log, format!("{}\n", v2(1))).unwrap();
     let out = OpenOptions::new().append(true).open(&log).unwrap();
-    let o = Command::new(BIN)
+    let o = common::command()
         .args(["cat", log.to_str().unwrap()])
         .stdout(Stdio::from(out))
         .stderr(Stdio::piped())
@@ -160,7 +146,7 @@ fn full_size_long_fields_do_not_overflow() {
     }
     e.finish().unwrap();
     // `cat` builds every column (a query would project the long field away).
-    let o = Command::new(BIN)
+    let o = common::command()
         .args(["cat", p.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -592,7 +578,10 @@ fn control_characters_in_interface_ids_are_escaped_in_tables_and_messages() {
 fn no_input_on_a_terminal_is_a_usage_error_not_a_wait() {
     // `script` gives the command a terminal on stdin.
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipping: no `script` command to make a terminal");
+        common::skip(
+            "no_input_on_a_terminal_is_a_usage_error_not_a_wait",
+            "no `script` command to make a terminal",
+        );
         return;
     }
     let o = finishes_within(60, || {
@@ -622,7 +611,7 @@ fn write_error_names_its_target() {
     let p = dir.path().join("f.log");
     fs::write(&p, format!("{}\n", v2(1)).repeat(20_000)).unwrap();
     let full = fs::File::create("/dev/full").unwrap();
-    let o = Command::new(BIN)
+    let o = common::command()
         .args(["cat", p.to_str().unwrap()])
         .stdout(Stdio::from(full))
         .stderr(Stdio::piped())

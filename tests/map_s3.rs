@@ -5,16 +5,14 @@
 //! Needs Python's `moto[server]` (with boto3): without it the tests say "skipped", unless
 //! `VPCFLOW_S3=require` (CI) makes a missing server a failure.
 
+mod common;
+
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
+use common::{root, stderr, stdout};
 
 /// A moto server on a free port, stopped when dropped.
 struct Server {
@@ -29,23 +27,23 @@ impl Drop for Server {
     }
 }
 
-fn server() -> Option<Server> {
+/// The server for `test`, or `None` with `test` said to be skipped.
+fn server(test: &str) -> Option<Server> {
     let setting = std::env::var("VPCFLOW_S3").unwrap_or_default();
     if setting == "skip" {
-        eprintln!("skipped: VPCFLOW_S3=skip");
+        common::skip(test, "VPCFLOW_S3=skip");
         return None;
     }
     let required = setting == "require";
-    let have = Command::new("python3")
-        .args(["-c", "import moto.server, boto3"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
+    if !common::python_imports("moto.server, boto3") {
         assert!(
             !required,
             "VPCFLOW_S3=require but python3 lacks moto[server] and boto3"
         );
-        eprintln!("skipped: python3 has no moto[server] and boto3 (pip install 'moto[server]')");
+        common::skip(
+            test,
+            "python3 has no moto[server] and boto3 (pip install 'moto[server]')",
+        );
         return None;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -107,21 +105,23 @@ for d, _, files in os.walk(root):
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// vpcflow with `args`, its S3 requests sent to the server with test credentials.
 fn vpcflow(s: &Server, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env("AWS_ENDPOINT_URL", &s.url)
-        .output()
-        .unwrap()
+    common::vpcflow_env(
+        args,
+        &[
+            ("AWS_ACCESS_KEY_ID", Some("test")),
+            ("AWS_SECRET_ACCESS_KEY", Some("test")),
+            ("AWS_SESSION_TOKEN", None),
+            ("AWS_ENDPOINT_URL", Some(s.url.as_str())),
+        ],
+    )
 }
 
 /// A map CSV without its last column (`source`, which names the files).
 fn rows(o: &Output) -> Vec<String> {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout)
+    assert!(o.status.success(), "{}", stderr(o));
+    stdout(o)
         .lines()
         .map(|l| l.rsplit_once(',').map_or(l, |(a, _)| a).to_string())
         .collect()
@@ -129,7 +129,8 @@ fn rows(o: &Output) -> Vec<String> {
 
 #[test]
 fn a_trail_bucket_and_an_event_archive_on_s3_give_the_maps_of_their_files() {
-    let Some(s) = server() else {
+    let Some(s) = server("a_trail_bucket_and_an_event_archive_on_s3_give_the_maps_of_their_files")
+    else {
         return;
     };
     let sources = root("testdata/demo/sources");
@@ -194,7 +195,7 @@ fn a_trail_bucket_and_an_event_archive_on_s3_give_the_maps_of_their_files() {
 
 #[test]
 fn s3_errors_say_what_is_wrong() {
-    let Some(s) = server() else {
+    let Some(s) = server("s3_errors_say_what_is_wrong") else {
         return;
     };
     let o = vpcflow(&s, &["map", "s3://no-such-bucket/x"]);
@@ -211,15 +212,16 @@ fn s3_errors_say_what_is_wrong() {
         String::from_utf8_lossy(&o.stderr).contains("s3://empty/nothing-here/: no object there")
     );
     // Without credentials, it says where they are looked for.
-    let o = Command::new(BIN)
-        .args(["map", "s3://empty/x/"])
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_PROFILE")
-        .env("HOME", "/nonexistent")
-        .env_remove("AWS_SHARED_CREDENTIALS_FILE")
-        .output()
-        .unwrap();
+    let o = common::vpcflow_env(
+        &["map", "s3://empty/x/"],
+        &[
+            ("AWS_ACCESS_KEY_ID", None),
+            ("AWS_SECRET_ACCESS_KEY", None),
+            ("AWS_PROFILE", None),
+            ("HOME", Some("/nonexistent")),
+            ("AWS_SHARED_CREDENTIALS_FILE", None),
+        ],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no AWS credentials"));
 }

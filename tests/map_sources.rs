@@ -9,33 +9,20 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{generate_sources as generate, json_lines};
+use common::{generate_sources, json_lines, root, stderr, stdout};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
+/// [`common::vpcflow`] with arguments of mixed types (`&"map", &path`).
 fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    common::vpcflow(args)
 }
 
 /// The command exited 2, saying `text` on stderr.
 fn fails_with(o: &Output, text: &str) {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
     assert!(stderr(o).contains(text), "{}", stderr(o));
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// The sources a real account keeps after an incident: events, the trail, and
@@ -117,7 +104,11 @@ fn sources_attribute_every_record_as_the_true_map_in_every_version() {
         ("10", "--seed 6 --version 10 --rule-cases"),
     ] {
         let d = tempfile::tempdir().unwrap();
-        if !generate(d.path(), &format!("{args} --records 6000 --churn")) {
+        if !generate_sources(
+            "sources_attribute_every_record_as_the_true_map_in_every_version",
+            d.path(),
+            &format!("{args} --records 6000 --churn"),
+        ) {
             return;
         }
         let truth = [d.path().join("src/truth-map.csv")];
@@ -170,7 +161,11 @@ fn map_csv(maps: &[&Path]) -> String {
 #[test]
 fn every_envelope_of_events_and_cloudtrail_gives_the_same_map() {
     let d = tempfile::tempdir().unwrap();
-    if !generate(d.path(), "--seed 7 --records 2000 --churn") {
+    if !generate_sources(
+        "every_envelope_of_events_and_cloudtrail_gives_the_same_map",
+        d.path(),
+        "--seed 7 --records 2000 --churn",
+    ) {
         return;
     }
     let s = d.path().join("src");
@@ -211,7 +206,11 @@ fn secs(t: &str) -> i64 {
 #[test]
 fn trail_and_config_give_every_enis_true_window() {
     let d = tempfile::tempdir().unwrap();
-    if !generate(d.path(), "--seed 8 --records 2000 --churn") {
+    if !generate_sources(
+        "trail_and_config_give_every_enis_true_window",
+        d.path(),
+        "--seed 8 --records 2000 --churn",
+    ) {
         return;
     }
     let s = d.path().join("src");
@@ -256,7 +255,11 @@ fn replaced_load_balancer_enis_give_no_false_findings_with_the_trail() {
     // The map built after the incident from snapshots alone does not know the ALB ENI
     // that was replaced: its health checks and requests read as unknown VPC peers.
     let d = tempfile::tempdir().unwrap();
-    if !generate(d.path(), "--seed 9 --records 6000 --churn --no-violations") {
+    if !generate_sources(
+        "replaced_load_balancer_enis_give_no_false_findings_with_the_trail",
+        d.path(),
+        "--seed 9 --records 6000 --churn --no-violations",
+    ) {
         return;
     }
     let s = d.path().join("src");
@@ -616,7 +619,11 @@ fn task_enis_known_without_their_task_are_judged_by_defaults_or_said_unjudged() 
     // "no record was logged on a task ENI that the map knows" while records were on
     // task ENIs it knew (without a task ARN).
     let d = tempfile::tempdir().unwrap();
-    if !generate(d.path(), "--seed 11 --records 3000 --churn") {
+    if !generate_sources(
+        "task_enis_known_without_their_task_are_judged_by_defaults_or_said_unjudged",
+        d.path(),
+        "--seed 11 --records 3000 --churn",
+    ) {
         return;
     }
     let enis = d.path().join("src/late/describe-network-interfaces.json");
@@ -661,7 +668,11 @@ fn task_enis_known_without_their_task_are_judged_by_defaults_or_said_unjudged() 
 #[test]
 fn coverage_lists_the_enis_of_the_logs_by_bytes() {
     let d = tempfile::tempdir().unwrap();
-    if !generate(d.path(), "--seed 12 --records 3000 --churn") {
+    if !generate_sources(
+        "coverage_lists_the_enis_of_the_logs_by_bytes",
+        d.path(),
+        "--seed 12 --records 3000 --churn",
+    ) {
         return;
     }
     let s = d.path().join("src");
@@ -760,7 +771,11 @@ fn v7_ecs_fields_name_the_tasks_of_task_enis_that_the_trail_knows_without_their_
     // Regression: with a map of CloudTrail alone (task ENIs, no task names), records
     // whose v7 ECS fields name their task were left without a task.
     let d = tempfile::tempdir().unwrap();
-    if !generate(d.path(), "--seed 13 --version 7 --records 3000 --churn") {
+    if !generate_sources(
+        "v7_ecs_fields_name_the_tasks_of_task_enis_that_the_trail_knows_without_their_task",
+        d.path(),
+        "--seed 13 --version 7 --records 3000 --churn",
+    ) {
         return;
     }
     let logs = d.path().join("logs");

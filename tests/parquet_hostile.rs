@@ -27,9 +27,7 @@ use vpcflow::scan::{ScanOptions, ScanSink, ScanStats};
 use vpcflow::source::Source;
 
 mod common;
-use common::{accounting, json_lines, root, stderr, vpcflow};
-
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
+use common::{accounting, json_lines, root, stderr, vpcflow, BIN};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -248,7 +246,7 @@ fn parquet_rows_past_max_line_bytes_are_rejected_and_the_findings_kept() {
         if strict {
             args.push("--strict".into());
         }
-        Command::new(BIN).args(&args).output().unwrap()
+        vpcflow(&args)
     };
     let expected = json_lines(&audit(&base, false)).len();
     assert!(expected > 0);

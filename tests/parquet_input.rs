@@ -3,9 +3,10 @@
 //! they came from; bad values reject their row with its number; the files are read in
 //! parallel by row group with the same results.
 
+mod common;
+
 use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
@@ -15,23 +16,11 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel};
 use parquet::file::properties::WriterProperties;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
+use common::{root, stdout, vpcflow, vpcflow_stdin};
 
 /// `vpcflow convert INPUT -o OUT`.
 fn convert(input: &Path, out: &Path) {
-    let o = run(&[
+    let o = vpcflow(&[
         "convert",
         input.to_str().unwrap(),
         "-o",
@@ -90,7 +79,7 @@ fn same_answers(text: &Path, parquet: &Path, map: &Path, policy: &Path, threads:
             let mut args = vec![cmd[0], input];
             args.extend(&cmd[1..]);
             args.extend(["--threads", threads, "-q"]);
-            let o = run(&args);
+            let o = vpcflow(&args);
             assert!(
                 o.status.code().unwrap() < 2,
                 "{args:?}: {}",
@@ -130,7 +119,7 @@ fn convert_output_reads_back_with_the_texts_answers() {
         &["1", "3"],
     );
     // The summary counts rows as lines and records.
-    let o = run(&["cat", grouped.to_str().unwrap()]);
+    let o = vpcflow(&["cat", grouped.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(
@@ -153,7 +142,7 @@ fn switched_layouts_and_ipv6_read_back_with_the_texts_findings() {
         let pq = dir.path().join(format!("{log}.parquet"));
         convert(&corpus.join(log), &pq);
         let audit = |input: &Path| {
-            let o = run(&[
+            let o = vpcflow(&[
                 "audit",
                 input.to_str().unwrap(),
                 "--map",
@@ -299,7 +288,7 @@ fn aws_shaped_parquet_in_hive_folders_and_bad_values_rejected_by_row() {
             ),
         ],
     );
-    let o = run(&["cat", dir.path().to_str().unwrap()]);
+    let o = vpcflow(&["cat", dir.path().to_str().unwrap()]);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -336,7 +325,7 @@ fn aws_shaped_parquet_in_hive_folders_and_bad_values_rejected_by_row() {
     // A query over the vpc_id column, which the file has (all null here). Only the
     // columns a command reads are read, and checked: rows 3 and 4 are bad in columns
     // this query does not read, and are counted.
-    let o = run(&[
+    let o = vpcflow(&[
         "query",
         dir.path().to_str().unwrap(),
         "--group-by",
@@ -354,7 +343,7 @@ fn parquet_of_another_writer_with_numbers_as_text() {
     // flowlogs-reader's test file (pandas): numbers stored as strings, `None` and `-`
     // for missing values, and a protocol of 8080 (rejected, as in text).
     let f = root("testdata/conformance/obsrvbl-oss-flowlogs-reader/flows.parquet");
-    let o = run(&["cat", f.to_str().unwrap()]);
+    let o = vpcflow(&["cat", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
     let rows: Vec<serde_json::Value> = stdout(&o)
         .lines()
@@ -400,30 +389,15 @@ fn damaged_parquet_is_a_file_error_and_stdin_parquet_says_to_give_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.parquet");
     std::fs::write(&bad, b"PAR1 this is not really parquet").unwrap();
-    let o = run(&["cat", bad.to_str().unwrap()]);
+    let o = vpcflow(&["cat", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("not readable Parquet"), "{err}");
-    let mut child = Command::new(BIN)
-        .args(["cat", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            &std::fs::read(root(
-                "testdata/conformance/obsrvbl-oss-flowlogs-reader/flows.parquet",
-            ))
-            .unwrap(),
-        )
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let parquet = std::fs::read(root(
+        "testdata/conformance/obsrvbl-oss-flowlogs-reader/flows.parquet",
+    ))
+    .unwrap();
+    let o = vpcflow_stdin(&["cat", "-"], &parquet);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("read from a file, not from standard input"),
@@ -441,7 +415,7 @@ fn map_as_a_parquet_table_holds_the_csv_rows() {
         demo.join("describe-network-interfaces.json"),
     );
     let out = dir.path().join("map.parquet");
-    let o = run(&[
+    let o = vpcflow(&[
         "map",
         tasks.to_str().unwrap(),
         enis.to_str().unwrap(),
@@ -452,7 +426,7 @@ fn map_as_a_parquet_table_holds_the_csv_rows() {
         "-q",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let csv = stdout(&run(&[
+    let csv = stdout(&vpcflow(&[
         "map",
         tasks.to_str().unwrap(),
         enis.to_str().unwrap(),

@@ -2,19 +2,17 @@
 //! back, with vpcflow and with DuckDB, as the records it came from; `--map` adds the
 //! enrichment columns.
 
+mod common;
+
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::vpcflow;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
 // 2026-11-01T23:00:00Z
 const T: i64 = 1_793_491_200 + 23 * 3600;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
 
 /// Records over two days: 23:xx on Nov 1st, 00:xx and 01:xx on Nov 2nd, and one
 /// without a start.
@@ -38,7 +36,7 @@ fn logs() -> String {
 fn cat_sorted(input: &Path, extra: &[&str]) -> Vec<String> {
     let mut args = vec!["cat", input.to_str().unwrap(), "-q"];
     args.extend(extra);
-    let o = run(&args);
+    let o = vpcflow(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut lines: Vec<String> = String::from_utf8(o.stdout)
         .unwrap()
@@ -60,7 +58,7 @@ fn convert_tree(text: &Path, tree: &Path, keys: &str, extra: &[&str]) -> Output 
         keys,
     ];
     args.extend(extra);
-    run(&args)
+    vpcflow(&args)
 }
 
 fn files(dir: &Path) -> Vec<String> {
@@ -185,11 +183,11 @@ fn daily_tree_with_the_map_has_the_enrichment_columns() {
 
 #[test]
 fn duckdb_reads_the_tree_as_one_table() {
-    let probe = Command::new("python3")
-        .args(["-c", "import duckdb"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipping: python3 with duckdb is needed (.ci/run installs it)");
+    if !common::python_imports("duckdb") {
+        common::skip(
+            "duckdb_reads_the_tree_as_one_table",
+            "python3 with duckdb is needed (.ci/run installs it)",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -6,39 +6,28 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{map_rows, records, Row};
+use common::{json_lines, map_rows, records, root, stderr, vpcflow, Row};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
 
 fn query(args: &[&str]) -> Vec<Value> {
     let demo = root("testdata/demo");
-    let o = Command::new(BIN)
-        .arg("query")
-        .arg(demo.join("logs"))
-        .args([
-            "--map",
-            demo.join("eni-map.csv").to_str().unwrap(),
-            "--vpc-cidr",
-            "10.0.0.0/16",
-        ])
-        .args(["--format", "json", "-q"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    let (logs, map) = (demo.join("logs"), demo.join("eni-map.csv"));
+    let mut a = vec![
+        "query",
+        logs.to_str().unwrap(),
+        "--map",
+        map.to_str().unwrap(),
+        "--vpc-cidr",
+        "10.0.0.0/16",
+        "--format",
+        "json",
+        "-q",
+    ];
+    a.extend(args);
+    let o = vpcflow(&a);
+    assert!(o.status.success(), "{}", stderr(&o));
+    json_lines(&o)
 }
 
 type Rec = BTreeMap<String, String>;
@@ -361,22 +350,15 @@ fn conversations_join_both_directions_on_both_enis() {
          5 eni-a 10.0.0.2 10.0.2.20 53 53000 17 1 120 1793491210 1793491211 ACCEPT OK 0\n",
     )
     .unwrap();
-    let o = Command::new(BIN)
-        .args([
-            "query",
-            logs.to_str().unwrap(),
-            "--conversations",
-            "--format",
-            "json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    let rows: Vec<Value> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let o = vpcflow(&[
+        "query",
+        logs.to_str().unwrap(),
+        "--conversations",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    let rows: Vec<Value> = json_lines(&o);
     assert_eq!(
         rows,
         vec![
@@ -400,7 +382,8 @@ fn bad_query_arguments_are_usage_errors() {
         (&["--action", "DROP"][..], "--action: \"DROP\" is not one of ACCEPT, REJECT"),
         (&["--peer", "10.0.0.0/99"][..], "--peer: \"10.0.0.0/99\": prefix length must be 0 to 32"),
     ] {
-        let o = Command::new(BIN).arg("query").arg(root("testdata/demo/logs")).args(args).output().unwrap();
+        let logs = root("testdata/demo/logs");
+        let o = vpcflow(&[&["query", logs.to_str().unwrap()][..], args].concat());
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert_eq!(String::from_utf8_lossy(&o.stderr), format!("vpcflow: error: {msg}\n"));
     }
@@ -471,10 +454,7 @@ fn peer_kind_and_peer_service_filter_and_group() {
     let want = d.sums(|r| matches!(d.peer_kind_service(r).0.as_deref(), Some("alb" | "natgw")));
     assert!(want.0 > 0);
     assert_eq!(totals(&rows), want);
-    let o = Command::new(BIN)
-        .args(["query", "-", "--peer-kind", "cloud"])
-        .output()
-        .unwrap();
+    let o = vpcflow(&["query", "-", "--peer-kind", "cloud"]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
@@ -486,20 +466,15 @@ fn query_text(text: &str, args: &[&str]) -> (Vec<Value>, String) {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("q.log");
     std::fs::write(&logs, text).unwrap();
-    let o = Command::new(BIN)
-        .arg("query")
-        .arg(&logs)
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let rows = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (rows, String::from_utf8_lossy(&o.stderr).into_owned())
+    let o = vpcflow(
+        &[
+            &["query", logs.to_str().unwrap(), "--format", "json"][..],
+            args,
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    (json_lines(&o), stderr(&o))
 }
 
 #[test]
@@ -703,18 +678,13 @@ fn query_files(files: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).unwrap();
     }
-    Command::new(BIN)
-        .arg("query")
-        .arg(dir.path())
-        .args(["--format", "json", "-q"])
-        .args(args)
-        .output()
-        .unwrap()
+    let path = dir.path().to_str().unwrap();
+    vpcflow(&[&["query", path, "--format", "json", "-q"][..], args].concat())
 }
 
 fn ok_rows(o: &std::process::Output) -> Vec<Value> {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    common::json_lines(o)
+    json_lines(o)
 }
 
 #[test]
@@ -938,11 +908,7 @@ fn names_that_cannot_be_columns_are_usage_errors_before_reading() {
         (&["--vpc", ""][..], "--vpc: vpc_id=: an empty value matches nothing (- matches null)"),
     ] {
         // The input does not exist: the arguments are refused before it is looked at.
-        let o = Command::new(BIN)
-            .args(["query", "/nonexistent/vpcflow-logs"])
-            .args(args)
-            .output()
-            .unwrap();
+        let o = vpcflow(&[&["query", "/nonexistent/vpcflow-logs"][..], args].concat());
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert_eq!(String::from_utf8_lossy(&o.stderr), format!("vpcflow: error: {msg}\n"));
     }

@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
@@ -20,15 +20,7 @@ use vpcflow::report::{Observer, TrafficState};
 use vpcflow::scan::ScanOptions;
 use vpcflow::source::{discover, Source};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-fn vpcflow<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
+use common::{root, vpcflow};
 
 fn demo(extra: &[&str]) -> Vec<String> {
     let path = |p: &str| root(&format!("testdata/demo/{p}")).display().to_string();

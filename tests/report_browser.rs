@@ -11,6 +11,8 @@
 //! test; unset, it is skipped with a message when no Chromium is found.
 //! `VPCFLOW_CHROMIUM=PATH` names the browser (default: `chromium` on the PATH).
 
+mod common;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
@@ -20,20 +22,16 @@ use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use common::{json_lines, root, stderr, vpcflow_in};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
 const WAIT: Duration = Duration::from_secs(60);
 
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-/// The browser to run, or `None` to skip (with the reason printed).
-fn chromium() -> Option<PathBuf> {
+/// The browser to run, or `None` with `test` said to be skipped.
+fn chromium(test: &str) -> Option<PathBuf> {
     let mode = std::env::var("VPCFLOW_BROWSER").unwrap_or_default();
     if mode == "skip" {
-        eprintln!("skipped: VPCFLOW_BROWSER=skip");
+        common::skip(test, "VPCFLOW_BROWSER=skip");
         return None;
     }
     let named = std::env::var_os("VPCFLOW_CHROMIUM").map(PathBuf::from);
@@ -54,9 +52,10 @@ fn chromium() -> Option<PathBuf> {
             panic!("VPCFLOW_BROWSER=require, but no chromium is on the PATH (apt-get install chromium)")
         }
         None => {
-            eprintln!(
-                "skipped: no chromium on the PATH (install Debian's chromium package, or set \
-                 VPCFLOW_CHROMIUM)"
+            common::skip(
+                test,
+                "no chromium on the PATH (install Debian's chromium package, or set \
+                 VPCFLOW_CHROMIUM)",
             );
             None
         }
@@ -301,37 +300,27 @@ fn demo_args() -> [&'static str; 5] {
 
 #[test]
 fn the_demo_report_renders_in_chromium_offline_with_every_finding() {
-    let Some(exe) = chromium() else {
+    let Some(exe) = chromium("the_demo_report_renders_in_chromium_offline_with_every_finding")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("report.html");
-    let made = Command::new(BIN)
-        .current_dir(root(""))
-        .arg("report")
-        .args(demo_args())
-        .args(["-q", "-o"])
-        .arg(&page)
-        .output()
-        .unwrap();
-    assert_eq!(
-        made.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
+    let made = vpcflow_in(
+        &root(""),
+        &[
+            &["report"][..],
+            &demo_args(),
+            &["-q", "-o", page.to_str().unwrap()],
+        ]
+        .concat(),
     );
-    let audit = Command::new(BIN)
-        .current_dir(root(""))
-        .arg("audit")
-        .args(demo_args())
-        .args(["-q", "--format", "json"])
-        .output()
-        .unwrap();
-    let findings: Vec<Value> = String::from_utf8(audit.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    assert_eq!(made.status.code(), Some(1), "{}", stderr(&made));
+    let audit = vpcflow_in(
+        &root(""),
+        &[&["audit"][..], &demo_args(), &["-q", "--format", "json"]].concat(),
+    );
+    let findings: Vec<Value> = json_lines(&audit);
     assert_eq!(findings.len(), 14, "the demo's findings");
 
     let mut b = Browser::start(&exe);

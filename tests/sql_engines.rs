@@ -15,15 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
-
-fn root(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
+use common::{root, vpcflow};
 
 fn ok(o: Output, what: &str) -> Output {
     assert!(
@@ -116,7 +108,7 @@ fn native(
         args.push(m.display().to_string());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = run(&args);
+    let o = vpcflow(&args);
     let stderr = String::from_utf8_lossy(&o.stderr);
     let unjudged = match o.status.code() {
         Some(0 | 1) => None,
@@ -138,10 +130,14 @@ fn native(
 }
 
 /// Generated scenarios (scripts/gen-flowlogs --rule-cases), with either kind of map.
-/// The generated scenarios, or only the one of seed `only`.
-fn generated(dir: &Path, only: Option<&str>) -> Option<Vec<Scenario>> {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("skipping generated scenarios: python3 is needed for scripts/gen-flowlogs");
+/// The generated scenarios, or only the one of seed `only`; `None`, with `test` said to
+/// skip them, without python3.
+fn generated(test: &str, dir: &Path, only: Option<&str>) -> Option<Vec<Scenario>> {
+    if !common::python3() {
+        common::skip(
+            test,
+            "the generated scenarios: python3 is needed for scripts/gen-flowlogs",
+        );
         return None;
     }
     let mut out = Vec::new();
@@ -244,7 +240,7 @@ fn prepare(s: &Scenario, case: &Path, engines: &[&str]) {
     if let Some(k) = keys {
         args.extend(["--partition-by", k]);
     }
-    ok(run(&args), "convert");
+    ok(vpcflow(&args), "convert");
     // Alone in its folder: Spark's and Athena's tables take the folder.
     std::fs::create_dir_all(case.join("eni-map")).unwrap();
     let map = case.join("eni-map").join("map.parquet");
@@ -253,7 +249,7 @@ fn prepare(s: &Scenario, case: &Path, engines: &[&str]) {
     let files: Vec<String> = s.maps.iter().map(|m| m.display().to_string()).collect();
     args.extend(files.iter().map(String::as_str));
     args.extend(["--format", "parquet", "-o", map]);
-    ok(run(&args), "map");
+    ok(vpcflow(&args), "map");
     for e in engines {
         let dir = case.join(e);
         std::fs::create_dir_all(&dir).unwrap();
@@ -272,21 +268,22 @@ fn prepare(s: &Scenario, case: &Path, engines: &[&str]) {
         if let Some(k) = keys {
             args.extend(["--partition-by", k]);
         }
-        let ddl = ok(run(&args), "sql --ddl");
+        let ddl = ok(vpcflow(&args), "sql --ddl");
         std::fs::write(dir.join("ddl.sql"), ddl.stdout).unwrap();
         let policy = s.policy.to_str().unwrap();
         let mut args = vec!["sql", "--dialect", e, "--policy", policy];
         args.extend(s.args.iter().map(String::as_str));
-        let q = ok(run(&args), "sql");
+        let q = ok(vpcflow(&args), "sql");
         std::fs::write(dir.join("query.sql"), q.stdout).unwrap();
     }
 }
 
-/// Whether an engine can be used here; panics when CI requires it and it cannot.
-fn engine_available(engine: &str) -> bool {
+/// Whether an engine can be used here by `test` (which is said to skip it where not);
+/// panics when CI requires it and it cannot.
+fn engine_available(test: &str, engine: &str) -> bool {
     let mut mode = std::env::var("VPCFLOW_SQL_ENGINES").unwrap_or_default();
     if mode == "skip" || ENGINES.contains(&mode.as_str()) && mode != engine {
-        eprintln!("skipping {engine}: VPCFLOW_SQL_ENGINES={mode}");
+        common::skip(test, &format!("{engine}: VPCFLOW_SQL_ENGINES={mode}"));
         return false;
     }
     if mode == engine {
@@ -297,16 +294,16 @@ fn engine_available(engine: &str) -> bool {
         "trino" => "sqlglot",
         e => e,
     };
-    let found = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let found = common::python_imports(module);
     if !found {
         assert!(
             mode != "require",
             "VPCFLOW_SQL_ENGINES=require, but the Python package {module} is not installed"
         );
-        eprintln!("skipping {engine}: python3 cannot import {module} (pip install {module})");
+        common::skip(
+            test,
+            &format!("{engine}: python3 cannot import {module} (pip install {module})"),
+        );
     }
     found
 }
@@ -319,7 +316,12 @@ const ENGINES: [&str; 3] = ["duckdb", "spark", "trino"];
 fn the_emitted_sql_returns_the_native_findings_on_duckdb_and_spark() {
     let engines: Vec<&str> = ENGINES
         .into_iter()
-        .filter(|e| engine_available(e))
+        .filter(|e| {
+            engine_available(
+                "the_emitted_sql_returns_the_native_findings_on_duckdb_and_spark",
+                e,
+            )
+        })
         .collect();
     if engines.is_empty() {
         return;
@@ -329,7 +331,14 @@ fn the_emitted_sql_returns_the_native_findings_on_duckdb_and_spark() {
     let dir =
         std::env::var_os("VPCFLOW_SQL_CASES").map_or(temp.path().to_path_buf(), PathBuf::from);
     let mut scenarios = demo();
-    scenarios.extend(generated(&dir, None).unwrap_or_default());
+    scenarios.extend(
+        generated(
+            "the_emitted_sql_returns_the_native_findings_on_duckdb_and_spark",
+            &dir,
+            None,
+        )
+        .unwrap_or_default(),
+    );
     // Every rule is found somewhere, and one scenario has no finding at all.
     let all: String = scenarios.iter().flat_map(|s| s.native.clone()).collect();
     for rule in [
@@ -350,11 +359,18 @@ fn sql_a_peer_without_a_service_is_not_on_a_list_of_services() {
     // An internet host (no service) scanning api, whose rule admits services web and
     // admin-gateway: `p_service IN (...)` is null there, and the query took the peer
     // for admitted; natively it is not on the list.
-    if !engine_available("duckdb") {
+    if !engine_available(
+        "sql_a_peer_without_a_service_is_not_on_a_list_of_services",
+        "duckdb",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let Some(scenarios) = generated(dir.path(), Some("27")) else {
+    let Some(scenarios) = generated(
+        "sql_a_peer_without_a_service_is_not_on_a_list_of_services",
+        dir.path(),
+        Some("27"),
+    ) else {
         return;
     };
     assert!(
@@ -374,12 +390,19 @@ fn sql_of_defaults_alone_load_balancer_rules_and_unnamed_task_enis_agree() {
     // names the tasks), `[defaults]` judges the task ENIs, whose findings have no task.
     // Regression: a policy of `[defaults]` alone made `CASE ELSE 0 END`, which no engine
     // parses.
-    if !engine_available("duckdb") {
+    if !engine_available(
+        "sql_of_defaults_alone_load_balancer_rules_and_unnamed_task_enis_agree",
+        "duckdb",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("churn");
-    if !common::generate_sources(&d, "--seed 28 --version 5 --records 6000 --churn") {
+    if !common::generate_sources(
+        "sql_of_defaults_alone_load_balancer_rules_and_unnamed_task_enis_agree",
+        &d,
+        "--seed 28 --version 5 --records 6000 --churn",
+    ) {
         return;
     }
     let policy = std::fs::read_to_string(d.join("policy.toml")).unwrap();
@@ -467,7 +490,7 @@ fn agree(scenarios: &[Scenario], dir: &Path, engines: &[&str]) {
         )
         .unwrap();
         let q = ok(
-            run(&[
+            vpcflow(&[
                 "sql",
                 "--dialect",
                 "duckdb",
@@ -575,11 +598,15 @@ fn sql_could_not_say_it_could_not_judge() {
     // ranges, and the same logs with a map that covers none of their ENIs: the audit
     // exits 2, and the query returned no rows, read as a clean result. Its status row
     // now says why it could not judge.
-    if !engine_available("duckdb") {
+    if !engine_available("sql_could_not_say_it_could_not_judge", "duckdb") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let Some(scenarios) = generated(dir.path(), Some("21")) else {
+    let Some(scenarios) = generated(
+        "sql_could_not_say_it_could_not_judge",
+        dir.path(),
+        Some("21"),
+    ) else {
         return;
     };
     let gen = &scenarios[0];
@@ -641,14 +668,17 @@ fn sql_could_not_say_it_could_not_judge() {
 
 #[test]
 fn sql_table_name_injection_created_a_table_on_duckdb() {
-    if !engine_available("duckdb") {
+    if !engine_available(
+        "sql_table_name_injection_created_a_table_on_duckdb",
+        "duckdb",
+    ) {
         return;
     }
     let injected =
         "flows LIMIT 0) SELECT 'pwned' AS x; CREATE TABLE evil AS SELECT 42 AS y; WITH q AS (SELECT 1";
     let quoted = format!("\"{}\"", injected.replace('"', "\"\""));
     for name in [injected, quoted.as_str()] {
-        let o = run(&[
+        let o = vpcflow(&[
             "sql",
             "--dialect",
             "duckdb",
@@ -694,7 +724,10 @@ fn sql_table_name_injection_created_a_table_on_duckdb() {
 fn sql_spark_substituted_a_service_named_dollar_brace() {
     // A service named `${env:HOME}`: Spark replaced it with the home folder inside the
     // query's literals, and its findings were lost.
-    if !engine_available("spark") {
+    if !engine_available(
+        "sql_spark_substituted_a_service_named_dollar_brace",
+        "spark",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

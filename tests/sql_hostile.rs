@@ -3,29 +3,11 @@
 //! answer), and checks the text that is printed now. What the engines then make of the
 //! text is checked in `tests/sql_engines.rs` and `tests/sql_sqlglot.rs`.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
+use std::process::Output;
 
-fn vpcflow(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn root(p: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(p)
-        .display()
-        .to_string()
-}
+use common::{root, stderr, stdout, vpcflow};
 
 /// `vpcflow sql` with one command-line rule, for the tables `flows` and `map`.
 fn query(dialect: &str, flows: &str, map: &str) -> Output {
@@ -250,10 +232,10 @@ fn sql_could_not_check_the_policy_against_the_map() {
     )
     .unwrap();
     let policy = policy.display().to_string();
-    let map = root("testdata/demo/eni-map.csv");
+    let map = root("testdata/demo/eni-map.csv").display().to_string();
     let audit = vpcflow(&[
         "audit",
-        &root("testdata/demo/logs"),
+        &root("testdata/demo/logs").display().to_string(),
         "--map",
         &map,
         "--policy",

@@ -4,33 +4,31 @@
 //! are. Needs python3 and sqlglot: skipped with a message when they are missing,
 //! unless `VPCFLOW_SQL_ENGINES=require` (CI), which makes that a failure.
 
+mod common;
+
 use std::process::Command;
+
+use common::skip;
 
 #[test]
 fn sql_of_hostile_names_parses_with_sqlglot_for_every_dialect() {
+    let test = "sql_of_hostile_names_parses_with_sqlglot_for_every_dialect";
     let mode = std::env::var("VPCFLOW_SQL_ENGINES").unwrap_or_default();
     if mode == "skip" {
-        eprintln!("skipped: VPCFLOW_SQL_ENGINES=skip");
+        skip(test, "VPCFLOW_SQL_ENGINES=skip");
         return;
     }
-    let found = Command::new("python3")
-        .args(["-c", "import sqlglot"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
+    if !common::python_imports("sqlglot") {
         assert!(
             mode != "require",
             "VPCFLOW_SQL_ENGINES=require, but python3 cannot import sqlglot"
         );
-        eprintln!("skipped: python3 cannot import sqlglot (pip install sqlglot)");
+        skip(test, "python3 cannot import sqlglot (pip install sqlglot)");
         return;
     }
     let o = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scripts/check-sql-sqlglot"
-        ))
-        .args(["--vpcflow", env!("CARGO_BIN_EXE_vpcflow")])
+        .arg(common::root("scripts/check-sql-sqlglot"))
+        .args(["--vpcflow", common::BIN])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);

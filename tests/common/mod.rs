@@ -1,11 +1,16 @@
-//! Helpers shared by integration tests: the demo data read back independently of
-//! vpcflow (plain gunzip and split), and the map CSV as plain rows.
+//! Helpers shared by integration tests: the vpcflow binary run with arguments (and
+//! input, environment or folder), tests that cannot run here saying so, the demo data
+//! read back independently of vpcflow (plain gunzip and split), and the map CSV as plain
+//! rows.
+//!
+//! Each test file compiles its own copy of this module and uses part of it.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output, Stdio};
 
 pub struct Row {
     pub eni: String,
@@ -135,16 +140,15 @@ pub fn accounting(err: &str) -> [u64; 5] {
 
 /// Runs `scripts/gen-flowlogs` with `args` (space-separated) into `d`: the logs in the
 /// S3 layout under `d/logs`, the policy in `d/policy.toml` and the map sources a real
-/// account keeps under `d/src` (`--sources-out`). False, saying "skipped", without
-/// python3.
-pub fn generate_sources(d: &Path, args: &str) -> bool {
-    use std::process::Command;
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("skipped: python3 is needed to run scripts/gen-flowlogs");
+/// account keeps under `d/src` (`--sources-out`). False, with `test` said to be skipped,
+/// without python3.
+pub fn generate_sources(test: &str, d: &Path, args: &str) -> bool {
+    if !python3() {
+        skip(test, "python3 is needed to run scripts/gen-flowlogs");
         return false;
     }
     let o = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-flowlogs"))
+        .arg(root("scripts/gen-flowlogs"))
         .args(args.split_whitespace())
         .args(["--quiet", "--layout", "s3"])
         .arg("--out")
@@ -155,7 +159,7 @@ pub fn generate_sources(d: &Path, args: &str) -> bool {
         .arg(d.join("src"))
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}", stderr(&o));
     true
 }
 
@@ -164,15 +168,93 @@ pub fn root(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
-/// Runs the vpcflow binary with `args`.
-pub fn vpcflow(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+// ---------------------------------------------------------------------------------------
+// The vpcflow binary.
+
+/// The vpcflow binary of this build.
+pub const BIN: &str = env!("CARGO_BIN_EXE_vpcflow");
+
+/// A command for the vpcflow binary, for a test that sets its standard streams itself
+/// (a child read in part, stdout to a file); the runners below cover the rest.
+pub fn command() -> Command {
+    Command::new(BIN)
+}
+
+/// Runs vpcflow with `args` and waits for its output.
+pub fn vpcflow<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    command().args(args).output().unwrap()
+}
+
+/// Runs vpcflow with `args` in the folder `dir`.
+pub fn vpcflow_in<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Output {
+    command().current_dir(dir).args(args).output().unwrap()
+}
+
+/// Runs vpcflow with `args` and the environment variables `vars` set to their value
+/// (`Some`) or removed (`None`).
+pub fn vpcflow_env<S: AsRef<OsStr>>(args: &[S], vars: &[(&str, Option<&str>)]) -> Output {
+    let mut cmd = command();
+    cmd.args(args);
+    for (name, value) in vars {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
+    cmd.output().unwrap()
+}
+
+/// Runs vpcflow with `args` and `input` on its standard input. The input is written
+/// beside the reading of the output; a command that stops reading early (a refusal) is
+/// not an error of the test.
+pub fn vpcflow_stdin<S: AsRef<OsStr>>(args: &[S], input: &[u8]) -> Output {
+    let mut child = command()
         .args(args)
-        .output()
-        .unwrap()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || match stdin.write_all(&input) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        r => r.unwrap(),
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    o
+}
+
+/// What a run printed on stdout.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// What a run printed on stderr.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------
+// What a test needs from the machine.
+
+/// Says that `test` is skipped, and why, in plain `cargo test` output: the line goes
+/// straight to stderr, past the capture of the test harness (which hides what a passing
+/// test prints).
+pub fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "skipped: {test}: {why}");
+}
+
+/// Whether python3 runs here.
+pub fn python3() -> bool {
+    Command::new("python3").arg("--version").output().is_ok()
+}
+
+/// Whether python3 runs here and imports `modules` (as written after `import`).
+pub fn python_imports(modules: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }

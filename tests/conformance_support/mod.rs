@@ -24,15 +24,29 @@ pub const COPIED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/conforma
 /// The shared collection, read in place (licences that do not allow copying).
 pub const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance");
 
-/// The shared collection, or `None` (with a message) where this checkout lacks it.
-pub fn shared_dir() -> Option<PathBuf> {
+/// The shared collection, or `None` where this checkout lacks it, with `test` said to
+/// be skipped.
+pub fn shared_dir(test: &str) -> Option<PathBuf> {
+    shared(test, "")
+}
+
+/// The shared collection for the part of `test` that reads it, or `None` where this
+/// checkout lacks it, with that part said to be skipped (the copied files are still
+/// checked).
+pub fn shared_part(test: &str) -> Option<PathBuf> {
+    shared(test, "; only the copied files are checked")
+}
+
+fn shared(test: &str, rest: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(SHARED);
     if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: ../shared/conformance not found ({SHARED})");
-        None
+        return Some(dir);
     }
+    crate::common::skip(
+        test,
+        &format!("../shared/conformance not found ({SHARED}){rest}"),
+    );
+    None
 }
 
 pub fn read(path: &Path) -> Vec<u8> {
