@@ -1,3 +1,6 @@
+//! Unit tests of the SQL compiler: keys and bounds, quoting, the rule of a task, the
+//! status row, and the numbering of kinds and severities from the native lists.
+
 use super::*;
 use crate::policy::CommandLineRules;
 
