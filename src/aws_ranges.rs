@@ -58,7 +58,7 @@ const URL: &str = "https://ip-ranges.amazonaws.com/ip-ranges.json";
 
 /// Services whose prefixes also hold other people's servers: an address in one of them
 /// is nobody's in particular, whatever else holds it.
-const SHARED: [&str; 3] = ["EC2", "CLOUDFRONT", "GLOBALACCELERATOR"];
+pub const SHARED: [&str; 3] = ["EC2", "CLOUDFRONT", "GLOBALACCELERATOR"];
 
 /// The catch-all service, named only when no other service holds an address.
 const AMAZON: &str = "AMAZON";

@@ -99,7 +99,7 @@ pub struct SqlArgs {
 
 pub fn sql(args: SqlArgs) -> Result<ExitCode, Error> {
     let dialect = args.dialect.dialect();
-    let tables = Tables::parse(&args.flows, &args.map).map_err(Error::Usage)?;
+    let tables = Tables::parse(&args.flows, &args.map).map_err(Error::from)?;
     let text = if args.ddl {
         ddl(&args, dialect, &tables)?
     } else {
@@ -123,7 +123,7 @@ pub fn sql(args: SqlArgs) -> Result<ExitCode, Error> {
         }
         let ranges = args.rules.ranges()?;
         let columns = match &args.fields {
-            Some(f) => Some(sql::columns_of_fields(f).map_err(Error::Usage)?),
+            Some(f) => Some(sql::columns_of_fields(f).map_err(Error::from)?),
             None => None,
         };
         Compile {
@@ -135,7 +135,7 @@ pub fn sql(args: SqlArgs) -> Result<ExitCode, Error> {
             columns,
         }
         .query()
-        .map_err(Error::Usage)?
+        .map_err(Error::from)?
     };
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())?;
@@ -163,7 +163,7 @@ fn ddl(args: &SqlArgs, dialect: Dialect, tables: &Tables) -> Result<String, Erro
     }
     let columns = match &args.fields {
         Some(f) => {
-            let have = sql::columns_of_fields(f).map_err(Error::Usage)?;
+            let have = sql::columns_of_fields(f).map_err(Error::from)?;
             sql::all_columns()
                 .into_iter()
                 .filter(|(c, _)| have.contains(c))
@@ -199,7 +199,7 @@ fn ddl(args: &SqlArgs, dialect: Dialect, tables: &Tables) -> Result<String, Erro
         years,
     }
     .statements()
-    .map_err(Error::Usage)
+    .map_err(Error::from)
 }
 
 /// `--years FROM-TO`: two years of four digits, the first not after the second.

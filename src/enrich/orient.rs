@@ -100,7 +100,7 @@ impl Logged {
 /// Most addresses remembered for one ENI the map does not know. An ENI that seems to
 /// own more is not an endpoint (a middlebox that forwards others' traffic): learning
 /// stops for it, and its records are oriented only by stronger evidence.
-const MAX_LEARNED: usize = 8;
+pub const MAX_LEARNED: usize = 8;
 
 /// Addresses learned per ENI id over one unit of input (a file, or a chunk of one):
 /// the state of orientation rule 4. Kept per unit, so that what is learned never

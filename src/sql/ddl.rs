@@ -8,24 +8,23 @@
 
 use std::fmt::Write;
 
-use super::{char_words, control_char, Dialect, Quoting, Tables, Type};
+use super::{char_words, control_char, Dialect, Quoting, SqlError, Tables, Type};
 
 /// The years Athena's projection covers when nothing says which the data has.
 pub const DEFAULT_YEARS: (u16, u16) = (2015, 2099);
 
-/// What a location cannot hold, in words (for `--help` and errors): control
-/// characters anywhere; on DuckDB `[ ] * ?`, which `read_parquet` reads as a glob; on
-/// Athena `${`, which its partition projection reads as a key.
-pub const LOCATION_RULES: &str = "a location cannot hold control characters (line breaks, \
-     tabs), nor for DuckDB the glob characters [ ] * ?, nor for Athena '${'";
+pub use super::error::LOCATION_RULES;
 
 /// Checks that a location can be written for the dialect (see [`LOCATION_RULES`]);
 /// the error names the option, the character and its byte.
-pub fn check_location(dialect: Dialect, flag: &str, loc: &str) -> Result<(), String> {
+pub fn check_location(dialect: Dialect, flag: &'static str, loc: &str) -> Result<(), SqlError> {
     let bad = |at: usize, what: String| {
-        Err(format!(
-            "{flag}: {what} (byte {at}) in {loc:?}: {LOCATION_RULES}"
-        ))
+        Err(SqlError::Location {
+            flag,
+            what,
+            at,
+            location: loc.to_string(),
+        })
     };
     if let Some((at, c)) = control_char(loc) {
         return bad(at, char_words(c));
@@ -103,7 +102,7 @@ fn folder(loc: &str) -> String {
 
 impl Ddl<'_> {
     /// The statements; an error (in words) for a location or a name they cannot hold.
-    pub fn statements(&self) -> Result<String, String> {
+    pub fn statements(&self) -> Result<String, SqlError> {
         check_location(self.dialect, "--flows-location", self.flows_location)?;
         check_location(self.dialect, "--map-location", self.map_location)?;
         // Athena's DDL is Hive's language, its queries Trino's.

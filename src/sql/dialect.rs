@@ -256,6 +256,8 @@ pub enum Type {
     Text,
 }
 
+// The functions below are one `match` each on the dialect, alike in shape: kept on
+// purpose, so that each SQL function's spelling in every engine stands side by side.
 impl Dialect {
     /// The name `--dialect` takes.
     pub fn as_str(self) -> &'static str {

@@ -1,3 +1,6 @@
+//! Unit tests of the SQL compiler: keys and bounds, quoting, the rule of a task, the
+//! status row, and the numbering of kinds and severities from the native lists.
+
 use super::*;
 use crate::policy::CommandLineRules;
 
@@ -46,6 +49,23 @@ fn policy(text: &str) -> Policy {
     Policy::parse("p.toml", text, &[], &CommandLineRules::default()).unwrap()
 }
 
+/// What the query of `p` is compiled from: every check, no AWS ranges.
+fn compile(
+    p: &Policy,
+    dialect: Dialect,
+    tables: Tables,
+    columns: Option<BTreeSet<String>>,
+) -> Compile<'_> {
+    Compile {
+        policy: p,
+        checks: Checks::ALL,
+        aws_ranges: None,
+        dialect,
+        tables,
+        columns,
+    }
+}
+
 #[test]
 fn literals_columns_and_required_fields() {
     assert_eq!(Dialect::Spark.lit("AWS's"), "'AWS\\'s'");
@@ -54,14 +74,12 @@ fn literals_columns_and_required_fields() {
     assert_eq!(Dialect::Duckdb.ident("end"), "\"end\"");
     let p = policy("[[service]]\nname = \"web\"\ningress_from_cidrs = [\"vpc\"]\n");
     let compile = |columns: Option<&str>| {
-        Compile {
-            policy: &p,
-            checks: Checks::ALL,
-            aws_ranges: None,
-            dialect: Dialect::Duckdb,
-            tables: Tables::default(),
-            columns: columns.map(|f| columns_of_fields(f).unwrap()),
-        }
+        compile(
+            &p,
+            Dialect::Duckdb,
+            Tables::default(),
+            columns.map(|f| columns_of_fields(f).unwrap()),
+        )
         .query()
     };
     // A v2 table: the columns it lacks are typed nulls, never names.
@@ -72,7 +90,9 @@ fn literals_columns_and_required_fields() {
     // Every column by default.
     let q = compile(None).unwrap();
     assert!(q.contains("\"tcp_flags\" AS flags"));
-    let e = compile(Some("version interface-id dstaddr")).unwrap_err();
+    let e = compile(Some("version interface-id dstaddr"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("--fields has no srcaddr"), "{e}");
 }
 
@@ -84,14 +104,7 @@ fn rules_for_a_cluster_come_first_then_by_name_then_defaults() {
          [[service]]\nname = \"api\"\ncluster = \"arn:aws:ecs:us-east-1:1:cluster/pci\"\ningress_from_cidrs = [\"vpc\"]\n",
     );
     let q = Query {
-        c: &Compile {
-            policy: &p,
-            checks: Checks::ALL,
-            aws_ranges: None,
-            dialect: Dialect::Trino,
-            tables: Tables::default(),
-            columns: None,
-        },
+        c: &compile(&p, Dialect::Trino, Tables::default(), None),
         d: Dialect::Trino,
         rules: rules(&p),
         sgs: Vec::new(),
@@ -133,6 +146,8 @@ fn table_name_injection_is_refused_and_quoted_names_are_requoted() {
     );
 }
 
+// Its assertions are alike in shape with those of `literals_columns_and_required_fields`:
+// kept on purpose, one line a case.
 #[test]
 fn spark_literals_leave_no_dollar_brace_to_substitute() {
     assert_eq!(Dialect::Spark.lit("${env:HOME}"), "'$\\u007Benv:HOME}'");
@@ -153,16 +168,8 @@ fn every_literal_of_the_query_goes_through_the_dialects_quoting() {
         "[[service]]\nname = \"${env:HOME}\"\ningress_from_services = [\"$${a}\", \"it's\"]\n\
          ingress_from_load_balancers = [\"app/${x}\"]\n",
     );
-    let q = Compile {
-        policy: &p,
-        checks: Checks::ALL,
-        aws_ranges: None,
-        dialect: Dialect::Spark,
-        tables: Tables::parse("`we``ird`", "m").unwrap(),
-        columns: None,
-    }
-    .query()
-    .unwrap();
+    let tables = Tables::parse("`we``ird`", "m").unwrap();
+    let q = compile(&p, Dialect::Spark, tables, None).query().unwrap();
     assert!(!q.contains("${"), "{q}");
     assert!(q.contains("'$\\u007Benv:HOME}'"));
     assert!(q.contains("'it\\'s'"));
@@ -183,20 +190,38 @@ fn the_status_row_says_privatelink_could_not_judge_in_the_audits_words() {
         assert_eq!(words, format!("{n} record{plural}{rest}"));
     }
     let p = policy("[[service]]\nname = \"web\"\nprivate_aws_access = true\n");
-    let q = Compile {
-        policy: &p,
-        checks: Checks::ALL,
-        aws_ranges: None,
-        dialect: Dialect::Duckdb,
-        tables: Tables::default(),
-        columns: None,
-    }
-    .query()
-    .unwrap();
+    let q = compile(&p, Dialect::Duckdb, Tables::default(), None)
+        .query()
+        .unwrap();
     assert!(
         q.contains("'privatelink-bypass could not be judged: '"),
         "{q}"
     );
     assert!(q.contains("'_status'"));
     assert!(q.contains("'judged'"));
+}
+
+#[test]
+fn finding_kinds_and_severities_are_numbered_from_the_native_lists() {
+    for c in Check::ALL {
+        assert_eq!(Check::ALL[rank(c)], c);
+    }
+    // The least `sev` is the worst, as `MIN(sev)` takes it.
+    assert_eq!(SEVERITIES.map(sev), [1, 2, 3]);
+    assert!(SEVERITIES.windows(2).all(|w| w[0] < w[1]));
+    let p = policy("[[service]]\nname = \"web\"\nrequire_encryption = true\n");
+    let q = compile(&p, Dialect::Duckdb, Tables::default(), None)
+        .query()
+        .unwrap();
+    let clear = findings::kind(Check::Cleartext);
+    assert!(
+        q.contains(&format!("k = {clear} AND ue_n > 0 AS ev_status")),
+        "{q}"
+    );
+    assert!(q.contains(&format!("own_port < {}", crate::initiator::EPHEMERAL_FROM)));
+    assert!(q.contains(&format!(
+        "COUNT(DISTINCT own) <= {}",
+        crate::enrich::orient::MAX_LEARNED
+    )));
+    assert!(q.contains("WHEN 2 THEN 'cleartext'"));
 }
