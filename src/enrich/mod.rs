@@ -6,14 +6,16 @@
 //! every lookup is "who held this address at this second".
 //!
 //! Map files (`--map`, repeatable) are facts from different sources ([`load`] reads
-//! them, one file per kind of source: [`events`] for ECS tasks, [`ec2`] for
-//! `describe-network-interfaces`, [`cloudtrail`], [`config`]), merged by [`merge`]: one
+//! them, one file per kind of source: [`load::csv`] for the canonical CSV,
+//! [`load::events`] for ECS tasks, [`load::ec2`] for `describe-network-interfaces`,
+//! [`load::cloudtrail`], [`load::config`]), merged by [`merge`]: one
 //! window per task from the sources that name it, ENI lifetimes from those that saw the
 //! ENI made and deleted, and the canonical CSV taken as written. What an ENI is comes
 //! from one vocabulary, [`kind`]; what a map covers of some logs, from [`coverage`].
 //!
 //! The index answers `(address, time) -> holder` with one hash lookup and a binary
 //! search over that address's windows; [`join`] applies it to whole Arrow batches.
+//! [`write`] writes the merged map back as the canonical CSV or an Arrow batch.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,21 +26,19 @@ use rustc_hash::FxHashMap;
 use crate::intern::Strings;
 use crate::net::Cidr;
 
-pub mod cloudtrail;
-pub mod config;
 pub mod coverage;
-pub mod ec2;
-pub mod events;
 pub mod join;
 pub mod kind;
 pub mod load;
 pub mod merge;
 pub mod orient;
+pub mod write;
 
 pub use join::{EnrichStats, Enricher};
 pub use kind::{PeerClass, PeerKind};
-pub use load::{load_map_file, map_batch, write_map_csv, Loaded, MapError};
+pub use load::{load_map_file, Loaded, MapError};
 pub use merge::{EniFact, Facts, SourceKind, TaskFact};
+pub use write::{map_batch, write_map_csv};
 
 /// One row of the canonical map: one address of one ENI for one window.
 #[derive(Clone, Debug, PartialEq, Eq)]
