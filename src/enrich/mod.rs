@@ -15,7 +15,7 @@
 //!
 //! The index answers `(address, time) -> holder` with one hash lookup and a binary
 //! search over that address's windows; [`join`] applies it to whole Arrow batches.
-//! [`write`] writes the merged map back as the canonical CSV or an Arrow batch.
+//! [`mod@write`] writes the merged map back as the canonical CSV or an Arrow batch.
 
 use std::collections::HashMap;
 use std::sync::Arc;

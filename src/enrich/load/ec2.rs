@@ -2,7 +2,7 @@
 //! taken, its kind, all its addresses (secondary and IPv6 too) and security groups. It
 //! says nothing of when it was taken: its facts are undated.
 //!
-//! What EC2 says of an ENI ([`Described`]) is also what CloudTrail's
+//! What EC2 says of an ENI (`Described`) is also what CloudTrail's
 //! `CreateNetworkInterface` response and AWS Config's items say, so they read it here.
 
 use crate::enrich::kind::{classify, ecs_attachment_of, load_balancer_of, Ec2Says};

@@ -1,6 +1,6 @@
 //! Where the JSON sources put what they read: one fact per task and per ENI for a whole
 //! file, folded as documents come (so memory grows with the tasks and ENIs, not with
-//! the events), with what was skipped counted. [`Fold`] hands a JSON array's elements
+//! the events), with what was skipped counted. `Fold` hands a JSON array's elements
 //! to a source's reader one at a time.
 
 use std::collections::{BTreeMap, BTreeSet};
