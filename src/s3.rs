@@ -20,6 +20,57 @@ use rusty_s3::{Bucket, Credentials, UrlStyle};
 /// How long a signed request stays valid.
 const SIGNED_FOR: Duration = Duration::from_secs(600);
 
+/// What went wrong with a location, the settings or a request; each names where.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    #[error("{0}: not an s3:// location")]
+    NotS3(String),
+    #[error("{0}: no bucket (s3://BUCKET/PREFIX)")]
+    NoBucket(String),
+    #[error(
+        "s3://{0}: no AWS credentials: set AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or a profile in \
+         ~/.aws/credentials (AWS_PROFILE)"
+    )]
+    NoCredentials(String),
+    /// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` is no URL (`error`: the URL
+    /// parser's words).
+    #[error("S3 endpoint {endpoint:?}: {error}")]
+    Endpoint { endpoint: String, error: String },
+    /// The bucket cannot be addressed at the endpoint.
+    #[error("s3://{bucket}: {error}")]
+    Bucket {
+        bucket: String,
+        error: rusty_s3::BucketError,
+    },
+    /// The request failed before an answer (`what` names the object or listing).
+    #[error("{what}: {error}")]
+    Request { what: String, error: ureq::Error },
+    /// S3 answered with an error status, and what its error document says.
+    #[error("{what}: HTTP {status}{}", code_and_message(.code, .message))]
+    Status {
+        what: String,
+        status: u16,
+        code: Option<String>,
+        message: Option<String>,
+    },
+    /// A listing's answer could not be read.
+    #[error("{what}: listing: {error}")]
+    Listing { what: String, error: ureq::Error },
+    /// A listing's answer is not S3's XML (`error`: the XML reader's words).
+    #[error("{what}: listing: unexpected answer: {error}")]
+    Answer { what: String, error: String },
+}
+
+/// `: Code: Message` as S3's error document gives them (the message only with a code).
+fn code_and_message(code: &Option<String>, message: &Option<String>) -> String {
+    match (code, message) {
+        (Some(c), Some(m)) => format!(": {c}: {m}"),
+        (Some(c), None) => format!(": {c}"),
+        _ => String::new(),
+    }
+}
+
 /// An `s3://bucket/key-or-prefix` location.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct S3Url {
@@ -29,13 +80,13 @@ pub struct S3Url {
 
 impl S3Url {
     /// Parses `s3://bucket[/key]`.
-    pub fn parse(url: &str) -> Result<S3Url, String> {
+    pub fn parse(url: &str) -> Result<S3Url, S3Error> {
         let rest = url
             .strip_prefix("s3://")
-            .ok_or_else(|| format!("{url}: not an s3:// location"))?;
+            .ok_or_else(|| S3Error::NotS3(url.to_string()))?;
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
-            return Err(format!("{url}: no bucket (s3://BUCKET/PREFIX)"));
+            return Err(S3Error::NoBucket(url.to_string()));
         }
         Ok(S3Url {
             bucket: bucket.to_string(),
@@ -85,7 +136,7 @@ fn aws_file(var: &str, name: &str) -> Option<std::path::PathBuf> {
 
 impl Client {
     /// A client for `bucket`, with the settings of the environment (see the module).
-    pub fn for_bucket(bucket: &str) -> Result<Client, String> {
+    pub fn for_bucket(bucket: &str) -> Result<Client, S3Error> {
         let profile = env("AWS_PROFILE").unwrap_or_else(|| "default".into());
         let credentials_file = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials");
         let config_file = aws_file("AWS_CONFIG_FILE", "config");
@@ -107,13 +158,7 @@ impl Client {
                     Some(t) => Credentials::new_with_token(k, s, t),
                     None => Credentials::new(k, s),
                 },
-                _ => {
-                    return Err(format!(
-                        "s3://{bucket}: no AWS credentials: set AWS_ACCESS_KEY_ID and \
-                         AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or a profile in \
-                         ~/.aws/credentials (AWS_PROFILE)"
-                    ))
-                }
+                _ => return Err(S3Error::NoCredentials(bucket.to_string())),
             },
         };
         let region = env("AWS_REGION")
@@ -132,11 +177,16 @@ impl Client {
                 UrlStyle::VirtualHost,
             ),
         };
-        let url = endpoint
-            .parse()
-            .map_err(|e| format!("S3 endpoint {endpoint:?}: {e}"))?;
-        let bucket = Bucket::new(url, style, bucket.to_string(), region)
-            .map_err(|e| format!("s3://{bucket}: {e}"))?;
+        let url = endpoint.parse().map_err(|e| S3Error::Endpoint {
+            endpoint: endpoint.clone(),
+            error: format!("{e}"),
+        })?;
+        let bucket = Bucket::new(url, style, bucket.to_string(), region).map_err(|error| {
+            S3Error::Bucket {
+                bucket: bucket.to_string(),
+                error,
+            }
+        })?;
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(300)))
@@ -154,12 +204,15 @@ impl Client {
     }
 
     /// The response to a signed GET, or the error S3 answered with.
-    fn get(&self, url: &str, what: &str) -> Result<ureq::http::Response<ureq::Body>, String> {
+    fn get(&self, url: &str, what: &str) -> Result<ureq::http::Response<ureq::Body>, S3Error> {
         let response = self
             .agent
             .get(url)
             .call()
-            .map_err(|e| format!("{what}: {e}"))?;
+            .map_err(|error| S3Error::Request {
+                what: what.to_string(),
+                error,
+            })?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -178,15 +231,16 @@ impl Client {
             let end = body[start..].find(&format!("</{tag}>"))? + start;
             Some(body[start..end].to_string())
         };
-        Err(match (field("Code"), field("Message")) {
-            (Some(c), Some(m)) => format!("{what}: HTTP {}: {c}: {m}", status.as_u16()),
-            (Some(c), None) => format!("{what}: HTTP {}: {c}", status.as_u16()),
-            _ => format!("{what}: HTTP {}", status.as_u16()),
+        Err(S3Error::Status {
+            what: what.to_string(),
+            status: status.as_u16(),
+            code: field("Code"),
+            message: field("Message"),
         })
     }
 
     /// Every key under `prefix` with its size, in S3's (lexicographic) order.
-    pub fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, String> {
+    pub fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, S3Error> {
         let what = format!("s3://{}/{prefix}", self.name());
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
@@ -205,9 +259,17 @@ impl Client {
                 .with_config()
                 .limit(64 << 20)
                 .read_to_string()
-                .map_err(|e| format!("{what}: listing: {e}"))?;
-            let page = rusty_s3::actions::ListObjectsV2::parse_response(&text)
-                .map_err(|e| format!("{what}: listing: unexpected answer: {e}"))?;
+                .map_err(|error| S3Error::Listing {
+                    what: what.clone(),
+                    error,
+                })?;
+            let page =
+                rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|error| {
+                    S3Error::Answer {
+                        what: what.clone(),
+                        error: error.to_string(),
+                    }
+                })?;
             keys.extend(
                 page.contents
                     .into_iter()
@@ -222,7 +284,7 @@ impl Client {
     }
 
     /// The object `key`, as a stream.
-    pub fn open(&self, key: &str) -> Result<impl Read + Send, String> {
+    pub fn open(&self, key: &str) -> Result<impl Read + Send, S3Error> {
         let what = format!("s3://{}/{key}", self.name());
         let url = self
             .bucket

@@ -25,17 +25,31 @@ pub fn unix_seconds(v: i64) -> Option<i64> {
     (v < LATEST * scale).then_some(v / scale)
 }
 
+/// A time that cannot be read; each names the text as given (trimmed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    /// Digits only, but no unix time in any unit before 2200.
+    #[error(
+        "{0:?} is not a unix time before the year 2200 (in seconds, milliseconds, \
+         microseconds or nanoseconds)"
+    )]
+    NotUnix(String),
+    /// Neither RFC 3339, a UTC date(-time) nor digits.
+    #[error("{0:?} is not a time (use RFC 3339 like 2026-11-01T07:00:00Z, or unix seconds)")]
+    NotATime(String),
+    /// A time, but outside the years a flow log can hold (`--since`, `--until`, `--at`).
+    #[error("{0:?} is not a time between the years 2000 and 2200")]
+    OutOfWindow(String),
+}
+
 /// Parses `--since`/`--until`/`--at`: [`parse_time`], and a time outside the years
 /// 2000 to 2200 is refused (a unit mistaken, a digit too many or too few).
-pub fn parse_window_time(s: &str) -> Result<i64, String> {
+pub fn parse_window_time(s: &str) -> Result<i64, TimeError> {
     let t = parse_time(s)?;
     if (EARLIEST..LATEST).contains(&t) {
         Ok(t)
     } else {
-        Err(format!(
-            "{:?} is not a time between the years 2000 and 2200",
-            s.trim()
-        ))
+        Err(TimeError::OutOfWindow(s.trim().to_string()))
     }
 }
 
@@ -43,15 +57,10 @@ pub fn parse_window_time(s: &str) -> Result<i64, String> {
 /// without offset (`2026-11-01T07:00:00`, `2026-11-01 07:00`), a UTC date
 /// (`2026-11-01`) or a unix time in seconds, milliseconds, microseconds or nanoseconds
 /// (`1793516400`, `1793516400000`; see [`unix_seconds`]). Returns unix seconds.
-pub fn parse_time(s: &str) -> Result<i64, String> {
+pub fn parse_time(s: &str) -> Result<i64, TimeError> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        let out_of_range = || {
-            format!(
-                "{s:?} is not a unix time before the year 2200 (in seconds, milliseconds, \
-                 microseconds or nanoseconds)"
-            )
-        };
+        let out_of_range = || TimeError::NotUnix(s.to_string());
         let v: i64 = s.parse().map_err(|_| out_of_range())?;
         return unix_seconds(v).ok_or_else(out_of_range);
     }
@@ -73,9 +82,7 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
             return Ok(Utc.from_utc_datetime(&t).timestamp());
         }
     }
-    Err(format!(
-        "{s:?} is not a time (use RFC 3339 like 2026-11-01T07:00:00Z, or unix seconds)"
-    ))
+    Err(TimeError::NotATime(s.to_string()))
 }
 
 /// Unix seconds as RFC 3339 UTC (`2026-11-01T07:00:00Z`).
@@ -98,15 +105,22 @@ mod tests {
         assert_eq!(parse_time("2026-11-01T07:00:00"), Ok(1793516400));
         assert_eq!(parse_time("2026-11-01 07:00"), Ok(1793516400));
         assert_eq!(parse_time("2026-11-01"), Ok(1793516400 - 7 * 3600));
-        assert!(parse_time("yesterday").unwrap_err().contains("not a time"));
+        assert!(parse_time("yesterday")
+            .unwrap_err()
+            .to_string()
+            .contains("not a time"));
         assert_eq!(parse_time("1793516400000"), Ok(1793516400));
         assert_eq!(parse_time("1793516400000000"), Ok(1793516400));
         assert_eq!(parse_time("1793516400000000000"), Ok(1793516400));
         assert!(parse_window_time("58803")
             .unwrap_err()
+            .to_string()
             .contains("2000 and 2200"));
         assert_eq!(parse_time("58803"), Ok(58803));
-        assert!(parse_time("9000000000").unwrap_err().contains("2200"));
+        assert!(parse_time("9000000000")
+            .unwrap_err()
+            .to_string()
+            .contains("2200"));
         assert_eq!(parse_window_time("1793516400000"), Ok(1793516400));
         assert_eq!(unix_seconds(1), Some(1));
         assert_eq!(unix_seconds(LATEST), None);
@@ -115,6 +129,7 @@ mod tests {
         assert_eq!(unix_seconds(i64::MAX), None);
         assert!(parse_window_time("2201-01-01")
             .unwrap_err()
+            .to_string()
             .contains("2000 and 2200"));
         assert_eq!(rfc3339(1793516400), "2026-11-01T07:00:00Z");
     }

@@ -146,6 +146,58 @@ struct Iface<'m, 'b> {
     mapped: &'m [[u8; 16]],
 }
 
+impl Iface<'_, '_> {
+    /// Whether `a` is one of the ENI's own addresses in the map.
+    #[inline]
+    fn maps(&self, a: Option<[u8; 16]>) -> bool {
+        a.is_some_and(|a| self.mapped.contains(&a))
+    }
+}
+
+/// The columns of a batch the join reads, and what its `interface_id` values resolve
+/// to (`None`: a column the batch lacks).
+struct Cols<'m, 'b> {
+    iface: Option<(&'b Int32Array, Vec<Iface<'m, 'b>>)>,
+    ecs_task: Option<TextCol<'b>>,
+    ecs_service: Option<TextCol<'b>>,
+    ecs_cluster: Option<TextCol<'b>>,
+    src: Option<&'b FixedSizeBinaryArray>,
+    dst: Option<&'b FixedSizeBinaryArray>,
+    pkt_src: Option<&'b FixedSizeBinaryArray>,
+    pkt_dst: Option<&'b FixedSizeBinaryArray>,
+    direction: Option<TextCol<'b>>,
+    times: Times<'b>,
+}
+
+impl<'m, 'b> Cols<'m, 'b> {
+    /// The record's interface, resolved.
+    #[inline]
+    fn iface(&self, row: usize) -> Option<&Iface<'m, 'b>> {
+        self.iface
+            .as_ref()
+            .and_then(|(keys, enis)| keys.is_valid(row).then(|| &enis[keys.value(row) as usize]))
+    }
+
+    /// The record's logged `flow-direction`.
+    #[inline]
+    fn logged(&self, row: usize) -> Option<Logged> {
+        self.direction
+            .as_ref()
+            .and_then(|d| d.get(row))
+            .and_then(Logged::parse)
+    }
+}
+
+/// The columns the join builds for a batch: the dictionary keys of task, service,
+/// cluster, eni_kind; peer_eni_id, peer_kind, peer_task, peer_service, peer_lb;
+/// direction_by; and the address and boolean columns.
+struct Built {
+    keys: Vec<Int32Builder>,
+    peer_addr: FixedSizeBinaryBuilder,
+    own_addr: FixedSizeBinaryBuilder,
+    inbound: BooleanBuilder,
+}
+
 impl Enricher {
     /// `vpc_cidrs`: the VPC CIDRs (the private ranges when empty).
     pub fn new(map: Arc<EniMap>, vpc_cidrs: &[Cidr]) -> Enricher {
@@ -219,65 +271,17 @@ impl Enricher {
             ..EnrichStats::default()
         };
         let map = &self.map;
-        // Own ENI per distinct interface_id value.
-        let iface: Option<(&Int32Array, Vec<Iface>)> = batch
-            .column_by_name("interface_id")
-            .and_then(|c| c.as_any().downcast_ref::<DictionaryArray<Int32Type>>())
-            .and_then(|d| {
-                let values: &StringArray = d.values().as_any().downcast_ref()?;
-                let enis = (0..values.len())
-                    .map(|i| {
-                        let name = values.value(i);
-                        Iface {
-                            name,
-                            eni: map.eni_ref(name),
-                            mapped: map.eni_addrs(name),
-                        }
-                    })
-                    .collect();
-                Some((d.keys(), enis))
-            });
-        let iface_of = |row: usize| {
-            iface.as_ref().and_then(|(keys, enis)| {
-                keys.is_valid(row).then(|| &enis[keys.value(row) as usize])
-            })
-        };
-        let ecs_task = TextCol::of(batch, "ecs_task_arn");
-        let ecs_service = TextCol::of(batch, "ecs_service_name");
-        let ecs_cluster = TextCol::of(batch, "ecs_cluster_name");
-        let src = col::<FixedSizeBinaryArray>(batch, "srcaddr");
-        let dst = col::<FixedSizeBinaryArray>(batch, "dstaddr");
-        let pkt_src = col::<FixedSizeBinaryArray>(batch, "pkt_srcaddr");
-        let pkt_dst = col::<FixedSizeBinaryArray>(batch, "pkt_dstaddr");
-        let direction = TextCol::of(batch, "flow_direction");
-        let logged = |row: usize| {
-            direction
-                .as_ref()
-                .and_then(|d| d.get(row))
-                .and_then(Logged::parse)
-        };
-        let times = Times::of(batch);
-        let time = |row: usize| times.at(row);
-
+        let cols = self.columns(batch);
         // Orientation rule 3 learns from every record of the batch first, so that a
         // record early in the batch profits from what later ones show.
-        // Records the map's addresses orient need not teach anything.
-        let mapped_side = |i: &Iface, a: Option<[u8; 16]>| a.is_some_and(|a| i.mapped.contains(&a));
-        for row in 0..n {
-            if let Some(i) = iface_of(row) {
-                let (s, d) = (addr(src, row), addr(dst, row));
-                if mapped_side(i, s) || mapped_side(i, d) {
-                    continue;
-                }
-                let sides = Sides {
-                    src: s,
-                    dst: d,
-                    logged: logged(row),
-                    ..Sides::default()
-                };
-                learned.learn(i.name, &sides, |a| self.in_vpc(a));
-            }
-        }
+        self.learn_from(&cols, n, learned);
+
+        let iface_of = |row: usize| cols.iface(row);
+        let logged = |row: usize| cols.logged(row);
+        let time = |row: usize| cols.times.at(row);
+        let (src, dst, pkt_src, pkt_dst) = (cols.src, cols.dst, cols.pkt_src, cols.pkt_dst);
+        let (ecs_task, ecs_service, ecs_cluster) =
+            (&cols.ecs_task, &cols.ecs_service, &cols.ecs_cluster);
 
         let mut extra = Extra {
             base: map.strings().len() as i32,
@@ -291,6 +295,10 @@ impl Enricher {
         let mut own_addr = FixedSizeBinaryBuilder::with_capacity(n, 16);
         let mut inbound = BooleanBuilder::with_capacity(n);
 
+        // The per-record loop, kept whole: one pass that reads each column once per
+        // record and appends to every builder, with no call or allocation per record
+        // that its parts as functions would add (this is the hot path of every run with
+        // a map).
         for row in 0..n {
             let t = time(row);
             let i = iface_of(row);
@@ -355,7 +363,7 @@ impl Enricher {
                 logged: logged(row),
             };
             let own_learned = match i {
-                Some(i) if !mapped_side(i, s) && !mapped_side(i, d) => learned.of(i.name),
+                Some(i) if !i.maps(s) && !i.maps(d) => learned.of(i.name),
                 _ => &[],
             };
             // Rule 4 needs two map lookups: only for records 1 to 3 cannot orient.
@@ -424,6 +432,79 @@ impl Enricher {
             }
         }
 
+        let out = Built {
+            keys: out,
+            peer_addr,
+            own_addr,
+            inbound,
+        };
+        (self.assemble(batch, &extra, out), stats)
+    }
+
+    /// The columns of `batch` the join reads.
+    fn columns<'b>(&self, batch: &'b RecordBatch) -> Cols<'_, 'b> {
+        Cols {
+            iface: self.interfaces(batch),
+            ecs_task: TextCol::of(batch, "ecs_task_arn"),
+            ecs_service: TextCol::of(batch, "ecs_service_name"),
+            ecs_cluster: TextCol::of(batch, "ecs_cluster_name"),
+            src: col::<FixedSizeBinaryArray>(batch, "srcaddr"),
+            dst: col::<FixedSizeBinaryArray>(batch, "dstaddr"),
+            pkt_src: col::<FixedSizeBinaryArray>(batch, "pkt_srcaddr"),
+            pkt_dst: col::<FixedSizeBinaryArray>(batch, "pkt_dstaddr"),
+            direction: TextCol::of(batch, "flow_direction"),
+            times: Times::of(batch),
+        }
+    }
+
+    /// Orientation rule 3's learning pass over the batch's `n` records. Records the
+    /// map's addresses orient need not teach anything.
+    fn learn_from(&self, cols: &Cols, n: usize, learned: &mut Learned) {
+        for row in 0..n {
+            if let Some(i) = cols.iface(row) {
+                let (s, d) = (addr(cols.src, row), addr(cols.dst, row));
+                if i.maps(s) || i.maps(d) {
+                    continue;
+                }
+                let sides = Sides {
+                    src: s,
+                    dst: d,
+                    logged: cols.logged(row),
+                    ..Sides::default()
+                };
+                learned.learn(i.name, &sides, |a| self.in_vpc(a));
+            }
+        }
+    }
+
+    /// What each distinct `interface_id` value of the batch resolves to, with the
+    /// column's keys; `None` when the batch has no dictionary `interface_id`.
+    fn interfaces<'b>(
+        &self,
+        batch: &'b RecordBatch,
+    ) -> Option<(&'b Int32Array, Vec<Iface<'_, 'b>>)> {
+        let d = batch
+            .column_by_name("interface_id")?
+            .as_any()
+            .downcast_ref::<DictionaryArray<Int32Type>>()?;
+        let values: &StringArray = d.values().as_any().downcast_ref()?;
+        let enis = (0..values.len())
+            .map(|i| {
+                let name = values.value(i);
+                Iface {
+                    name,
+                    eni: self.map.eni_ref(name),
+                    mapped: self.map.eni_addrs(name),
+                }
+            })
+            .collect();
+        Some((d.keys(), enis))
+    }
+
+    /// The batch with the built columns appended, in [`ENRICHMENT_COLUMNS`]' order; the
+    /// dictionaries share the map's strings, with the batch's `extra` after them.
+    fn assemble(&self, batch: &RecordBatch, extra: &Extra, mut out: Built) -> RecordBatch {
+        let map = &self.map;
         let values: ArrayRef = if extra.values.is_empty() {
             map.strings().clone()
         } else {
@@ -438,19 +519,19 @@ impl Enricher {
                     .expect("keys index the shared strings"),
             )
         };
+        let keys = &mut out.keys;
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        for b in out[..4].iter_mut() {
+        for b in keys[..4].iter_mut() {
             columns.push(dict(b));
         }
-        columns.push(Arc::new(peer_addr.finish()));
-        for b in out[4..9].iter_mut() {
+        columns.push(Arc::new(out.peer_addr.finish()));
+        for b in keys[4..9].iter_mut() {
             columns.push(dict(b));
         }
-        columns.push(Arc::new(own_addr.finish()));
-        columns.push(Arc::new(inbound.finish()));
-        columns.push(dict(&mut out[9]));
+        columns.push(Arc::new(out.own_addr.finish()));
+        columns.push(Arc::new(out.inbound.finish()));
+        columns.push(dict(&mut keys[9]));
         let schema = Arc::new(Self::schema(&batch.schema()));
-        let batch = RecordBatch::try_new(schema, columns).expect("columns match the schema");
-        (batch, stats)
+        RecordBatch::try_new(schema, columns).expect("columns match the schema")
     }
 }

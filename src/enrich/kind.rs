@@ -412,6 +412,8 @@ mod tests {
     #[test]
     fn kinds_as_aws_documents_them() {
         use PeerKind::*;
+        // Rows of one table (interface type, requester, description, kind); two of them
+        // are long enough for rustfmt to spread over lines, hence alike in shape.
         let cases = [
             (
                 "interface",

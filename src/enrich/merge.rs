@@ -245,11 +245,63 @@ impl Said {
 /// The merged rows, and what did not fit together, in words.
 pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
     let mut warnings = Vec::new();
-    // Tasks, by ARN.
+    let tasks = merge_tasks(facts.tasks, &mut warnings);
+    let lives = merge_enis(facts.enis, &mut warnings);
+    let tasks_of = tasks_by_eni(&tasks, &lives, &mut warnings);
+    warn_tasks_left_out(
+        &tasks,
+        &facts.tasks_without_eni,
+        &facts.failures,
+        &mut warnings,
+    );
+
+    let mut made = Rows::default();
+    let mut csv_by_eni: BTreeMap<String, Vec<MapRow>> = BTreeMap::new();
+    for r in facts.rows {
+        csv_by_eni.entry(r.eni_id.clone()).or_default().push(r);
+    }
+    let mut enis: BTreeSet<String> = lives.keys().cloned().collect();
+    enis.extend(tasks_of.keys().cloned());
+    enis.extend(csv_by_eni.keys().cloned());
+    let no_life = EniFact::default();
+    let no_sources = BTreeSet::new();
+    for id in enis {
+        let (life, sources) = match lives.get(&id) {
+            Some(l) => (l.fact.as_ref().unwrap_or(&no_life), &l.sources),
+            None => (&no_life, &no_sources),
+        };
+        let eni = Eni {
+            id: &id,
+            life,
+            sources,
+        };
+        let csv = csv_by_eni.remove(&id).unwrap_or_default();
+        let tasks = tasks_of.get(&id).map_or(&[][..], Vec::as_slice);
+        made.eni(&eni, csv, tasks);
+    }
+    let Rows {
+        mut rows,
+        undated,
+        lagging_ends,
+    } = made;
+    yield_undated(&mut rows, &undated);
+    clip_lagging_ends(&mut rows, &lagging_ends);
+    drop_inverted(&mut rows, &mut warnings);
+    warn_lagging_starts(&lives, &mut warnings);
+    // The same row from two files (a CSV and the describe-tasks it was made from).
+    let mut rows = super::sorted_rows(rows, |a, b| row_key(a).cmp(&row_key(b)));
+    rows.dedup_by(|a, b| row_key(a) == row_key(b));
+    fill_vpcs(&mut rows);
+    (rows, warnings)
+}
+
+/// Every snapshot and event of one task merged into one task, by ARN; a task named
+/// with two ENIs is warned of (the first is used).
+fn merge_tasks(facts: Vec<TaskFact>, warnings: &mut Vec<String>) -> FxHashMap<String, Task> {
     // Hash maps: a B-tree would move each task's many fields at every insertion.
     let mut tasks: FxHashMap<String, Task> = FxHashMap::default();
     let mut conflicts = Said::default();
-    for f in facts.tasks {
+    for f in facts {
         let t = tasks.entry(f.task_arn.clone()).or_default();
         t.sources.insert(f.source);
         if t.fact.task_arn.is_empty() {
@@ -267,15 +319,16 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
         }
         m.absorb(f);
     }
-    conflicts.say(
-        &mut warnings,
-        "tasks named with two ENIs (the first is used)",
-    );
+    conflicts.say(warnings, "tasks named with two ENIs (the first is used)");
+    tasks
+}
 
-    // ENIs, by id.
+/// What every source says of one ENI merged into one life, by id; an ENI said to be of
+/// two kinds is warned of (the first is used).
+fn merge_enis(facts: Vec<EniFact>, warnings: &mut Vec<String>) -> FxHashMap<String, Life> {
     let mut lives: FxHashMap<String, Life> = FxHashMap::default();
     let mut kind_conflicts = Said::default();
-    for f in facts.enis {
+    for f in facts {
         let l = lives.entry(f.eni_id.clone()).or_default();
         l.sources.insert(f.source);
         let Some(m) = &mut l.fact else {
@@ -315,9 +368,17 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
             m.security_groups = groups;
         }
     }
-    kind_conflicts.say(&mut warnings, "ENIs of two kinds (the first is used)");
+    kind_conflicts.say(warnings, "ENIs of two kinds (the first is used)");
+    lives
+}
 
-    // Tasks to ENIs, directly or through the attachment id of a task ENI.
+/// The tasks of each ENI, directly or through the attachment id of a task ENI; the
+/// tasks of no ENI are counted in a warning.
+fn tasks_by_eni<'t>(
+    tasks: &'t FxHashMap<String, Task>,
+    lives: &FxHashMap<String, Life>,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<String, Vec<&'t Task>> {
     // Two ENIs naming one attachment (which AWS never does): the first by id wins.
     let mut by_attachment: HashMap<&str, &str> = HashMap::new();
     let mut ids: Vec<&String> = lives.keys().collect();
@@ -352,9 +413,19 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
             if unplaced == 1 { "" } else { "s" }
         ));
     }
+    tasks_of
+}
+
+/// Tasks the map cannot hold: bridge and host-mode tasks (no ENI of their own), and
+/// `describe-tasks` failures for tasks no other source names.
+fn warn_tasks_left_out(
+    tasks: &FxHashMap<String, Task>,
+    tasks_without_eni: &BTreeSet<String>,
+    failures: &[(String, String, String)],
+    warnings: &mut Vec<String>,
+) {
     let with_eni: BTreeSet<&str> = tasks.keys().map(String::as_str).collect();
-    let bridge = facts
-        .tasks_without_eni
+    let bridge = tasks_without_eni
         .iter()
         .filter(|a| !with_eni.contains(a.as_str()))
         .count();
@@ -367,8 +438,7 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
     }
     // A failure for a task that another source names is no loss; one per task.
     let mut failed: BTreeSet<&str> = BTreeSet::new();
-    for (arn, reason, at) in facts
-        .failures
+    for (arn, reason, at) in failures
         .iter()
         .filter(|f| !tasks.contains_key(&f.0) && failed.insert(f.0.as_str()))
     {
@@ -382,45 +452,49 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
             }
         ));
     }
+}
 
-    let mut rows: Vec<MapRow> = Vec::new();
-    let mut undated: Vec<usize> = Vec::new();
-    let mut lagging_ends: Vec<usize> = Vec::new();
-    let mut csv_by_eni: BTreeMap<String, Vec<MapRow>> = BTreeMap::new();
-    for r in facts.rows {
-        csv_by_eni.entry(r.eni_id.clone()).or_default().push(r);
+/// The rows being made, and which of them later steps adjust.
+#[derive(Default)]
+struct Rows {
+    rows: Vec<MapRow>,
+    /// Rows of ENIs known only from an undated snapshot ([`yield_undated`]).
+    undated: Vec<usize>,
+    /// Rows that end at a Config capture time ([`clip_lagging_ends`]).
+    lagging_ends: Vec<usize>,
+}
+
+/// One ENI while its rows are made: what its own facts say, and which sources said it.
+struct Eni<'a> {
+    id: &'a str,
+    life: &'a EniFact,
+    sources: &'a BTreeSet<SourceKind>,
+}
+
+impl Eni<'_> {
+    /// The kinds of source that said the ENI, with `extra`, as a row's `source`.
+    fn sources(&self, extra: &BTreeSet<SourceKind>) -> String {
+        let all: BTreeSet<&str> = self
+            .sources
+            .iter()
+            .chain(extra)
+            .map(|s| s.as_str())
+            .collect();
+        all.into_iter().collect::<Vec<_>>().join(";")
     }
-    let mut enis: BTreeSet<String> = lives.keys().cloned().collect();
-    enis.extend(tasks_of.keys().cloned());
-    enis.extend(csv_by_eni.keys().cloned());
-    let no_life = EniFact::default();
-    let no_sources = BTreeSet::new();
-    for eni in enis {
-        let (life, life_sources) = match lives.get(&eni) {
-            Some(l) => (l.fact.as_ref().unwrap_or(&no_life), &l.sources),
-            None => (&no_life, &no_sources),
-        };
-        let dated = life.created.is_some() || life.deleted.is_some();
-        let csv = csv_by_eni.remove(&eni).unwrap_or_default();
-        let tasks = tasks_of.get(&eni).map_or(&[][..], Vec::as_slice);
-        let groups = life.security_groups.clone();
-        let sources = |extra: &BTreeSet<SourceKind>| -> String {
-            let all: BTreeSet<&str> = life_sources
-                .iter()
-                .chain(extra)
-                .map(|s| s.as_str())
-                .collect();
-            all.into_iter().collect::<Vec<_>>().join(";")
-        };
-        let base = |kind: PeerKind, origin: &str| MapRow {
-            eni_id: eni.clone(),
+
+    /// A row of the ENI with what its own facts say, of no task, without bounds.
+    fn row(&self, kind: PeerKind, origin: &str) -> MapRow {
+        let life = self.life;
+        MapRow {
+            eni_id: self.id.to_string(),
             kind,
             private_ip: [0; 16],
             task_arn: None,
             cluster: None,
             service: None,
             task_family: None,
-            security_groups: groups.clone().unwrap_or_default(),
+            security_groups: life.security_groups.clone().unwrap_or_default(),
             subnet_id: life.subnet_id.clone(),
             vpc_id: life.vpc_id.clone(),
             valid_from: None,
@@ -428,7 +502,29 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
             load_balancer: life.load_balancer.clone(),
             source: String::new(),
             origin: origin.to_string(),
-        };
+        }
+    }
+
+    /// A CSV row as written, the ENI's own facts filling what it leaves out.
+    fn filled(&self, mut r: MapRow) -> MapRow {
+        let life = self.life;
+        if r.security_groups.is_empty() {
+            r.security_groups = life.security_groups.clone().unwrap_or_default();
+        }
+        r.subnet_id = r.subnet_id.or_else(|| life.subnet_id.clone());
+        r.vpc_id = r.vpc_id.or_else(|| life.vpc_id.clone());
+        r.load_balancer = r.load_balancer.or_else(|| life.load_balancer.clone());
+        if r.source.is_empty() {
+            r.source = self.sources(&BTreeSet::from([SourceKind::Csv]));
+        }
+        r
+    }
+}
+
+impl Rows {
+    /// The rows of one ENI: its CSV rows, then a window per task of it, else its own
+    /// addresses for its own window.
+    fn eni(&mut self, eni: &Eni, csv: Vec<MapRow>, tasks: &[&Task]) {
         // CSV rows, as written; the ENI's own facts fill what they leave out. A row of
         // a task that a dated source also names (a map saved yesterday, today's events
         // with the task's stop) gives way to the task's merged window, keeping its
@@ -439,103 +535,106 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
         });
         let latest_csv = csv.iter().max_by_key(|r| r.valid_from).cloned();
         let csv_addrs: Vec<[u8; 16]> = csv.iter().map(|r| r.private_ip).collect();
-        for mut r in csv {
-            if r.security_groups.is_empty() {
-                r.security_groups = groups.clone().unwrap_or_default();
-            }
-            r.subnet_id = r.subnet_id.or_else(|| life.subnet_id.clone());
-            r.vpc_id = r.vpc_id.or_else(|| life.vpc_id.clone());
-            r.load_balancer = r.load_balancer.or_else(|| life.load_balancer.clone());
-            if r.source.is_empty() {
-                r.source = sources(&BTreeSet::from([SourceKind::Csv]));
-            }
-            rows.push(r);
+        for r in csv {
+            self.rows.push(eni.filled(r));
         }
-        if !tasks.is_empty() {
-            let mut tasks: Vec<&&Task> = tasks.iter().collect();
-            tasks.sort_by(|a, b| {
-                (a.fact.from, &a.fact.task_arn).cmp(&(b.fact.from, &b.fact.task_arn))
-            });
-            let n = tasks.len();
-            for (i, t) in tasks.into_iter().enumerate() {
-                let f = &t.fact;
-                let mut from = f.from;
-                let mut to = f.to;
-                if i == 0 {
-                    from = min_opt(from, life.created);
-                }
-                // The ENI's deletion ends the last task's window if later, unless only
-                // Config's capture time (which may lag by hours) says when.
-                if i + 1 == n && (to.is_none() || (life.deleted > to && !life.deleted_lags)) {
-                    to = life.deleted.or(to);
-                }
-                let mut addrs = f.addrs.clone();
-                add_addrs(&mut addrs, &life.addrs);
-                for r in superseded.iter().filter(|r| {
-                    r.task_arn.is_none() || r.task_arn.as_deref() == Some(f.task_arn.as_str())
-                }) {
-                    add_addrs(&mut addrs, &[r.private_ip]);
-                }
-                for a in addrs {
-                    if csv_addrs.contains(&a) {
-                        continue;
-                    }
-                    let mut r = base(PeerKind::Task, &f.origin);
-                    r.private_ip = a;
-                    r.task_arn = Some(f.task_arn.clone());
-                    r.cluster = f.cluster.clone();
-                    r.service = f.service.clone();
-                    r.task_family = f.task_family.clone();
-                    r.subnet_id = r.subnet_id.or_else(|| f.subnet_id.clone());
-                    r.valid_from = from;
-                    r.valid_to = to;
-                    r.source = sources(&t.sources);
-                    if life.deleted_lags && to == life.deleted {
-                        lagging_ends.push(rows.len());
-                    }
-                    rows.push(r);
-                }
-            }
-            continue;
+        if tasks.is_empty() {
+            self.own_addresses(eni, latest_csv.as_ref(), &csv_addrs);
+        } else {
+            self.tasks(eni, tasks, &superseded, &csv_addrs);
         }
+    }
+
+    /// One window per task of a task ENI, for every address of the task, of the ENI and
+    /// of the CSV rows it supersedes, but those the CSV gives as written.
+    fn tasks(&mut self, eni: &Eni, tasks: &[&Task], superseded: &[MapRow], csv_addrs: &[[u8; 16]]) {
+        let life = eni.life;
+        let mut tasks: Vec<&&Task> = tasks.iter().collect();
+        tasks.sort_by(|a, b| (a.fact.from, &a.fact.task_arn).cmp(&(b.fact.from, &b.fact.task_arn)));
+        let n = tasks.len();
+        for (i, t) in tasks.into_iter().enumerate() {
+            let f = &t.fact;
+            let mut from = f.from;
+            let mut to = f.to;
+            if i == 0 {
+                from = min_opt(from, life.created);
+            }
+            // The ENI's deletion ends the last task's window if later, unless only
+            // Config's capture time (which may lag by hours) says when.
+            if i + 1 == n && (to.is_none() || (life.deleted > to && !life.deleted_lags)) {
+                to = life.deleted.or(to);
+            }
+            let mut addrs = f.addrs.clone();
+            add_addrs(&mut addrs, &life.addrs);
+            for r in superseded.iter().filter(|r| {
+                r.task_arn.is_none() || r.task_arn.as_deref() == Some(f.task_arn.as_str())
+            }) {
+                add_addrs(&mut addrs, &[r.private_ip]);
+            }
+            for a in addrs {
+                if csv_addrs.contains(&a) {
+                    continue;
+                }
+                let mut r = eni.row(PeerKind::Task, &f.origin);
+                r.private_ip = a;
+                r.task_arn = Some(f.task_arn.clone());
+                r.cluster = f.cluster.clone();
+                r.service = f.service.clone();
+                r.task_family = f.task_family.clone();
+                r.subnet_id = r.subnet_id.or_else(|| f.subnet_id.clone());
+                r.valid_from = from;
+                r.valid_to = to;
+                r.source = eni.sources(&t.sources);
+                if life.deleted_lags && to == life.deleted {
+                    self.lagging_ends.push(self.rows.len());
+                }
+                self.rows.push(r);
+            }
+        }
+    }
+
+    /// An ENI of no task: its own addresses that no CSV row gives, with its latest CSV
+    /// row (of the CSV's kind), else of its own kind for its own window.
+    fn own_addresses(&mut self, eni: &Eni, latest_csv: Option<&MapRow>, csv_addrs: &[[u8; 16]]) {
+        let life = eni.life;
+        let dated = life.created.is_some() || life.deleted.is_some();
         let kind = match life.kind {
             None | Some(PeerKind::Other) if life.on_instance => PeerKind::Instance,
             k => k.unwrap_or(PeerKind::Other),
         };
-        // An ENI's own addresses go with its latest CSV row, of the CSV's kind.
         for &a in &life.addrs {
             if csv_addrs.contains(&a) {
                 continue;
             }
-            // Addresses only the ENI's own facts list go with its latest CSV row.
-            let mut r = match &latest_csv {
+            let mut r = match latest_csv {
                 Some(c) => {
                     let mut r = c.clone();
                     r.origin = life.origin.clone();
                     r
                 }
                 None => {
-                    let mut r = base(kind, &life.origin);
+                    let mut r = eni.row(kind, &life.origin);
                     r.valid_from = life.created;
                     r.valid_to = life.deleted;
                     r
                 }
             };
             r.private_ip = a;
-            r.source = sources(&BTreeSet::new());
+            r.source = eni.sources(&BTreeSet::new());
             if latest_csv.is_none() && !dated {
-                undated.push(rows.len());
+                self.undated.push(self.rows.len());
             }
             if latest_csv.is_none() && life.deleted_lags {
-                lagging_ends.push(rows.len());
+                self.lagging_ends.push(self.rows.len());
             }
-            rows.push(r);
+            self.rows.push(r);
         }
     }
-    yield_undated(&mut rows, &undated);
-    clip_lagging_ends(&mut rows, &lagging_ends);
-    // A window that ends before it begins: capture times that lag (AWS Config), or
-    // snapshots that disagree. Said, not kept: the map could not be read back.
+}
+
+/// A window that ends before it begins: capture times that lag (AWS Config), or
+/// snapshots that disagree. Said, not kept: the map could not be read back.
+fn drop_inverted(rows: &mut Vec<MapRow>, warnings: &mut Vec<String>) {
     let before = rows.len();
     rows.retain(|r| !matches!((r.valid_from, r.valid_to), (Some(f), Some(t)) if f >= t));
     let inverted = before - rows.len();
@@ -546,6 +645,11 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
             if inverted == 1 { "" } else { "s" }
         ));
     }
+}
+
+/// ENI windows that start at a Config capture time, which may lag the creation: one
+/// warning with the first of them.
+fn warn_lagging_starts(lives: &FxHashMap<String, Life>, warnings: &mut Vec<String>) {
     let mut lagging_enis: Vec<&str> = lives
         .iter()
         .filter(|(_, l)| l.fact.as_ref().is_some_and(|f| f.created_lags))
@@ -563,11 +667,11 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
             lagging_enis[0]
         ));
     }
-    // The same row from two files (a CSV and the describe-tasks it was made from).
-    let mut rows = super::sorted_rows(rows, |a, b| row_key(a).cmp(&row_key(b)));
-    rows.dedup_by(|a, b| row_key(a) == row_key(b));
-    // A subnet lies in exactly one VPC: an ENI known only from task facts takes its
-    // VPC from another ENI of the same subnet.
+}
+
+/// A subnet lies in exactly one VPC: an ENI known only from task facts takes its VPC
+/// from another ENI of the same subnet.
+fn fill_vpcs(rows: &mut [MapRow]) {
     let vpc_of_subnet: HashMap<String, String> = rows
         .iter()
         .filter_map(|r| Some((r.subnet_id.clone()?, r.vpc_id.clone()?)))
@@ -578,7 +682,6 @@ pub fn merge(facts: Facts) -> (Vec<MapRow>, Vec<String>) {
             .as_ref()
             .and_then(|s| vpc_of_subnet.get(s).cloned());
     }
-    (rows, warnings)
 }
 
 /// An undated row (an ENI known only from a snapshot that says nothing of when it was

@@ -6,14 +6,16 @@
 //! every lookup is "who held this address at this second".
 //!
 //! Map files (`--map`, repeatable) are facts from different sources ([`load`] reads
-//! them, one file per kind of source: [`events`] for ECS tasks, [`ec2`] for
-//! `describe-network-interfaces`, [`cloudtrail`], [`config`]), merged by [`merge`]: one
+//! them, one file per kind of source: [`load::csv`] for the canonical CSV,
+//! [`load::events`] for ECS tasks, [`load::ec2`] for `describe-network-interfaces`,
+//! [`load::cloudtrail`], [`load::config`]), merged by [`merge`]: one
 //! window per task from the sources that name it, ENI lifetimes from those that saw the
 //! ENI made and deleted, and the canonical CSV taken as written. What an ENI is comes
 //! from one vocabulary, [`kind`]; what a map covers of some logs, from [`coverage`].
 //!
 //! The index answers `(address, time) -> holder` with one hash lookup and a binary
 //! search over that address's windows; [`join`] applies it to whole Arrow batches.
+//! [`mod@write`] writes the merged map back as the canonical CSV or an Arrow batch.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,21 +26,19 @@ use rustc_hash::FxHashMap;
 use crate::intern::Strings;
 use crate::net::Cidr;
 
-pub mod cloudtrail;
-pub mod config;
 pub mod coverage;
-pub mod ec2;
-pub mod events;
 pub mod join;
 pub mod kind;
 pub mod load;
 pub mod merge;
 pub mod orient;
+pub mod write;
 
 pub use join::{EnrichStats, Enricher};
 pub use kind::{PeerClass, PeerKind};
-pub use load::{load_map_file, map_batch, write_map_csv, Loaded, MapError};
+pub use load::{load_map_file, Loaded, MapError};
 pub use merge::{EniFact, Facts, SourceKind, TaskFact};
+pub use write::{map_batch, write_map_csv};
 
 /// One row of the canonical map: one address of one ENI for one window.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -284,98 +284,14 @@ impl EniMap {
         });
         // Keys into the shared string array; Arrow dictionary keys are i32.
         let mut interned = Strings::default();
-        let mut key = |s: &str| interned.id(s) as i32;
         for k in PeerKind::ALL {
-            key(k.as_str());
+            interned.id(k.as_str());
         }
         for b in orient::DirectionBy::ALL {
-            key(b.as_str());
+            interned.id(b.as_str());
         }
-        let mut holders: Vec<Holder> = Vec::new();
-        let mut holder_of: HashMap<Identity, u32> = HashMap::new();
-        let mut by_eni: FxHashMap<String, EniEntry> = FxHashMap::default();
-        let mut by_addr: FxHashMap<[u8; 16], Vec<Window>> = FxHashMap::default();
-        for (i, row) in rows.iter().enumerate() {
-            let identity = (
-                row.eni_id.as_str(),
-                row.kind,
-                row.task_arn.as_deref(),
-                row.service.as_deref(),
-                row.cluster.as_deref(),
-                row.security_groups.as_slice(),
-                row.load_balancer.as_deref(),
-            );
-            let h = *holder_of.entry(identity).or_insert_with(|| {
-                let keys = HolderKeys {
-                    eni: key(&row.eni_id),
-                    kind: key(row.kind.as_str()),
-                    task: row.task_arn.as_deref().map(&mut key),
-                    service: row.service.as_deref().map(&mut key),
-                    cluster: row.cluster.as_deref().map(&mut key),
-                    lb: row.load_balancer.as_deref().map(&mut key),
-                };
-                holders.push(Holder {
-                    eni_id: row.eni_id.clone(),
-                    kind: row.kind,
-                    task_arn: row.task_arn.clone(),
-                    service: row.service.clone(),
-                    cluster: row.cluster.clone(),
-                    task_family: row.task_family.clone(),
-                    security_groups: row.security_groups.clone(),
-                    load_balancer: row.load_balancer.clone(),
-                    origin: row.origin.clone(),
-                    keys,
-                });
-                (holders.len() - 1) as u32
-            });
-            let window = Window {
-                from: row.valid_from.unwrap_or(i64::MIN),
-                to: row.valid_to.unwrap_or(i64::MAX),
-                holder: h,
-                row: i as u32,
-            };
-            let entry = by_eni.entry(row.eni_id.clone()).or_default();
-            entry.windows.push(window);
-            if !entry.addrs.contains(&row.private_ip) {
-                entry.addrs.push(row.private_ip);
-            }
-            by_addr.entry(row.private_ip).or_default().push(window);
-        }
-        let mut warnings = Vec::new();
-        for (eni, entry) in by_eni.iter_mut() {
-            entry.windows.sort_by_key(|w| (w.from, w.to, w.holder));
-            let mut owners: Vec<u32> = Vec::new();
-            for w in &entry.windows {
-                let same = |o: &u32| same_owner(&holders[*o as usize], &holders[w.holder as usize]);
-                if !owners.iter().any(same) {
-                    owners.push(w.holder);
-                }
-            }
-            let first = entry.windows[0].holder;
-            entry.single = entry
-                .windows
-                .iter()
-                .all(|w| w.holder == first)
-                .then_some(first);
-            if owners.len() > 1 {
-                owners.sort_by(|a, b| {
-                    holders[*a as usize]
-                        .origin
-                        .cmp(&holders[*b as usize].origin)
-                });
-                let named: Vec<String> = owners
-                    .iter()
-                    .map(|&o| {
-                        let h = &holders[o as usize];
-                        format!("{} at {}", owner_words(h), h.origin)
-                    })
-                    .collect();
-                warnings.push(format!(
-                    "{eni}: the map's rows name different owners ({}); each row is used for its own window",
-                    first_few(&named, "; ")
-                ));
-            }
-        }
+        let (holders, mut by_eni, mut by_addr) = index_rows(&rows, &mut interned);
+        let mut warnings = settle_enis(&mut by_eni, &holders);
         for (addr, windows) in by_addr.iter_mut() {
             windows.sort_by_key(|w| (w.from, w.to, w.holder));
             if let Some(w) = overlaps(addr, windows, &rows) {
@@ -473,39 +389,146 @@ impl EniMap {
 
     /// Every security group of every ENI (for policy validation).
     pub fn known_security_groups(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self
-            .holders
-            .iter()
-            .flat_map(|h| h.security_groups.iter().map(String::as_str))
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
+        sorted_unique(
+            self.holders
+                .iter()
+                .flat_map(|h| h.security_groups.iter().map(String::as_str)),
+        )
     }
 
     /// Every load balancer the map knows an ENI of, sorted, without repeats.
     pub fn known_load_balancers(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self
-            .holders
-            .iter()
-            .filter_map(|h| h.load_balancer.as_deref())
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
+        sorted_unique(
+            self.holders
+                .iter()
+                .filter_map(|h| h.load_balancer.as_deref()),
+        )
     }
 
     /// Every service name the map knows, sorted, without repeats.
     pub fn known_services(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self
-            .holders
-            .iter()
-            .filter_map(|h| h.service.as_deref())
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
+        sorted_unique(self.holders.iter().filter_map(|h| h.service.as_deref()))
     }
+}
+
+/// What the rows index: one holder per distinct owner of each ENI, the windows of each
+/// ENI and those of each address (unsorted).
+type Index = (
+    Vec<Holder>,
+    FxHashMap<String, EniEntry>,
+    FxHashMap<[u8; 16], Vec<Window>>,
+);
+
+/// The holders and windows of the rows, each string a holder names interned.
+fn index_rows(rows: &[MapRow], interned: &mut Strings) -> Index {
+    let mut holders: Vec<Holder> = Vec::new();
+    let mut holder_of: HashMap<Identity, u32> = HashMap::new();
+    let mut by_eni: FxHashMap<String, EniEntry> = FxHashMap::default();
+    let mut by_addr: FxHashMap<[u8; 16], Vec<Window>> = FxHashMap::default();
+    for (i, row) in rows.iter().enumerate() {
+        let identity = (
+            row.eni_id.as_str(),
+            row.kind,
+            row.task_arn.as_deref(),
+            row.service.as_deref(),
+            row.cluster.as_deref(),
+            row.security_groups.as_slice(),
+            row.load_balancer.as_deref(),
+        );
+        let h = *holder_of.entry(identity).or_insert_with(|| {
+            holders.push(Holder::of(row, interned));
+            (holders.len() - 1) as u32
+        });
+        let window = Window {
+            from: row.valid_from.unwrap_or(i64::MIN),
+            to: row.valid_to.unwrap_or(i64::MAX),
+            holder: h,
+            row: i as u32,
+        };
+        let entry = by_eni.entry(row.eni_id.clone()).or_default();
+        entry.windows.push(window);
+        if !entry.addrs.contains(&row.private_ip) {
+            entry.addrs.push(row.private_ip);
+        }
+        by_addr.entry(row.private_ip).or_default().push(window);
+    }
+    (holders, by_eni, by_addr)
+}
+
+impl Holder {
+    /// The holder a row names, its strings interned.
+    fn of(row: &MapRow, interned: &mut Strings) -> Holder {
+        let mut key = |s: &str| interned.id(s) as i32;
+        let keys = HolderKeys {
+            eni: key(&row.eni_id),
+            kind: key(row.kind.as_str()),
+            task: row.task_arn.as_deref().map(&mut key),
+            service: row.service.as_deref().map(&mut key),
+            cluster: row.cluster.as_deref().map(&mut key),
+            lb: row.load_balancer.as_deref().map(&mut key),
+        };
+        Holder {
+            eni_id: row.eni_id.clone(),
+            kind: row.kind,
+            task_arn: row.task_arn.clone(),
+            service: row.service.clone(),
+            cluster: row.cluster.clone(),
+            task_family: row.task_family.clone(),
+            security_groups: row.security_groups.clone(),
+            load_balancer: row.load_balancer.clone(),
+            origin: row.origin.clone(),
+            keys,
+        }
+    }
+}
+
+/// Sorts each ENI's windows and notes whether one holder has them all; an ENI whose
+/// rows name different owners gets a warning.
+fn settle_enis(by_eni: &mut FxHashMap<String, EniEntry>, holders: &[Holder]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (eni, entry) in by_eni.iter_mut() {
+        entry.windows.sort_by_key(|w| (w.from, w.to, w.holder));
+        let mut owners: Vec<u32> = Vec::new();
+        for w in &entry.windows {
+            let same = |o: &u32| same_owner(&holders[*o as usize], &holders[w.holder as usize]);
+            if !owners.iter().any(same) {
+                owners.push(w.holder);
+            }
+        }
+        let first = entry.windows[0].holder;
+        entry.single = entry
+            .windows
+            .iter()
+            .all(|w| w.holder == first)
+            .then_some(first);
+        if owners.len() > 1 {
+            owners.sort_by(|a, b| {
+                holders[*a as usize]
+                    .origin
+                    .cmp(&holders[*b as usize].origin)
+            });
+            let named: Vec<String> = owners
+                .iter()
+                .map(|&o| {
+                    let h = &holders[o as usize];
+                    format!("{} at {}", owner_words(h), h.origin)
+                })
+                .collect();
+            warnings.push(format!(
+                "{eni}: the map's rows name different owners ({}); each row is used for its own window",
+                first_few(&named, "; ")
+            ));
+        }
+    }
+    warnings
+}
+
+/// The strings sorted, without repeats.
+fn sorted_unique<'a>(strings: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = strings.collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// Whether two holders name the same owner (they may differ in security groups).

@@ -10,9 +10,10 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::ec2::{address_texts, Described};
-use super::load::{Sink, Time};
-use super::merge::{EniFact, SourceKind};
+use super::ec2::Described;
+use super::sink::Sink;
+use super::value::{BadAddress, Time};
+use crate::enrich::merge::{EniFact, SourceKind};
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
@@ -26,48 +27,28 @@ pub(crate) struct Item<'a> {
     configuration: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Configuration {
-    network_interface_id: Option<String>,
-    description: Option<String>,
-    interface_type: Option<String>,
-    requester_id: Option<String>,
-    private_ip_address: Option<String>,
-    private_ip_addresses: Option<Vec<PrivateIp>>,
-    ipv6_addresses: Option<Vec<Ipv6>>,
-    groups: Option<Vec<Group>>,
-    subnet_id: Option<String>,
-    vpc_id: Option<String>,
-    attachment: Option<Attachment>,
+/// Config's spelling of what EC2 says of an ENI.
+mod shape {
+    crate::enrich::load::ec2::eni_shape!("camelCase");
 }
+use shape::NetworkInterface as Configuration;
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct PrivateIp {
-    private_ip_address: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Ipv6 {
-    ipv6_address: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Group {
-    group_id: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Attachment {
-    instance_id: Option<String>,
+/// A configuration item that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    #[error("{0}: no resourceId")]
+    NoResourceId(String),
+    #[error("{at}.configuration: {error}")]
+    Configuration {
+        at: String,
+        error: serde_json::Error,
+    },
+    #[error(transparent)]
+    Address(#[from] BadAddress),
 }
 
 /// One configuration item.
-pub(crate) fn item(sink: &mut Sink, it: Item, at: &dyn Fn() -> String) -> Result<(), String> {
+pub(crate) fn item(sink: &mut Sink, it: Item, at: &dyn Fn() -> String) -> Result<(), ConfigError> {
     if it.resource_type.as_deref() != Some("AWS::EC2::NetworkInterface") {
         sink.skip(
             "Config items of other resource types than AWS::EC2::NetworkInterface skipped",
@@ -76,7 +57,7 @@ pub(crate) fn item(sink: &mut Sink, it: Item, at: &dyn Fn() -> String) -> Result
         return Ok(());
     }
     let Some(id) = it.resource_id.filter(|s| !s.is_empty()) else {
-        return Err(format!("{}: no resourceId", at()));
+        return Err(ConfigError::NoResourceId(at()));
     };
     let captured = it.configuration_item_capture_time.0;
     let status = it.configuration_item_status.unwrap_or_default();
@@ -104,36 +85,12 @@ pub(crate) fn item(sink: &mut Sink, it: Item, at: &dyn Fn() -> String) -> Result
             } else {
                 serde_json::from_str::<Configuration>(text)
             };
-            parsed.map_err(|e| format!("{}.configuration: {e}", at()))?
+            parsed.map_err(|error| ConfigError::Configuration { at: at(), error })?
         }
     };
-    let addrs = address_texts(
-        config.private_ip_address,
-        config
-            .private_ip_addresses
-            .unwrap_or_default()
-            .into_iter()
-            .map(|p| p.private_ip_address),
-        config
-            .ipv6_addresses
-            .unwrap_or_default()
-            .into_iter()
-            .map(|p| p.ipv6_address),
-    );
     // An item without a description or interface type says nothing of the kind.
-    let says_kind = config.description.is_some() || config.interface_type.is_some();
-    let described = Described {
-        interface_type: config.interface_type,
-        requester_id: config.requester_id,
-        description: config.description,
-        instance: config.attachment.and_then(|a| a.instance_id).is_some(),
-        addrs,
-        groups: config
-            .groups
-            .map(|g| g.into_iter().filter_map(|g| g.group_id).collect()),
-        subnet_id: config.subnet_id,
-        vpc_id: config.vpc_id,
-    };
+    let described = Described::from(config);
+    let says_kind = described.description.is_some() || described.interface_type.is_some();
     let instance = described.instance;
     let mut fact = described.fact(id, SourceKind::Config, sink.origin(&at()), at)?;
     if !says_kind && !instance {

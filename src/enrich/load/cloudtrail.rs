@@ -10,13 +10,35 @@
 //! events are not about ENIs and are passed over. An ECS task ENI's description names
 //! its attachment (`arn:aws:ecs:<region>:<account>:attachment/<uuid>`), which joins it
 //! to its task in any source that lists the task's attachments.
+//!
+//! A `lookup-events` record comes as a string; [`super::document`] unwraps it and hands
+//! it here as a record of its own.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::ec2::{address_texts, Described};
-use super::load::{Sink, Time};
-use super::merge::{EniFact, SourceKind};
+use super::sink::Sink;
+use super::value::{BadAddress, Time};
+use crate::enrich::merge::{EniFact, SourceKind};
+
+/// A record about an ENI that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TrailError {
+    #[error("{at}: {event} without an eventTime")]
+    NoTime { at: String, event: String },
+    #[error("{0}: CreateNetworkInterface without networkInterfaceId")]
+    NoEniId(String),
+    /// `requestParameters` or `responseElements` not of the shape the event has.
+    #[error("{at}.{part}: {error}")]
+    Part {
+        at: String,
+        part: &'static str,
+        error: serde_json::Error,
+    },
+    #[error(transparent)]
+    Address(#[from] BadAddress),
+}
 
 /// The parts of a record the map needs, as a record's top-level keys give them.
 #[derive(Deserialize, Default)]
@@ -30,14 +52,6 @@ pub(crate) struct RecordParts<'a> {
     pub request: Option<&'a RawValue>,
     #[serde(borrow, rename = "responseElements")]
     pub response: Option<&'a RawValue>,
-}
-
-/// One event of `lookup-events` output.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct LookupEvent {
-    #[serde(rename = "CloudTrailEvent")]
-    cloud_trail_event: Option<String>,
 }
 
 /// A set as CloudTrail writes EC2's XML lists: `{"items": [...]}` or `{"item": [...]}`.
@@ -88,6 +102,36 @@ struct TrailNi {
     attachment: Option<AttachmentItem>,
 }
 
+// Kept on purpose beside `ec2::eni_shape!`'s conversion, which it resembles:
+// CloudTrail writes EC2's XML lists (`groupSet.items`, `privateIpAddressesSet.item`),
+// so the fields it reads are others; what it fills is the one `Described`.
+impl From<TrailNi> for Described {
+    fn from(ni: TrailNi) -> Self {
+        Described {
+            addrs: address_texts(
+                ni.private_ip_address,
+                ni.private_ip_addresses_set
+                    .unwrap_or_default()
+                    .all()
+                    .map(|p| p.private_ip_address),
+                ni.ipv6_addresses_set
+                    .unwrap_or_default()
+                    .all()
+                    .map(|p| p.ipv6_address),
+            ),
+            interface_type: ni.interface_type,
+            requester_id: ni.requester_id,
+            description: ni.description,
+            instance: ni.attachment.and_then(|a| a.instance_id).is_some(),
+            groups: ni
+                .group_set
+                .map(|g| g.all().filter_map(|g| g.group_id).collect()),
+            subnet_id: ni.subnet_id,
+            vpc_id: ni.vpc_id,
+        }
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct GroupItem {
@@ -124,39 +168,33 @@ pub(crate) fn record(
     sink: &mut Sink,
     r: RecordParts,
     at: &dyn Fn() -> String,
-) -> Result<(), String> {
+) -> Result<(), TrailError> {
     handle(sink, r, at)
 }
 
 /// A record met as a document of its own (a `lookup-events` string, a JSON line).
-pub(crate) fn record_parts(sink: &mut Sink, r: RecordParts, at: &str) -> Result<(), String> {
+pub(crate) fn record_parts(sink: &mut Sink, r: RecordParts, at: &str) -> Result<(), TrailError> {
     handle(sink, r, &|| at.to_string())
 }
 
-/// One event of `lookup-events` output.
-pub(crate) fn lookup_event(
-    sink: &mut Sink,
-    e: LookupEvent,
-    at: &dyn Fn() -> String,
-) -> Result<(), String> {
-    match e.cloud_trail_event {
-        Some(text) => sink.nested(&text, &format!("{}.CloudTrailEvent", at())),
-        None => Ok(()),
-    }
-}
-
+/// A part of a record (`requestParameters`, `responseElements`), empty where absent.
 fn parse<T: for<'a> Deserialize<'a> + Default>(
     raw: Option<&RawValue>,
     at: &dyn Fn() -> String,
-    what: &str,
-) -> Result<T, String> {
+    part: &'static str,
+) -> Result<T, TrailError> {
     match raw {
-        Some(raw) => serde_json::from_str(raw.get()).map_err(|e| format!("{}.{what}: {e}", at())),
+        Some(raw) => serde_json::from_str(raw.get()).map_err(|error| TrailError::Part {
+            at: at(),
+            part,
+            error,
+        }),
         None => Ok(T::default()),
     }
 }
 
-fn handle(sink: &mut Sink, r: RecordParts, at: &dyn Fn() -> String) -> Result<(), String> {
+/// One record: the three ENI events are read, others passed over.
+fn handle(sink: &mut Sink, r: RecordParts, at: &dyn Fn() -> String) -> Result<(), TrailError> {
     sink.saw(SourceKind::CloudTrail);
     let Some(name) = r.event_name.as_deref() else {
         return Ok(());
@@ -175,47 +213,25 @@ fn handle(sink: &mut Sink, r: RecordParts, at: &dyn Fn() -> String) -> Result<()
         return Ok(());
     }
     let Some(time) = r.event_time.0 else {
-        return Err(format!("{}: {name} without an eventTime", at()));
+        return Err(TrailError::NoTime {
+            at: at(),
+            event: name.to_string(),
+        });
     };
     match name {
         "CreateNetworkInterface" => {
             let created: Created = parse(r.response, at, "responseElements")?;
-            let Some(ni) = created.network_interface else {
+            let Some(mut ni) = created.network_interface else {
                 sink.skip(
                     "CreateNetworkInterface records without responseElements.networkInterface skipped",
                     at,
                 );
                 return Ok(());
             };
-            let Some(id) = ni.network_interface_id.filter(|s| !s.is_empty()) else {
-                return Err(format!(
-                    "{}: CreateNetworkInterface without networkInterfaceId",
-                    at()
-                ));
+            let Some(id) = ni.network_interface_id.take().filter(|s| !s.is_empty()) else {
+                return Err(TrailError::NoEniId(at()));
             };
-            let addrs = address_texts(
-                ni.private_ip_address,
-                ni.private_ip_addresses_set
-                    .unwrap_or_default()
-                    .all()
-                    .map(|p| p.private_ip_address),
-                ni.ipv6_addresses_set
-                    .unwrap_or_default()
-                    .all()
-                    .map(|p| p.ipv6_address),
-            );
-            let described = Described {
-                interface_type: ni.interface_type,
-                requester_id: ni.requester_id,
-                description: ni.description,
-                instance: ni.attachment.and_then(|a| a.instance_id).is_some(),
-                addrs,
-                groups: ni
-                    .group_set
-                    .map(|g| g.all().filter_map(|g| g.group_id).collect()),
-                subnet_id: ni.subnet_id,
-                vpc_id: ni.vpc_id,
-            };
+            let described = Described::from(ni);
             let mut fact = described.fact(id, SourceKind::CloudTrail, sink.origin(&at()), at)?;
             fact.created = Some(time);
             sink.eni(fact);

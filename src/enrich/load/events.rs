@@ -9,13 +9,33 @@
 //! for standalone and scheduled tasks: a task family and no service); it holds the ENI
 //! from `createdAt` (else `startedAt`: image pulls and secrets use the ENI before the
 //! start) until `stoppedAt`. Events of one task (PROVISIONING with no ENI id yet,
-//! RUNNING, STOPPED) are folded into one task.
+//! RUNNING, STOPPED) are folded into one task. A log event's `message` is unwrapped by
+//! [`super::document`] and read here as an event of its own.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::load::{address, Sink, Time};
-use super::merge::{SourceKind, TaskFact};
+use super::sink::Sink;
+use super::value::{address, BadAddress, Time};
+use crate::enrich::merge::{SourceKind, TaskFact};
+
+/// A task or an event that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TaskError {
+    #[error("{0}: no taskArn")]
+    NoTaskArn(String),
+    #[error("{0}: stoppedAt is before createdAt")]
+    StoppedBeforeCreated(String),
+    #[error("{0}: an ECS Task State Change event without detail")]
+    NoDetail(String),
+    #[error("{at}: $.detail: {error}")]
+    Detail {
+        at: String,
+        error: serde_json::Error,
+    },
+    #[error(transparent)]
+    Address(#[from] BadAddress),
+}
 
 /// A task, as describe-tasks and events print it (only what the map needs).
 #[derive(Deserialize, Default)]
@@ -69,13 +89,6 @@ pub(crate) struct Failure {
     detail: Option<String>,
 }
 
-/// One event of `filter-log-events` (or `get-log-events`) output.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct LogEvent {
-    message: Option<String>,
-}
-
 /// The event types that are ENI attachments.
 fn is_eni(kind: Option<&str>) -> bool {
     matches!(kind, Some("eni" | "ElasticNetworkInterface"))
@@ -94,15 +107,15 @@ fn task(
     t: TaskJson,
     source: SourceKind,
     at: &dyn Fn() -> String,
-) -> Result<(), String> {
+) -> Result<(), TaskError> {
     let Some(task_arn) = t.task_arn.filter(|a| !a.is_empty()) else {
-        return Err(format!("{}: no taskArn", at()));
+        return Err(TaskError::NoTaskArn(at()));
     };
     let from = t.created_at.0.or(t.started_at.0);
     let to = t.stopped_at.0;
     if let (Some(f), Some(s)) = (from, to) {
         if s < f {
-            return Err(format!("{}: stoppedAt is before createdAt", at()));
+            return Err(TaskError::StoppedBeforeCreated(at()));
         }
     }
     let Some(att) = t
@@ -180,12 +193,16 @@ pub(crate) fn describe_task(
     sink: &mut Sink,
     t: TaskJson,
     at: &dyn Fn() -> String,
-) -> Result<(), String> {
+) -> Result<(), TaskError> {
     task(sink, t, SourceKind::DescribeTasks, at)
 }
 
 /// One `describe-tasks` failure (`MISSING`: a task that stopped over an hour ago).
-pub(crate) fn failure(sink: &mut Sink, f: Failure, at: &dyn Fn() -> String) -> Result<(), String> {
+pub(crate) fn failure(
+    sink: &mut Sink,
+    f: Failure,
+    at: &dyn Fn() -> String,
+) -> Result<(), TaskError> {
     let reason = match (f.reason, f.detail) {
         (Some(r), Some(d)) => format!("{r} ({d})"),
         (r, d) => r.or(d).unwrap_or_else(|| "no reason given".into()),
@@ -199,7 +216,7 @@ pub(crate) fn failure(sink: &mut Sink, f: Failure, at: &dyn Fn() -> String) -> R
 pub(crate) const TASK_STATE_CHANGE: &str = "ECS Task State Change";
 
 /// The detail of an ECS task state change event; `at` is its path.
-pub(crate) fn task_event(sink: &mut Sink, t: TaskJson, at: &str) -> Result<(), String> {
+pub(crate) fn task_event(sink: &mut Sink, t: TaskJson, at: &str) -> Result<(), TaskError> {
     sink.saw(SourceKind::Events);
     task(sink, t, SourceKind::Events, &|| at.to_string())
 }
@@ -210,7 +227,7 @@ pub(crate) fn event(
     detail_type: &str,
     detail: Option<&RawValue>,
     at: &str,
-) -> Result<(), String> {
+) -> Result<(), TaskError> {
     sink.saw(SourceKind::Events);
     if detail_type != TASK_STATE_CHANGE {
         sink.skip(
@@ -220,35 +237,18 @@ pub(crate) fn event(
         return Ok(());
     }
     let Some(detail) = detail else {
-        return Err(format!(
-            "{at}: an ECS Task State Change event without detail"
-        ));
+        return Err(TaskError::NoDetail(at.to_string()));
     };
-    let t: TaskJson =
-        serde_json::from_str(detail.get()).map_err(|e| format!("{at}: $.detail: {e}"))?;
+    let t: TaskJson = serde_json::from_str(detail.get()).map_err(|error| TaskError::Detail {
+        at: at.to_string(),
+        error,
+    })?;
     task(sink, t, SourceKind::Events, &|| format!("{at}: $.detail"))
 }
 
 /// A task on its own, as `jq .detail` or `aws ecs describe-tasks --query tasks` print
 /// them; `at` is its path.
-pub(crate) fn bare_task(sink: &mut Sink, t: TaskJson, at: &str) -> Result<(), String> {
+pub(crate) fn bare_task(sink: &mut Sink, t: TaskJson, at: &str) -> Result<(), TaskError> {
     sink.saw(SourceKind::Events);
     task(sink, t, SourceKind::Events, &|| at.to_string())
-}
-
-/// One event of a CloudWatch Logs export: its `message` is a document of its own.
-pub(crate) fn log_event(
-    sink: &mut Sink,
-    e: LogEvent,
-    at: &dyn Fn() -> String,
-) -> Result<(), String> {
-    let Some(message) = e.message else {
-        return Ok(());
-    };
-    let trimmed = message.trim_start();
-    if !trimmed.starts_with('{') {
-        sink.skip("log events whose message is no JSON object skipped", at);
-        return Ok(());
-    }
-    sink.nested(&message, &format!("{}.message", at()))
 }
