@@ -32,32 +32,7 @@ impl Policy {
             )
             .collect();
         if map.is_empty() {
-            for (at, r) in &rules {
-                if r.isolated {
-                    return Err(PolicyError::IsolatedWithoutMap {
-                        file: file(),
-                        at: at.clone(),
-                    });
-                }
-                for (dir, peers) in lists(r) {
-                    let key = if !peers.security_groups.is_empty() {
-                        "security_groups"
-                    } else if !peers.services.is_empty() {
-                        "services"
-                    } else if !peers.load_balancers.is_empty() {
-                        "load_balancers"
-                    } else {
-                        continue;
-                    };
-                    return Err(PolicyError::PeersWithoutMap {
-                        file: file(),
-                        at: at.clone(),
-                        dir,
-                        key,
-                    });
-                }
-            }
-            return Ok(());
+            return without_map(name, &rules);
         }
         // Sorted lists: each name the policy gives is found by binary search, so that
         // checking a large policy against a large map is not their product.
@@ -129,4 +104,36 @@ impl Policy {
         }
         Ok(())
     }
+}
+
+/// Without a map: a rule that needs one to be judged (isolation, lists by security
+/// group, service or load balancer) is an error rather than a silent "admits no one".
+fn without_map(name: &str, rules: &[(String, &Rule)]) -> Result<(), PolicyError> {
+    let file = || name.to_string();
+    for (at, r) in rules {
+        if r.isolated {
+            return Err(PolicyError::IsolatedWithoutMap {
+                file: file(),
+                at: at.clone(),
+            });
+        }
+        for (dir, peers) in lists(r) {
+            let key = if !peers.security_groups.is_empty() {
+                "security_groups"
+            } else if !peers.services.is_empty() {
+                "services"
+            } else if !peers.load_balancers.is_empty() {
+                "load_balancers"
+            } else {
+                continue;
+            };
+            return Err(PolicyError::PeersWithoutMap {
+                file: file(),
+                at: at.clone(),
+                dir,
+                key,
+            });
+        }
+    }
+    Ok(())
 }

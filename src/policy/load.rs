@@ -147,7 +147,6 @@ impl Policy {
         } else {
             cli_cidrs.to_vec()
         };
-        let vpc = crate::enrich::vpc_cidrs_or_private(&vpc_cidrs);
         let mut defaults = file.defaults;
         let mut service: Vec<(String, Option<String>, RuleFile)> =
             file.service.into_iter().map(ServiceFile::split).collect();
@@ -166,63 +165,14 @@ impl Policy {
                     .extend(extra.services.iter().cloned());
             }
         }
-        let cidr_list = |entries: &[String], at: &str, key: &'static str| {
-            let mut cidrs = Vec::new();
-            for (index, c) in entries.iter().enumerate() {
-                if c == "vpc" {
-                    cidrs.extend(vpc.iter().copied());
-                } else {
-                    cidrs.push(Cidr::parse_strict(c).map_err(|error| PolicyError::Cidr {
-                        file: file_name(),
-                        at: at.to_string(),
-                        key,
-                        index,
-                        error,
-                    })?);
-                }
-            }
-            Ok(cidrs)
+        let resolver = Resolver {
+            file: name,
+            vpc: crate::enrich::vpc_cidrs_or_private(&vpc_cidrs),
         };
-        let rule = |r: &RuleFile, at: &str| -> Result<Rule, PolicyError> {
-            let egress_keys = r.egress_to_security_groups.is_some()
-                || r.egress_to_cidrs.is_some()
-                || r.egress_to_services.is_some()
-                || r.egress_to_load_balancers.is_some();
-            if r.egress_ports.is_some() && !egress_keys {
-                return Err(PolicyError::EgressPortsAlone {
-                    file: file_name(),
-                    at: at.to_string(),
-                });
-            }
-            let egress = if egress_keys {
-                let cidr_names = r.egress_to_cidrs.clone().unwrap_or_default();
-                Some(Peers {
-                    security_groups: r.egress_to_security_groups.clone().unwrap_or_default(),
-                    cidrs: cidr_list(&cidr_names, at, "egress_to_cidrs")?,
-                    cidr_names,
-                    services: r.egress_to_services.clone().unwrap_or_default(),
-                    load_balancers: r.egress_to_load_balancers.clone().unwrap_or_default(),
-                })
-            } else {
-                None
-            };
-            Ok(Rule {
-                ports: r.ports.clone(),
-                ingress: Peers {
-                    security_groups: r.ingress_from_security_groups.clone(),
-                    cidrs: cidr_list(&r.ingress_from_cidrs, at, "ingress_from_cidrs")?,
-                    cidr_names: r.ingress_from_cidrs.clone(),
-                    services: r.ingress_from_services.clone(),
-                    load_balancers: r.ingress_from_load_balancers.clone(),
-                },
-                egress,
-                egress_ports: r.egress_ports.clone(),
-                require_encryption: r.require_encryption,
-                isolated: r.isolated,
-                private_aws_access: r.private_aws_access,
-            })
-        };
-        let defaults = defaults.as_ref().map(|d| rule(d, "defaults")).transpose()?;
+        let defaults = defaults
+            .as_ref()
+            .map(|d| resolver.rule(d, "defaults"))
+            .transpose()?;
         let mut services: Vec<ServiceRule> = Vec::new();
         // (name, cluster) as written: a set, so that the check stays linear in the rules.
         let mut seen: HashSet<(&str, Option<&str>)> = HashSet::new();
@@ -244,7 +194,7 @@ impl Policy {
             services.push(ServiceRule {
                 name: service.clone(),
                 cluster: cluster.clone(),
-                rule: rule(r, &at)?,
+                rule: resolver.rule(r, &at)?,
             });
         }
         Ok(Policy {
@@ -256,6 +206,80 @@ impl Policy {
             defaults,
             index: RuleIndex::of(&services),
             services,
+        })
+    }
+}
+
+/// What resolving a rule's keys needs: the file's name (for messages) and the blocks
+/// that `vpc` stands for.
+struct Resolver<'a> {
+    file: &'a str,
+    vpc: Vec<Cidr>,
+}
+
+impl Resolver<'_> {
+    /// A CIDR list (`{at}.{key}`) with `vpc` expanded.
+    fn cidrs(
+        &self,
+        entries: &[String],
+        at: &str,
+        key: &'static str,
+    ) -> Result<Vec<Cidr>, PolicyError> {
+        let mut cidrs = Vec::new();
+        for (index, c) in entries.iter().enumerate() {
+            if c == "vpc" {
+                cidrs.extend(self.vpc.iter().copied());
+            } else {
+                cidrs.push(Cidr::parse_strict(c).map_err(|error| PolicyError::Cidr {
+                    file: self.file.to_string(),
+                    at: at.to_string(),
+                    key,
+                    index,
+                    error,
+                })?);
+            }
+        }
+        Ok(cidrs)
+    }
+
+    /// One rule's keys (`[defaults]` or the `[[service]]` at `at`), resolved.
+    fn rule(&self, r: &RuleFile, at: &str) -> Result<Rule, PolicyError> {
+        let egress_keys = r.egress_to_security_groups.is_some()
+            || r.egress_to_cidrs.is_some()
+            || r.egress_to_services.is_some()
+            || r.egress_to_load_balancers.is_some();
+        if r.egress_ports.is_some() && !egress_keys {
+            return Err(PolicyError::EgressPortsAlone {
+                file: self.file.to_string(),
+                at: at.to_string(),
+            });
+        }
+        let egress = if egress_keys {
+            let cidr_names = r.egress_to_cidrs.clone().unwrap_or_default();
+            Some(Peers {
+                security_groups: r.egress_to_security_groups.clone().unwrap_or_default(),
+                cidrs: self.cidrs(&cidr_names, at, "egress_to_cidrs")?,
+                cidr_names,
+                services: r.egress_to_services.clone().unwrap_or_default(),
+                load_balancers: r.egress_to_load_balancers.clone().unwrap_or_default(),
+            })
+        } else {
+            None
+        };
+        Ok(Rule {
+            ports: r.ports.clone(),
+            ingress: Peers {
+                security_groups: r.ingress_from_security_groups.clone(),
+                cidrs: self.cidrs(&r.ingress_from_cidrs, at, "ingress_from_cidrs")?,
+                cidr_names: r.ingress_from_cidrs.clone(),
+                services: r.ingress_from_services.clone(),
+                load_balancers: r.ingress_from_load_balancers.clone(),
+            },
+            egress,
+            egress_ports: r.egress_ports.clone(),
+            require_encryption: r.require_encryption,
+            isolated: r.isolated,
+            private_aws_access: r.private_aws_access,
         })
     }
 }

@@ -6,12 +6,13 @@
 //! ([`egress`]), encryption in transit ([`cleartext`]), strict isolation
 //! ([`isolation`]) and AWS APIs through VPC endpoints only ([`private_aws`]).
 //!
-//! The list at the bottom ([`rules!`](self)) is the one place that names them all:
-//! [`Check`], [`Check::ALL`], the bits of [`Checks`] and every per-rule array
-//! (`[_; Check::COUNT]`) follow from it. A new rule is one new file here (its `mod` line)
-//! and one line in the list; a file left out of the list is dead code, which the build
-//! refuses. Dispatch is a `match` on [`Check`], static: the audit's per-record verdict
-//! ([`admitted`]) is the rules' `admits` unrolled, no call through a pointer.
+//! The list at the bottom (`rules! { ... }`) is the one place that names them all:
+//! [`Check`], [`Check::ALL`], [`Check::COUNT`], the bits of [`Checks`] (`1 << check`) and
+//! every per-rule array (`[_; Check::COUNT]`) follow from it. A new rule is one new file
+//! here (with its `mod` line: `cargo fmt` only finds modules declared outside macros) and
+//! one line in the list. Dispatch is a `match` on [`Check`], static: the audit's
+//! per-record verdict ([`admitted`]) is the rules' `admits` unrolled, no call through a
+//! pointer.
 //!
 //! What the audit *counts* per connection (records by direction and action, evidence)
 //! stays in [`super::audit`], which judges; this module holds no state.
