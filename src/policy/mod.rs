@@ -29,116 +29,24 @@
 //! no entries allows no inbound connection. Egress is audited only for services with an
 //! `egress_to_*` key. Tasks of unlisted services without `[defaults]` are not audited.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-
-use serde::Deserialize;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::enrich::arn_name;
 use crate::enrich::EniMap;
 use crate::net::Cidr;
 
 pub mod audit;
+mod check;
+mod error;
+pub mod finding;
+mod load;
+pub mod rules;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PolicyFile {
-    #[serde(default)]
-    network: Network,
-    defaults: Option<RuleFile>,
-    #[serde(default)]
-    service: Vec<ServiceFile>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Network {
-    #[serde(default)]
-    vpc_cidrs: Vec<String>,
-    cleartext_ports: Option<Vec<u16>>,
-}
+pub use error::PolicyError;
 
 /// The ports whose traffic is cleartext when the flow log does not say (the contract's
 /// default of `cleartext_ports`): FTP, Telnet, SMTP, HTTP, POP3, IMAP, LDAP, HTTP-alt.
 pub const DEFAULT_CLEARTEXT_PORTS: [u16; 8] = [21, 23, 25, 80, 110, 143, 389, 8080];
-
-/// The keys of one rule, as written in `[defaults]` or a `[[service]]`. Absent
-/// `egress_to_*` keys (`None`) differ from empty lists: any of them present means the
-/// service's egress is audited.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    #[serde(default)]
-    ports: Vec<u16>,
-    #[serde(default)]
-    ingress_from_security_groups: Vec<String>,
-    #[serde(default)]
-    ingress_from_cidrs: Vec<String>,
-    #[serde(default)]
-    ingress_from_services: Vec<String>,
-    #[serde(default)]
-    ingress_from_load_balancers: Vec<String>,
-    egress_to_security_groups: Option<Vec<String>>,
-    egress_to_cidrs: Option<Vec<String>>,
-    egress_to_services: Option<Vec<String>>,
-    egress_to_load_balancers: Option<Vec<String>>,
-    egress_ports: Option<Vec<u16>>,
-    #[serde(default)]
-    require_encryption: bool,
-    #[serde(default)]
-    isolated: bool,
-    #[serde(default)]
-    private_aws_access: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ServiceFile {
-    name: String,
-    cluster: Option<String>,
-    // The rule's fields, spelled out: `#[serde(flatten)]` would lose the position and
-    // the list of expected keys in "unknown field" messages.
-    #[serde(default)]
-    ports: Vec<u16>,
-    #[serde(default)]
-    ingress_from_security_groups: Vec<String>,
-    #[serde(default)]
-    ingress_from_cidrs: Vec<String>,
-    #[serde(default)]
-    ingress_from_services: Vec<String>,
-    #[serde(default)]
-    ingress_from_load_balancers: Vec<String>,
-    egress_to_security_groups: Option<Vec<String>>,
-    egress_to_cidrs: Option<Vec<String>>,
-    egress_to_services: Option<Vec<String>>,
-    egress_to_load_balancers: Option<Vec<String>>,
-    egress_ports: Option<Vec<u16>>,
-    #[serde(default)]
-    require_encryption: bool,
-    #[serde(default)]
-    isolated: bool,
-    #[serde(default)]
-    private_aws_access: bool,
-}
-
-impl ServiceFile {
-    fn rule(&self) -> RuleFile {
-        RuleFile {
-            ports: self.ports.clone(),
-            ingress_from_security_groups: self.ingress_from_security_groups.clone(),
-            ingress_from_cidrs: self.ingress_from_cidrs.clone(),
-            ingress_from_services: self.ingress_from_services.clone(),
-            ingress_from_load_balancers: self.ingress_from_load_balancers.clone(),
-            egress_to_security_groups: self.egress_to_security_groups.clone(),
-            egress_to_cidrs: self.egress_to_cidrs.clone(),
-            egress_to_services: self.egress_to_services.clone(),
-            egress_to_load_balancers: self.egress_to_load_balancers.clone(),
-            egress_ports: self.egress_ports.clone(),
-            require_encryption: self.require_encryption,
-            isolated: self.isolated,
-            private_aws_access: self.private_aws_access,
-        }
-    }
-}
 
 /// A list of peers: security groups, CIDR blocks and services (an `ingress_from_*` or
 /// an `egress_to_*` set of keys).
@@ -437,281 +345,6 @@ impl CommandLineRules {
 }
 
 impl Policy {
-    /// Parses and resolves a policy file. `vpc_cidrs` given on the command line take
-    /// precedence over `[network]`; with neither, `vpc` means the private ranges.
-    pub fn parse(
-        name: &str,
-        text: &str,
-        vpc_cidrs: &[Cidr],
-        extra: &CommandLineRules,
-    ) -> Result<Policy, String> {
-        let file: PolicyFile = toml::from_str(text).map_err(|e| {
-            let msg = e.message().trim().to_string();
-            match e.span() {
-                Some(span) => {
-                    let line = text[..span.start].matches('\n').count() + 1;
-                    format!("{name}:{line}: {msg}")
-                }
-                None => format!("{name}: {msg}"),
-            }
-        })?;
-        Policy::resolve(name, file, vpc_cidrs, extra)
-    }
-
-    /// The policy of the command-line rules alone (no policy file).
-    pub fn from_command_line(
-        vpc_cidrs: &[Cidr],
-        extra: &CommandLineRules,
-    ) -> Result<Policy, String> {
-        Policy::resolve("command line", PolicyFile::default(), vpc_cidrs, extra)
-    }
-
-    fn resolve(
-        name: &str,
-        mut file: PolicyFile,
-        cli_cidrs: &[Cidr],
-        extra: &CommandLineRules,
-    ) -> Result<Policy, String> {
-        let vpc_cidrs = if cli_cidrs.is_empty() {
-            file.network
-                .vpc_cidrs
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    Cidr::parse_strict(c)
-                        .map_err(|e| format!("{name}: network.vpc_cidrs[{i}]: {e}"))
-                })
-                .collect::<Result<Vec<_>, _>>()?
-        } else {
-            cli_cidrs.to_vec()
-        };
-        let vpc = crate::enrich::vpc_cidrs_or_private(&vpc_cidrs);
-        if !extra.is_empty() {
-            if file.defaults.is_none() && file.service.is_empty() {
-                file.defaults = Some(RuleFile::default());
-            }
-            let lists = file
-                .defaults
-                .iter_mut()
-                .map(|d| {
-                    (
-                        &mut d.ingress_from_security_groups,
-                        &mut d.ingress_from_cidrs,
-                        &mut d.ingress_from_services,
-                    )
-                })
-                .chain(file.service.iter_mut().map(|s| {
-                    (
-                        &mut s.ingress_from_security_groups,
-                        &mut s.ingress_from_cidrs,
-                        &mut s.ingress_from_services,
-                    )
-                }));
-            for (sgs, cidrs, services) in lists {
-                sgs.extend(extra.security_groups.iter().cloned());
-                cidrs.extend(extra.cidrs.iter().cloned());
-                services.extend(extra.services.iter().cloned());
-            }
-        }
-        let cidr_list = |entries: &[String], at: &str, key: &str| -> Result<Vec<Cidr>, String> {
-            let mut cidrs = Vec::new();
-            for (i, c) in entries.iter().enumerate() {
-                if c == "vpc" {
-                    cidrs.extend(vpc.iter().copied());
-                } else {
-                    cidrs.push(
-                        Cidr::parse_strict(c)
-                            .map_err(|e| format!("{name}: {at}.{key}[{i}]: {e} (or \"vpc\")"))?,
-                    );
-                }
-            }
-            Ok(cidrs)
-        };
-        let rule = |r: &RuleFile, at: &str| -> Result<Rule, String> {
-            let egress_keys = r.egress_to_security_groups.is_some()
-                || r.egress_to_cidrs.is_some()
-                || r.egress_to_services.is_some()
-                || r.egress_to_load_balancers.is_some();
-            if r.egress_ports.is_some() && !egress_keys {
-                return Err(format!(
-                    "{name}: {at}.egress_ports: given without any egress_to_* list, so no \
-                     egress is audited (add egress_to_cidrs, egress_to_security_groups or \
-                     egress_to_services)"
-                ));
-            }
-            let egress = if egress_keys {
-                let cidr_names = r.egress_to_cidrs.clone().unwrap_or_default();
-                Some(Peers {
-                    security_groups: r.egress_to_security_groups.clone().unwrap_or_default(),
-                    cidrs: cidr_list(&cidr_names, at, "egress_to_cidrs")?,
-                    cidr_names,
-                    services: r.egress_to_services.clone().unwrap_or_default(),
-                    load_balancers: r.egress_to_load_balancers.clone().unwrap_or_default(),
-                })
-            } else {
-                None
-            };
-            Ok(Rule {
-                ports: r.ports.clone(),
-                ingress: Peers {
-                    security_groups: r.ingress_from_security_groups.clone(),
-                    cidrs: cidr_list(&r.ingress_from_cidrs, at, "ingress_from_cidrs")?,
-                    cidr_names: r.ingress_from_cidrs.clone(),
-                    services: r.ingress_from_services.clone(),
-                    load_balancers: r.ingress_from_load_balancers.clone(),
-                },
-                egress,
-                egress_ports: r.egress_ports.clone(),
-                require_encryption: r.require_encryption,
-                isolated: r.isolated,
-                private_aws_access: r.private_aws_access,
-            })
-        };
-        let defaults = file
-            .defaults
-            .as_ref()
-            .map(|d| rule(d, "defaults"))
-            .transpose()?;
-        let mut services: Vec<ServiceRule> = Vec::new();
-        // (name, cluster) as written: a set, so that the check stays linear in the rules.
-        let mut seen: HashSet<(&str, Option<&str>)> = HashSet::new();
-        for (i, s) in file.service.iter().enumerate() {
-            let at = format!("service[{i}] ({})", s.name);
-            if s.name.is_empty() {
-                return Err(format!("{name}: service[{i}].name is empty"));
-            }
-            if !seen.insert((s.name.as_str(), s.cluster.as_deref())) {
-                return Err(format!("{name}: {at}: service {} is listed twice", s.name));
-            }
-            services.push(ServiceRule {
-                name: s.name.clone(),
-                cluster: s.cluster.clone(),
-                rule: rule(&s.rule(), &at)?,
-            });
-        }
-        Ok(Policy {
-            vpc_cidrs,
-            cleartext_ports: file
-                .network
-                .cleartext_ports
-                .clone()
-                .unwrap_or_else(|| DEFAULT_CLEARTEXT_PORTS.to_vec()),
-            defaults,
-            index: RuleIndex::of(&services),
-            services,
-        })
-    }
-
-    /// Checks that every service and security group the policy names is known to the
-    /// map (when the map knows any), so that a typo does not silently admit no one.
-    ///
-    /// Without a map (records attributed from their v7 ECS fields only), service names
-    /// cannot be checked, and rules that admit peers by security group or by service
-    /// cannot be evaluated at all: nothing says which groups or which service a peer's
-    /// address belongs to. Such a rule is an error rather than a silent "admits no one".
-    pub fn check_against(&self, name: &str, map: &EniMap) -> Result<(), String> {
-        // Every rule with where it is in the file, for messages.
-        let rules: Vec<(String, &Rule)> = self
-            .defaults
-            .iter()
-            .map(|d| ("defaults".to_string(), d))
-            .chain(
-                self.services
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| (format!("service[{i}] ({})", s.name), &s.rule)),
-            )
-            .collect();
-        // Every peer list with its direction, for the keys in messages.
-        if map.is_empty() {
-            for (at, r) in &rules {
-                if r.isolated {
-                    return Err(format!(
-                        "{name}: {at}.isolated: without --map nothing says which cluster a \
-                         peer's task belongs to, or which peer is a VPC endpoint; give the ENI \
-                         map with --map"
-                    ));
-                }
-                for (dir, peers) in lists(r) {
-                    let key = if !peers.security_groups.is_empty() {
-                        "security_groups"
-                    } else if !peers.services.is_empty() {
-                        "services"
-                    } else if !peers.load_balancers.is_empty() {
-                        "load_balancers"
-                    } else {
-                        continue;
-                    };
-                    return Err(format!(
-                        "{name}: {at}.{dir}_{key}: without --map nothing says which security \
-                         groups, service or load balancer a peer belongs to; give the ENI map \
-                         with --map"
-                    ));
-                }
-            }
-            return Ok(());
-        }
-        // Sorted lists: each name the policy gives is found by binary search, so that
-        // checking a large policy against a large map is not their product.
-        let services = map.known_services();
-        let groups = map.known_security_groups();
-        let balancers = map.known_load_balancers();
-        let known = |list: &[&str], x: &str| list.binary_search(&x).is_ok();
-        // Task ENIs whose task no source names may be any service's: a service the map
-        // does not name is then not a typo, and the audit says what it could not judge.
-        let unnamed = map
-            .holders()
-            .iter()
-            .any(|h| h.kind == crate::enrich::PeerKind::Task && h.task_arn.is_none());
-        for (at, s) in rules
-            .iter()
-            .skip(self.defaults.iter().count())
-            .zip(&self.services)
-        {
-            if !known(&services, &s.name) && !unnamed {
-                return Err(format!(
-                    "{name}: {}: the map has no task of service {:?} (known: {})",
-                    at.0,
-                    s.name,
-                    services.join(", ")
-                ));
-            }
-        }
-        for (at, r) in &rules {
-            for (dir, peers) in lists(r) {
-                for sg in &peers.security_groups {
-                    if !known(&groups, sg) {
-                        return Err(format!(
-                            "{name}: {at}.{dir}_security_groups: {sg} is not a security group of any ENI in the map"
-                        ));
-                    }
-                }
-                for s in &peers.services {
-                    if !known(&services, s) && !unnamed {
-                        return Err(format!(
-                            "{name}: {at}.{dir}_services: the map has no task of service {s:?}"
-                        ));
-                    }
-                }
-                for lb in &peers.load_balancers {
-                    if !known(&balancers, lb) {
-                        return Err(format!(
-                            "{name}: {at}.{dir}_load_balancers: the map has no ENI of load \
-                             balancer {lb:?} (known: {}; a load balancer is named as in its \
-                             ENIs' description, ELB app/NAME/ID: app/NAME)",
-                            if balancers.is_empty() {
-                                "none".to_string()
-                            } else {
-                                balancers.join(", ")
-                            }
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Whether any rule (a service's or `[defaults]`) asks for `check`.
     pub fn any_rule(&self, check: impl Fn(&Rule) -> bool) -> bool {
         self.defaults
@@ -750,11 +383,6 @@ impl Policy {
             RuleId::Defaults => self.defaults.as_ref().expect("an id of [defaults]"),
         }
     }
-}
-
-/// A rule's peer lists with the prefix of their keys (`ingress_from`, `egress_to`).
-fn lists(r: &Rule) -> impl Iterator<Item = (&'static str, &Peers)> {
-    std::iter::once(("ingress_from", &r.ingress)).chain(r.egress.iter().map(|e| ("egress_to", e)))
 }
 
 /// Whether two cluster names, each a name or an ARN, name the same cluster.
@@ -828,7 +456,9 @@ ingress_from_services = ["web"]
             .is_empty());
         assert!(p.rule_for(Some("web"), None).unwrap().ports.is_empty());
         let twice = format!("{text}[[service]]\nname = \"web\"\ncluster = \"prod\"\n");
-        let e = Policy::parse("p.toml", &twice, &[], &CommandLineRules::default()).unwrap_err();
+        let e = Policy::parse("p.toml", &twice, &[], &CommandLineRules::default())
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "p.toml: service[2] (web): service web is listed twice");
     }
 
@@ -870,8 +500,11 @@ ingress_from_services = ["web"]
 
     #[test]
     fn errors_name_file_key_and_problem() {
-        let e =
-            |t: &str| Policy::parse("p.toml", t, &[], &CommandLineRules::default()).unwrap_err();
+        let e = |t: &str| {
+            Policy::parse("p.toml", t, &[], &CommandLineRules::default())
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
             e("[network]\nvpc_cidrs = [\"10.0.0.0/33\"]\n"),
             "p.toml: network.vpc_cidrs[0]: \"10.0.0.0/33\": prefix length must be 0 to 32"
@@ -984,8 +617,11 @@ private_aws_access = true
 
     #[test]
     fn egress_key_errors() {
-        let e =
-            |t: &str| Policy::parse("p.toml", t, &[], &CommandLineRules::default()).unwrap_err();
+        let e = |t: &str| {
+            Policy::parse("p.toml", t, &[], &CommandLineRules::default())
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
             e("[[service]]\nname = \"w\"\negress_ports = [443]\n"),
             "p.toml: service[0] (w).egress_ports: given without any egress_to_* list, so no \
@@ -1010,7 +646,9 @@ private_aws_access = true
         )
         .unwrap();
         assert_eq!(
-            p.check_against("p.toml", &EniMap::default()).unwrap_err(),
+            p.check_against("p.toml", &EniMap::default())
+                .unwrap_err()
+                .to_string(),
             "p.toml: service[0] (w).egress_to_services: without --map nothing says which \
              security groups, service or load balancer a peer belongs to; give the ENI map \
              with --map"
@@ -1026,7 +664,8 @@ private_aws_access = true
             &[],
             &CommandLineRules::default(),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             err,
             "p.toml: service[0] (web).ingress_from_cidrs[0]: \"10.0.0.50/8\" has host bits \
@@ -1038,7 +677,8 @@ private_aws_access = true
             &[],
             &CommandLineRules::default(),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("has host bits set: write 2600:1f18::/56"),
             "{err}"
@@ -1179,7 +819,9 @@ private_aws_access = true
         );
         assert_eq!(p.rule_id(Some("s99999"), Some("d")), None);
         text.push_str("[[service]]\nname = \"s77\"\ncluster = \"c\"\n");
-        let e = Policy::parse("p.toml", &text, &[], &CommandLineRules::default()).unwrap_err();
+        let e = Policy::parse("p.toml", &text, &[], &CommandLineRules::default())
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "p.toml: service[100000] (s77): service s77 is listed twice"
