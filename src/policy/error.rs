@@ -1,6 +1,8 @@
 //! What can be wrong with a policy: its file, or its names against the ENI map. Each
 //! message names the file, the rule (`service[2] (web)`) and the key.
 
+use crate::net::NetError;
+
 /// A policy that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -18,7 +20,7 @@ pub enum PolicyError {
     VpcCidr {
         file: String,
         index: usize,
-        error: String,
+        error: Box<NetError>,
     },
     /// An entry of a CIDR list (`ingress_from_cidrs`, `egress_to_cidrs`).
     #[error("{file}: {at}.{key}[{index}]: {error} (or \"vpc\")")]
@@ -27,7 +29,7 @@ pub enum PolicyError {
         at: String,
         key: &'static str,
         index: usize,
-        error: String,
+        error: Box<NetError>,
     },
     #[error(
         "{file}: {at}.egress_ports: given without any egress_to_* list, so no egress is \

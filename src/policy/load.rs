@@ -140,7 +140,7 @@ impl Policy {
                     Cidr::parse_strict(c).map_err(|error| PolicyError::VpcCidr {
                         file: file_name(),
                         index,
-                        error,
+                        error: Box::new(error),
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?
@@ -235,7 +235,7 @@ impl Resolver<'_> {
                     at: at.to_string(),
                     key,
                     index,
-                    error,
+                    error: Box::new(error),
                 })?);
             }
         }
