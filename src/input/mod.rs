@@ -6,7 +6,7 @@
 //! ([`crate::scan::scan_unit`]) sniffs each unit's source and hands the unit to its form
 //! ([`read`]). Each form is one file behind the [`Form`] trait:
 //!
-//! - [`text`]: flow-log text, plain ([`text::Plain`]) or gzip ([`text::Gzip`]);
+//! - [`text`]: flow-log text, plain or gzip;
 //! - [`parquet`]: AWS's Parquet delivery and what `vpcflow convert` writes.
 //!
 //! A new form (another file format, another store) is one new file here implementing
@@ -88,7 +88,8 @@ pub struct Sniffed {
 }
 
 /// What each form of input implements. Its functions take no `self`: a form is a
-/// type, dispatched to by [`Format`].
+/// type, dispatched to by [`Format`]. (The signatures repeat in each form and in the
+/// dispatch, as a trait's do; the `duplicates` tool pairs them.)
 pub trait Form {
     /// How a file of this form larger than `chunk` bytes splits into units, from its
     /// path and first bytes (`head`); `None`: it is read whole.
@@ -111,8 +112,7 @@ impl Format {
     /// How a file of this format splits (see [`Form::split`]).
     pub fn split(self, path: &Path, head: &[u8], chunk: u64) -> Option<Split> {
         match self {
-            Format::Text => text::Plain::split(path, head, chunk),
-            Format::GzipText => text::Gzip::split(path, head, chunk),
+            Format::Text | Format::GzipText => text::Text::split(path, head, chunk),
             Format::Parquet => parquet::Parquet::split(path, head, chunk),
         }
     }
@@ -127,8 +127,7 @@ impl Format {
         raw: &Arc<AtomicU64>,
     ) -> Result<Option<Arc<Layout>>, crate::Error> {
         match self {
-            Format::Text => text::Plain::read(unit, input, options, out, raw),
-            Format::GzipText => text::Gzip::read(unit, input, options, out, raw),
+            Format::Text | Format::GzipText => text::Text::read(unit, input, options, out, raw),
             Format::Parquet => parquet::Parquet::read(unit, input, options, out, raw),
         }
     }

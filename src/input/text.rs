@@ -1,5 +1,5 @@
-//! The flow-log text form: plain text ([`Plain`]) and gzip of it ([`Gzip`]), read into
-//! the push decoder.
+//! The flow-log text form ([`Text`]): plain text and gzip of it, read into the push
+//! decoder.
 //!
 //! A unit is read in large blocks into one reused buffer whose unfinished last line
 //! rolls to the front (ripgrep's line buffer), fed to the push decoder, and every batch,
@@ -20,43 +20,27 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 
-use super::{Form, Out, ScanOptions, Sniffed, Split, Unit};
+use super::{sniff, Form, Format, Out, ScanOptions, Sniffed, Split, Unit};
 use crate::error::FileError;
 use crate::format::Layout;
 use crate::parse::{Decoder, DecoderOptions, LineCounts, Reject};
 use crate::source::{open_range, Members, Opened, Source};
 
-/// Plain flow-log text.
-pub struct Plain;
+/// The flow-log text form, plain or gzip ([`Format::Text`], [`Format::GzipText`]).
+pub struct Text;
 
-/// Gzip of flow-log text, one or more members.
-pub struct Gzip;
-
-impl Form for Plain {
-    /// At newlines; the chunks after the first are guessed to have the layout of the
-    /// file's first line if that is a header.
+impl Form for Text {
+    /// A plain file at newlines, the chunks after the first guessed to have the layout
+    /// of the file's first line if that is a header; a gzip stream cannot be entered in
+    /// the middle: read whole.
     fn split(_path: &Path, head: &[u8], _chunk: u64) -> Option<Split> {
+        if sniff(head) == Format::GzipText {
+            return None;
+        }
         let first = &head[..memchr::memchr(b'\n', head).unwrap_or(head.len())];
         let first = first.strip_suffix(b"\r").unwrap_or(first);
         let first = first.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(first);
         Some(Split::Lines(crate::format::first_header(first)))
-    }
-
-    fn read(
-        unit: &Unit,
-        input: Sniffed,
-        options: &ScanOptions,
-        out: &mut Out,
-        raw: &Arc<AtomicU64>,
-    ) -> Result<Option<Arc<Layout>>, crate::Error> {
-        read(unit, input, options, out, raw)
-    }
-}
-
-impl Form for Gzip {
-    /// A gzip stream cannot be entered in the middle: read whole.
-    fn split(_path: &Path, _head: &[u8], _chunk: u64) -> Option<Split> {
-        None
     }
 
     fn read(
@@ -88,7 +72,7 @@ fn open(unit: &Unit, input: Sniffed, raw: &Arc<AtomicU64>) -> io::Result<Opened>
         (Some((from, to)), Source::File(path), _) => {
             return open_range(path, from, to, raw.clone()).map(Opened::Plain)
         }
-        (_, _, Some(stream)) if input.format == super::Format::GzipText => {
+        (_, _, Some(stream)) if input.format == Format::GzipText => {
             Opened::Gzip(Box::new(Members::new(stream)))
         }
         (_, _, Some(stream)) => Opened::Plain(Box::new(stream)),

@@ -13,7 +13,7 @@ use arrow::compute::filter_record_batch;
 use arrow::datatypes::{Int32Type, Schema};
 use arrow::record_batch::RecordBatch;
 
-use super::cells::{Cells, Int, Read};
+use super::cells::{Cells, Int, Read, TextCell};
 use super::ParquetError;
 use crate::error::{Excerpt, FieldProblem, Reject, RejectKind};
 use crate::format::{Kind, Layout};
@@ -148,6 +148,15 @@ fn note(
     }
 }
 
+/// A row's text, unless the row is already bad (then it is not read).
+fn unread<'a>(cells: &'a Cells, bad: &[Option<RejectKind>], row: usize) -> Option<TextCell<'a>> {
+    if bad[row].is_some() {
+        None
+    } else {
+        cells.text(row)
+    }
+}
+
 /// [`column_as`] for a field of integers or times (`kind`).
 fn ints_as(
     read: &Read,
@@ -231,11 +240,7 @@ fn addrs_as(
 ) -> ArrayRef {
     let mut b = FixedSizeBinaryBuilder::with_capacity(rows.len(), 16);
     for row in rows {
-        let cell = if bad[row].is_some() {
-            None
-        } else {
-            cells.text(row)
-        };
+        let cell = unread(cells, bad, row);
         match cell {
             Some(Ok(s)) => match crate::net::parse_addr(s.as_bytes()) {
                 Some(a) => b.append_value(a).expect("16 bytes"),
@@ -264,11 +269,7 @@ fn texts_as(
 ) -> ArrayRef {
     let mut texts = |append: &mut dyn FnMut(Option<&str>)| {
         for row in rows.clone() {
-            let cell = if bad[row].is_some() {
-                None
-            } else {
-                cells.text(row)
-            };
+            let cell = unread(cells, bad, row);
             match cell {
                 Some(Ok(s)) => append(Some(s)),
                 Some(Err(bytes)) => {
