@@ -117,24 +117,40 @@ fn read(
             return Ok(None);
         }
     };
-    let mut decoder = decoder(options, unit.range.map_or(0, |r| r.0));
-    let mut held = Held::new(reader.is_gzip(), &decoder);
-    let failure = decode(&mut reader, &mut decoder, &mut held, options, out, raw)?;
+    let first_byte = unit.range.map_or(0, |r| r.0);
+    let Decoded {
+        decoder,
+        mut held,
+        failure,
+    } = decode(&mut reader, first_byte, options, out, raw)?;
     settle(failure, &decoder, &mut held, out)?;
     Ok(Some(decoder.layout().clone()))
 }
 
-/// The read loop: blocks from `reader` through `decoder` into `held`, to the end of
-/// the input or the error that broke the reading off (returned). Kept whole: it is the
-/// hot loop, and its steps share the buffer, the block size and the member boundary.
+/// What [`decode`] leaves: the decoder at the end of the unit, what is still held,
+/// and the error that broke the reading off, if one did.
+struct Decoded {
+    decoder: Decoder,
+    held: Held,
+    failure: Option<io::Error>,
+}
+
+/// The read loop: blocks from `reader` through a decoder for a unit starting at byte
+/// `first_byte` into the sink (held back by gzip member, see [`read`]), to the end of the
+/// input or the error that broke the reading off. Kept whole: it is the hot loop, and
+/// its steps share the buffer, the block size and the member boundary. The decoder is
+/// made here, a local (so that the decoder's line loop, inlined here, keeps its state
+/// in this frame rather than behind a pointer), and the function is not inlined.
+#[inline(never)]
 fn decode(
     reader: &mut Opened,
-    decoder: &mut Decoder,
-    held: &mut Held,
+    first_byte: u64,
     options: &ScanOptions,
     out: &mut Out,
     raw: &AtomicU64,
-) -> Result<Option<io::Error>, crate::Error> {
+) -> Result<Decoded, crate::Error> {
+    let mut decoder = decoder(options, first_byte);
+    let mut held = Held::new(reader.is_gzip(), &decoder);
     // Blocks start small and double while reads fill them, up to the buffer size: a
     // small file (most S3 objects) never pays for zeroing a large buffer.
     let max_block = options.buffer_size.max(1);
@@ -173,8 +189,8 @@ fn decode(
                 Ok(true) => {
                     // A gzip member ended and passed its check: what came of it is
                     // trusted. A line that goes on into the next member is not yet.
-                    emit(decoder, held, out)?;
-                    held.verified(decoder, out)?;
+                    emit(&mut decoder, &mut held, out)?;
+                    held.verified(&decoder, out)?;
                     continue;
                 }
                 Ok(false) => {}
@@ -203,18 +219,22 @@ fn decode(
             if !decoder.ready() {
                 break;
             }
-            emit(decoder, held, out)?;
+            emit(&mut decoder, &mut held, out)?;
         }
-        if held.over_limit(decoder) {
-            emit(decoder, held, out)?;
-            held.release(decoder, out)?;
+        if held.over_limit(&decoder) {
+            emit(&mut decoder, &mut held, out)?;
+            held.release(&decoder, out)?;
         }
         if eof {
             break;
         }
     }
-    emit(decoder, held, out)?;
-    Ok(failure)
+    emit(&mut decoder, &mut held, out)?;
+    Ok(Decoded {
+        decoder,
+        held,
+        failure,
+    })
 }
 
 /// The end of a unit: its counts, and the error that broke its reading off, if one
