@@ -10,7 +10,7 @@
 //! continue across the chunks of a file.
 //!
 //! Two kinds of job:
-//! - a [`Fold`](crate::fold::Fold) (audit, query) folds batches into one state *per worker*, merged at the
+//! - a [`Fold`] (audit, query) folds batches into one state *per worker*, merged at the
 //!   end, so memory follows the number of workers, not the number of files;
 //! - an [`Ordered`] job (cat, convert) prepares each batch on a worker (formatting,
 //!   converting) and the collector consumes the results in input order.

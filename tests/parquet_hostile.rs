@@ -22,7 +22,7 @@ use parquet::file::properties::WriterProperties;
 use serde_json::Value;
 use std::sync::atomic::AtomicU64;
 use vpcflow::error::{FileError, Reject};
-use vpcflow::parquet_in::scan_parquet;
+use vpcflow::input::parquet::scan_parquet;
 use vpcflow::scan::{ScanOptions, ScanSink, ScanStats};
 use vpcflow::source::Source;
 

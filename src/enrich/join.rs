@@ -47,21 +47,7 @@ pub const INPUT_COLUMNS: [&str; 11] = [
 ];
 
 /// The columns the join adds, in order.
-pub const ENRICHMENT_COLUMNS: [&str; 13] = [
-    "task_arn",
-    "service",
-    "cluster",
-    "eni_kind",
-    "peer_addr",
-    "peer_eni_id",
-    "peer_kind",
-    "peer_task_arn",
-    "peer_service",
-    "peer_lb",
-    "own_addr",
-    "inbound",
-    "direction_by",
-];
+pub use crate::input::ENRICHMENT_COLUMNS;
 
 /// Counts of what the join did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

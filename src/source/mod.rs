@@ -3,8 +3,9 @@
 //!
 //! A directory is walked recursively (hidden entries skipped) and every file found is
 //! an input; all files are then processed in sorted path order, stdin where it was
-//! named. Compression is detected from the content (the gzip magic bytes), not the
-//! name, and multi-member gzip (concatenated objects) is read whole.
+//! named. What an input holds (text, gzip, Parquet) is told from its content by
+//! [`crate::input::sniff`], not from its name; multi-member gzip (concatenated objects)
+//! is read whole ([`Members`]).
 //!
 //! The S3 layouts put the delivery time in the path, which lets `--since`/`--until`
 //! skip whole files unread:
@@ -74,56 +75,21 @@ impl Source {
         }
     }
 
-    /// Opens the input for reading, decompressing gzip. `raw_bytes` counts the bytes
-    /// read from the file or stdin itself (before decompression).
-    pub fn open(&self, raw_bytes: Arc<AtomicU64>) -> io::Result<Opened> {
+    /// Opens the input for reading, counted and buffered, as it is: what it holds
+    /// (text, gzip, Parquet) is sniffed by [`crate::input`] from the buffer's first
+    /// bytes. `raw_bytes` counts the bytes read from the file or stdin itself.
+    pub fn open(&self, raw_bytes: Arc<AtomicU64>) -> io::Result<RawReader> {
         let raw: Box<dyn Read + Send> = match self {
             Source::File(p) => Box::new(Whole::new(File::open(p)?)?),
             Source::Stdin => Box::new(io::stdin()),
         };
-        let mut reader = BufReader::with_capacity(
+        Ok(BufReader::with_capacity(
             256 * 1024,
             Counting {
                 inner: raw,
                 count: raw_bytes,
             },
-        );
-        let head = reader.fill_buf()?;
-        if head.starts_with(b"PAR1") {
-            return Err(match self {
-                Source::File(_) => io::Error::new(io::ErrorKind::InvalidData, IsParquet),
-                Source::Stdin => io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "this is Parquet, which is read from a file, not from standard input: \
-                     give the file's path",
-                ),
-            });
-        }
-        if head.starts_with(&[0x1f, 0x8b]) {
-            Ok(Opened::Gzip(Box::new(Members::new(reader))))
-        } else {
-            Ok(Opened::Plain(Box::new(reader)))
-        }
-    }
-}
-
-/// What [`Source::open`] returns for a Parquet file: it is read by
-/// [`crate::parquet_in`], not as text.
-#[derive(Debug)]
-pub struct IsParquet;
-
-impl std::fmt::Display for IsParquet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("this is a Parquet file")
-    }
-}
-
-impl std::error::Error for IsParquet {}
-
-impl IsParquet {
-    /// Whether an error of [`Source::open`] says the file is Parquet.
-    pub fn is(e: &io::Error) -> bool {
-        e.get_ref().is_some_and(|x| x.is::<IsParquet>())
+        ))
     }
 }
 
@@ -137,8 +103,9 @@ pub enum Opened {
     Inflating(Box<Inflating>),
 }
 
-/// What a gzip stream is inflated from: the file or stdin, counted and buffered.
-type RawReader = BufReader<Counting<Box<dyn Read + Send>>>;
+/// A source as opened (see [`Source::open`]): the file or stdin, counted and buffered;
+/// what a gzip stream is inflated from.
+pub type RawReader = BufReader<Counting<Box<dyn Read + Send>>>;
 
 impl Read for Opened {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -401,15 +368,15 @@ fn walk(
         }
         visited.insert(id, dir.to_path_buf());
     }
+    let failed = |d: &mut Discovery, path: &Path, error| {
+        d.errors.push(InputError {
+            path: path_text(path),
+            error,
+        })
+    };
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(error) => {
-            d.errors.push(InputError {
-                path: path_text(dir),
-                error,
-            });
-            return;
-        }
+        Err(error) => return failed(d, dir, error),
     };
     // Sorted, so that which of two ways into a directory counts as the first is the
     // same on every run.
@@ -419,10 +386,7 @@ fn walk(
         let entry = match entry {
             Ok(e) => e,
             Err(error) => {
-                d.errors.push(InputError {
-                    path: path_text(dir),
-                    error,
-                });
+                failed(d, dir, error);
                 continue;
             }
         };
@@ -435,10 +399,7 @@ fn walk(
             Ok(m) if m.is_dir() => walk(&path, files, d, visited),
             Ok(m) if m.is_file() => files.push(path),
             Ok(_) => {}
-            Err(error) => d.errors.push(InputError {
-                path: path_text(&path),
-                error,
-            }),
+            Err(error) => failed(d, &path, error),
         }
     }
 }

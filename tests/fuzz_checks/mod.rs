@@ -228,7 +228,7 @@ pub fn check_header(data: &[u8]) {
 /// file error, both give the same counts.
 pub fn check_parquet(data: &[u8]) {
     use std::sync::atomic::AtomicU64;
-    use vpcflow::parquet_in::{row_units, scan_parquet, RowRange};
+    use vpcflow::input::parquet::{row_units, scan_parquet, RowRange};
     use vpcflow::scan::{ScanOptions, ScanSink, ScanStats};
     use vpcflow::source::Source;
 

@@ -21,6 +21,36 @@ const HEADER_READ: usize = 256;
 /// The largest page header read (statistics of long values may make one large).
 const MAX_HEADER: usize = 1 << 20;
 
+/// A page header refused: the column, the page's byte in the file, what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("column {column}, page at byte {pos}: {problem}")]
+pub struct PageError {
+    pub column: String,
+    pub pos: u64,
+    pub problem: PageProblem,
+}
+
+/// What is wrong with a page header.
+#[derive(Debug, thiserror::Error)]
+pub enum PageProblem {
+    #[error("its header cannot be read")]
+    Unreadable,
+    #[error("its header claims a negative size")]
+    NegativeSize,
+    #[error("its header claims {0} bytes, past the end of its column chunk")]
+    PastChunk(i64),
+    #[error(
+        "its header claims {inflated} bytes inflated, more than its whole column chunk ({chunk})"
+    )]
+    Inflated { inflated: i64, chunk: u64 },
+    #[error("its header claims {0} values")]
+    NegativeValues(i64),
+    #[error("its header claims a dictionary of {values} values in {bytes} bytes")]
+    Dictionary { values: u64, bytes: i64 },
+    #[error("its header claims {values} values in a row group of {rows} rows")]
+    Values { values: u64, rows: u64 },
+}
+
 /// Checks the page headers of one column chunk of a row group of `rows` rows. `flat`:
 /// the column is not repeated, so a page holds at most a value per row.
 pub fn check_chunk(
@@ -28,7 +58,7 @@ pub fn check_chunk(
     chunk: &ColumnChunkMetaData,
     rows: u64,
     flat: bool,
-) -> Result<(), String> {
+) -> Result<(), PageError> {
     let column = chunk.column_path().string();
     let start = chunk
         .dictionary_page_offset()
@@ -46,39 +76,38 @@ pub fn check_chunk(
     };
     let mut pos = start;
     while pos < end {
-        let at = || format!("column {column}, page at byte {pos}");
-        let header = read_header(file, pos, end)
-            .ok_or_else(|| format!("{}: its header cannot be read", at()))?;
-        let claims = |what: &str| format!("{}: its header claims {what}", at());
+        let refused = |problem| PageError {
+            column: column.clone(),
+            pos,
+            problem,
+        };
+        let header = read_header(file, pos, end).ok_or_else(|| refused(PageProblem::Unreadable))?;
         if header.compressed < 0 || header.uncompressed < 0 {
-            return Err(claims("a negative size"));
+            return Err(refused(PageProblem::NegativeSize));
         }
         let next = pos + header.len as u64 + header.compressed as u64;
         if next > end {
-            return Err(claims(&format!(
-                "{} bytes, past the end of its column chunk",
-                header.compressed
-            )));
+            return Err(refused(PageProblem::PastChunk(header.compressed)));
         }
         if header.uncompressed as u64 > chunk_size {
-            return Err(claims(&format!(
-                "{} bytes inflated, more than its whole column chunk ({chunk_size})",
-                header.uncompressed
-            )));
+            return Err(refused(PageProblem::Inflated {
+                inflated: header.uncompressed,
+                chunk: chunk_size,
+            }));
         }
         if let Some(n) = header.values {
             if n < 0 {
-                return Err(claims(&format!("{n} values")));
+                return Err(refused(PageProblem::NegativeValues(n)));
             }
             let n = n as u64;
             if header.dictionary && n.saturating_mul(width) > header.uncompressed as u64 {
-                return Err(claims(&format!(
-                    "a dictionary of {n} values in {} bytes",
-                    header.uncompressed
-                )));
+                return Err(refused(PageProblem::Dictionary {
+                    values: n,
+                    bytes: header.uncompressed,
+                }));
             }
             if !header.dictionary && flat && n > rows {
-                return Err(claims(&format!("{n} values in a row group of {rows} rows")));
+                return Err(refused(PageProblem::Values { values: n, rows }));
             }
         }
         pos = next;
