@@ -10,32 +10,41 @@
 //!
 //! ```text
 //! source (paths, S3 layouts, gzip, stdin)
-//!   -> scan::plan (units: whole files, newline-aligned chunks of large ones)
+//!   -> scan::plan (units: whole files, newline-aligned chunks, Parquet row ranges)
 //!   -> pipeline (units on worker threads, results back in input order)
-//!        -> scan (read blocks, roll partial lines, time window, accounting)
+//!        -> input (one sniff; the form's reader: flow-log text, AWS's Parquet)
 //!        -> parse::Decoder (bytes -> validated fields, push contract, no I/O)
 //!        -> batch::BatchBuilder (Arrow columns -> RecordBatch)
 //!        -> enrich (attribution to tasks; orient: own side, peer, direction)
-//!        -> a fold (policy::audit, query) or an ordered job (output: JSON Lines, CSV,
-//!           Parquet)
+//!        -> a fold (policy::audit, query, report) or an ordered job (output: JSON
+//!           Lines, CSV, Parquet)
 //! ```
 //!
+//! ARCHITECTURE.md draws the layers (a module uses only those below it) and says where
+//! each common change is made.
+//!
+//! - [`text`], [`time`], [`intern`], [`net`] — safe text, times, interned strings,
+//!   addresses, CIDR blocks and protocols.
 //! - [`format`](mod@format) — the field registry of versions 2 to 11 and record layouts.
+//! - [`error`] — typed errors about input: rejected lines, file errors, line accounting.
+//! - [`batch`], [`columns`], [`fold`] — Arrow column builders, typed column views (and a
+//!   record's time), the contract of a fold.
 //! - [`parse`] — the push decoder.
-//! - [`batch`] — Arrow column builders.
-//! - [`source`] — finding and opening inputs.
-//! - [`scan`] — one unit's read loop and its statistics.
-//! - [`pipeline`] — the ordered parallel scan (see its documentation for an audit from
-//!   Rust).
-//! - [`enrich`] — the ENI map, attribution as of each record's time, orientation.
-//! - [`initiator`] — who opened a connection.
 //! - [`aws_ranges`] — AWS's published address ranges (`ip-ranges.json`): which AWS
 //!   service an address is.
-//! - [`policy`] — the policy file and the audit.
-//! - [`query`] — filters, group-by, conversations.
-//! - [`report`] — the audit as one self-contained HTML page.
+//! - [`source`], [`s3`] — finding and opening inputs; S3 requests.
+//! - [`input`] — what an input is (one sniff) and one reader per form.
+//! - [`scan`] — units and one unit's read.
+//! - [`enrich`] — the ENI map and its sources, attribution as of each record's time,
+//!   orientation.
+//! - [`initiator`] — who opened a connection.
+//! - [`policy`] — the policy file, one file per rule, the audit.
+//! - [`pipeline`] — the ordered parallel scan (see its documentation for an audit from
+//!   Rust).
 //! - [`output`] — writers, and the prose of errors.
-//! - [`error`] — typed errors: rejected lines, file errors.
+//! - [`query`] — filters, group-by, conversations.
+//! - [`sql`] — the audit as SQL for Spark, Athena and DuckDB.
+//! - [`report`] — the audit as one self-contained HTML page.
 
 pub mod aws_ranges;
 pub mod batch;
