@@ -189,6 +189,8 @@ pub fn read_full(f: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// The columns that `vpcflow convert --map` adds to flow-log records (and
 /// [`crate::enrich`]'s join adds to a batch), in order. An input that holds them is read
 /// without them: attribution is computed again from the map.
+// The tests spell this list out again on purpose: an expectation written apart from
+// the code it checks.
 pub const ENRICHMENT_COLUMNS: [&str; 13] = [
     "task_arn",
     "service",
