@@ -582,6 +582,48 @@ fn drive<W: Work>(
     Ok(totals)
 }
 
+/// The layouts' columns noted so far (see [`Totals::layout_columns`]).
+#[derive(Default)]
+struct ColumnsSeen {
+    seen: std::collections::HashSet<String>,
+    last: Option<Arc<Layout>>,
+}
+
+impl ColumnsSeen {
+    /// Notes the columns of a unit's final layout. Consecutive units mostly share one
+    /// layout, which is looked at again only when another comes: at most one pass over
+    /// a unit's columns per unit.
+    fn note(&mut self, layout: &Arc<Layout>, columns: &mut Vec<String>) {
+        if self.last.as_ref().is_some_and(|n| Arc::ptr_eq(n, layout)) {
+            return;
+        }
+        for f in layout.schema().fields() {
+            if self.seen.insert(f.name().clone()) {
+                columns.push(f.name().clone());
+            }
+        }
+        self.last = Some(layout.clone());
+    }
+}
+
+/// The channel of unit `head`'s messages, taking workers' registrations (which come in
+/// any order) until it is among them.
+fn receiver_of<P>(
+    head: usize,
+    waiting: &mut BTreeMap<usize, Receiver<Msg<P>>>,
+    reg_rx: &Receiver<Registration<P>>,
+) -> Result<Receiver<Msg<P>>, Error> {
+    loop {
+        if let Some(rx) = waiting.remove(&head) {
+            return Ok(rx);
+        }
+        let (i, rx) = reg_rx
+            .recv()
+            .map_err(|_| Error::Input("a worker stopped unexpectedly".into()))?;
+        waiting.insert(i, rx);
+    }
+}
+
 /// The collector: takes every unit's messages in unit order.
 #[allow(clippy::too_many_arguments)]
 fn collect<W: Work>(
@@ -597,23 +639,13 @@ fn collect<W: Work>(
     let mut waiting: BTreeMap<usize, Receiver<Msg<W::Part>>> = BTreeMap::new();
     let mut layout_here: Option<Arc<Layout>> = None;
     let mut lines_before = 0;
-    // The layouts' columns noted so far (see `Totals::layout_columns`).
-    let mut columns_seen: std::collections::HashSet<String> = Default::default();
-    let mut last_noted: Option<Arc<Layout>> = None;
+    let mut columns = ColumnsSeen::default();
     for (head, unit) in units.iter().enumerate() {
         let first = unit.is_first();
         if first {
             lines_before = 0;
         }
-        let rx = loop {
-            if let Some(rx) = waiting.remove(&head) {
-                break rx;
-            }
-            let (i, rx) = reg_rx
-                .recv()
-                .map_err(|_| Error::Input("a worker stopped unexpectedly".into()))?;
-            waiting.insert(i, rx);
-        };
+        let rx = receiver_of(head, &mut waiting, reg_rx)?;
         // A header line in an earlier chunk may have changed the layout this chunk was
         // guessed to start with.
         let right = first || unit.layout.as_deref() == layout_here.as_deref();
@@ -638,22 +670,8 @@ fn collect<W: Work>(
                 Msg::Done(done) => {
                     let d = done?;
                     lines_before += d.stats.counts.lines;
-                    match &d.end_layout {
-                        // Consecutive units mostly share one layout, which is looked at
-                        // again only when another comes: at most one pass over a unit's
-                        // columns per unit.
-                        Some(l)
-                            if d.stats.counts.lines > 0
-                                && !last_noted.as_ref().is_some_and(|n| Arc::ptr_eq(n, l)) =>
-                        {
-                            for f in l.schema().fields() {
-                                if columns_seen.insert(f.name().clone()) {
-                                    totals.layout_columns.push(f.name().clone());
-                                }
-                            }
-                            last_noted = Some(l.clone());
-                        }
-                        _ => {}
+                    if let Some(l) = d.end_layout.as_ref().filter(|_| d.stats.counts.lines > 0) {
+                        columns.note(l, &mut totals.layout_columns);
                     }
                     layout_here = d.end_layout;
                     totals.scan += d.stats;

@@ -243,6 +243,7 @@ impl Enricher {
     /// The batch with the enrichment columns appended; `learned` carries what
     /// orientation learned from earlier batches of the same unit of input. A batch
     /// the enricher does not apply to ([`Enricher::applies_to`]) is returned as it is.
+    // Kept whole around its per-record loop (see the comment there): the hot path.
     pub fn enrich_with(
         &self,
         batch: &RecordBatch,
