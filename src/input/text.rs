@@ -43,6 +43,16 @@ impl Form for Text {
         Some(Split::Lines(crate::format::first_header(first)))
     }
 
+    /// Reads one unit of text (a source, or a byte range of a plain file) and returns the
+    /// layout in force at its end.
+    ///
+    /// Of a gzip input, what is decoded from a member is held back until the member has
+    /// passed its check (CRC and length): when a member turns out corrupt, its records and
+    /// rejected lines are dropped, and counted as such, instead of being passed on. A
+    /// member with more than [`HOLD_BYTES`] of text is passed on as it goes (bounded
+    /// memory); if it then fails, the error says how many of its records were used. A file
+    /// that merely ends early (truncated) keeps what was read, and its cut last line is
+    /// rejected.
     fn read(
         unit: &Unit,
         input: Sniffed,
@@ -50,7 +60,21 @@ impl Form for Text {
         out: &mut Out,
         raw: &Arc<AtomicU64>,
     ) -> Result<Option<Arc<Layout>>, crate::Error> {
-        read(unit, input, options, out, raw)
+        let mut reader = match open(unit, input, raw) {
+            Ok(r) => r,
+            Err(e) => {
+                out.file_error(FileError::Unreadable(e))?;
+                return Ok(None);
+            }
+        };
+        let first_byte = unit.range.map_or(0, |r| r.0);
+        let Decoded {
+            decoder,
+            mut held,
+            failure,
+        } = decode(&mut reader, first_byte, options, out, raw)?;
+        settle(failure, &decoder, &mut held, out)?;
+        Ok(Some(decoder.layout().clone()))
     }
 }
 
@@ -91,40 +115,6 @@ fn open(unit: &Unit, input: Sniffed, raw: &Arc<AtomicU64>) -> io::Result<Opened>
     } else {
         Ok(opened)
     }
-}
-
-/// Reads one unit of text (a source, or a byte range of a plain file) and returns the
-/// layout in force at its end.
-///
-/// Of a gzip input, what is decoded from a member is held back until the member has
-/// passed its check (CRC and length): when a member turns out corrupt, its records and
-/// rejected lines are dropped, and counted as such, instead of being passed on. A
-/// member with more than [`HOLD_BYTES`] of text is passed on as it goes (bounded
-/// memory); if it then fails, the error says how many of its records were used. A file
-/// that merely ends early (truncated) keeps what was read, and its cut last line is
-/// rejected.
-fn read(
-    unit: &Unit,
-    input: Sniffed,
-    options: &ScanOptions,
-    out: &mut Out,
-    raw: &Arc<AtomicU64>,
-) -> Result<Option<Arc<Layout>>, crate::Error> {
-    let mut reader = match open(unit, input, raw) {
-        Ok(r) => r,
-        Err(e) => {
-            out.file_error(FileError::Unreadable(e))?;
-            return Ok(None);
-        }
-    };
-    let first_byte = unit.range.map_or(0, |r| r.0);
-    let Decoded {
-        decoder,
-        mut held,
-        failure,
-    } = decode(&mut reader, first_byte, options, out, raw)?;
-    settle(failure, &decoder, &mut held, out)?;
-    Ok(Some(decoder.layout().clone()))
 }
 
 /// What [`decode`] leaves: the decoder at the end of the unit, what is still held,
