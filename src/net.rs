@@ -114,14 +114,6 @@ pub enum NetError {
     NotAProtocol { text: String },
 }
 
-/// Messages are prose where they reach a person: callers that still speak in text
-/// take the message as it is.
-impl From<NetError> for String {
-    fn from(e: NetError) -> String {
-        e.to_string()
-    }
-}
-
 impl FromStr for Cidr {
     type Err = NetError;
 
