@@ -51,7 +51,7 @@ use std::marker::PhantomData;
 use serde::Deserialize;
 
 use crate::intern::{Strings, NONE};
-use crate::net::{is_v4, parse_addr, Cidr};
+use crate::net::{is_v4, Cidr, NetError};
 
 /// Where to get the real file, named in the error for a file of another shape.
 const URL: &str = "https://ip-ranges.amazonaws.com/ip-ranges.json";
@@ -461,7 +461,10 @@ fn parse_prefix(text: &str, family: Family) -> Result<(u128, u8), PrefixProblem>
         example: family.example(),
     };
     let (addr, _) = text.split_once('/').ok_or_else(bad)?;
-    parse_addr(addr.as_bytes()).ok_or_else(bad)?;
+    let block = match text.parse::<Cidr>() {
+        Err(NetError::NotABlock { .. }) => return Err(bad()),
+        block => block,
+    };
     // The text, not the bytes, says the family (`::ffff:1.2.3.0` is IPv6 text).
     match (family, addr.contains(':')) {
         (Family::V4, true) => {
@@ -476,7 +479,7 @@ fn parse_prefix(text: &str, family: Family) -> Result<(u128, u8), PrefixProblem>
         }
         _ => {}
     }
-    let block: Cidr = text.parse()?;
+    let block = block?;
     Ok((block.first(), block.prefix_len()))
 }
 

@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::io::Write as _;
-use std::net::IpAddr;
 use std::net::Ipv6Addr;
 use std::str::FromStr;
 
@@ -63,7 +62,7 @@ impl Cidr {
         match parse_addr(addr.as_bytes()) {
             Some(bytes) if u128::from_be_bytes(bytes) != c.network => Err(NetError::HostBits {
                 text: s.to_string(),
-                block: Cidr { v4: c.v4, ..c },
+                block: c,
                 addr: addr.to_string(),
                 max: if c.v4 { 32 } else { 128 },
             }),
@@ -126,7 +125,8 @@ impl FromStr for Cidr {
         let bytes = parse_addr(addr.as_bytes()).ok_or_else(|| NetError::NotABlock {
             text: s.to_string(),
         })?;
-        let v4 = addr.parse::<IpAddr>().is_ok_and(|a| a.is_ipv4());
+        // `parse_addr` read it: IPv6 text always has a colon, a dotted quad never.
+        let v4 = !addr.contains(':');
         let max = if v4 { 32 } else { 128 };
         let len: u8 = match len {
             None => max,

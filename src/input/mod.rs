@@ -49,9 +49,6 @@ pub enum Format {
     Parquet,
 }
 
-/// Bytes of an input's start that [`sniff`] is given, at most; it decides on fewer.
-pub const SNIFF_BYTES: usize = 512;
-
 /// What the input starting with `head` is. Compression and format are told by content,
 /// never by name: an S3 object's name says `.log.gz` whatever it holds.
 pub fn sniff(head: &[u8]) -> Format {
@@ -112,7 +109,9 @@ impl Format {
     /// How a file of this format splits (see [`Form::split`]).
     pub fn split(self, path: &Path, head: &[u8], chunk: u64) -> Option<Split> {
         match self {
-            Format::Text | Format::GzipText => text::Text::split(path, head, chunk),
+            Format::Text => text::Text::split(path, head, chunk),
+            // A gzip stream cannot be entered in the middle: read whole.
+            Format::GzipText => None,
             Format::Parquet => parquet::Parquet::split(path, head, chunk),
         }
     }
@@ -150,18 +149,19 @@ pub fn read(
     }
 }
 
-/// Opens a whole source and sniffs its first bytes; of a part of a file, sniffs the
-/// file's first bytes (the part is opened by its form).
+/// Opens a whole source and sniffs its first bytes. A part of a file is opened by its
+/// form, which the planner found when it split the file: rows of Parquet carry the
+/// footer it read, byte ranges are plain text (gzip is never split).
 fn open(unit: &Unit, raw: &Arc<AtomicU64>) -> io::Result<Sniffed> {
     match (&unit.source, unit.range) {
-        (Source::File(path), Some(_)) => {
-            let mut head = [0u8; SNIFF_BYTES];
-            let n = read_full(&mut std::fs::File::open(path)?, &mut head)?;
-            Ok(Sniffed {
-                format: sniff(&head[..n]),
-                stream: None,
-            })
-        }
+        (Source::File(_), Some(_)) => Ok(Sniffed {
+            format: if unit.footer.is_some() {
+                Format::Parquet
+            } else {
+                Format::Text
+            },
+            stream: None,
+        }),
         (source, _) => {
             let mut stream = source.open(raw.clone())?;
             Ok(Sniffed {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 
-use super::{sniff, Form, Format, Out, ScanOptions, Sniffed, Split, Unit};
+use super::{Form, Format, Out, ScanOptions, Sniffed, Split, Unit};
 use crate::error::FileError;
 use crate::format::Layout;
 use crate::parse::{Decoder, DecoderOptions, LineCounts, Reject};
@@ -31,12 +31,9 @@ pub struct Text;
 
 impl Form for Text {
     /// A plain file at newlines, the chunks after the first guessed to have the layout
-    /// of the file's first line if that is a header; a gzip stream cannot be entered in
-    /// the middle: read whole.
+    /// of the file's first line if that is a header. (Gzip text is read whole: see
+    /// [`Format::split`].)
     fn split(_path: &Path, head: &[u8], _chunk: u64) -> Option<Split> {
-        if sniff(head) == Format::GzipText {
-            return None;
-        }
         let first = &head[..memchr::memchr(b'\n', head).unwrap_or(head.len())];
         let first = first.strip_suffix(b"\r").unwrap_or(first);
         let first = first.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(first);
