@@ -60,14 +60,21 @@ pub fn plan(sources: &[Source], options: &ScanOptions, chunk: u64) -> (Vec<Unit>
             footer: None,
             layout: base.clone(),
         };
+        // An object whose key proves it outside the window is skipped as a file is.
+        let named = match source {
+            Source::File(path) => Some(path.as_path()),
+            Source::S3(o) => Some(Path::new(&o.key)),
+            Source::Stdin => None,
+        };
+        if named.is_some_and(|p| outside_window(p, options.since, options.until)) {
+            skipped += 1;
+            continue;
+        }
+        // Objects and stdin are read whole, as they stream.
         let Source::File(path) = source else {
             units.push(whole);
             continue;
         };
-        if outside_window(path, options.since, options.until) {
-            skipped += 1;
-            continue;
-        }
         // Each range after the first is guessed to have `later`'s layout (a Parquet
         // file's, rightly; a text file's first header).
         let (ranges, later, footer) = match split(path, chunk) {

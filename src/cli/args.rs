@@ -117,13 +117,9 @@ impl ReadArgs {
             return Err(Error::Usage("--batch-size must be at least 1".into()));
         }
         let inputs = self.input_names(default_stdin)?;
-        let found = discover_all(&inputs);
+        let found = discover_all(&inputs, since, until);
         let sources = found.sources;
-        let missing = found
-            .errors
-            .into_iter()
-            .map(|e| format!("{}: {}", e.path, e.error))
-            .collect();
+        let missing = found.errors.iter().map(|e| e.to_string()).collect();
         // An output that is also an input would be truncated before it is read, or
         // read while it is written.
         if let Some(path) = &self.errors {

@@ -210,7 +210,7 @@ impl<X> Audited<X> {
                     p.file_name() != out.file_name()
                         || std::fs::canonicalize(p).map_or(true, |c| c != out)
                 }
-                Source::Stdin => true,
+                Source::S3(_) | Source::Stdin => true,
             });
         }
         let policy = rules.policy(&map.cidrs()?)?;

@@ -1,16 +1,20 @@
 //! Finding and opening inputs: files, `.gz` files, directory trees in the AWS S3
-//! layouts, and stdin.
+//! layouts, objects under an `s3://bucket/prefix`, and stdin.
 //!
 //! A directory is walked recursively (hidden entries skipped) and every file found is
-//! an input; all files are then processed in sorted path order, stdin where it was
-//! named. What an input holds (text, gzip, Parquet) is told from its content by
+//! an input; all files are then processed in sorted path order, then the objects of
+//! each `s3://` location in the same order (a downloaded copy of the prefix is read
+//! in the same order, and gives the same answers), stdin where it was named. What an input holds (text, gzip, Parquet) is told from its content by
 //! [`crate::input::sniff`], not from its name; multi-member gzip (concatenated objects)
 //! is read whole ([`Members`]).
 //!
 //! The S3 layouts put the delivery time in the path, which lets `--since`/`--until`
 //! skip whole files unread:
 //! `AWSLogs/<acct>/vpcflowlogs/<region>/YYYY/MM/DD/[HH/]<acct>_vpcflowlogs_<region>_<flow-log-id>_YYYYMMDDTHHmmZ_<hash>.log.gz`
-//! and the Hive-style `.../year=YYYY/month=MM/day=DD/hour=HH/...`.
+//! and the Hive-style `.../year=YYYY/month=MM/day=DD/hour=HH/...`; Amazon Security
+//! Lake's `.../eventDay=YYYYMMDD/...`. Under a window, an `s3://` prefix is listed one
+//! folder at a time ([`discover_s3`]), and the date folders that the same spans put
+//! outside the window are never listed.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -21,6 +25,8 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use flate2::bufread::GzDecoder;
+
+use crate::s3::{S3Error, S3Url};
 
 mod inflate;
 pub use inflate::Inflating;
@@ -54,8 +60,25 @@ pub fn path_text(path: &Path) -> String {
 pub enum Source {
     /// A file: the path as given, or as found by the directory walk.
     File(PathBuf),
+    /// An object of an `s3://` location, found by listing it.
+    S3(S3Object),
     /// Standard input (`-`).
     Stdin,
+}
+
+/// An S3 object to read: where it is, and its size when listed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct S3Object {
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+}
+
+impl S3Object {
+    /// `s3://bucket/key`, as messages print it (see [`path_text`]).
+    pub fn url(&self) -> String {
+        path_text(Path::new(&format!("s3://{}/{}", self.bucket, self.key)))
+    }
 }
 
 impl Source {
@@ -63,6 +86,7 @@ impl Source {
     pub fn display(&self) -> String {
         match self {
             Source::File(p) => path_text(p),
+            Source::S3(o) => o.url(),
             Source::Stdin => "-".to_string(),
         }
     }
@@ -71,16 +95,23 @@ impl Source {
     pub fn size(&self) -> Option<u64> {
         match self {
             Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Source::S3(o) => Some(o.size),
             Source::Stdin => None,
         }
     }
 
     /// Opens the input for reading, counted and buffered, as it is: what it holds
     /// (text, gzip, Parquet) is sniffed by [`crate::input`] from the buffer's first
-    /// bytes. `raw_bytes` counts the bytes read from the file or stdin itself.
+    /// bytes. `raw_bytes` counts the bytes read from the file, object or stdin itself.
+    /// An object is downloaded as it is read.
     pub fn open(&self, raw_bytes: Arc<AtomicU64>) -> io::Result<RawReader> {
         let raw: Box<dyn Read + Send> = match self {
             Source::File(p) => Box::new(Whole::new(File::open(p)?)?),
+            Source::S3(o) => Box::new(
+                crate::s3::client(&o.bucket)
+                    .map_err(io::Error::other)?
+                    .open(&o.key),
+            ),
             Source::Stdin => Box::new(io::stdin()),
         };
         Ok(BufReader::with_capacity(
@@ -299,16 +330,23 @@ pub fn input_named_by<'a>(sources: &'a [Source], output: &FileId) -> Option<&'a 
 }
 
 /// An input argument that could not be used at all.
-#[derive(Debug)]
-pub struct InputError {
-    pub path: String,
-    pub error: io::Error,
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// A path that does not exist or cannot be listed.
+    #[error("{path}: {error}")]
+    Path { path: String, error: io::Error },
+    /// An `s3://` location that cannot be listed (its error names it).
+    #[error(transparent)]
+    S3(#[from] S3Error),
+    /// An `s3://` location under which nothing is stored.
+    #[error("{0}: no object there")]
+    NoObject(String),
 }
 
 /// Expands the `INPUT` arguments into sources in sorted path order. Arguments that do
 /// not exist or cannot be listed are returned as errors; the others are still used.
 pub fn discover(inputs: &[String]) -> (Vec<Source>, Vec<InputError>) {
-    let d = discover_all(inputs);
+    let d = discover_all(inputs, None, None);
     (d.sources, d.errors)
 }
 
@@ -326,22 +364,31 @@ pub struct Discovery {
 
 /// [`discover`], also telling which directories were skipped as already visited.
 /// Directories are told apart by device and inode, so a walk through symbolic links
-/// ends and reads each directory once.
-pub fn discover_all(inputs: &[String]) -> Discovery {
+/// ends and reads each directory once. `s3://` locations are listed as
+/// [`discover_s3`] says, pruned to the window `[since, until)`.
+pub fn discover_all(inputs: &[String], since: Option<i64>, until: Option<i64>) -> Discovery {
     let mut files = Vec::new();
     let mut d = Discovery::default();
     let mut visited = HashMap::new();
     let mut stdin = false;
+    let mut objects = Vec::new();
     for input in inputs {
         if input == "-" {
             stdin = true;
+            continue;
+        }
+        if S3Url::is_s3(input) {
+            match discover_s3(input, since, until) {
+                Ok(found) => objects.extend(found.into_iter().map(Source::S3)),
+                Err(e) => d.errors.push(e),
+            }
             continue;
         }
         let path = PathBuf::from(input);
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => walk(&path, &mut files, &mut d, &mut visited),
             Ok(_) => files.push(path),
-            Err(error) => d.errors.push(InputError {
+            Err(error) => d.errors.push(InputError::Path {
                 path: input.clone(),
                 error,
             }),
@@ -349,6 +396,7 @@ pub fn discover_all(inputs: &[String]) -> Discovery {
     }
     files.sort();
     d.sources = files.into_iter().map(Source::File).collect();
+    d.sources.extend(objects);
     if stdin {
         d.sources.push(Source::Stdin);
     }
@@ -369,7 +417,7 @@ fn walk(
         visited.insert(id, dir.to_path_buf());
     }
     let failed = |d: &mut Discovery, path: &Path, error| {
-        d.errors.push(InputError {
+        d.errors.push(InputError::Path {
             path: path_text(path),
             error,
         })
@@ -409,8 +457,8 @@ fn walk(
 pub const PATH_TIME_SLACK: i64 = 3600;
 
 /// The span of time `[from, to)` (unix seconds) that an S3-layout path covers, from its
-/// most precise part: the `YYYYMMDDTHHmmZ` in an AWS object name, else the hour or day
-/// folder. `None` when the path says nothing about time.
+/// most precise part: the `YYYYMMDDTHHmmZ` in an AWS object name, else its folders (see
+/// [`folder_time_span`]). `None` when the path says nothing about time.
 pub fn path_time_span(path: &Path) -> Option<(i64, i64)> {
     if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
         for part in name.split('_') {
@@ -425,46 +473,162 @@ pub fn path_time_span(path: &Path) -> Option<(i64, i64)> {
         .components()
         .filter_map(|c| c.as_os_str().to_str())
         .collect();
-    // Default layout: .../YYYY/MM/DD[/HH]; Hive: .../year=YYYY/month=MM/day=DD[/hour=HH].
+    folder_time_span(&parts)
+}
+
+/// The span of time `[from, to)` (unix seconds) that the folders `parts` of an S3
+/// layout name: `.../YYYY/MM/DD[/HH]`, Hive's `.../year=YYYY/month=MM/day=DD[/hour=HH]`,
+/// Security Lake's `.../eventDay=YYYYMMDD`; a year or a month alone where the layout is
+/// sure (Hive's keys, or the year right under `vpcflowlogs/<region>/`), as a listing
+/// meets them on its way down. `None` when the folders say nothing about time.
+pub fn folder_time_span(parts: &[&str]) -> Option<(i64, i64)> {
     let value = |p: &str, key: &str| -> Option<u32> {
         let v = p.strip_prefix(key).unwrap_or(p);
         (v.len() <= 4 && !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
             .then(|| v.parse().ok())
             .flatten()
     };
-    for i in 0..parts.len().saturating_sub(2) {
-        let (y, m, d) = (
-            value(parts[i], "year="),
-            value(parts[i + 1], "month="),
-            value(parts[i + 2], "day="),
-        );
-        if let (Some(y), Some(m), Some(d)) = (y, m, d) {
-            if parts[i].len() < 4 || y < 2000 {
-                continue;
-            }
-            let date = NaiveDate::from_ymd_opt(y as i32, m, d)?;
+    let at = |y: u32, m: u32, d: u32| -> Option<i64> {
+        let date = NaiveDate::from_ymd_opt(y as i32, m, d)?;
+        Some(
+            Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?)
+                .timestamp(),
+        )
+    };
+    for (i, p) in parts.iter().enumerate() {
+        if let Some(day) = p.strip_prefix("eventDay=") {
+            let date = NaiveDate::parse_from_str(day, "%Y%m%d").ok()?;
             let day = Utc
                 .from_utc_datetime(&date.and_hms_opt(0, 0, 0)?)
                 .timestamp();
-            if let Some(h) = parts.get(i + 3).and_then(|p| value(p, "hour=")) {
-                if h < 24 {
-                    let t = day + h as i64 * 3600;
-                    return Some((t, t + 3600));
-                }
-            }
             return Some((day, day + 86_400));
+        }
+        let Some(y) = value(p, "year=") else {
+            continue;
+        };
+        if p.len() < 4 || y < 2000 {
+            continue;
+        }
+        let (m, d) = (
+            parts.get(i + 1).and_then(|p| value(p, "month=")),
+            parts.get(i + 2).and_then(|p| value(p, "day=")),
+        );
+        let sure = p.starts_with("year=") || (i >= 2 && parts[i - 2] == "vpcflowlogs");
+        match (m, d) {
+            (Some(m), Some(d)) => {
+                let day = at(y, m, d)?;
+                if let Some(h) = parts.get(i + 3).and_then(|p| value(p, "hour=")) {
+                    if h < 24 {
+                        let t = day + h as i64 * 3600;
+                        return Some((t, t + 3600));
+                    }
+                }
+                return Some((day, day + 86_400));
+            }
+            (Some(m), None) if sure && parts.len() == i + 2 => {
+                let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+                return Some((at(y, m, 1)?, at(ny, nm, 1)?));
+            }
+            (None, _) if sure && parts.len() == i + 1 => {
+                return Some((at(y, 1, 1)?, at(y + 1, 1, 1)?));
+            }
+            _ => {}
         }
     }
     None
 }
 
-/// Whether a file's path proves that none of its records can start in `[since, until)`.
-pub fn outside_window(path: &Path, since: Option<i64>, until: Option<i64>) -> bool {
-    let Some((from, to)) = path_time_span(path) else {
+/// Whether a span of time that a path names (with [`PATH_TIME_SLACK`] around it) lies
+/// wholly outside `[since, until)`.
+fn span_outside(span: Option<(i64, i64)>, since: Option<i64>, until: Option<i64>) -> bool {
+    let Some((from, to)) = span else {
         return false;
     };
     let (from, to) = (from - PATH_TIME_SLACK, to + PATH_TIME_SLACK);
     since.is_some_and(|s| to <= s) || until.is_some_and(|u| from >= u)
+}
+
+/// Whether a file's path proves that none of its records can start in `[since, until)`.
+pub fn outside_window(path: &Path, since: Option<i64>, until: Option<i64>) -> bool {
+    span_outside(path_time_span(path), since, until)
+}
+
+/// Whether a folder (`a/b/2026/11/`) proves that none of the records of the files under
+/// it can start in `[since, until)`.
+pub fn folder_outside_window(folder: &str, since: Option<i64>, until: Option<i64>) -> bool {
+    let parts: Vec<&str> = folder.split('/').filter(|p| !p.is_empty()).collect();
+    span_outside(folder_time_span(&parts), since, until)
+}
+
+/// The objects of an `s3://bucket/prefix` location: the one object it names, else every
+/// object under the folder `prefix/`, in the order of a downloaded copy's paths, hidden
+/// ones (a part of the key after the prefix starting with `.`) and folder markers left
+/// out. Under a window (`since`, `until`), the folders are listed one level at a time
+/// and those whose dates are outside (see [`folder_outside_window`]) are not listed at
+/// all; objects whose own key proves them outside are left to the planner, which skips
+/// and counts them as it does files.
+pub fn discover_s3(
+    url: &str,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> Result<Vec<S3Object>, InputError> {
+    let loc = S3Url::parse(url)?;
+    let client = crate::s3::client(&loc.bucket)?;
+    let object = |(key, size): (String, u64)| S3Object {
+        bucket: loc.bucket.clone(),
+        key,
+        size,
+    };
+    if !loc.key.is_empty() && !loc.key.ends_with('/') {
+        if let Some(size) = client.size_of(&loc.key)? {
+            return Ok(vec![object((loc.key.clone(), size))]);
+        }
+    }
+    let mut found = Vec::new();
+    let listed_any = if since.is_some() || until.is_some() {
+        walk_s3(&client, &loc.key, since, until, &mut found)?
+    } else {
+        found = client.list(&loc.key)?;
+        !found.is_empty()
+    };
+    if !listed_any {
+        return Err(InputError::NoObject(url.to_string()));
+    }
+    let folder = match loc.key.trim_end_matches('/') {
+        "" => String::new(),
+        k => format!("{k}/"),
+    };
+    found.retain(|(key, _)| {
+        !key.ends_with('/')
+            && !key
+                .strip_prefix(&folder)
+                .unwrap_or(key)
+                .split('/')
+                .any(|part| part.starts_with('.'))
+    });
+    // A downloaded tree's files sort by their paths' parts (`a/x` before `a-b/x`).
+    found.sort_by(|a, b| Path::new(&a.0).cmp(Path::new(&b.0)));
+    Ok(found.into_iter().map(object).collect())
+}
+
+/// Lists the folder `prefix` one level at a time into `found`, except the folders
+/// outside `[since, until)`; whether anything at all was there.
+fn walk_s3(
+    client: &crate::s3::Client,
+    prefix: &str,
+    since: Option<i64>,
+    until: Option<i64>,
+    found: &mut Vec<(String, u64)>,
+) -> Result<bool, S3Error> {
+    let level = client.list_level(prefix)?;
+    let any = !level.folders.is_empty() || !level.objects.is_empty();
+    found.extend(level.objects);
+    for folder in level.folders {
+        if !folder_outside_window(&folder, since, until) {
+            walk_s3(client, &folder, since, until, found)?;
+        }
+    }
+    Ok(any)
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::merge::Facts;
-use crate::source::path_text;
+use crate::source::{path_text, InputError};
 
 pub mod cloudtrail;
 pub mod config;
@@ -149,31 +149,20 @@ fn load_dir(root: &Path) -> Result<Loaded, MapError> {
 /// Every map object under an `s3://bucket/prefix` (a trail's bucket, an archive of
 /// events), or the one object it names, read in parallel as `load_dir` reads a tree.
 fn load_s3(url: &str) -> Result<Loaded, MapError> {
-    let loc = crate::s3::S3Url::parse(url)?;
-    let client = crate::s3::Client::for_bucket(&loc.bucket)?;
-    let listed = client.list(&loc.key)?;
-    let keys: Vec<String> = match listed.iter().find(|(k, _)| *k == loc.key) {
-        // The location names one object.
-        Some((k, _)) => vec![k.clone()],
-        None => listed
-            .into_iter()
-            .map(|(k, _)| k)
-            .filter(|k| {
-                !k.ends_with('/')
-                    && !k
-                        .split('/')
-                        .any(|part| part == "CloudTrail-Digest" || part.starts_with('.'))
-            })
-            .collect(),
+    let objects = match crate::source::discover_s3(url, None, None) {
+        Ok(o) => o,
+        Err(InputError::S3(e)) => return Err(MapError::S3(e)),
+        Err(_) => return Err(MapError::NoObject(url.to_string())),
     };
-    if keys.is_empty() {
+    let objects: Vec<_> = objects
+        .into_iter()
+        .filter(|o| !o.key.split('/').any(|part| part == "CloudTrail-Digest"))
+        .collect();
+    if objects.is_empty() {
         return Err(MapError::NoObject(url.to_string()));
     }
-    load_all(url, &keys, |key| {
-        let name = path_text(Path::new(&format!("s3://{}/{key}", loc.bucket)));
-        let body = client.open(key)?;
-        read_map(&name, body)
-    })
+    let client = crate::s3::client(&objects[0].bucket)?;
+    load_all(url, &objects, |o| read_map(&o.url(), client.open(&o.key)))
 }
 
 /// Reads many map files in parallel and merges what they say; a warning that many of

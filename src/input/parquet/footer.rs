@@ -2,7 +2,7 @@
 //! counts against the columns' value counts, sizes and offsets inside the file, and no
 //! column chunk larger than rows under `--max-line-bytes` could be.
 
-use std::fs::File;
+use parquet::file::reader::ChunkReader;
 
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
@@ -35,8 +35,8 @@ pub enum FooterError {
 }
 
 /// A file's footer, checked before anything else is read (see [`check_footer`]).
-pub fn footer(file: &File) -> Result<ParquetMetaData, ParquetError> {
-    let len = file.metadata()?.len();
+pub fn footer(file: &impl ChunkReader) -> Result<ParquetMetaData, ParquetError> {
+    let len = file.len();
     let meta = ParquetMetaDataReader::new().parse_and_finish(file)?;
     check_footer(&meta, len)?;
     Ok(meta)
@@ -45,7 +45,7 @@ pub fn footer(file: &File) -> Result<ParquetMetaData, ParquetError> {
 /// The footer with its page index, which lets a range of rows that cuts a row group
 /// skip the pages of the rows outside it.
 pub fn with_page_index(
-    file: &File,
+    file: &impl ChunkReader,
     meta: &ParquetMetaData,
 ) -> Result<ParquetMetaData, ParquetError> {
     let mut reader = ParquetMetaDataReader::new_with_metadata(meta.clone())

@@ -139,25 +139,39 @@ impl Form for Parquet {
         out: &mut Out,
         raw: &Arc<AtomicU64>,
     ) -> Result<Option<Arc<Layout>>, crate::Error> {
-        let Source::File(path) = &unit.source else {
-            out.file_error(FileError::Unreadable(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "this is Parquet, which is read from a file, not from standard input: \
-                 give the file's path",
-            )))?;
-            return Ok(None);
-        };
-        // The file is read by path, not from the stream its sniff opened.
-        drop(input);
-        read_rows(
-            &unit.source,
-            path,
-            unit.range,
-            unit.footer.clone(),
-            options,
-            out,
-            raw,
-        )
+        let (range, footer) = (unit.range, unit.footer.clone());
+        match (&unit.source, input.stream) {
+            // A file is read by path, not from the stream its sniff opened.
+            (Source::File(path), _) => match std::fs::File::open(path) {
+                Ok(file) => read_rows(&unit.source, file, range, footer, options, out, raw),
+                Err(e) => {
+                    out.file_error(FileError::Unreadable(e))?;
+                    Ok(None)
+                }
+            },
+            // An object is held whole (one per worker): its footer is at its end.
+            (Source::S3(_), Some(mut stream)) => {
+                let mut body = Vec::new();
+                match io::Read::read_to_end(&mut stream, &mut body) {
+                    Ok(_) => {
+                        let body = bytes::Bytes::from(body);
+                        read_rows(&unit.source, body, range, footer, options, out, raw)
+                    }
+                    Err(e) => {
+                        out.file_error(FileError::Unreadable(e))?;
+                        Ok(None)
+                    }
+                }
+            }
+            _ => {
+                out.file_error(FileError::Unreadable(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "this is Parquet, which is read from a file, not from standard input: \
+                     give the file's path",
+                )))?;
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -294,14 +308,20 @@ pub fn scan_parquet(
         sink,
         stats,
     };
-    read_rows(source, path, range, footer, options, out, raw)
+    match std::fs::File::open(path) {
+        Ok(file) => read_rows(source, file, range, footer, options, out, raw),
+        Err(e) => {
+            out.file_error(FileError::Unreadable(e))?;
+            Ok(None)
+        }
+    }
 }
 
 /// [`scan_parquet`] of the rows `range` (all when `None`), with the file's footer when
 /// the planner read it.
 fn read_rows(
     source: &Source,
-    path: &Path,
+    body: impl open::Body,
     range: Option<(u64, u64)>,
     footer: Option<Arc<ParquetMetaData>>,
     options: &ScanOptions,
@@ -314,11 +334,12 @@ fn read_rows(
             NotReadable(e),
         )))
     };
+    let len = body.len();
     let open::Opened {
         mut reader,
         layout,
         wanted,
-    } = match catching(|| open::open(path, range, footer, options)) {
+    } = match catching(|| open::open(body, range, footer, options)) {
         Ok(o) => o,
         Err(e) => {
             fail(out, e)?;
@@ -328,10 +349,7 @@ fn read_rows(
     // The file's bytes count once, with its first unit; what the check for Parquet
     // read of a whole file is part of them.
     if range.is_none_or(|r| r.0 == 0) {
-        raw.store(
-            std::fs::metadata(path).map_or(0, |m| m.len()),
-            Ordering::Relaxed,
-        );
+        raw.store(len, Ordering::Relaxed);
     }
     let mut held = Coalesced::new(options.batch_size.max(1));
     let mut row = 0u64;

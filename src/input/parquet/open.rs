@@ -3,7 +3,7 @@
 //! of sizes and page headers, and the crate's reader over the unit's rows.
 
 use std::fs::File;
-use std::path::Path;
+use std::io;
 use std::sync::Arc;
 
 use arrow::compute::can_cast_types;
@@ -14,6 +14,7 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::ParquetMetaData;
+use parquet::file::reader::ChunkReader;
 
 use super::footer::{check_sizes, footer, with_page_index};
 use super::pages::check_chunk;
@@ -35,6 +36,29 @@ pub fn flow_columns(schema: &Schema) -> Vec<(usize, String)> {
         .collect()
 }
 
+/// What a Parquet file is read from: the file, or the bytes of an object held whole.
+pub trait Body: ChunkReader + 'static {
+    /// Fills `buf` from byte `pos` on.
+    fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()>;
+}
+
+impl Body for File {
+    fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self, buf, pos)
+    }
+}
+
+impl Body for bytes::Bytes {
+    fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
+        let from = usize::try_from(pos).unwrap_or(usize::MAX);
+        let bytes = self
+            .get(from..from.saturating_add(buf.len()))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
 /// A unit opened for reading: the reader of its rows and columns, the file's layout,
 /// and (layout column, file column) of the columns read, in order.
 pub struct Opened {
@@ -47,12 +71,11 @@ pub struct Opened {
 /// to the columns `options` asks for, after checking its footer (read here when not
 /// given), its columns' types and sizes, and the page headers of the chunks read.
 pub fn open(
-    path: &Path,
+    file: impl Body,
     rows: Option<(u64, u64)>,
     footer_read: Option<Arc<ParquetMetaData>>,
     options: &ScanOptions,
 ) -> Result<Opened, ParquetError> {
-    let file = File::open(path)?;
     let mut meta = match footer_read {
         Some(meta) => meta,
         None => Arc::new(footer(&file)?),
@@ -188,7 +211,7 @@ fn select(
 /// Checks the page headers of the chunks read (`roots`: the top-level columns read) of
 /// row groups `groups`, before the crate sizes buffers from them.
 fn check_pages(
-    file: &File,
+    file: &impl Body,
     meta: &ParquetMetaData,
     groups: &[usize],
     roots: &[usize],

@@ -8,9 +8,6 @@
 //! Page headers are Thrift compact structs (parquet-format's `PageHeader`); only the
 //! fields checked are decoded, the rest skipped by their types.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-
 use parquet::basic::Type as PhysicalType;
 use parquet::file::metadata::ColumnChunkMetaData;
 
@@ -54,7 +51,7 @@ pub enum PageProblem {
 /// Checks the page headers of one column chunk of a row group of `rows` rows. `flat`:
 /// the column is not repeated, so a page holds at most a value per row.
 pub fn check_chunk(
-    file: &File,
+    file: &impl super::open::Body,
     chunk: &ColumnChunkMetaData,
     rows: u64,
     flat: bool,
@@ -126,7 +123,7 @@ struct Header {
     dictionary: bool,
 }
 
-fn read_header(file: &File, pos: u64, end: u64) -> Option<Header> {
+fn read_header(file: &impl super::open::Body, pos: u64, end: u64) -> Option<Header> {
     let mut want = HEADER_READ;
     loop {
         let n = want.min((end - pos) as usize);
