@@ -2,120 +2,18 @@
 //! a local S3-compatible server (moto, started here; objects put with boto3). The map
 //! from S3 equals the map from the same files on disk, and so do the audit's findings.
 //!
-//! Needs Python's `moto[server]` (with boto3): without it the tests say "skipped", unless
-//! `VPCFLOW_S3=require` (CI) makes a missing server a failure.
+//! Needs Python's `moto[server]` (with boto3), as `common::s3` says.
 
 mod common;
 
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
+use common::s3::{server, upload};
 use common::{root, stderr, stdout};
 
-/// A moto server on a free port, stopped when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The server for `test`, or `None` with `test` said to be skipped.
-fn server(test: &str) -> Option<Server> {
-    let setting = std::env::var("VPCFLOW_S3").unwrap_or_default();
-    if setting == "skip" {
-        common::skip(test, "VPCFLOW_S3=skip");
-        return None;
-    }
-    let required = setting == "require";
-    if !common::python_imports("moto.server, boto3") {
-        assert!(
-            !required,
-            "VPCFLOW_S3=require but python3 lacks moto[server] and boto3"
-        );
-        common::skip(
-            test,
-            "python3 has no moto[server] and boto3 (pip install 'moto[server]')",
-        );
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "moto did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    })
-}
-
-/// Puts every file under `dir` into `bucket` under `prefix`, with boto3.
-fn upload(s: &Server, bucket: &str, dir: &Path, prefix: &str) {
-    let script = format!(
-        r#"
-import boto3, os
-s3 = boto3.client("s3", endpoint_url="{url}", aws_access_key_id="test",
-                  aws_secret_access_key="test", region_name="us-east-1")
-try:
-    s3.create_bucket(Bucket="{bucket}")
-except s3.exceptions.BucketAlreadyOwnedByYou:
-    pass
-root = {dir:?}
-for d, _, files in os.walk(root):
-    for f in files:
-        p = os.path.join(d, f)
-        s3.upload_file(p, "{bucket}", "{prefix}" + os.path.relpath(p, root))
-"#,
-        url = s.url,
-        dir = dir.display().to_string(),
-    );
-    let o = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
 /// vpcflow with `args`, its S3 requests sent to the server with test credentials.
-fn vpcflow(s: &Server, args: &[&str]) -> Output {
-    common::vpcflow_env(
-        args,
-        &[
-            ("AWS_ACCESS_KEY_ID", Some("test")),
-            ("AWS_SECRET_ACCESS_KEY", Some("test")),
-            ("AWS_SESSION_TOKEN", None),
-            ("AWS_ENDPOINT_URL", Some(s.url.as_str())),
-        ],
-    )
+fn vpcflow(s: &common::s3::Server, args: &[&str]) -> Output {
+    common::s3::vpcflow(&s.url, args)
 }
 
 /// A map CSV without its last column (`source`, which names the files).

@@ -672,6 +672,58 @@ mod tests {
     }
 
     #[test]
+    fn spans_of_folders_as_a_listing_meets_them() {
+        let span = |f: &str| {
+            let parts: Vec<&str> = f.split('/').filter(|p| !p.is_empty()).collect();
+            folder_time_span(&parts)
+        };
+        let under = "AWSLogs/1/vpcflowlogs/us-east-1/";
+        assert_eq!(
+            span(&format!("{under}2026/")),
+            Some((ts("2026-01-01T00:00:00Z"), ts("2027-01-01T00:00:00Z")))
+        );
+        assert_eq!(
+            span(&format!("{under}2026/12/")),
+            Some((ts("2026-12-01T00:00:00Z"), ts("2027-01-01T00:00:00Z")))
+        );
+        assert_eq!(
+            span(&format!("{under}2026/02/28/")),
+            Some((ts("2026-02-28T00:00:00Z"), ts("2026-03-01T00:00:00Z")))
+        );
+        // A year or a month alone only where the layout is sure.
+        assert_eq!(span("backups/2026/"), None);
+        assert_eq!(span("backups/2026/11/"), None);
+        assert_eq!(
+            span("x/year=2026/month=02/"),
+            Some((ts("2026-02-01T00:00:00Z"), ts("2026-03-01T00:00:00Z")))
+        );
+        assert_eq!(
+            span("aws/VPC_FLOW/2.0/region=us-east-1/accountId=1/eventDay=20261101/"),
+            Some((ts("2026-11-01T00:00:00Z"), ts("2026-11-02T00:00:00Z")))
+        );
+        assert_eq!(span("x/eventDay=2026110/"), None);
+        assert_eq!(span(&format!("{under}2026/13/")), None);
+        let nov = ts("2026-11-01T00:00:00Z");
+        assert!(folder_outside_window(
+            &format!("{under}2025/"),
+            Some(nov),
+            None
+        ));
+        // October ends an hour's slack before November starts.
+        assert!(!folder_outside_window(
+            &format!("{under}2026/10/"),
+            Some(nov + 3599),
+            None
+        ));
+        assert!(folder_outside_window(
+            &format!("{under}2026/10/"),
+            Some(nov + 3600),
+            None
+        ));
+        assert!(!folder_outside_window("logs/", Some(i64::MAX), None));
+    }
+
+    #[test]
     fn window_skips_only_with_margin() {
         let p = Path::new("AWSLogs/1/vpcflowlogs/r/2026/11/01/07/a.log.gz");
         let h7 = ts("2026-11-01T07:00:00Z");

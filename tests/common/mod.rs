@@ -12,6 +12,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+pub mod s3;
+
 pub struct Row {
     pub eni: String,
     pub ip: String,
