@@ -29,9 +29,9 @@ if [ ! -d "$DIR/tree" ]; then
 fi
 if [ ! -d "$DIR/parquet" ]; then
   mkdir -p "$DIR/parquet"
-  for hour in "$DIR"/tree/AWSLogs/*/vpcflowlogs/*/*/*/*/*/; do
-    name=$(echo "$hour" | awk -F/ '{print $(NF-4) $(NF-3) $(NF-2) "T" $(NF-1)}')
-    "$BIN" convert "$hour" -q -o "$DIR/parquet/$name.parquet"
+  for day in "$DIR"/tree/AWSLogs/*/vpcflowlogs/*/*/*/*/; do
+    name=$(echo "$day" | awk -F/ '{print $(NF-3) $(NF-2) $(NF-1)}')
+    "$BIN" convert "$day" -q -o "$DIR/parquet/$name.parquet"
   done
 fi
 tree_bytes=$(find "$DIR/tree" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
@@ -88,6 +88,6 @@ run "S3 tree of .log.gz, on disk" "$tree_bytes" "$BIN" query "$DIR/tree" -q --fo
 run "the same, s3:// (moto)" "$tree_bytes" "$BIN" query s3://bench/AWSLogs/ -q --format json
 run "the same, s3:// with --threads 8" "$tree_bytes" \
   "$BIN" query s3://bench/AWSLogs/ -q --format json --threads 8
-run "Parquet, one object per hour, on disk" "$parquet_bytes" \
+run "Parquet, one object per day, on disk" "$parquet_bytes" \
   "$BIN" query "$DIR/parquet" -q --format json
 run "the same, s3:// (moto)" "$parquet_bytes" "$BIN" query s3://bench/parquet/ -q --format json
