@@ -12,6 +12,8 @@
 #   N=200000 RUNS=5 scripts/bench-map-sources.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-measure.sh
+. scripts/bench-measure.sh
 
 N=${N:-1000000}
 RUNS=${RUNS:-3}
@@ -39,17 +41,7 @@ tree_records=$(find "$DIR/flows-tree" -name '*.gz' -exec zcat {} + | grep -vc '^
 run() {
   local name=$1 bytes=$2 records=$3
   shift 3
-  local times=() rss=0
-  for _ in $(seq "$RUNS"); do
-    local out
-    /usr/bin/time -f '%e %M' -o "$DIR/time.txt" "$@" >/dev/null 2>&1
-    out=$(tail -1 "$DIR/time.txt")
-    times+=("${out% *}")
-    local r=${out#* }
-    [ "$r" -gt "$rss" ] && rss=$r
-  done
-  local median
-  median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  measure "$@"
   awk -v n="$name" -v b="$bytes" -v r="$records" -v t="$median" -v m="$rss" 'BEGIN {
     printf "| %s | %.2f GB | %.2f M | %.2f s | %.0f MB/s | %.0f k/s | %.0f MB |\n",
       n, b / 1e9, r / 1e6, t, b / 1e6 / t, r / 1e3 / t, m / 1024 }'

@@ -3,7 +3,7 @@
 # objects (scripts/gen-flowlogs --layout s3) put into a local S3-compatible server (moto's
 # server mode, with boto3), then `vpcflow query` (one row of totals: every record parsed)
 # on the folder and on `s3://bench/`, side by side, RUNS times each; and the same as
-# Parquet objects (`vpcflow convert`, one file per hour). Prints the median time, MB/s of
+# Parquet objects (`vpcflow convert`, one file per day). Prints the median time, MB/s of
 # the objects' bytes (as stored: compressed) and of the text, records per second, and the
 # largest peak RSS.
 #
@@ -14,6 +14,8 @@
 #   SIZE=100M RUNS=5 scripts/bench-s3.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-measure.sh
+. scripts/bench-measure.sh
 
 SIZE=${SIZE:-300M}
 RUNS=${RUNS:-3}
@@ -65,17 +67,7 @@ export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_ENDPOINT_URL=http
 run() {
   local name=$1 bytes=$2
   shift 2
-  local times=() rss=0
-  for _ in $(seq "$RUNS"); do
-    local out
-    /usr/bin/time -f '%e %M' -o "$DIR/time.txt" "$@" >/dev/null 2>&1
-    out=$(tail -1 "$DIR/time.txt")
-    times+=("${out% *}")
-    local r=${out#* }
-    [ "$r" -gt "$rss" ] && rss=$r
-  done
-  local median
-  median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  measure "$@"
   awk -v n="$name" -v b="$bytes" -v x="$text_bytes" -v r="$records" -v t="$median" -v m="$rss" 'BEGIN {
     printf "| %s | %.1f MB | %.2f s | %.0f MB/s | %.0f MB/s | %.0f k/s | %.0f MB |\n",
       n, b / 1e6, t, b / 1e6 / t, x / 1e6 / t, r / 1e3 / t, m / 1024 }'
