@@ -292,3 +292,73 @@ pub enum ReportFormat {
     Json,
     Csv,
 }
+
+/// Output formats of findings (`audit`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FindingsFormat {
+    /// A table per service, for people.
+    Table,
+    /// JSON Lines, one finding a line.
+    Json,
+    /// CSV with a header row.
+    Csv,
+    /// AWS Security Finding Format: JSON Lines of `{"Findings": [...]}` documents (at
+    /// most 100 findings, one account and region each) for `aws securityhub
+    /// batch-import-findings --cli-input-json`.
+    Asff,
+    /// OCSF 1.1.0 Detection Findings (class 2004), one a line, for Security Lake.
+    Ocsf,
+}
+
+impl From<ReportFormat> for FindingsFormat {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Table => FindingsFormat::Table,
+            ReportFormat::Json => FindingsFormat::Json,
+            ReportFormat::Csv => FindingsFormat::Csv,
+        }
+    }
+}
+
+/// Where findings sent to Security Hub or Security Lake are filed when their records
+/// do not say (`--format asff`, `--format ocsf`).
+#[derive(Args, Debug, Default)]
+pub struct PlaceOpts {
+    /// The AWS account (12 digits) of findings whose records have no account_id field
+    /// and whose task ARN is not known (--format asff and ocsf).
+    #[arg(long = "aws-account", value_name = "ACCOUNT")]
+    pub aws_account: Option<String>,
+
+    /// The AWS region of findings whose records have no region field and whose task
+    /// ARN is not known (--format asff and ocsf).
+    #[arg(long = "region", value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+impl PlaceOpts {
+    /// The place they give, checked: an account is 12 digits, a region lower-case
+    /// letters, digits and dashes (`us-east-1`).
+    pub fn place(&self) -> Result<vpcflow::enrich::place::Place, Error> {
+        if let Some(a) = &self.aws_account {
+            if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::Usage(format!(
+                    "--aws-account {a:?}: an AWS account id is 12 digits"
+                )));
+            }
+        }
+        if let Some(r) = &self.region {
+            let ok = r.contains('-')
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                return Err(Error::Usage(format!(
+                    "--region {r:?}: not an AWS region (such as us-east-1)"
+                )));
+            }
+        }
+        Ok(vpcflow::enrich::place::Place {
+            account: self.aws_account.clone(),
+            region: self.region.clone(),
+        })
+    }
+}
