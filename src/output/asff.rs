@@ -195,16 +195,11 @@ fn resources(o: &Outgoing) -> Vec<Resource> {
         details: Some(details),
     };
     let mut out = Vec::new();
-    let task = o.task_arn.as_deref().filter(|t| !t.is_empty());
-    if let Some(task) = task {
-        let id = if task.starts_with("arn:") {
-            task.to_string()
-        } else {
-            o.arn("ecs", &format!("task/{task}"))
-        };
+    let task = o.task_arn();
+    if let Some(id) = &task {
         out.push(resource(
             "AwsEcsTask",
-            id,
+            id.clone(),
             Details {
                 aws_ecs_task: Some(EcsTask {
                     cluster_arn: o.cluster_arn(),

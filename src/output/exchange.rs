@@ -183,6 +183,20 @@ impl Outgoing {
         )
     }
 
+    /// Its task's ARN: the task as the map names it, made an ARN of the finding's
+    /// account, region and cluster if it is a task id.
+    pub fn task_arn(&self) -> Option<String> {
+        let t = self.task_arn.as_deref().filter(|t| !t.is_empty())?;
+        Some(if t.starts_with("arn:") {
+            t.to_string()
+        } else {
+            match self.cluster.as_deref() {
+                Some(c) => self.arn("ecs", &format!("task/{}/{t}", crate::enrich::arn_name(c))),
+                None => self.arn("ecs", &format!("task/{t}")),
+            }
+        })
+    }
+
     /// Its cluster's ARN: the cluster as the map names it, made an ARN if it is a name.
     pub fn cluster_arn(&self) -> Option<String> {
         let c = self.cluster.as_deref()?;

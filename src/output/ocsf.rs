@@ -179,8 +179,8 @@ fn resources(o: &Outgoing) -> Vec<ResourceDetails> {
         labels,
     };
     let mut out = Vec::new();
-    let task = o.task_arn.as_deref().filter(|t| !t.is_empty());
-    if let Some(task) = task {
+    let task = o.task_arn();
+    if let Some(task) = &task {
         let mut labels = Vec::new();
         if let Some(s) = &o.service {
             labels.push(format!("service:{s}"));
@@ -192,7 +192,7 @@ fn resources(o: &Outgoing) -> Vec<ResourceDetails> {
             labels.push(format!("family:{f}"));
         }
         out.push(r(
-            task.to_string(),
+            task.clone(),
             Some(crate::enrich::arn_name(task).to_string()),
             "AWS::ECS::Task",
             labels,
