@@ -67,7 +67,10 @@ enum Command {
         vpcflow audit logs/ --map tasks.json --map enis.json --vpc-cidr 10.0.0.0/16 --allow-sg sg-0alb\n  \
         vpcflow audit logs/ --map eni-map.csv --policy policy.toml --rule cleartext --rule isolation\n  \
         vpcflow audit v2-logs/ --map eni-map.csv --policy policy.toml --aws-ip-ranges ip-ranges.json\n  \
-        vpcflow audit logs/ --map eni-map.csv --policy policy.toml --format json | jq -r .reason"
+        vpcflow audit logs/ --map eni-map.csv --policy policy.toml --format json | jq -r .reason\n  \
+        vpcflow audit AWSLogs/ --map eni-map.csv --policy policy.toml --format asff > findings.jsonl\n    \
+        (then, per line: aws securityhub batch-import-findings --cli-input-json \"$line\")\n  \
+        vpcflow audit logs/ --map eni-map.csv --policy policy.toml --format ocsf --region us-east-1"
     )]
     Audit(audit::AuditArgs),
     /// Filter, group and total flow records: who talked to what, how much, when.
