@@ -575,10 +575,11 @@ struct Eni {
     service: &'static str,
 }
 
-/// Five ENIs: three in accounts and regions that their records name, one whose records
+/// Six ENIs: three in accounts and regions that their records name, one whose records
 /// name the account but have no region field (its task ARN gives the region), one
-/// with neither (from the command line only).
-const ENIS: [Eni; 5] = [
+/// with neither (from the command line only), and a task ENI whose task no source
+/// names (judged by `[defaults]`; its records name its place).
+const ENIS: [Eni; 6] = [
     Eni {
         id: "eni-0aaa",
         account: "111111111111",
@@ -621,11 +622,23 @@ const ENIS: [Eni; 5] = [
         task_arn: "task-e1",
         service: "api",
     },
+    Eni {
+        id: "eni-0fff",
+        account: "666666666666",
+        region: "us-west-2",
+        addr: "10.0.6.10",
+        task_arn: "",
+        service: "",
+    },
 ];
 
 const POLICY: &str = r#"
 [network]
 vpc_cidrs = ["10.0.0.0/16"]
+
+[defaults]
+ports = [7070]
+ingress_from_cidrs = ["vpc"]
 
 [[service]]
 name = "web"
@@ -641,7 +654,7 @@ ingress_from_services = ["web"]
 /// How many internet peers open connections to each ENI (eni-0aaa's make more than a
 /// document), and which of them are rejected.
 fn peers(eni: usize) -> Vec<(String, &'static str)> {
-    let n = [130, 4, 3, 2, 2][eni];
+    let n = [130, 4, 3, 2, 2, 2][eni];
     (0..n)
         .map(|i| {
             let action = if i % 4 == 3 { "REJECT" } else { "ACCEPT" };
@@ -669,12 +682,16 @@ fn scenario(dir: &Path, reverse: bool) {
         ("bare.log".into(), header_bare, Vec::new()),
     ];
     for (i, e) in ENIS.iter().enumerate() {
-        let port = if e.service == "web" { 8080 } else { 9090 };
+        let port = match e.service {
+            "web" => 8080,
+            "api" => 9090,
+            _ => 7070,
+        };
         for (j, (peer, action)) in peers(i).iter().enumerate() {
             let t = T0 + (i * 1000 + j) as i64;
             let sport = 40_000 + j;
             let line = match i {
-                0..=2 => format!(
+                0..=2 | 5 => format!(
                     "5 {} {} {peer} {} {sport} {port} 6 3 180 {t} {} {action} OK {} 2",
                     e.account,
                     e.id,
@@ -697,7 +714,7 @@ fn scenario(dir: &Path, reverse: bool) {
                 ),
             };
             let file = match i {
-                0..=2 => 0,
+                0..=2 | 5 => 0,
                 3 => 1,
                 _ => 2,
             };
@@ -719,10 +736,14 @@ fn scenario(dir: &Path, reverse: bool) {
          vpc_id,valid_from,valid_to\n",
     );
     for e in &ENIS {
-        map += &format!(
-            "{},task,{},{},prod,{},{},sg-{},,,,\n",
-            e.id, e.addr, e.task_arn, e.service, e.service, e.service
-        );
+        map += &if e.task_arn.is_empty() {
+            format!("{},task,{},,,,,sg-unnamed,,,,\n", e.id, e.addr)
+        } else {
+            format!(
+                "{},task,{},{},prod,{},{},sg-{},,,,\n",
+                e.id, e.addr, e.task_arn, e.service, e.service, e.service
+            )
+        };
     }
     std::fs::write(dir.join("map.csv"), map).unwrap();
     std::fs::write(dir.join("policy.toml"), POLICY).unwrap();
