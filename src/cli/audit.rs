@@ -220,12 +220,7 @@ fn outgoing(
         unplaced.iter().any(|u| u.account),
         unplaced.iter().any(|u| u.region),
     );
-    let what = Unplaced {
-        eni_id: String::new(),
-        account,
-        region,
-    }
-    .missing();
+    let what = exchange::missing_words(account, region);
     let mut enis: Vec<String> = unplaced
         .iter()
         .take(5)

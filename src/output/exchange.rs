@@ -72,11 +72,16 @@ pub struct Unplaced {
 impl Unplaced {
     /// What is missing, in words (`account`, `region`, `account and region`).
     pub fn missing(&self) -> &'static str {
-        match (self.account, self.region) {
-            (true, true) => "account and region",
-            (true, false) => "account",
-            _ => "region",
-        }
+        missing_words(self.account, self.region)
+    }
+}
+
+/// What is missing of a place, in words: the `account`, the `region`, or both.
+pub fn missing_words(account: bool, region: bool) -> &'static str {
+    match (account, region) {
+        (true, true) => "account and region",
+        (true, false) => "account",
+        _ => "region",
     }
 }
 
