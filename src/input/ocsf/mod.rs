@@ -689,3 +689,33 @@ fn decoder(options: &ScanOptions, keys: &[String], lines: u64) -> Decoder {
     })
     .with_position(lines, 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_attributes_are_listed_in_the_enums_order() {
+        // The Parquet reader finds an attribute's column at `attr as usize`.
+        for (i, a) in Attr::ALL.iter().enumerate() {
+            assert_eq!(*a as usize, i, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn the_layout_is_the_base_fields_then_the_unmapped_keys() {
+        let l = layout(&[
+            "sublocation_id".into(),
+            "ecs_task_id".into(),
+            "x_other".into(),
+        ]);
+        let names: Vec<&str> = l.columns().iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names.len(), BASE.len() + 3);
+        assert_eq!(&names[..3], ["version", "account-id", "interface-id"]);
+        assert_eq!(&names[27..], ["sublocation-id", "ecs-task-id", "x_other"]);
+        // A key that is a base field (the mapped value is the field's) or an enrichment
+        // column is not a column of its own.
+        assert!(!own_column("vpc_id") && !own_column("task_arn") && !own_column("Bad Key"));
+        assert!(own_column("reject_reason"));
+    }
+}

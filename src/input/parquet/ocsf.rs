@@ -155,7 +155,7 @@ enum Leaf {
 enum Unmapped {
     Absent,
     /// `map<string, string>`: its entries' keys and values as texts.
-    Map(MapArray, StringArray, StringArray),
+    Map(Box<(MapArray, StringArray, StringArray)>),
     /// A struct: each field is a key, its values as texts.
     Struct(StructArray, Vec<(String, StringArray)>),
 }
@@ -179,7 +179,7 @@ impl Columns {
                     let map = c.as_map().clone();
                     let keys = text(map.keys(), "unmapped's keys")?;
                     let values = text(map.values(), "unmapped's values")?;
-                    Unmapped::Map(map, keys, values)
+                    Unmapped::Map(Box::new((map, keys, values)))
                 }
                 DataType::Struct(fields) => {
                     let s = c.as_struct().clone();
@@ -345,7 +345,8 @@ impl Record for Row<'_> {
         let text = |a: &'s StringArray, j: usize| a.is_valid(j).then(|| Val::Text(a.value(j)));
         match &self.columns.unmapped {
             Unmapped::Absent => {}
-            Unmapped::Map(map, keys, values) => {
+            Unmapped::Map(m) => {
+                let (map, keys, values) = &**m;
                 if map.is_valid(i) {
                     let o = map.value_offsets();
                     for j in o[i] as usize..o[i + 1] as usize {
