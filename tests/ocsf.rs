@@ -499,3 +499,117 @@ fn elastic_security_lake_samples_read_in_place() {
         );
     }
 }
+
+#[test]
+fn sql_ddl_of_a_security_lake_source_gives_the_native_findings_on_duckdb() {
+    let test = "sql_ddl_of_a_security_lake_source_gives_the_native_findings_on_duckdb";
+    let mode = std::env::var("VPCFLOW_SQL_ENGINES").unwrap_or_default();
+    if mode == "skip" || mode == "spark" || mode == "trino" {
+        skip(test, &format!("duckdb: VPCFLOW_SQL_ENGINES={mode}"));
+        return;
+    }
+    if !python_imports("duckdb") {
+        assert!(
+            mode != "require" && mode != "duckdb",
+            "VPCFLOW_SQL_ENGINES={mode}, but the Python package duckdb is not installed"
+        );
+        skip(
+            test,
+            "duckdb: python3 cannot import duckdb (pip install duckdb)",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo = root("testdata/demo");
+    let lake = dir.path().join("lake");
+    if !to_ocsf(test, &demo.join("logs"), &lake, "1.1.0", "parquet") {
+        return;
+    }
+    let map = dir.path().join("eni-map").join("map.parquet");
+    std::fs::create_dir_all(map.parent().unwrap()).unwrap();
+    let o = vpcflow(&[
+        "map",
+        demo.join("eni-map.csv").to_str().unwrap(),
+        "--format",
+        "parquet",
+        "-o",
+        map.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let case = dir.path().join("duckdb");
+    std::fs::create_dir_all(&case).unwrap();
+    let ddl = vpcflow(&[
+        "sql",
+        "--dialect",
+        "duckdb",
+        "--ddl",
+        "--source",
+        "security-lake",
+        "--flows-location",
+        lake.to_str().unwrap(),
+        "--map-location",
+        map.to_str().unwrap(),
+    ]);
+    assert!(ddl.status.success(), "{}", stderr(&ddl));
+    std::fs::write(case.join("ddl.sql"), &ddl.stdout).unwrap();
+    let (policy, ranges) = (
+        demo.join("policy.toml"),
+        root("testdata/aws-ip-ranges.json"),
+    );
+    let rules = [
+        "--policy",
+        policy.to_str().unwrap(),
+        "--aws-ip-ranges",
+        ranges.to_str().unwrap(),
+    ];
+    let mut args = vec!["sql", "--dialect", "duckdb"];
+    args.extend(rules);
+    let query = vpcflow(&args);
+    assert!(query.status.success(), "{}", stderr(&query));
+    std::fs::write(case.join("query.sql"), &query.stdout).unwrap();
+    let o = Command::new("python3")
+        .arg(root("scripts/run-sql"))
+        .args(["--engine", "duckdb"])
+        .arg(&case)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "run-sql: {}", stderr(&o));
+    let mut args = vec!["audit".to_string(), demo.join("logs").display().to_string()];
+    args.extend(["--map", demo.join("eni-map.csv").to_str().unwrap()].map(String::from));
+    args.extend(rules.map(String::from));
+    args.extend(["--format", "json", "-q"].map(String::from));
+    let native = stdout(&vpcflow(&args));
+    let got = std::fs::read_to_string(case.join("findings.jsonl")).unwrap();
+    let mut got: Vec<&str> = got.lines().collect();
+    // The query's last row is its status: the audit judged.
+    let status: Value = serde_json::from_str(got.pop().unwrap()).unwrap();
+    assert_eq!(status["rule"], "_status");
+    assert_eq!(status["reason"], "judged");
+    let native: Vec<&str> = native.lines().collect();
+    assert_eq!(native.len(), 14);
+    assert_eq!(got, native);
+    // Other dialects, and convert's partitions, are refused in words (exit 2).
+    for extra in [
+        vec!["--dialect", "spark"],
+        vec!["--dialect", "duckdb", "--partition-by", "year,month,day"],
+    ] {
+        let mut args = vec![
+            "sql",
+            "--ddl",
+            "--source",
+            "security-lake",
+            "--flows-location",
+            "x",
+            "--map-location",
+            "m.parquet",
+        ];
+        args.extend(extra);
+        let o = vpcflow(&args);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            stderr(&o).contains("--source security-lake: "),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
