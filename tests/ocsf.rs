@@ -627,3 +627,46 @@ fn sql_ddl_of_a_security_lake_source_gives_the_native_findings_on_duckdb() {
         );
     }
 }
+
+#[test]
+fn long_crlf_and_unterminated_ocsf_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let good =
+        std::fs::read_to_string(root("testdata/ocsf/aws-vpc-flowlog-v1.5.0.ocsf.jsonl")).unwrap();
+    let good = good.trim();
+    // A line past --max-line-bytes (padding inside unmapped), a CRLF line, and a last
+    // line without a newline.
+    let long = good.replacen(
+        "\"unmapped\": {",
+        &format!("\"unmapped\": {{\"pad\": \"{}\", ", "x".repeat(5000)),
+        1,
+    );
+    let text = format!("{long}\n{good}\r\n{good}");
+    let file = dir.path().join("f.jsonl");
+    std::fs::write(&file, &text).unwrap();
+    let errors = dir.path().join("e.jsonl");
+    let o = vpcflow(&[
+        "cat",
+        file.to_str().unwrap(),
+        "--max-line-bytes",
+        "4096",
+        "--errors",
+        errors.to_str().unwrap(),
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(accounting(&stderr(&o)), [3, 2, 1, 0, 0], "{}", stderr(&o));
+    let e: Value = serde_json::from_str(std::fs::read_to_string(&errors).unwrap().trim()).unwrap();
+    assert_eq!(e["line"], 1);
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 4096 bytes"),
+        "{e}"
+    );
+    for r in json_lines(&o) {
+        assert_eq!(r["dstaddr"], "10.0.0.1");
+        assert_eq!(r["ecs_task_id"], "k5ivh86ham2ic6vhiadec7190329gyov");
+    }
+}
