@@ -181,7 +181,7 @@ impl Attr {
 }
 
 /// The top-level attributes a record's mapping reads (a Parquet reader's projection).
-pub const ROOTS: [&str; 18] = [
+pub const ROOTS: [&str; 17] = [
     "class_uid",
     "metadata",
     "cloud",
@@ -199,7 +199,6 @@ pub const ROOTS: [&str; 18] = [
     "disposition_id",
     "activity_id",
     "unmapped",
-    "type_uid",
 ];
 
 /// The Network Activity class.
@@ -271,15 +270,23 @@ fn own_column(key: &str) -> bool {
 /// them), in their order; empty (and not allocated) when there are none.
 pub fn new_keys(record: &dyn Record, keys: &[String]) -> Result<Vec<String>, String> {
     let mut new: Vec<String> = Vec::new();
-    let normal = |s: &str| s.to_ascii_lowercase().replace('_', "-");
     record.unmapped(&mut |k, _| {
-        let known = |have: &String| normal(have) == normal(k);
+        let known = |have: &String| same_name(have, k);
         if !keys.iter().any(known) && !new.iter().any(known) && own_column(&k.to_ascii_lowercase())
         {
             new.push(k.to_ascii_lowercase());
         }
     })?;
     Ok(new)
+}
+
+/// Whether two keys name one column: alike but for case and `_` for `-`.
+fn same_name(a: &str, b: &str) -> bool {
+    let norm = |c: u8| match c {
+        b'-' => b'_',
+        c => c.to_ascii_lowercase(),
+    };
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
 }
 
 /// Writes `record` as a line of flow-log text in the layout of [`BASE`] and `keys`
@@ -393,7 +400,7 @@ fn fields(r: &dyn Record, keys: &[String], line: &mut Vec<u8>) -> Result<(), Str
     if !keys.is_empty() {
         let mut values: Vec<Option<Val>> = vec![None; keys.len()];
         r.unmapped(&mut |k, v| {
-            if let Some(i) = keys.iter().position(|have| have.eq_ignore_ascii_case(k)) {
+            if let Some(i) = keys.iter().position(|have| same_name(have, k)) {
                 values[i] = v;
             }
         })?;

@@ -137,7 +137,20 @@ fn open(
     let groups: Vec<usize> = (0..meta.num_row_groups()).collect();
     check_pages(&file, &meta, &groups, &roots)?;
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, arrow);
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    // Only the leaves under the attributes' paths (and `unmapped`): not the rest of
+    // `metadata`, `cloud` or the endpoints.
+    let descr = builder.parquet_schema();
+    let leaves: Vec<usize> = (0..descr.num_columns())
+        .filter(|&i| {
+            let parts = descr.column(i).path().parts().to_vec();
+            parts.first().is_some_and(|p| p == "unmapped")
+                || Attr::ALL.iter().any(|a| {
+                    let path = a.path();
+                    parts.len() >= path.len() && parts.iter().zip(path).all(|(x, y)| x == y)
+                })
+        })
+        .collect();
+    let mask = ProjectionMask::leaves(descr, leaves);
     Ok(builder
         .with_projection(mask)
         .with_batch_size(options.batch_size.max(1))
