@@ -428,14 +428,7 @@ pq.write_table(pa.table({{"class_uid": [4001], "src_endpoint": [{{"ip": "1.2.3.4
         odd.to_str().unwrap(),
         dir.path().join("unfit.parquet").to_str().unwrap()
     ));
-    let o = vpcflow(&[
-        "cat",
-        odd.to_str().unwrap(),
-        "--format",
-        "jsonl",
-        "--errors",
-        "-",
-    ]);
+    let o = vpcflow(&["cat", odd.to_str().unwrap(), "--format", "jsonl"]);
     let err = stderr(&o);
     assert_eq!(accounting(&err), [3, 2, 1, 0, 0], "{err}");
     let records = json_lines(&vpcflow(&[
