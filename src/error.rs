@@ -69,6 +69,9 @@ pub enum RejectKind {
     Cut { bytes: usize },
     /// The fields are separated by tabs rather than spaces.
     Tabs,
+    /// An OCSF record (a JSON line or a Parquet row) that is not a flow-log record of
+    /// Network Activity, or that holds a value its flow-log field cannot: what is wrong.
+    Ocsf(String),
 }
 
 impl RejectKind {

@@ -1,13 +1,17 @@
 //! The input seam: what an input is, and the forms that read it.
 //!
 //! One sniff ([`sniff`]) tells from an input's first bytes which [`Format`] it is: flow-log
-//! text, gzip of it, or AWS's Parquet delivery. The planner ([`crate::scan::plan`])
+//! text, gzip of it, AWS's Parquet delivery (or Security Lake's OCSF Parquet), or OCSF
+//! JSON Lines. The planner ([`crate::scan::plan`])
 //! sniffs a large file to ask its form how it splits ([`Format::split`]); the read loop
 //! ([`crate::scan::scan_unit`]) sniffs each unit's source and hands the unit to its form
 //! ([`read`]). Each form is one file behind the [`Form`] trait:
 //!
 //! - [`text`]: flow-log text, plain or gzip;
-//! - [`parquet`]: AWS's Parquet delivery and what `vpcflow convert` writes.
+//! - [`parquet`]: AWS's Parquet delivery and what `vpcflow convert` writes, and
+//!   Security Lake's OCSF Parquet (`parquet/ocsf.rs`, told from the footer);
+//! - [`ocsf`]: OCSF Network Activity mapped back to flow-log records, and its JSON
+//!   Lines form ([`ocsf::json`]).
 //!
 //! A new form (another file format, another store) is one new file here implementing
 //! [`Form`], one [`Format`] variant with its line in [`sniff`], and its arm in the two
@@ -32,6 +36,7 @@ use crate::error::FileError;
 use crate::format::Layout;
 use crate::source::{RawReader, Source};
 
+pub mod ocsf;
 pub mod parquet;
 pub mod text;
 mod unit;
@@ -45,8 +50,11 @@ pub enum Format {
     Text,
     /// Gzip (one or more members) of flow-log text.
     GzipText,
-    /// A Parquet file (`PAR1`).
+    /// A Parquet file (`PAR1`): AWS's flow-log columns, or Security Lake's OCSF (told
+    /// from its footer).
     Parquet,
+    /// OCSF JSON Lines of Network Activity (`{` first, `"class_uid"` in the first line).
+    OcsfJson,
 }
 
 /// What the input starting with `head` is. Compression and format are told by content,
@@ -56,6 +64,8 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::Parquet
     } else if head.starts_with(&[0x1f, 0x8b]) {
         Format::GzipText
+    } else if ocsf::json::sniff(head) {
+        Format::OcsfJson
     } else {
         Format::Text
     }
@@ -113,6 +123,7 @@ impl Format {
             // A gzip stream cannot be entered in the middle: read whole.
             Format::GzipText => None,
             Format::Parquet => parquet::Parquet::split(path, head, chunk),
+            Format::OcsfJson => ocsf::json::OcsfJson::split(path, head, chunk),
         }
     }
 
@@ -128,6 +139,7 @@ impl Format {
         match self {
             Format::Text | Format::GzipText => text::Text::read(unit, input, options, out, raw),
             Format::Parquet => parquet::Parquet::read(unit, input, options, out, raw),
+            Format::OcsfJson => ocsf::json::OcsfJson::read(unit, input, options, out, raw),
         }
     }
 }
@@ -234,5 +246,13 @@ mod tests {
         assert_eq!(sniff(b"version account-id"), Format::Text);
         assert_eq!(sniff(b""), Format::Text);
         assert_eq!(sniff(b"PAR"), Format::Text);
+        assert_eq!(
+            sniff(b"\n  {\"time\": 1, \"class_uid\": 4001}\n"),
+            Format::OcsfJson
+        );
+        // JSON without a class is not OCSF (CloudWatch's `{"events": ...}` is another
+        // form); a class named on the second line only is not sniffed.
+        assert_eq!(sniff(b"{\"events\": []}"), Format::Text);
+        assert_eq!(sniff(b"{\n\"class_uid\": 4001}"), Format::Text);
     }
 }

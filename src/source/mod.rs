@@ -10,7 +10,8 @@
 //! The S3 layouts put the delivery time in the path, which lets `--since`/`--until`
 //! skip whole files unread:
 //! `AWSLogs/<acct>/vpcflowlogs/<region>/YYYY/MM/DD/[HH/]<acct>_vpcflowlogs_<region>_<flow-log-id>_YYYYMMDDTHHmmZ_<hash>.log.gz`
-//! and the Hive-style `.../year=YYYY/month=MM/day=DD/hour=HH/...`.
+//! the Hive-style `.../year=YYYY/month=MM/day=DD/hour=HH/...`, and Amazon Security Lake's
+//! `aws/VPC_FLOW/<1.0|2.0>/region=<region>/accountId=<acct>/eventDay=YYYYMMDD/...`.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -425,6 +426,19 @@ pub fn path_time_span(path: &Path) -> Option<(i64, i64)> {
         .components()
         .filter_map(|c| c.as_os_str().to_str())
         .collect();
+    // Security Lake: .../eventDay=YYYYMMDD (the day of the records' event time, UTC).
+    if let Some(day) = parts
+        .iter()
+        .rev()
+        .find_map(|p| p.strip_prefix("eventDay="))
+        .filter(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()))
+    {
+        let date = NaiveDate::parse_from_str(day, "%Y%m%d").ok()?;
+        let day = Utc
+            .from_utc_datetime(&date.and_hms_opt(0, 0, 0)?)
+            .timestamp();
+        return Some((day, day + 86_400));
+    }
     // Default layout: .../YYYY/MM/DD[/HH]; Hive: .../year=YYYY/month=MM/day=DD[/hour=HH].
     let value = |p: &str, key: &str| -> Option<u32> {
         let v = p.strip_prefix(key).unwrap_or(p);
@@ -502,6 +516,18 @@ mod tests {
         assert_eq!(
             path_time_span(p),
             Some((ts("2026-11-01T07:00:00Z"), ts("2026-11-01T08:00:00Z")))
+        );
+        let p = Path::new(
+            "lake/aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20261101/\
+             f.gz.parquet",
+        );
+        assert_eq!(
+            path_time_span(p),
+            Some((ts("2026-11-01T00:00:00Z"), ts("2026-11-02T00:00:00Z")))
+        );
+        assert_eq!(
+            path_time_span(Path::new("aws/VPC_FLOW/2.0/eventDay=2026111/f.parquet")),
+            None
         );
         assert_eq!(path_time_span(Path::new("logs/flows.log")), None);
         assert_eq!(path_time_span(Path::new("1/2/3/flows.log")), None);

@@ -36,6 +36,9 @@
 //! row whose values add up to more than `--max-line-bytes` is rejected as a long line.
 //! A column of a type that cannot hold a field (a struct, a list, a map) makes the file
 //! unreadable, naming the column.
+//!
+//! A file whose footer says it is Security Lake's OCSF (a `class_uid` column, a
+//! `src_endpoint` struct) is read by `ocsf.rs`, whole, with the same checks.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -60,6 +63,7 @@ use crate::source::Source;
 mod cells;
 mod convert;
 mod footer;
+pub mod ocsf;
 mod open;
 mod pages;
 
@@ -149,15 +153,18 @@ impl Form for Parquet {
         };
         // The file is read by path, not from the stream its sniff opened.
         drop(input);
-        read_rows(
-            &unit.source,
-            path,
-            unit.range,
-            unit.footer.clone(),
-            options,
-            out,
-            raw,
-        )
+        // A whole file may be Security Lake's OCSF, told from its footer (a file of
+        // flow-log columns split into rows is not).
+        let mut footer = unit.footer.clone();
+        if unit.range.is_none() {
+            if let Ok((meta, is_ocsf)) = catching(|| ocsf_footer(path)) {
+                if is_ocsf {
+                    return ocsf::read(path, meta, options, out, raw);
+                }
+                footer = Some(meta);
+            }
+        }
+        read_rows(&unit.source, path, unit.range, footer, options, out, raw)
     }
 }
 
@@ -197,6 +204,13 @@ fn catching<T>(f: impl FnOnce() -> Result<T, ParquetError>) -> Result<T, Parquet
     })
 }
 
+/// A file's footer, checked, and whether its columns are OCSF's.
+fn ocsf_footer(path: &Path) -> Result<(Arc<ParquetMetaData>, bool), ParquetError> {
+    let meta = Arc::new(footer::footer(&std::fs::File::open(path)?)?);
+    let arrow = ArrowReaderMetadata::try_new(meta.clone(), ArrowReaderOptions::new())?;
+    Ok((meta, ocsf::is_ocsf(arrow.schema())))
+}
+
 /// How a Parquet file splits into units of rows (see [`row_units`]).
 pub struct RowUnits {
     /// `[first, end)` row numbers of each unit.
@@ -221,6 +235,10 @@ pub fn row_units(path: &Path, chunk: u64) -> Option<RowUnits> {
         )?)
     })
     .ok()?;
+    if ocsf::is_ocsf(meta.schema()) {
+        // Read whole: OCSF rows are mapped one after the other.
+        return None;
+    }
     let columns = open::flow_columns(meta.schema());
     let layout = Layout::new(columns.iter().map(|(_, n)| n.as_str())).ok()?;
     let chunk = chunk.max(1);
