@@ -69,6 +69,8 @@ pub enum RejectKind {
     Cut { bytes: usize },
     /// The fields are separated by tabs rather than spaces.
     Tabs,
+    /// A CloudWatch Logs event without a `message` string.
+    NoMessage,
 }
 
 impl RejectKind {

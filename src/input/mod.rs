@@ -7,7 +7,9 @@
 //! ([`read`]). Each form is one file behind the [`Form`] trait:
 //!
 //! - [`text`]: flow-log text, plain or gzip;
-//! - [`parquet`]: AWS's Parquet delivery and what `vpcflow convert` writes.
+//! - [`parquet`]: AWS's Parquet delivery and what `vpcflow convert` writes;
+//! - [`export`]: a CloudWatch Logs export (each line prefixed with its timestamp);
+//! - [`events`]: `aws logs filter-log-events` / `get-log-events` JSON output.
 //!
 //! A new form (another file format, another store) is one new file here implementing
 //! [`Form`], one [`Format`] variant with its line in [`sniff`], and its arm in the two
@@ -32,6 +34,8 @@ use crate::error::FileError;
 use crate::format::Layout;
 use crate::source::{RawReader, Source};
 
+pub mod events;
+pub mod export;
 pub mod parquet;
 pub mod text;
 mod unit;
@@ -47,6 +51,11 @@ pub enum Format {
     GzipText,
     /// A Parquet file (`PAR1`).
     Parquet,
+    /// A CloudWatch Logs export: flow-log text, each line prefixed with its timestamp.
+    CloudWatchExport,
+    /// `aws logs filter-log-events` or `get-log-events` output: JSON documents whose
+    /// `events` hold the flow-log lines as `message`s.
+    LogEvents,
 }
 
 /// What the input starting with `head` is. Compression and format are told by content,
@@ -56,6 +65,10 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::Parquet
     } else if head.starts_with(&[0x1f, 0x8b]) {
         Format::GzipText
+    } else if events::is_log_events(head) {
+        Format::LogEvents
+    } else if export::starts_prefixed(head) {
+        Format::CloudWatchExport
     } else {
         Format::Text
     }
@@ -113,6 +126,9 @@ impl Format {
             // A gzip stream cannot be entered in the middle: read whole.
             Format::GzipText => None,
             Format::Parquet => parquet::Parquet::split(path, head, chunk),
+            Format::CloudWatchExport => export::Export::split(path, head, chunk),
+            // A JSON document is parsed whole.
+            Format::LogEvents => None,
         }
     }
 
@@ -128,6 +144,8 @@ impl Format {
         match self {
             Format::Text | Format::GzipText => text::Text::read(unit, input, options, out, raw),
             Format::Parquet => parquet::Parquet::read(unit, input, options, out, raw),
+            Format::CloudWatchExport => export::Export::read(unit, input, options, out, raw),
+            Format::LogEvents => events::LogEvents::read(unit, input, options, out, raw),
         }
     }
 }
@@ -234,5 +252,15 @@ mod tests {
         assert_eq!(sniff(b"version account-id"), Format::Text);
         assert_eq!(sniff(b""), Format::Text);
         assert_eq!(sniff(b"PAR"), Format::Text);
+        assert_eq!(
+            sniff(b"2026-11-01T07:00:03.000Z 2 123456789012 eni-0a1"),
+            Format::CloudWatchExport
+        );
+        assert_eq!(
+            sniff(b"{\n    \"events\": [\n        {\n            \"logStreamName\""),
+            Format::LogEvents
+        );
+        // OCSF JSON Lines are not log events.
+        assert_eq!(sniff(b"{\"class_uid\": 4001, \"events\": 1}"), Format::Text);
     }
 }

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 
+use super::export::{self, Shifted, Unprefixed};
 use super::{Form, Format, Out, ScanOptions, Sniffed, Split, Unit};
 use crate::error::FileError;
 use crate::format::Layout;
@@ -57,7 +58,11 @@ impl Form for Text {
         out: &mut Out,
         raw: &Arc<AtomicU64>,
     ) -> Result<Option<Arc<Layout>>, crate::Error> {
-        let mut reader = match open(unit, input, raw) {
+        let opened = open(unit, input, raw).and_then(|mut r| {
+            let head = peek(&mut r)?;
+            Ok((r, head))
+        });
+        let (mut reader, head) = match opened {
             Ok(r) => r,
             Err(e) => {
                 out.file_error(FileError::Unreadable(e))?;
@@ -65,13 +70,84 @@ impl Form for Text {
             }
         };
         let first_byte = unit.range.map_or(0, |r| r.0);
+        // A CloudWatch Logs export: its lines lose their timestamp prefix on the way in,
+        // and rejected lines get their offsets in the file back (see `export`).
         let Decoded {
             decoder,
             mut held,
             failure,
-        } = decode(&mut reader, first_byte, options, out, raw)?;
+        } = if export::starts_prefixed(&head) {
+            let mut reader = Unprefixed::new(head, reader);
+            let mut shifted = Shifted {
+                inner: &mut *out.sink,
+                shifts: reader.shifts(),
+            };
+            let mut out = Out {
+                source: out.source,
+                sink: &mut shifted,
+                stats: &mut *out.stats,
+            };
+            let mut d = decode(&mut reader, &[], first_byte, options, &mut out, raw)?;
+            settle(d.failure.take(), &d.decoder, &mut d.held, &mut out)?;
+            return Ok(Some(d.decoder.layout().clone()));
+        } else {
+            decode(&mut reader, &head, first_byte, options, out, raw)?
+        };
         settle(failure, &decoder, &mut held, out)?;
         Ok(Some(decoder.layout().clone()))
+    }
+}
+
+/// The first bytes of a unit's text, up to its first non-blank line's end or a few
+/// kilobytes (for [`export::starts_prefixed`]): what a read or two gives.
+fn peek(reader: &mut Opened) -> io::Result<Vec<u8>> {
+    const PEEK: usize = 4096;
+    let mut head = vec![0; PEEK];
+    let mut n = 0;
+    while n < PEEK {
+        let k = match reader.read(&mut head[n..]) {
+            Ok(k) => k,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if k == 0 {
+            break;
+        }
+        n += k;
+        let text = &head[..n];
+        let blank = text.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        if memchr::memchr(b'\n', &text[blank..]).is_some() {
+            break;
+        }
+    }
+    head.truncate(n);
+    Ok(head)
+}
+
+/// A stream of text as the read loop takes it: plain, gzip member by member, or an
+/// export's lines without their prefix.
+trait Stream: Read {
+    fn is_gzip(&self) -> bool;
+    /// See [`Opened::next_member`].
+    fn next_member(&mut self) -> io::Result<bool>;
+}
+
+impl Stream for Opened {
+    fn is_gzip(&self) -> bool {
+        Opened::is_gzip(self)
+    }
+    fn next_member(&mut self) -> io::Result<bool> {
+        Opened::next_member(self)
+    }
+}
+
+impl Stream for Unprefixed<Opened> {
+    fn is_gzip(&self) -> bool {
+        self.get_ref().is_gzip()
+    }
+    fn next_member(&mut self) -> io::Result<bool> {
+        self.resume();
+        self.get_mut().next_member()
     }
 }
 
@@ -129,8 +205,9 @@ struct Decoded {
 /// made here, a local (so that the decoder's line loop, inlined here, keeps its state
 /// in this frame rather than behind a pointer), and the function is not inlined.
 #[inline(never)]
-fn decode(
-    reader: &mut Opened,
+fn decode<R: Stream>(
+    reader: &mut R,
+    head: &[u8],
     first_byte: u64,
     options: &ScanOptions,
     out: &mut Out,
@@ -144,7 +221,13 @@ fn decode(
     let mut block = max_block.min(FIRST_BLOCK);
     let mut buf = Buffer::take();
     let mut start = 0; // first unconsumed byte of buf
-    let mut end = 0; // end of the bytes read into buf
+                       // end of the bytes read into buf; what was peeked at is first
+    if buf.len() < head.len() {
+        buf.resize(head.len(), 0);
+    }
+    buf[..head.len()].copy_from_slice(head);
+    let mut end = head.len();
+    out.stats.text_bytes += head.len() as u64;
     let mut failure = None;
     loop {
         // Roll the unfinished line to the front, then read another block after it.
@@ -267,7 +350,7 @@ fn settle(
 }
 
 /// A decoder for a unit starting at byte `start` of its source.
-fn decoder(options: &ScanOptions, start: u64) -> Decoder {
+pub(super) fn decoder(options: &ScanOptions, start: u64) -> Decoder {
     Decoder::new(DecoderOptions {
         batch_size: options.batch_size,
         layout: options.layout.clone(),

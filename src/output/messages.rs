@@ -59,6 +59,7 @@ impl fmt::Display for RejectKind {
                 "the line is incomplete: reading stopped {bytes} bytes into it"
             ),
             RejectKind::Tabs => write!(f, "fields are separated by spaces; this line has tabs"),
+            RejectKind::NoMessage => write!(f, "a log event without a \"message\" string"),
         }
     }
 }
