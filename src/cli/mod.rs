@@ -13,7 +13,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use vpcflow::enrich::Enricher;
+use vpcflow::error::LineCounts;
+use vpcflow::input::looks;
 use vpcflow::pipeline::{Run, Totals};
+use vpcflow::source::Source;
 use vpcflow::text::printable;
 use vpcflow::Error;
 
@@ -206,11 +209,54 @@ fn execute<T>(
     let result = f(&run, reporter);
     reporter.clear_progress();
     let (value, totals) = result?;
+    if let Some(error) = no_record(&config.input.sources, &totals, reporter) {
+        // The summary still says what was read.
+        config
+            .reporter
+            .finish(&totals.scan, &config.input.options)?;
+        return Err(error);
+    }
     Ok(Ran {
         value,
         totals,
         unreadable: !config.missing.is_empty() || reporter.unreadable_files() > 0,
     })
+}
+
+/// Inputs that hold lines but yielded no record, each with what it looks like: the error
+/// of a run that yielded no record at all (exit 2), else a warning for each.
+fn no_record(sources: &[Source], totals: &Totals, reporter: &Reporter) -> Option<Error> {
+    let dead = |c: &LineCounts| c.records == 0 && c.lines > c.blanks + c.headers;
+    let named: Vec<String> = totals
+        .by_source
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| dead(c))
+        .filter_map(|(i, c)| Some((sources.get(i)?, c)))
+        .map(|(source, c)| {
+            let looks = match looks::look_of(source) {
+                Some(look) => format!("it looks like {look}"),
+                None => "it could not be read again to tell what it looks like".into(),
+            };
+            format!(
+                "{}: no flow-log record in its {} line{} ({} rejected): {looks}",
+                source.display(),
+                c.lines,
+                if c.lines == 1 { "" } else { "s" },
+                c.rejected
+            )
+        })
+        .collect();
+    if dead(&totals.scan.counts) {
+        return Some(Error::Input(format!(
+            "no flow-log record in the input: {}",
+            named.join("; ")
+        )));
+    }
+    for line in &named {
+        reporter.warn(line);
+    }
+    None
 }
 
 /// Prints the closing summaries of a run.

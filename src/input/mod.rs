@@ -11,6 +11,8 @@
 //! - [`export`]: a CloudWatch Logs export (each line prefixed with its timestamp);
 //! - [`events`]: `aws logs filter-log-events` / `get-log-events` JSON output.
 //!
+//! What an input that yields no record looks like is told by [`looks`].
+//!
 //! A new form (another file format, another store) is one new file here implementing
 //! [`Form`], one [`Format`] variant with its line in [`sniff`], and its arm in the two
 //! dispatches ([`Format::split`], [`Format::read`]); the planner, the read loop and the
@@ -36,6 +38,7 @@ use crate::source::{RawReader, Source};
 
 pub mod events;
 pub mod export;
+pub mod looks;
 pub mod parquet;
 pub mod text;
 mod unit;

@@ -69,6 +69,9 @@ impl Form for Text {
                 return Ok(None);
             }
         };
+        if matches!(unit.source, Source::Stdin) {
+            super::looks::note_stdin(&head);
+        }
         let first_byte = unit.range.map_or(0, |r| r.0);
         // A CloudWatch Logs export: its lines lose their timestamp prefix on the way in,
         // and rejected lines get their offsets in the file back (see `export`).
@@ -228,6 +231,8 @@ fn decode<R: Stream>(
     buf[..head.len()].copy_from_slice(head);
     let mut end = head.len();
     out.stats.text_bytes += head.len() as u64;
+    // What was peeked at is decoded first, as a block read would be.
+    start += feed(&mut decoder, &mut held, out, &buf[..end], false)?;
     let mut failure = None;
     loop {
         // Roll the unfinished line to the front, then read another block after it.
@@ -276,21 +281,7 @@ fn decode<R: Stream>(
             }
             break;
         }
-        loop {
-            let rest = &buf[start..end];
-            start += if eof {
-                decoder.finish(rest)
-            } else {
-                decoder.decode(rest)
-            };
-            for reject in decoder.take_rejects() {
-                held.event(Event::Reject(reject), out)?;
-            }
-            if !decoder.ready() {
-                break;
-            }
-            emit(&mut decoder, &mut held, out)?;
-        }
+        start += feed(&mut decoder, &mut held, out, &buf[start..end], eof)?;
         if held.over_limit(&decoder) {
             emit(&mut decoder, &mut held, out)?;
             held.release(&decoder, out)?;
@@ -305,6 +296,34 @@ fn decode<R: Stream>(
         held,
         failure,
     })
+}
+
+/// Feeds `rest` (ending the input if `eof`) through the decoder, flushing each batch it
+/// fills; returns the bytes consumed.
+#[inline]
+fn feed(
+    decoder: &mut Decoder,
+    held: &mut Held,
+    out: &mut Out,
+    rest: &[u8],
+    eof: bool,
+) -> Result<usize, crate::Error> {
+    let mut used = 0;
+    loop {
+        let rest = &rest[used..];
+        used += if eof {
+            decoder.finish(rest)
+        } else {
+            decoder.decode(rest)
+        };
+        for reject in decoder.take_rejects() {
+            held.event(Event::Reject(reject), out)?;
+        }
+        if !decoder.ready() {
+            return Ok(used);
+        }
+        emit(decoder, held, out)?;
+    }
 }
 
 /// The end of a unit: its counts, and the error that broke its reading off, if one
