@@ -139,7 +139,7 @@ pub enum FileError {
 
 /// What happened to the lines consumed so far. Always
 /// `lines == records + rejected + headers + blanks`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LineCounts {
     pub lines: u64,
     pub records: u64,
