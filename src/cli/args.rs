@@ -297,6 +297,9 @@ impl MapOpts {
 
     /// The enricher of the map files (an empty map when none is given).
     pub fn enricher(&self, quiet: bool) -> Result<Enricher, Error> {
+        if !self.maps.is_empty() {
+            super::summary::note(|s| s.map_given = true);
+        }
         Ok(Enricher::new(Arc::new(self.load(quiet)?), &self.cidrs()?))
     }
 }

@@ -194,6 +194,7 @@ fn covered(args: MapArgs, map: vpcflow::enrich::EniMap) -> Result<ExitCode, Erro
             "--coverage reads whole logs; --at, --addr and --eni are for the map itself".into(),
         ));
     }
+    super::summary::note(|s| s.map_given = true);
     let read = ReadArgs::of(
         args.coverage.clone(),
         args.fields.clone(),

@@ -239,7 +239,12 @@ impl Reporter {
     /// The attribution summary of a run that attributed records, and what orientation
     /// could only infer or not decide.
     pub fn attribution(&self, s: &EnrichStats) {
-        summary::note(|summary| summary.attribution = Some(*s));
+        summary::note(|summary| {
+            summary.attribution = Some(*s);
+            if summary.map_given && s.records > 0 {
+                summary.coverage = Some(Coverage::of(s));
+            }
+        });
         if self.quiet || s.records == 0 {
             return;
         }

@@ -33,6 +33,9 @@ pub struct RunSummary {
     pub audit: Option<Audit>,
     /// Every warning printed on stderr, in order.
     pub warnings: Vec<String>,
+    /// A map was given (`--map`, `map --coverage`): the coverage section is written.
+    #[serde(skip)]
+    pub map_given: bool,
 }
 
 /// The line accounting, files, bytes and time of a run: the closing summary line.
@@ -143,30 +146,30 @@ pub struct Findings {
     pub by_rule: std::collections::BTreeMap<String, u64>,
 }
 
-/// `--summary`'s file and what is gathered for it, when it was asked for.
-static GATHERED: Mutex<Option<(String, RunSummary)>> = Mutex::new(None);
+/// `--summary`'s file, when it was asked for, and what is gathered for it (always: the
+/// map and the reading are noted before the options are all read).
+static GATHERED: Mutex<(Option<String>, Option<RunSummary>)> = Mutex::new((None, None));
 
 /// Asks for the summary to be written to `path` at the end of the run.
 pub fn enable(path: &str) {
     if let Ok(mut g) = GATHERED.lock() {
-        *g = Some((path.to_string(), RunSummary::default()));
+        g.0 = Some(path.to_string());
     }
 }
 
-/// Adds to the summary being gathered, if one is.
+/// Adds to the summary being gathered.
 pub fn note(f: impl FnOnce(&mut RunSummary)) {
     if let Ok(mut g) = GATHERED.lock() {
-        if let Some((_, s)) = g.as_mut() {
-            f(s);
-        }
+        f(g.1.get_or_insert_with(RunSummary::default));
     }
 }
 
 /// Writes the summary, if one was asked for, with the exit code and error of the run.
 pub fn write(command: &str, exit_code: u8, error: Option<&str>) -> Result<(), String> {
-    let Some((path, mut s)) = GATHERED.lock().ok().and_then(|mut g| g.take()) else {
+    let Some((Some(path), s)) = GATHERED.lock().ok().map(|mut g| (g.0.take(), g.1.take())) else {
         return Ok(());
     };
+    let mut s = s.unwrap_or_default();
     s.command = command.to_string();
     s.exit_code = exit_code;
     s.verdict = match exit_code {
