@@ -109,7 +109,7 @@ pub fn look(head: &[u8]) -> Look {
             Look::Xml
         };
     }
-    if super::export::timestamp_prefix(line).is_some() {
+    if super::prefix::timestamp_prefix(line).is_some() {
         return Look::CloudWatchExport;
     }
     let count = |b: u8| memchr::memchr_iter(b, line).count();

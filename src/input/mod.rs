@@ -1,7 +1,8 @@
 //! The input seam: what an input is, and the forms that read it.
 //!
 //! One sniff ([`sniff`]) tells from an input's first bytes which [`Format`] it is: flow-log
-//! text, gzip of it, or AWS's Parquet delivery. The planner ([`crate::scan::plan`])
+//! text, gzip of it, AWS's Parquet delivery, a CloudWatch Logs export or log-events
+//! JSON. The planner ([`crate::scan::plan`])
 //! sniffs a large file to ask its form how it splits ([`Format::split`]); the read loop
 //! ([`crate::scan::scan_unit`]) sniffs each unit's source and hands the unit to its form
 //! ([`read`]). Each form is one file behind the [`Form`] trait:
@@ -40,6 +41,7 @@ pub mod events;
 pub mod export;
 pub mod looks;
 pub mod parquet;
+pub mod prefix;
 pub mod text;
 mod unit;
 
@@ -70,7 +72,7 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::GzipText
     } else if events::is_log_events(head) {
         Format::LogEvents
-    } else if export::starts_prefixed(head) {
+    } else if prefix::starts_prefixed(head) {
         Format::CloudWatchExport
     } else {
         Format::Text

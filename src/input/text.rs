@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 
-use super::export::{self, Shifted, Unprefixed};
+use super::prefix::{self, Shifted, Unprefixed};
 use super::{Form, Format, Out, ScanOptions, Sniffed, Split, Unit};
 use crate::error::FileError;
 use crate::format::Layout;
@@ -74,12 +74,12 @@ impl Form for Text {
         }
         let first_byte = unit.range.map_or(0, |r| r.0);
         // A CloudWatch Logs export: its lines lose their timestamp prefix on the way in,
-        // and rejected lines get their offsets in the file back (see `export`).
+        // and rejected lines get their offsets in the file back (see `prefix`).
         let Decoded {
             decoder,
             mut held,
             failure,
-        } = if export::starts_prefixed(&head) {
+        } = if prefix::starts_prefixed(&head) {
             let mut reader = Unprefixed::new(head, reader);
             let mut shifted = Shifted {
                 inner: &mut *out.sink,
@@ -102,7 +102,7 @@ impl Form for Text {
 }
 
 /// The first bytes of a unit's text, up to its first non-blank line's end or a few
-/// kilobytes (for [`export::starts_prefixed`]): what a read or two gives.
+/// kilobytes (for [`prefix::starts_prefixed`]): what a read or two gives.
 fn peek(reader: &mut Opened) -> io::Result<Vec<u8>> {
     const PEEK: usize = 4096;
     let mut head = vec![0; PEEK];
