@@ -167,8 +167,9 @@ fn an_export_of_the_demo_gives_the_texts_findings_and_totals() {
     }
 }
 
+/// The README's `--fields` recipe rejected every line of an export and exited 0.
 #[test]
-fn the_readme_fields_recipe_reads_an_export() {
+fn regression_readme_fields_recipe_rejected_every_export_line() {
     // The recipe's own field list, taken from the README.
     let readme = fs::read_to_string(root("README.md")).unwrap();
     let recipe = readme
@@ -220,9 +221,16 @@ fn filter_log_events_json_of_the_demo_gives_the_texts_findings_and_totals() {
     fs::write(&pages, filter_log_events(&lines, &header, 1000)).unwrap();
     let one = d.path().join("get.json");
     fs::write(&one, get_log_events(&lines, &header)).unwrap();
+    // Saved and gzipped.
+    let gz = d.path().join("events.json.gz");
+    fs::write(
+        &gz,
+        gzip(filter_log_events(&lines, &header, 700).as_bytes()),
+    )
+    .unwrap();
     let (want, _) = audit(&demo("logs"), None);
     let want_totals = totals(&demo("logs"), None);
-    for input in [&pages, &one] {
+    for input in [&pages, &one, &gz] {
         assert_eq!(audit(input, Some(&header)), (want.clone(), Some(1)));
         assert_eq!(totals(input, Some(&header)), want_totals);
     }

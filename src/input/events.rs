@@ -34,7 +34,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{text, Form, Out, ScanOptions, Sniffed, Split, Unit};
+use super::{Form, Out, ScanOptions, Sniffed, Split, Unit};
 use crate::error::{FileError, LineCounts, Reject, RejectKind};
 use crate::format::Layout;
 
@@ -95,45 +95,55 @@ impl Form for LogEvents {
             out.file_error(FileError::Unreadable(e))?;
             return Ok(None);
         }
-        let (lines, positions, broken) = messages(&bytes);
-        out.stats.text_bytes += lines.len() as u64;
-        let mut decoder = text::decoder(options, 0);
-        let mut start = 0;
-        loop {
-            start += decoder.finish(&lines[start..]);
-            for r in decoder.take_rejects() {
-                reject(out, &positions, r)?;
-            }
-            if !decoder.ready() {
-                break;
-            }
-            emit(&mut decoder, out)?;
+        read_bytes(&bytes, options, out)
+    }
+}
+
+/// Reads the log events of `bytes` (a whole input; the text form hands on a gzip of
+/// them once inflated).
+pub fn read_bytes(
+    bytes: &[u8],
+    options: &ScanOptions,
+    out: &mut Out,
+) -> Result<Option<Arc<Layout>>, crate::Error> {
+    let (lines, positions, broken) = messages(bytes);
+    out.stats.text_bytes += lines.len() as u64;
+    let mut decoder = super::decoder(options, 0);
+    let mut start = 0;
+    loop {
+        start += decoder.finish(&lines[start..]);
+        for r in decoder.take_rejects() {
+            reject(out, &positions, r)?;
+        }
+        if !decoder.ready() {
+            break;
         }
         emit(&mut decoder, out)?;
-        let mut counts = decoder.counts();
-        // Events without a message string: lines, rejected.
-        for &(line, byte) in &positions.missing {
-            counts.lines += 1;
-            counts.rejected += 1;
-            let r = Reject {
-                line,
-                byte_offset: byte,
-                kind: RejectKind::NoMessage,
-            };
-            out.sink.reject(out.source, &r)?;
-        }
-        out.stats.counts += counts;
-        if let Some((line, byte, error)) = broken {
-            out.file_error(FileError::Interrupted {
-                line,
-                byte,
-                error: io::Error::new(io::ErrorKind::InvalidData, error),
-                dropped: LineCounts::default(),
-                unverified: 0,
-            })?;
-        }
-        Ok(Some(decoder.layout().clone()))
     }
+    emit(&mut decoder, out)?;
+    let mut counts = decoder.counts();
+    // Events without a message string: lines, rejected.
+    for &(line, byte) in &positions.missing {
+        counts.lines += 1;
+        counts.rejected += 1;
+        let r = Reject {
+            line,
+            byte_offset: byte,
+            kind: RejectKind::NoMessage,
+        };
+        out.sink.reject(out.source, &r)?;
+    }
+    out.stats.counts += counts;
+    if let Some((line, byte, error)) = broken {
+        out.file_error(FileError::Interrupted {
+            line,
+            byte,
+            error: io::Error::new(io::ErrorKind::InvalidData, error),
+            dropped: LineCounts::default(),
+            unverified: 0,
+        })?;
+    }
+    Ok(Some(decoder.layout().clone()))
 }
 
 /// Where each event's line of text is in the file.

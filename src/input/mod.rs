@@ -35,6 +35,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::FileError;
 use crate::format::Layout;
+use crate::parse::{Decoder, DecoderOptions};
 use crate::source::{RawReader, Source};
 
 pub mod events;
@@ -193,6 +194,23 @@ fn open(unit: &Unit, raw: &Arc<AtomicU64>) -> io::Result<Sniffed> {
             })
         }
     }
+}
+
+/// A decoder for a unit starting at byte `start` of its source.
+pub(crate) fn decoder(options: &ScanOptions, start: u64) -> Decoder {
+    Decoder::new(DecoderOptions {
+        batch_size: options.batch_size,
+        layout: options.layout.clone(),
+        projection: options.projection.clone(),
+        max_line_bytes: options.max_line_bytes,
+        window: options.windowed().then(|| {
+            (
+                options.since.unwrap_or(i64::MIN),
+                options.until.unwrap_or(i64::MAX),
+            )
+        }),
+    })
+    .with_position(0, start)
 }
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.

@@ -24,7 +24,7 @@ use super::prefix::{self, Shifted, Unprefixed};
 use super::{Form, Format, Out, ScanOptions, Sniffed, Split, Unit};
 use crate::error::FileError;
 use crate::format::Layout;
-use crate::parse::{Decoder, DecoderOptions, LineCounts, Reject};
+use crate::parse::{Decoder, LineCounts, Reject};
 use crate::source::{open_range, Members, Opened, Source};
 
 /// The flow-log text form, plain or gzip ([`Format::Text`], [`Format::GzipText`]).
@@ -71,6 +71,25 @@ impl Form for Text {
         };
         if matches!(unit.source, Source::Stdin) {
             super::looks::note_stdin(&head);
+        }
+        // Log-events JSON that was gzipped: read as the JSON it holds.
+        if reader.is_gzip() && super::events::is_log_events(&head) {
+            let mut bytes = head;
+            loop {
+                if let Err(e) = reader.read_to_end(&mut bytes) {
+                    out.file_error(FileError::Unreadable(e))?;
+                    return Ok(None);
+                }
+                match reader.next_member() {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        out.file_error(FileError::Unreadable(e))?;
+                        return Ok(None);
+                    }
+                }
+            }
+            return super::events::read_bytes(&bytes, options, out);
         }
         let first_byte = unit.range.map_or(0, |r| r.0);
         // A CloudWatch Logs export: its lines lose their timestamp prefix on the way in,
@@ -216,7 +235,7 @@ fn decode<R: Stream>(
     out: &mut Out,
     raw: &AtomicU64,
 ) -> Result<Decoded, crate::Error> {
-    let mut decoder = decoder(options, first_byte);
+    let mut decoder = super::decoder(options, first_byte);
     let mut held = Held::new(reader.is_gzip(), &decoder);
     // Blocks start small and double while reads fill them, up to the buffer size: a
     // small file (most S3 objects) never pays for zeroing a large buffer.
@@ -366,23 +385,6 @@ fn settle(
             })
         }
     }
-}
-
-/// A decoder for a unit starting at byte `start` of its source.
-pub(super) fn decoder(options: &ScanOptions, start: u64) -> Decoder {
-    Decoder::new(DecoderOptions {
-        batch_size: options.batch_size,
-        layout: options.layout.clone(),
-        projection: options.projection.clone(),
-        max_line_bytes: options.max_line_bytes,
-        window: options.windowed().then(|| {
-            (
-                options.since.unwrap_or(i64::MIN),
-                options.until.unwrap_or(i64::MAX),
-            )
-        }),
-    })
-    .with_position(0, start)
 }
 
 /// The read buffer of [`read`], reused by the units a thread reads one after the
