@@ -26,7 +26,7 @@ pub enum Look {
     Csv,
     /// Tab-separated values.
     TabSeparated,
-    /// Parquet without flow-log columns.
+    /// Parquet whose rows were all rejected.
     Parquet,
     /// Binary data (NUL or control bytes, or not UTF-8).
     Binary,
@@ -53,7 +53,7 @@ impl fmt::Display for Look {
             Look::Xml => "XML",
             Look::Csv => "CSV (comma-separated)",
             Look::TabSeparated => "tab-separated text",
-            Look::Parquet => "Parquet without flow-log columns",
+            Look::Parquet => "Parquet whose rows are not flow-log records (see the rejected rows)",
             Look::Binary => "binary data",
             Look::SpaceSeparated => {
                 "space-separated text that is not flow-log lines of the layout used (give \
