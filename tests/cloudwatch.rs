@@ -273,6 +273,38 @@ fn a_rejected_event_is_reported_at_its_line_in_the_json() {
     assert_eq!(accounting(&stderr(&o)), [5, 4, 1, 0, 0]);
 }
 
+/// An event without a message was reported after every other rejected event.
+#[test]
+fn regression_event_without_message_reported_out_of_order() {
+    let (header, lines) = demo_lines();
+    let at = header.split(' ').position(|f| f == "dstport").unwrap();
+    let bad = |l: &str| {
+        let mut v: Vec<&str> = l.split(' ').collect();
+        v[at] = "x";
+        v.join(" ")
+    };
+    let doc = json!({"events": [
+        {"timestamp": 1, "message": lines[1]},
+        {"timestamp": 2, "ingestionTime": 3},
+        {"timestamp": 4, "message": bad(&lines[2])},
+    ]});
+    let text = serde_json::to_string_pretty(&doc).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("events.json");
+    fs::write(&p, &text).unwrap();
+    let o = vpcflow(&["cat", arg(&p), "--fields", &header]);
+    assert_eq!(o.status.code(), Some(0));
+    let e = stderr(&o);
+    let starts: Vec<usize> = text
+        .match_indices("\"timestamp\"")
+        .map(|(i, _)| text[..text[..i].rfind('{').unwrap()].matches('\n').count() + 1)
+        .collect();
+    let second = e.find(&format!("events.json:{}: a log event without", starts[1]));
+    let third = e.find(&format!("events.json:{}: field dstport", starts[2]));
+    assert!(second.is_some() && third.is_some() && second < third, "{e}");
+    assert_eq!(accounting(&e), [3, 1, 2, 0, 0]);
+}
+
 #[test]
 fn a_rejected_export_line_keeps_its_line_and_byte_offset_in_the_file() {
     let (header, mut lines) = demo_lines();

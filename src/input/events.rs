@@ -110,29 +110,38 @@ pub fn read_bytes(
     out.stats.text_bytes += lines.len() as u64;
     let mut decoder = super::decoder(options, 0);
     let mut start = 0;
+    // Rejected events, handed on in file order once all are known (those without a
+    // message are not fed to the decoder).
+    let mut rejects: Vec<Reject> = positions
+        .missing
+        .iter()
+        .map(|&(line, byte_offset)| Reject {
+            line,
+            byte_offset,
+            kind: RejectKind::NoMessage,
+        })
+        .collect();
     loop {
         start += decoder.finish(&lines[start..]);
-        for r in decoder.take_rejects() {
-            reject(out, &positions, r)?;
-        }
+        rejects.extend(
+            decoder
+                .take_rejects()
+                .into_iter()
+                .map(|r| placed(&positions, r)),
+        );
         if !decoder.ready() {
             break;
         }
         emit(&mut decoder, out)?;
     }
     emit(&mut decoder, out)?;
-    let mut counts = decoder.counts();
-    // Events without a message string: lines, rejected.
-    for &(line, byte) in &positions.missing {
-        counts.lines += 1;
-        counts.rejected += 1;
-        let r = Reject {
-            line,
-            byte_offset: byte,
-            kind: RejectKind::NoMessage,
-        };
-        out.sink.reject(out.source, &r)?;
+    rejects.sort_by_key(|r| r.byte_offset);
+    for r in &rejects {
+        out.sink.reject(out.source, r)?;
     }
+    let mut counts = decoder.counts();
+    counts.lines += positions.missing.len() as u64;
+    counts.rejected += positions.missing.len() as u64;
     out.stats.counts += counts;
     if let Some((line, byte, error)) = broken {
         out.file_error(FileError::Interrupted {
@@ -216,21 +225,18 @@ fn messages(bytes: &[u8]) -> (Vec<u8>, Positions, Option<(u64, u64, String)>) {
     (lines, positions, broken)
 }
 
-/// A rejected message, reported at its event's place in the file.
-fn reject(out: &mut Out, positions: &Positions, r: Reject) -> Result<(), crate::Error> {
+/// A rejected message, placed at its event's line and byte offset in the file.
+fn placed(positions: &Positions, r: Reject) -> Reject {
     let (line, byte_offset) = usize::try_from(r.line)
         .ok()
         .and_then(|l| positions.of_line.get(l.wrapping_sub(1)))
         .copied()
         .unwrap_or((r.line, r.byte_offset));
-    out.sink.reject(
-        out.source,
-        &Reject {
-            line,
-            byte_offset,
-            ..r
-        },
-    )
+    Reject {
+        line,
+        byte_offset,
+        ..r
+    }
 }
 
 /// Hands the decoder's batch on (and counts what the time window left out).
