@@ -320,11 +320,11 @@ impl Reporter {
     }
 
     /// The audit summary.
-    pub fn audit(&self, s: &AuditSummary) {
-        summary::note(|summary| summary.audit = Some(Audit::of(s)));
-        if self.quiet {
-            return;
-        }
+    pub fn audit(&self, summary: &AuditSummary) {
+        // The words are written from the section `--summary` writes.
+        let s = Audit::of(summary);
+        let n = &s.not_judged;
+        let f = &s.findings;
         let mut line = format!(
             "vpcflow: audit: {} task{} audited, {} not audited",
             s.tasks_audited,
@@ -343,51 +343,62 @@ impl Reporter {
                 s.tasks_undirected
             );
         }
+        let per_rule: Vec<String> = f
+            .by_rule
+            .iter()
+            .map(|(rule, count)| format!("{rule} {count}"))
+            .collect();
         line += &format!(
             "; {} records with nothing to judge (allowed peers); {} connections judged: {} \
              opened by the peer, {} by the task, {} undecided; findings: {} high, {} medium, \
              {} low ({})",
-            s.counts.admitted,
+            n.records_admitted,
             s.connections,
             s.opened_by_peers,
             s.opened_by_tasks,
-            s.undecided,
-            s.high,
-            s.medium,
-            s.low,
-            s.per_rule()
+            s.undecided_connections,
+            f.high,
+            f.medium,
+            f.low,
+            per_rule.join(", ")
         );
         line += &format!(
             "; state held: {} connections, {}",
             s.connections,
-            human_bytes(s.state_bytes)
+            human_bytes(summary.state_bytes)
         );
+        let (quiet, tasks) = (self.quiet, s.tasks_audited > 0);
+        let n = n.clone();
+        summary::note(|x| x.audit = Some(s));
+        if quiet {
+            return;
+        }
         eprintln!("{}", printable(&line, false));
-        if s.counts.without_interface > 0 && s.tasks_audited > 0 {
+        if n.records_without_interface > 0 && tasks {
             self.warn(&format!(
                 "{} records in layouts without interface-id were not audited (nothing says \
                  which ENI logged them)",
-                s.counts.without_interface
+                n.records_without_interface
             ));
         }
-        if s.counts.without_addresses > 0 && s.tasks_audited > 0 {
+        if n.records_without_addresses > 0 && tasks {
             self.warn(&super::audit::without_addresses_words(
-                s.counts.without_addresses,
+                n.records_without_addresses,
             ));
         }
-        if s.counts.undirected > 0 {
+        if n.records_undirected > 0 {
             self.warn(&format!(
                 "{} records of audited tasks were not audited: their direction is undecided",
-                s.counts.undirected
+                n.records_undirected
             ));
         }
-        if s.counts.unnamed_unjudged > 0 && s.tasks_audited > 0 {
-            self.warn(&super::audit::unnamed_words(s.counts.unnamed_unjudged));
+        if n.records_of_unnamed_tasks > 0 && tasks {
+            self.warn(&super::audit::unnamed_words(n.records_of_unnamed_tasks));
         }
-        if s.counts.aws_unknown > 0 {
+        if n.records_aws_unknown > 0 {
             self.warn(&format!(
                 "privatelink-bypass could not judge {}",
-                vpcflow::policy::audit::aws_unknown_words(s.counts.aws_unknown)
+                vpcflow::policy::audit::aws_unknown_words(n.records_aws_unknown)
             ));
         }
     }

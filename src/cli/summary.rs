@@ -1,7 +1,7 @@
 //! The run's summary as data (`--summary FILE`): what stderr says in prose, as one JSON
-//! object for automation. The prose of the reading summary, the attribution and the
-//! coverage is written from the same sections ([`Reading`], [`Coverage`]) that go into the
-//! file, so the two cannot disagree; every warning printed is kept in `warnings`, and the
+//! object for automation. The prose of the reading summary, the coverage and the audit is
+//! written from the same sections ([`Reading`], [`Coverage`], [`Audit`]) that go into the
+//! file, so the two cannot disagree (the attribution goes in as the library counts it); every warning printed is kept in `warnings`, and the
 //! exit code with the error that made it.
 //!
 //! The sections are gathered while the run goes (the reporter notes each as it prints
@@ -142,8 +142,14 @@ pub struct Findings {
     pub high: u64,
     pub medium: u64,
     pub low: u64,
-    /// Per rule that ran.
-    pub by_rule: std::collections::BTreeMap<String, u64>,
+    /// Per rule that ran, in the rules' order (a JSON object).
+    #[serde(serialize_with = "as_object")]
+    pub by_rule: Vec<(String, u64)>,
+}
+
+/// Pairs as a JSON object, in their order.
+fn as_object<S: serde::Serializer>(pairs: &[(String, u64)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 /// `--summary`'s file, when it was asked for, and what is gathered for it (always: the
