@@ -45,6 +45,12 @@ pub struct ReadArgs {
     #[arg(long, value_name = "FILE")]
     pub errors: Option<String>,
 
+    /// Write the run's summary to FILE as one JSON object: line accounting, files,
+    /// bytes, damage, map coverage, what was not judged and why, findings per rule, the
+    /// exit code and its reason.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<String>,
+
     /// Stop at the first rejected line or damaged file (exit 2).
     #[arg(long)]
     pub strict: bool,
@@ -74,13 +80,19 @@ const DEFAULT_BATCH_SIZE: usize = 8192;
 impl ReadArgs {
     /// The reading options of `inputs` with every other option at its default (for a
     /// command that reads flow logs beside its own arguments: `map --coverage`).
-    pub fn of(inputs: Vec<String>, fields: Option<String>, quiet: bool) -> ReadArgs {
+    pub fn of(
+        inputs: Vec<String>,
+        fields: Option<String>,
+        quiet: bool,
+        summary: Option<String>,
+    ) -> ReadArgs {
         ReadArgs {
             inputs,
             fields,
             since: None,
             until: None,
             errors: None,
+            summary,
             strict: false,
             quiet,
             threads: 0,
@@ -128,6 +140,10 @@ impl ReadArgs {
         // read while it is written.
         if let Some(path) = &self.errors {
             refuse_output_over_input(&sources, "--errors", path)?;
+        }
+        if let Some(path) = &self.summary {
+            refuse_output_over_input(&sources, "--summary", path)?;
+            super::summary::enable(path);
         }
         if let Some(input) = FileId::of_stdout().and_then(|id| input_named_by(&sources, &id)) {
             return Err(Error::Usage(format!(
@@ -281,6 +297,9 @@ impl MapOpts {
 
     /// The enricher of the map files (an empty map when none is given).
     pub fn enricher(&self, quiet: bool) -> Result<Enricher, Error> {
+        if !self.maps.is_empty() {
+            super::summary::note(|s| s.map_given = true);
+        }
         Ok(Enricher::new(Arc::new(self.load(quiet)?), &self.cidrs()?))
     }
 }

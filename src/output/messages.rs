@@ -60,6 +60,7 @@ impl fmt::Display for RejectKind {
             ),
             RejectKind::Tabs => write!(f, "fields are separated by spaces; this line has tabs"),
             RejectKind::Ocsf(problem) => write!(f, "not an OCSF flow-log record: {problem}"),
+            RejectKind::NoMessage => write!(f, "a log event without a \"message\" string"),
         }
     }
 }
