@@ -663,3 +663,35 @@ fn long_crlf_and_unterminated_ocsf_lines() {
         assert_eq!(r["ecs_task_id"], "k5ivh86ham2ic6vhiadec7190329gyov");
     }
 }
+
+/// OCSF JSON Lines that were gzipped (as Firehose delivers CloudWatch's `parseToOCSF`
+/// output), in two members, give the records of the plain lines: every line was
+/// rejected as flow-log text before.
+#[test]
+fn gzipped_ocsf_json_lines_were_read_as_text() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for v in ["1.0.0-rc.2", "1.1.0", "1.5.0"] {
+        let file = root(&format!("testdata/ocsf/aws-vpc-flowlog-v{v}.ocsf.jsonl"));
+        text.push_str(std::fs::read_to_string(file).unwrap().trim());
+        text.push('\n');
+    }
+    let plain = dir.path().join("ocsf.jsonl");
+    std::fs::write(&plain, &text).unwrap();
+    let (first, second) = text.split_at(text.find('\n').unwrap() + 1);
+    let mut gz = Vec::new();
+    for part in [first, second] {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(part.as_bytes()).unwrap();
+        gz.extend(e.finish().unwrap());
+    }
+    let zipped = dir.path().join("ocsf.jsonl.gz");
+    std::fs::write(&zipped, &gz).unwrap();
+    let cat = |f: &Path| vpcflow(&["cat", f.to_str().unwrap(), "--format", "jsonl"]);
+    let (p, z) = (cat(&plain), cat(&zipped));
+    assert!(z.status.success(), "{}", stderr(&z));
+    assert_eq!(accounting(&stderr(&z)), [3, 3, 0, 0, 0], "{}", stderr(&z));
+    assert_eq!(stdout(&z), stdout(&p));
+    assert_eq!(json_lines(&z).len(), 3);
+}

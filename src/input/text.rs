@@ -91,6 +91,12 @@ impl Form for Text {
             }
             return super::events::read_bytes(&bytes, options, out);
         }
+        // OCSF JSON Lines that were gzipped: read as the lines they hold, member after
+        // member.
+        if reader.is_gzip() && super::ocsf::json::sniff(&head) {
+            let mut lines = io::BufReader::new(io::Cursor::new(head).chain(AllMembers(reader)));
+            return super::ocsf::json::read_lines(&mut lines, options, out, raw);
+        }
         let first_byte = unit.range.map_or(0, |r| r.0);
         // A CloudWatch Logs export: its lines lose their timestamp prefix on the way in,
         // and rejected lines get their offsets in the file back (see `prefix`).
@@ -144,6 +150,20 @@ fn peek(reader: &mut Opened) -> io::Result<Vec<u8>> {
     }
     head.truncate(n);
     Ok(head)
+}
+
+/// A gzip input read through all its members, one after the other.
+struct AllMembers(Opened);
+
+impl Read for AllMembers {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.0.read(buf)?;
+            if n > 0 || buf.is_empty() || !self.0.next_member()? {
+                return Ok(n);
+            }
+        }
+    }
 }
 
 /// A stream of text as the read loop takes it: plain, gzip member by member, or an

@@ -56,12 +56,25 @@ impl Form for OcsfJson {
                 }
             },
         };
+        read_lines(&mut stream, options, out, raw)
+    }
+}
+
+/// Reads OCSF JSON Lines from `stream` (the whole input: a source, or the text of a
+/// gzip input inflated) into `out`; returns the layout at its end.
+pub fn read_lines(
+    stream: &mut impl BufRead,
+    options: &ScanOptions,
+    out: &mut Out,
+    raw: &Arc<AtomicU64>,
+) -> Result<Option<Arc<Layout>>, crate::Error> {
+    {
         let mut lines = Lines::new(options, true);
         let mut line = Vec::new();
         let mut offset = 0u64;
         let max = options.max_line_bytes;
         loop {
-            let (len, too_long) = match read_line(&mut stream, max, &mut line) {
+            let (len, too_long) = match read_line(stream, max, &mut line) {
                 Ok(Some(l)) => l,
                 Ok(None) => break,
                 Err(error) => {
