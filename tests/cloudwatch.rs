@@ -343,8 +343,10 @@ fn looks() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     );
     vec![
         (
+            // OCSF of another class than Network Activity (4001, which is read):
+            // Authentication.
             "ocsf.json",
-            br#"{"metadata":{"product":{"name":"Amazon VPC","vendor_name":"AWS"},"version":"1.1.0"},"class_uid":4001,"category_uid":4,"activity_id":6,"src_endpoint":{"ip":"10.0.0.1","port":443},"time":1793491201000}
+            br#"{"metadata":{"product":{"name":"Amazon Cognito","vendor_name":"AWS"},"version":"1.1.0"},"class_uid":3002,"category_uid":3,"activity_id":1,"src_endpoint":{"ip":"10.0.0.1","port":443},"time":1793491201000}
 "#
             .to_vec(),
             "OCSF JSON",
