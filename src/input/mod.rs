@@ -42,10 +42,10 @@ use crate::format::Layout;
 use crate::parse::{Decoder, DecoderOptions};
 use crate::source::{RawReader, Source};
 
-pub mod ocsf;
 pub mod events;
 pub mod export;
 pub mod looks;
+pub mod ocsf;
 pub mod parquet;
 pub mod prefix;
 pub mod text;
