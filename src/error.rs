@@ -69,6 +69,11 @@ pub enum RejectKind {
     Cut { bytes: usize },
     /// The fields are separated by tabs rather than spaces.
     Tabs,
+    /// An OCSF record (a JSON line or a Parquet row) that is not a flow-log record of
+    /// Network Activity, or that holds a value its flow-log field cannot: what is wrong.
+    Ocsf(String),
+    /// A CloudWatch Logs event without a `message` string.
+    NoMessage,
 }
 
 impl RejectKind {
@@ -137,7 +142,7 @@ pub enum FileError {
 
 /// What happened to the lines consumed so far. Always
 /// `lines == records + rejected + headers + blanks`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LineCounts {
     pub lines: u64,
     pub records: u64,

@@ -12,7 +12,7 @@
 //! source (paths, S3 layouts, gzip, stdin)
 //!   -> scan::plan (units: whole files, newline-aligned chunks, Parquet row ranges)
 //!   -> pipeline (units on worker threads, results back in input order)
-//!        -> input (one sniff; the form's reader: flow-log text, AWS's Parquet)
+//!        -> input (one sniff; the form's reader: flow-log text, AWS's Parquet, OCSF)
 //!        -> parse::Decoder (bytes -> validated fields, push contract, no I/O)
 //!        -> batch::BatchBuilder (Arrow columns -> RecordBatch)
 //!        -> enrich (attribution to tasks; orient: own side, peer, direction)

@@ -84,7 +84,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::enrich::orient::Learned;
 use crate::enrich::{EnrichStats, Enricher};
-use crate::error::{FileError, Reject};
+use crate::error::{FileError, LineCounts, Reject};
 use crate::fold::Fold;
 use crate::format::Layout;
 use crate::scan::{chunk_bytes, plan, scan_unit, ScanOptions, ScanSink, ScanStats, Unit};
@@ -130,6 +130,9 @@ pub struct Totals {
     /// a column that none of them has. A layout that a header line replaced within the
     /// same unit is not among them.
     pub layout_columns: Vec<String>,
+    /// The line accounting of each input, by its index in [`Input::sources`] (inputs
+    /// skipped unread have none): which of them yielded no record.
+    pub by_source: Vec<LineCounts>,
 }
 
 /// A job whose results are consumed in input order.
@@ -674,6 +677,12 @@ fn collect<W: Work>(
                         columns.note(l, &mut totals.layout_columns);
                     }
                     layout_here = d.end_layout;
+                    if totals.by_source.len() <= unit.source_index {
+                        totals
+                            .by_source
+                            .resize(unit.source_index + 1, LineCounts::default());
+                    }
+                    totals.by_source[unit.source_index] += d.stats.counts;
                     totals.scan += d.stats;
                     totals.enrich += d.enrich;
                     return Ok(true);

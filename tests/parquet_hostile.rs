@@ -528,7 +528,10 @@ fn dictionary_values_repeated_by_many_rows_are_read_in_bounded_memory() {
     child.stdin.take().map(|mut i| i.flush());
     let o = child.wait_with_output().unwrap();
     let e = stderr(&o);
-    assert_eq!(o.status.code(), Some(0), "{e}");
+    // Every row rejected: no record at all is an error saying so (exit 2), after the
+    // summary's accounting.
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("six.parquet: no flow-log record in its 400 lines (400 rejected)"));
     assert_eq!(accounting(&e), [400, 0, 400, 0, 0], "{e}");
 }
 

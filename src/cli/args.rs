@@ -45,6 +45,12 @@ pub struct ReadArgs {
     #[arg(long, value_name = "FILE")]
     pub errors: Option<String>,
 
+    /// Write the run's summary to FILE as one JSON object: line accounting, files,
+    /// bytes, damage, map coverage, what was not judged and why, findings per rule, the
+    /// exit code and its reason.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<String>,
+
     /// Stop at the first rejected line or damaged file (exit 2).
     #[arg(long)]
     pub strict: bool,
@@ -74,13 +80,19 @@ const DEFAULT_BATCH_SIZE: usize = 8192;
 impl ReadArgs {
     /// The reading options of `inputs` with every other option at its default (for a
     /// command that reads flow logs beside its own arguments: `map --coverage`).
-    pub fn of(inputs: Vec<String>, fields: Option<String>, quiet: bool) -> ReadArgs {
+    pub fn of(
+        inputs: Vec<String>,
+        fields: Option<String>,
+        quiet: bool,
+        summary: Option<String>,
+    ) -> ReadArgs {
         ReadArgs {
             inputs,
             fields,
             since: None,
             until: None,
             errors: None,
+            summary,
             strict: false,
             quiet,
             threads: 0,
@@ -124,6 +136,10 @@ impl ReadArgs {
         // read while it is written.
         if let Some(path) = &self.errors {
             refuse_output_over_input(&sources, "--errors", path)?;
+        }
+        if let Some(path) = &self.summary {
+            refuse_output_over_input(&sources, "--summary", path)?;
+            super::summary::enable(path);
         }
         if let Some(input) = FileId::of_stdout().and_then(|id| input_named_by(&sources, &id)) {
             return Err(Error::Usage(format!(
@@ -277,6 +293,9 @@ impl MapOpts {
 
     /// The enricher of the map files (an empty map when none is given).
     pub fn enricher(&self, quiet: bool) -> Result<Enricher, Error> {
+        if !self.maps.is_empty() {
+            super::summary::note(|s| s.map_given = true);
+        }
         Ok(Enricher::new(Arc::new(self.load(quiet)?), &self.cidrs()?))
     }
 }
@@ -287,4 +306,74 @@ pub enum ReportFormat {
     Table,
     Json,
     Csv,
+}
+
+/// Output formats of findings (`audit`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FindingsFormat {
+    /// A table per service, for people.
+    Table,
+    /// JSON Lines, one finding a line.
+    Json,
+    /// CSV with a header row.
+    Csv,
+    /// AWS Security Finding Format: JSON Lines of `{"Findings": [...]}` documents (at
+    /// most 100 findings, one account and region each) for `aws securityhub
+    /// batch-import-findings --cli-input-json`.
+    Asff,
+    /// OCSF 1.1.0 Detection Findings (class 2004), one a line, for Security Lake.
+    Ocsf,
+}
+
+impl From<ReportFormat> for FindingsFormat {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Table => FindingsFormat::Table,
+            ReportFormat::Json => FindingsFormat::Json,
+            ReportFormat::Csv => FindingsFormat::Csv,
+        }
+    }
+}
+
+/// Where findings sent to Security Hub or Security Lake are filed when their records
+/// do not say (`--format asff`, `--format ocsf`).
+#[derive(Args, Debug, Default)]
+pub struct PlaceOpts {
+    /// The AWS account (12 digits) of findings whose records have no account_id field
+    /// and whose task ARN is not known (--format asff and ocsf).
+    #[arg(long = "aws-account", value_name = "ACCOUNT")]
+    pub aws_account: Option<String>,
+
+    /// The AWS region of findings whose records have no region field and whose task
+    /// ARN is not known (--format asff and ocsf).
+    #[arg(long = "region", value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+impl PlaceOpts {
+    /// The place they give, checked: an account is 12 digits, a region lower-case
+    /// letters, digits and dashes (`us-east-1`).
+    pub fn place(&self) -> Result<vpcflow::enrich::place::Place, Error> {
+        if let Some(a) = &self.aws_account {
+            if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::Usage(format!(
+                    "--aws-account {a:?}: an AWS account id is 12 digits"
+                )));
+            }
+        }
+        if let Some(r) = &self.region {
+            let ok = r.contains('-')
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                return Err(Error::Usage(format!(
+                    "--region {r:?}: not an AWS region (such as us-east-1)"
+                )));
+            }
+        }
+        Ok(vpcflow::enrich::place::Place {
+            account: self.aws_account.clone(),
+            region: self.region.clone(),
+        })
+    }
 }

@@ -8,17 +8,19 @@ use std::sync::Arc;
 
 use clap::Args;
 use vpcflow::aws_ranges::AwsRanges;
+use vpcflow::enrich::place::{self, Places, PlacesSeen};
 use vpcflow::enrich::{EniMap, Enricher};
-use vpcflow::fold::{Both, Fold, Nothing};
+use vpcflow::fold::{Both, Fold};
 use vpcflow::net::Cidr;
-use vpcflow::output::findings;
+use vpcflow::output::exchange::{self, Outgoing, Unplaced};
+use vpcflow::output::{asff, findings, ocsf};
 use vpcflow::pipeline::{self, Totals};
 use vpcflow::policy::audit::{self, AuditSummary, Auditor, Check, Checks, Finding};
 use vpcflow::policy::{CommandLineRules, Policy};
 use vpcflow::source::Source;
 use vpcflow::Error;
 
-use super::args::{MapOpts, ReadArgs, ReadConfig, ReportFormat};
+use super::args::{FindingsFormat, MapOpts, PlaceOpts, ReadArgs, ReadConfig};
 use super::{default_format, execute, summarize, terminal_width, Ran};
 
 #[derive(Args, Debug)]
@@ -26,9 +28,16 @@ pub struct AuditArgs {
     #[command(flatten)]
     scan: AuditScan,
 
-    /// Output format. Default: table on a terminal, json (JSON Lines) otherwise.
+    /// Output format. Default: table on a terminal, json (JSON Lines) otherwise. asff
+    /// and ocsf are for Security Hub and Security Lake: each finding is filed under the
+    /// account and region its records name (account-id, region fields), else its task
+    /// ARN's, else --aws-account and --region; CreatedAt/UpdatedAt (ASFF) and time (OCSF)
+    /// are the run's time, SOURCE_DATE_EPOCH when set.
     #[arg(long, value_enum)]
-    format: Option<ReportFormat>,
+    format: Option<FindingsFormat>,
+
+    #[command(flatten)]
+    place: PlaceOpts,
 }
 
 /// What an audit reads and checks: the inputs, the map and the rules (shared by
@@ -153,19 +162,89 @@ impl RuleOpts {
 }
 
 pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
-    let run = Audited::run(&args.scan, |_| Nothing, None)?;
+    let format = args
+        .format
+        .unwrap_or_else(|| FindingsFormat::from(default_format()));
+    let exchanged = matches!(format, FindingsFormat::Asff | FindingsFormat::Ocsf);
+    // What the exchange formats need is checked before the inputs are read.
+    let (fallback, now) = if exchanged {
+        let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
+        let now = exchange::run_time(epoch.as_deref()).map_err(Error::Usage)?;
+        (args.place.place()?, now)
+    } else {
+        (place::Place::default(), 0)
+    };
+    let columns: &[&str] = if exchanged { &place::COLUMNS } else { &[] };
+    let run = Audited::run(&args.scan, |_| Places, columns, None)?;
     if run.nothing.is_none() {
         let (findings, summary) = (&run.findings, &run.summary);
-        let format = args.format.unwrap_or_else(default_format);
         let stdout = io::stdout();
         let out = io::BufWriter::new(stdout.lock());
         match format {
-            ReportFormat::Json => findings::write_json(findings, out)?,
-            ReportFormat::Csv => findings::write_csv(findings, out)?,
-            ReportFormat::Table => findings::write_table(findings, summary, terminal_width(), out)?,
+            FindingsFormat::Json => findings::write_json(findings, out)?,
+            FindingsFormat::Csv => findings::write_csv(findings, out)?,
+            FindingsFormat::Table => {
+                findings::write_table(findings, summary, terminal_width(), out)?
+            }
+            FindingsFormat::Asff => {
+                asff::write_asff(&outgoing(&run, &fallback, "asff")?, now, out)?
+            }
+            FindingsFormat::Ocsf => {
+                ocsf::write_ocsf(&outgoing(&run, &fallback, "ocsf")?, now, out)?
+            }
         }
     }
     run.finish()
+}
+
+/// The findings as the exchange formats take them, each filed under its account and
+/// region; an error naming the ENIs that nothing places, and the option that would.
+fn outgoing(
+    run: &Audited<PlacesSeen>,
+    fallback: &place::Place,
+    format: &str,
+) -> Result<Vec<Outgoing>, Error> {
+    let mut out = Vec::with_capacity(run.findings.len());
+    let mut unplaced: Vec<Unplaced> = Vec::new();
+    for f in &run.findings {
+        match exchange::place_of(&f.eni_id, f.task_arn.as_deref(), &run.extra, fallback) {
+            Ok(p) => out.push(Outgoing::of_finding(f, p, &run.map)),
+            Err(e) if unplaced.iter().any(|u| u.eni_id == e.eni_id) => {}
+            Err(e) => unplaced.push(e),
+        }
+    }
+    if unplaced.is_empty() {
+        return Ok(out);
+    }
+    let (account, region) = (
+        unplaced.iter().any(|u| u.account),
+        unplaced.iter().any(|u| u.region),
+    );
+    let what = exchange::missing_words(account, region);
+    let mut enis: Vec<String> = unplaced
+        .iter()
+        .take(5)
+        .map(|u| vpcflow::text::printable(&u.eni_id, false).into_owned())
+        .collect();
+    if unplaced.len() > 5 {
+        enis.push(format!("and {} more", unplaced.len() - 5));
+    }
+    let options = match (account, region) {
+        (true, true) => "--aws-account ACCOUNT and --region REGION",
+        (true, false) => "--aws-account ACCOUNT",
+        _ => "--region REGION",
+    };
+    Err(Error::Usage(format!(
+        "--format {format}: nothing names the AWS {what} of the findings of {} ({}): their \
+         records have no {} field and no map source names their task's ARN; give {options}",
+        if unplaced.len() == 1 { "ENI" } else { "ENIs" },
+        enis.join(", "),
+        match (account, region) {
+            (true, true) => "account-id or region",
+            (true, false) => "account-id",
+            _ => "region",
+        },
+    )))
 }
 
 /// An audit that ran over the inputs, with another fold (`X`) in the same pass: what
@@ -188,11 +267,12 @@ pub struct Audited<X> {
 
 impl<X> Audited<X> {
     /// Loads the policy and the map, and audits the inputs; `extra` makes the fold that
-    /// runs beside the audit, and `output` (the file the command writes) is left out of
-    /// the inputs.
+    /// runs beside the audit and `columns` are the flow-log columns it reads besides the
+    /// audit's, and `output` (the file the command writes) is left out of the inputs.
     pub fn run<F: Fold<State = X>>(
         scan: &AuditScan,
         extra: impl FnOnce(&Arc<EniMap>) -> F,
+        columns: &[&str],
         output: Option<&Path>,
     ) -> Result<Audited<X>, Error> {
         let AuditScan {
@@ -226,7 +306,9 @@ impl<X> Audited<X> {
             aws_ranges: ranges.as_ref(),
             ..Auditor::new(&policy, &map)
         };
-        config.input.options.projection = Some(Arc::new(auditor.projection()));
+        let mut projection = auditor.projection();
+        projection.extend(columns.iter().map(|c| c.to_string()));
+        config.input.options.projection = Some(Arc::new(projection));
         let extra = extra(&map);
         let ran = execute(&mut config, Some(&enricher), |run, reporter| {
             pipeline::fold(run, &Both(&auditor, extra), reporter)

@@ -49,6 +49,11 @@ pub struct MapArgs {
     #[arg(long, value_name = "FIELDS", requires = "coverage")]
     fields: Option<String>,
 
+    /// With --coverage: write the run's summary to FILE as one JSON object (as for
+    /// `audit --summary`).
+    #[arg(long, value_name = "FILE", requires = "coverage")]
+    summary: Option<String>,
+
     /// Print no warnings about the map sources (and no summary) on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -189,7 +194,13 @@ fn covered(args: MapArgs, map: vpcflow::enrich::EniMap) -> Result<ExitCode, Erro
             "--coverage reads whole logs; --at, --addr and --eni are for the map itself".into(),
         ));
     }
-    let read = ReadArgs::of(args.coverage.clone(), args.fields.clone(), args.quiet);
+    super::summary::note(|s| s.map_given = true);
+    let read = ReadArgs::of(
+        args.coverage.clone(),
+        args.fields.clone(),
+        args.quiet,
+        args.summary.clone(),
+    );
     let mut config = read.config(false)?;
     let map = Arc::new(map);
     let enricher = Enricher::new(map.clone(), &[]);

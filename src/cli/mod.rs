@@ -13,7 +13,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use vpcflow::enrich::Enricher;
+use vpcflow::error::LineCounts;
+use vpcflow::input::looks;
 use vpcflow::pipeline::{Run, Totals};
+use vpcflow::source::Source;
 use vpcflow::text::printable;
 use vpcflow::Error;
 
@@ -26,9 +29,11 @@ mod query;
 mod report;
 mod reporter;
 mod sql;
+mod summary;
 
 use args::{ReadConfig, ReportFormat};
 use reporter::Reporter;
+use summary::NoRecord;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -67,7 +72,10 @@ enum Command {
         vpcflow audit logs/ --map tasks.json --map enis.json --vpc-cidr 10.0.0.0/16 --allow-sg sg-0alb\n  \
         vpcflow audit logs/ --map eni-map.csv --policy policy.toml --rule cleartext --rule isolation\n  \
         vpcflow audit v2-logs/ --map eni-map.csv --policy policy.toml --aws-ip-ranges ip-ranges.json\n  \
-        vpcflow audit logs/ --map eni-map.csv --policy policy.toml --format json | jq -r .reason"
+        vpcflow audit logs/ --map eni-map.csv --policy policy.toml --format json | jq -r .reason\n  \
+        vpcflow audit AWSLogs/ --map eni-map.csv --policy policy.toml --format asff > findings.jsonl\n    \
+        (then, per line: aws securityhub batch-import-findings --cli-input-json \"$line\")\n  \
+        vpcflow audit logs/ --map eni-map.csv --policy policy.toml --format ocsf --region us-east-1"
     )]
     Audit(audit::AuditArgs),
     /// Filter, group and total flow records: who talked to what, how much, when.
@@ -134,6 +142,15 @@ pub fn run() -> ExitCode {
         Command::Convert(args) => args.output_name().to_string(),
         _ => "stdout".to_string(),
     };
+    let command = match &cli.command {
+        Command::Cat(_) => "cat",
+        Command::Convert(_) => "convert",
+        Command::Map(_) => "map",
+        Command::Audit(_) => "audit",
+        Command::Query(_) => "query",
+        Command::Sql(_) => "sql",
+        Command::Report(_) => "report",
+    };
     let result = match cli.command {
         Command::Cat(args) => cat::cat(args),
         Command::Convert(args) => convert::convert(args),
@@ -143,17 +160,26 @@ pub fn run() -> ExitCode {
         Command::Sql(args) => sql::sql(args),
         Command::Report(args) => report::report(args),
     };
-    match result {
-        Ok(code) => code,
-        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+    let (code, error) = match result {
+        Ok(code) => (code, None),
+        Err(e) if e.is_broken_pipe() => (ExitCode::SUCCESS, None),
         Err(Error::Io(e)) => {
             let _ = io::stdout().flush();
-            eprintln!("vpcflow: error: cannot write {target}: {e}");
-            ExitCode::from(2)
+            let words = format!("cannot write {target}: {e}");
+            eprintln!("vpcflow: error: {words}");
+            (ExitCode::from(2), Some(words))
         }
         Err(e) => {
             let _ = io::stdout().flush();
-            eprintln!("vpcflow: error: {}", printable(&e.to_string(), true));
+            let words = summary::error_words(&e);
+            eprintln!("vpcflow: error: {words}");
+            (ExitCode::from(2), Some(words))
+        }
+    };
+    match summary::write(command, summary::code_number(code), error.as_deref()) {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("vpcflow: error: {}", printable(&e, true));
             ExitCode::from(2)
         }
     }
@@ -206,11 +232,65 @@ fn execute<T>(
     let result = f(&run, reporter);
     reporter.clear_progress();
     let (value, totals) = result?;
+    if let Some(error) = no_record(&config.input.sources, &totals, &mut config.reporter) {
+        // The summary still says what was read.
+        config
+            .reporter
+            .finish(&totals.scan, &config.input.options)?;
+        return Err(error);
+    }
     Ok(Ran {
         value,
         totals,
-        unreadable: !config.missing.is_empty() || reporter.unreadable_files() > 0,
+        unreadable: !config.missing.is_empty() || config.reporter.unreadable_files() > 0,
     })
+}
+
+/// Inputs that hold lines but yielded no record, each with what it looks like (noted
+/// for the closing summary): the error of a run that yielded no record at all (exit 2),
+/// else a warning for each.
+fn no_record(sources: &[Source], totals: &Totals, reporter: &mut Reporter) -> Option<Error> {
+    let dead = |c: &LineCounts| c.records == 0 && c.lines > c.blanks + c.headers;
+    let files: Vec<NoRecord> = totals
+        .by_source
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| dead(c))
+        .filter_map(|(i, c)| Some((sources.get(i)?, c)))
+        .map(|(source, c)| NoRecord {
+            file: source.display(),
+            lines: c.lines,
+            rejected: c.rejected,
+            looks_like: looks::look_of(source).map(|l| l.to_string()),
+        })
+        .collect();
+    let named: Vec<String> = files
+        .iter()
+        .map(|f| {
+            let looks = match &f.looks_like {
+                Some(look) => format!("it looks like {look}"),
+                None => "it could not be read again to tell what it looks like".into(),
+            };
+            format!(
+                "{}: no flow-log record in its {} line{} ({} rejected): {looks}",
+                f.file,
+                f.lines,
+                if f.lines == 1 { "" } else { "s" },
+                f.rejected
+            )
+        })
+        .collect();
+    reporter.no_record(files);
+    if dead(&totals.scan.counts) {
+        return Some(Error::Input(format!(
+            "no flow-log record in the input: {}",
+            named.join("; ")
+        )));
+    }
+    for line in &named {
+        reporter.warn(line);
+    }
+    None
 }
 
 /// Prints the closing summaries of a run.

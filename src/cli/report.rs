@@ -31,7 +31,7 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, Error> {
     if let Some(path) = output {
         writable(path).map_err(cannot)?;
     }
-    let run = Audited::run(&args.scan, |map| Observer { map: map.clone() }, output)?;
+    let run = Audited::run(&args.scan, |map| Observer { map: map.clone() }, &[], output)?;
     if run.nothing.is_none() {
         let warnings = warnings(&run);
         let command = command_line();

@@ -16,6 +16,8 @@ use vpcflow::source::Source;
 use vpcflow::text::printable;
 use vpcflow::Error;
 
+use super::summary::{self, Audit, Coverage, NoRecord, Reading};
+
 /// Rejected lines shown on stderr before the rest are only counted.
 const SHOWN_REJECTS: u64 = 10;
 
@@ -30,6 +32,8 @@ pub struct Reporter {
     /// Files whose reading broke off, and what was lost in each.
     damaged: Vec<String>,
     bar: Option<ProgressBar>,
+    /// Inputs that yielded no record (see [`Reporter::no_record`]).
+    no_record: Vec<NoRecord>,
 }
 
 #[derive(Serialize)]
@@ -58,7 +62,13 @@ impl Reporter {
             unreadable: Default::default(),
             damaged: Vec::new(),
             bar: None,
+            no_record: Vec::new(),
         })
+    }
+
+    /// Inputs that held lines but yielded no record, for the closing summary.
+    pub fn no_record(&mut self, files: Vec<NoRecord>) {
+        self.no_record = files;
     }
 
     pub fn strict(&self) -> bool {
@@ -103,6 +113,7 @@ fn print_line(bar: Option<&ProgressBar>, msg: &str) {
 
 /// A warning, unless `--quiet`.
 fn warn_line(quiet: bool, bar: Option<&ProgressBar>, msg: &str) {
+    summary::note(|s| s.warnings.push(msg.to_string()));
     if !quiet {
         print_line(bar, &format!("vpcflow: warning: {msg}"));
     }
@@ -202,16 +213,17 @@ impl Reporter {
             out.flush()
                 .map_err(|e| Error::Input(format!("--errors: cannot write {name}: {e}")))?;
         }
+        let reading = Reading::of(
+            stats,
+            options,
+            self.unreadable.iter().cloned().collect(),
+            self.damaged.clone(),
+            std::mem::take(&mut self.no_record),
+        );
+        let prose = summary(&reading, self.rejects_seen);
+        summary::note(|s| s.reading = Some(reading));
         if !self.quiet {
-            eprintln!(
-                "{}",
-                summary(
-                    stats,
-                    options,
-                    self.rejects_seen,
-                    self.damaged.len() as u64 + self.unreadable_files()
-                )
-            );
+            eprintln!("{prose}");
             if !self.damaged.is_empty() {
                 eprintln!(
                     "vpcflow: damaged input, read only in part: {}",
@@ -227,6 +239,12 @@ impl Reporter {
     /// The attribution summary of a run that attributed records, and what orientation
     /// could only infer or not decide.
     pub fn attribution(&self, s: &EnrichStats) {
+        summary::note(|summary| {
+            summary.attribution = Some(*s);
+            if summary.map_given && s.records > 0 {
+                summary.coverage = Some(Coverage::of(s));
+            }
+        });
         if self.quiet || s.records == 0 {
             return;
         }
@@ -267,38 +285,46 @@ impl Reporter {
     /// What the map covers of the records, in brief (`vpcflow map --coverage` tells
     /// per ENI).
     pub fn coverage(&self, e: &vpcflow::enrich::EnrichStats, no_map: bool) {
-        if self.quiet || e.records == 0 || no_map {
+        if e.records == 0 || no_map {
             return;
         }
-        let pct = |n: u64| n as f64 * 100.0 / e.records as f64;
-        let known = e.own_from_map - e.own_outside_window;
-        eprintln!(
+        let c = Coverage::of(e);
+        let records = c.records;
+        let pct = |n: u64| n as f64 * 100.0 / records as f64;
+        let prose = format!(
             "vpcflow: coverage: {} of {} records ({:.1} %) on ENIs the map knows at their \
              time; {} outside every window of their ENI; {} on ENIs no map source names; {} \
              attributed from the ECS fields; {} on task ENIs whose task no source names",
-            known,
-            e.records,
-            pct(known),
-            e.own_outside_window,
-            e.own_unknown,
-            e.own_from_ecs_fields,
-            e.own_unnamed_task
+            c.known,
+            c.records,
+            c.known_percent,
+            c.outside_window,
+            c.unknown_eni,
+            c.from_ecs_fields,
+            c.unnamed_task
         );
-        if e.own_unknown > 0 {
+        let unknown = c.unknown_eni;
+        summary::note(|s| s.coverage = Some(c));
+        if self.quiet {
+            return;
+        }
+        eprintln!("{prose}");
+        if unknown > 0 {
             self.warn(&format!(
                 "{} records ({:.1} %) are on ENIs no map source names: {}",
-                e.own_unknown,
-                pct(e.own_unknown),
+                unknown,
+                pct(unknown),
                 UNKNOWN_ENI_FIX
             ));
         }
     }
 
     /// The audit summary.
-    pub fn audit(&self, s: &AuditSummary) {
-        if self.quiet {
-            return;
-        }
+    pub fn audit(&self, summary: &AuditSummary) {
+        // The words are written from the section `--summary` writes.
+        let s = Audit::of(summary);
+        let n = &s.not_judged;
+        let f = &s.findings;
         let mut line = format!(
             "vpcflow: audit: {} task{} audited, {} not audited",
             s.tasks_audited,
@@ -317,65 +343,77 @@ impl Reporter {
                 s.tasks_undirected
             );
         }
+        let per_rule: Vec<String> = f
+            .by_rule
+            .iter()
+            .map(|(rule, count)| format!("{rule} {count}"))
+            .collect();
         line += &format!(
             "; {} records with nothing to judge (allowed peers); {} connections judged: {} \
              opened by the peer, {} by the task, {} undecided; findings: {} high, {} medium, \
              {} low ({})",
-            s.counts.admitted,
+            n.records_admitted,
             s.connections,
             s.opened_by_peers,
             s.opened_by_tasks,
-            s.undecided,
-            s.high,
-            s.medium,
-            s.low,
-            s.per_rule()
+            s.undecided_connections,
+            f.high,
+            f.medium,
+            f.low,
+            per_rule.join(", ")
         );
         line += &format!(
             "; state held: {} connections, {}",
             s.connections,
-            human_bytes(s.state_bytes)
+            human_bytes(summary.state_bytes)
         );
+        let (quiet, tasks) = (self.quiet, s.tasks_audited > 0);
+        let n = n.clone();
+        summary::note(|x| x.audit = Some(s));
+        if quiet {
+            return;
+        }
         eprintln!("{}", printable(&line, false));
-        if s.counts.without_interface > 0 && s.tasks_audited > 0 {
+        if n.records_without_interface > 0 && tasks {
             self.warn(&format!(
                 "{} records in layouts without interface-id were not audited (nothing says \
                  which ENI logged them)",
-                s.counts.without_interface
+                n.records_without_interface
             ));
         }
-        if s.counts.without_addresses > 0 && s.tasks_audited > 0 {
+        if n.records_without_addresses > 0 && tasks {
             self.warn(&super::audit::without_addresses_words(
-                s.counts.without_addresses,
+                n.records_without_addresses,
             ));
         }
-        if s.counts.undirected > 0 {
+        if n.records_undirected > 0 {
             self.warn(&format!(
                 "{} records of audited tasks were not audited: their direction is undecided",
-                s.counts.undirected
+                n.records_undirected
             ));
         }
-        if s.counts.unnamed_unjudged > 0 && s.tasks_audited > 0 {
-            self.warn(&super::audit::unnamed_words(s.counts.unnamed_unjudged));
+        if n.records_of_unnamed_tasks > 0 && tasks {
+            self.warn(&super::audit::unnamed_words(n.records_of_unnamed_tasks));
         }
-        if s.counts.aws_unknown > 0 {
+        if n.records_aws_unknown > 0 {
             self.warn(&format!(
                 "privatelink-bypass could not judge {}",
-                vpcflow::policy::audit::aws_unknown_words(s.counts.aws_unknown)
+                vpcflow::policy::audit::aws_unknown_words(n.records_aws_unknown)
             ));
         }
     }
 }
 
 /// The closing summary, e.g.
-/// `vpcflow: 2 files, 1204 lines = 1190 records + 4 rejected + 3 headers + 7 blank; ...`.
-pub fn summary(stats: &ScanStats, options: &ScanOptions, shown_from: u64, failed: u64) -> String {
-    let c = &stats.counts;
-    let secs = stats.elapsed.as_secs_f64().max(1e-9);
+/// `vpcflow: 2 files, 1204 lines = 1190 records + 4 rejected + 3 headers + 7 blank; ...`,
+/// in words from the same [`Reading`] that `--summary` writes.
+pub fn summary(r: &Reading, shown_from: u64) -> String {
+    let c = &r.lines;
+    let files = r.files.read;
     let mut s = format!(
         "vpcflow: {} file{}, {} lines = {} records + {} rejected + {} headers + {} blank",
-        stats.files,
-        if stats.files == 1 { "" } else { "s" },
+        files,
+        if files == 1 { "" } else { "s" },
         c.lines,
         c.records,
         c.rejected,
@@ -392,46 +430,40 @@ pub fn summary(stats: &ScanStats, options: &ScanOptions, shown_from: u64, failed
             }
         );
     }
-    if options.since.is_some() || options.until.is_some() {
+    if let Some(outside) = r.outside_window {
         s += &format!(
             "; {} records outside --since/--until, {} kept",
-            stats.outside_window,
-            stats.records_kept()
+            outside, r.records_kept
         );
-        if stats.files_skipped > 0 {
+        if r.files.skipped_by_window > 0 {
             s += &format!(
                 "; {} files skipped by their path's date",
-                stats.files_skipped
+                r.files.skipped_by_window
             );
         }
     }
-    if stats.dropped.lines > 0 {
+    if r.damage.dropped_lines > 0 {
         s += &format!(
             "; {} lines ({} records) of damaged gzip members dropped",
-            stats.dropped.lines, stats.dropped.records
+            r.damage.dropped_lines, r.damage.dropped_records
         );
     }
+    let failed = r.files.with_read_errors;
     if failed > 0 {
         s += &format!(
             "; {failed} file{} with read errors",
             if failed == 1 { "" } else { "s" }
         );
     }
-    s += &format!("; {} read", human_bytes(stats.raw_bytes));
-    // Parquet input has no text: its throughput is of the bytes read.
-    let bytes = if stats.text_bytes == 0 {
-        stats.raw_bytes
-    } else {
-        stats.text_bytes
-    };
-    if stats.text_bytes != stats.raw_bytes && stats.text_bytes > 0 {
-        s += &format!(" ({} of text)", human_bytes(stats.text_bytes));
+    s += &format!("; {} read", human_bytes(r.bytes_read));
+    if r.text_bytes != r.bytes_read && r.text_bytes > 0 {
+        s += &format!(" ({} of text)", human_bytes(r.text_bytes));
     }
     s += &format!(
         " in {:.2} s: {:.1} MB/s, {} records/s",
-        secs,
-        bytes as f64 / 1e6 / secs,
-        human_count(c.records as f64 / secs)
+        r.elapsed_seconds,
+        r.megabytes_per_second,
+        human_count(r.records_per_second)
     );
     s
 }

@@ -86,6 +86,14 @@ pub struct SqlArgs {
     #[arg(long, value_name = "PATH")]
     map_location: Option<String>,
 
+    /// With --ddl: what the flow logs are. flow-logs: flow-log columns (vpcflow convert
+    /// output, AWS's Parquet delivery). security-lake: Amazon Security Lake's OCSF
+    /// (source version 2.0) at --flows-location, the folder of its
+    /// aws/VPC_FLOW/2.0/region=/accountId=/eventDay= tree (or a folder inside it); the
+    /// flow-log table is then a view of it with the flow-log columns (duckdb only).
+    #[arg(long, value_enum, default_value = "flow-logs")]
+    source: SourceArg,
+
     /// With --ddl: the partition keys of the flow-log tree, as given to convert.
     #[arg(long, value_name = "KEYS", value_delimiter = ',')]
     partition_by: Vec<String>,
@@ -190,6 +198,10 @@ fn ddl(args: &SqlArgs, dialect: Dialect, tables: &Tables) -> Result<String, Erro
         }
     };
     Ddl {
+        source: match args.source {
+            SourceArg::FlowLogs => sql::ddl::Source::FlowLogs,
+            SourceArg::SecurityLake => sql::ddl::Source::SecurityLake,
+        },
         dialect,
         tables,
         flows_location: &flows,
@@ -200,6 +212,13 @@ fn ddl(args: &SqlArgs, dialect: Dialect, tables: &Tables) -> Result<String, Erro
     }
     .statements()
     .map_err(Error::from)
+}
+
+/// `--source`: what the flow-log table is over.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SourceArg {
+    FlowLogs,
+    SecurityLake,
 }
 
 /// `--years FROM-TO`: two years of four digits, the first not after the second.

@@ -50,7 +50,7 @@ pub const INPUT_COLUMNS: [&str; 11] = [
 pub use crate::input::ENRICHMENT_COLUMNS;
 
 /// Counts of what the join did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EnrichStats {
     pub records: u64,
     /// Records whose own ENI is in the map.

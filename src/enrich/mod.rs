@@ -32,6 +32,7 @@ pub mod kind;
 pub mod load;
 pub mod merge;
 pub mod orient;
+pub mod place;
 pub mod write;
 
 pub use join::{EnrichStats, Enricher};

@@ -1,13 +1,22 @@
 //! The input seam: what an input is, and the forms that read it.
 //!
 //! One sniff ([`sniff`]) tells from an input's first bytes which [`Format`] it is: flow-log
-//! text, gzip of it, or AWS's Parquet delivery. The planner ([`crate::scan::plan`])
+//! text, gzip of it, AWS's Parquet delivery (or Security Lake's OCSF Parquet), OCSF
+//! JSON Lines, a CloudWatch Logs export or log-events JSON. The planner
+//! ([`crate::scan::plan`])
 //! sniffs a large file to ask its form how it splits ([`Format::split`]); the read loop
 //! ([`crate::scan::scan_unit`]) sniffs each unit's source and hands the unit to its form
 //! ([`read`]). Each form is one file behind the [`Form`] trait:
 //!
 //! - [`text`]: flow-log text, plain or gzip;
-//! - [`parquet`]: AWS's Parquet delivery and what `vpcflow convert` writes.
+//! - [`parquet`]: AWS's Parquet delivery and what `vpcflow convert` writes, and
+//!   Security Lake's OCSF Parquet (`parquet/ocsf.rs`, told from the footer);
+//! - [`ocsf`]: OCSF Network Activity mapped back to flow-log records, and its JSON
+//!   Lines form ([`ocsf::json`]);
+//! - [`export`]: a CloudWatch Logs export (each line prefixed with its timestamp);
+//! - [`events`]: `aws logs filter-log-events` / `get-log-events` JSON output.
+//!
+//! What an input that yields no record looks like is told by [`looks`].
 //!
 //! A new form (another file format, another store) is one new file here implementing
 //! [`Form`], one [`Format`] variant with its line in [`sniff`], and its arm in the two
@@ -30,9 +39,15 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::FileError;
 use crate::format::Layout;
+use crate::parse::{Decoder, DecoderOptions};
 use crate::source::{RawReader, Source};
 
+pub mod events;
+pub mod export;
+pub mod looks;
+pub mod ocsf;
 pub mod parquet;
+pub mod prefix;
 pub mod text;
 mod unit;
 
@@ -45,8 +60,16 @@ pub enum Format {
     Text,
     /// Gzip (one or more members) of flow-log text.
     GzipText,
-    /// A Parquet file (`PAR1`).
+    /// A Parquet file (`PAR1`): AWS's flow-log columns, or Security Lake's OCSF (told
+    /// from its footer).
     Parquet,
+    /// OCSF JSON Lines of Network Activity (`{` first, `"class_uid"` in the first line).
+    OcsfJson,
+    /// A CloudWatch Logs export: flow-log text, each line prefixed with its timestamp.
+    CloudWatchExport,
+    /// `aws logs filter-log-events` or `get-log-events` output: JSON documents whose
+    /// `events` hold the flow-log lines as `message`s.
+    LogEvents,
 }
 
 /// What the input starting with `head` is. Compression and format are told by content,
@@ -56,6 +79,12 @@ pub fn sniff(head: &[u8]) -> Format {
         Format::Parquet
     } else if head.starts_with(&[0x1f, 0x8b]) {
         Format::GzipText
+    } else if ocsf::json::sniff(head) {
+        Format::OcsfJson
+    } else if events::is_log_events(head) {
+        Format::LogEvents
+    } else if prefix::starts_prefixed(head) {
+        Format::CloudWatchExport
     } else {
         Format::Text
     }
@@ -113,6 +142,10 @@ impl Format {
             // A gzip stream cannot be entered in the middle: read whole.
             Format::GzipText => None,
             Format::Parquet => parquet::Parquet::split(path, head, chunk),
+            Format::OcsfJson => ocsf::json::OcsfJson::split(path, head, chunk),
+            Format::CloudWatchExport => export::Export::split(path, head, chunk),
+            // A JSON document is parsed whole.
+            Format::LogEvents => None,
         }
     }
 
@@ -128,6 +161,9 @@ impl Format {
         match self {
             Format::Text | Format::GzipText => text::Text::read(unit, input, options, out, raw),
             Format::Parquet => parquet::Parquet::read(unit, input, options, out, raw),
+            Format::OcsfJson => ocsf::json::OcsfJson::read(unit, input, options, out, raw),
+            Format::CloudWatchExport => export::Export::read(unit, input, options, out, raw),
+            Format::LogEvents => events::LogEvents::read(unit, input, options, out, raw),
         }
     }
 }
@@ -170,6 +206,23 @@ fn open(unit: &Unit, raw: &Arc<AtomicU64>) -> io::Result<Sniffed> {
             })
         }
     }
+}
+
+/// A decoder for a unit starting at byte `start` of its source.
+pub(crate) fn decoder(options: &ScanOptions, start: u64) -> Decoder {
+    Decoder::new(DecoderOptions {
+        batch_size: options.batch_size,
+        layout: options.layout.clone(),
+        projection: options.projection.clone(),
+        max_line_bytes: options.max_line_bytes,
+        window: options.windowed().then(|| {
+            (
+                options.since.unwrap_or(i64::MIN),
+                options.until.unwrap_or(i64::MAX),
+            )
+        }),
+    })
+    .with_position(0, start)
 }
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.
@@ -234,5 +287,25 @@ mod tests {
         assert_eq!(sniff(b"version account-id"), Format::Text);
         assert_eq!(sniff(b""), Format::Text);
         assert_eq!(sniff(b"PAR"), Format::Text);
+        assert_eq!(
+            sniff(b"\n  {\"time\": 1, \"class_uid\": 4001}\n"),
+            Format::OcsfJson
+        );
+        // A class named on the second line only is not sniffed as OCSF.
+        assert_eq!(sniff(b"{\n\"class_uid\": 4001}"), Format::Text);
+        assert_eq!(
+            sniff(b"2026-11-01T07:00:03.000Z 2 123456789012 eni-0a1"),
+            Format::CloudWatchExport
+        );
+        assert_eq!(
+            sniff(b"{\n    \"events\": [\n        {\n            \"logStreamName\""),
+            Format::LogEvents
+        );
+        assert_eq!(sniff(b"{\"events\": []}"), Format::LogEvents);
+        // OCSF JSON Lines are not log events, whatever keys follow the class.
+        assert_eq!(
+            sniff(b"{\"class_uid\": 4001, \"events\": 1}"),
+            Format::OcsfJson
+        );
     }
 }

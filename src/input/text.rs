@@ -20,10 +20,11 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 
+use super::prefix::{self, Shifted, Unprefixed};
 use super::{Form, Format, Out, ScanOptions, Sniffed, Split, Unit};
 use crate::error::FileError;
 use crate::format::Layout;
-use crate::parse::{Decoder, DecoderOptions, LineCounts, Reject};
+use crate::parse::{Decoder, LineCounts, Reject};
 use crate::source::{open_range, Members, Opened, Source};
 
 /// The flow-log text form, plain or gzip ([`Format::Text`], [`Format::GzipText`]).
@@ -57,21 +58,138 @@ impl Form for Text {
         out: &mut Out,
         raw: &Arc<AtomicU64>,
     ) -> Result<Option<Arc<Layout>>, crate::Error> {
-        let mut reader = match open(unit, input, raw) {
+        let opened = open(unit, input, raw).and_then(|mut r| {
+            let head = peek(&mut r)?;
+            Ok((r, head))
+        });
+        let (mut reader, head) = match opened {
             Ok(r) => r,
             Err(e) => {
                 out.file_error(FileError::Unreadable(e))?;
                 return Ok(None);
             }
         };
+        if matches!(unit.source, Source::Stdin) {
+            super::looks::note_stdin(&head);
+        }
+        // Log-events JSON that was gzipped: read as the JSON it holds.
+        if reader.is_gzip() && super::events::is_log_events(&head) {
+            let mut bytes = head;
+            loop {
+                if let Err(e) = reader.read_to_end(&mut bytes) {
+                    out.file_error(FileError::Unreadable(e))?;
+                    return Ok(None);
+                }
+                match reader.next_member() {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        out.file_error(FileError::Unreadable(e))?;
+                        return Ok(None);
+                    }
+                }
+            }
+            return super::events::read_bytes(&bytes, options, out);
+        }
+        // OCSF JSON Lines that were gzipped: read as the lines they hold, member after
+        // member.
+        if reader.is_gzip() && super::ocsf::json::sniff(&head) {
+            let mut lines = io::BufReader::new(io::Cursor::new(head).chain(AllMembers(reader)));
+            return super::ocsf::json::read_lines(&mut lines, options, out, raw);
+        }
         let first_byte = unit.range.map_or(0, |r| r.0);
+        // A CloudWatch Logs export: its lines lose their timestamp prefix on the way in,
+        // and rejected lines get their offsets in the file back (see `prefix`).
         let Decoded {
             decoder,
             mut held,
             failure,
-        } = decode(&mut reader, first_byte, options, out, raw)?;
+        } = if prefix::starts_prefixed(&head) {
+            let mut reader = Unprefixed::new(head, reader);
+            let mut shifted = Shifted {
+                inner: &mut *out.sink,
+                shifts: reader.shifts(),
+            };
+            let mut out = Out {
+                source: out.source,
+                sink: &mut shifted,
+                stats: &mut *out.stats,
+            };
+            let mut d = decode(&mut reader, &[], first_byte, options, &mut out, raw)?;
+            settle(d.failure.take(), &d.decoder, &mut d.held, &mut out)?;
+            return Ok(Some(d.decoder.layout().clone()));
+        } else {
+            decode(&mut reader, &head, first_byte, options, out, raw)?
+        };
         settle(failure, &decoder, &mut held, out)?;
         Ok(Some(decoder.layout().clone()))
+    }
+}
+
+/// The first bytes of a unit's text, up to its first non-blank line's end or a few
+/// kilobytes (for [`prefix::starts_prefixed`]): what a read or two gives.
+fn peek(reader: &mut Opened) -> io::Result<Vec<u8>> {
+    const PEEK: usize = 4096;
+    let mut head = vec![0; PEEK];
+    let mut n = 0;
+    while n < PEEK {
+        let k = match reader.read(&mut head[n..]) {
+            Ok(k) => k,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if k == 0 {
+            break;
+        }
+        n += k;
+        let text = &head[..n];
+        let blank = text.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        if memchr::memchr(b'\n', &text[blank..]).is_some() {
+            break;
+        }
+    }
+    head.truncate(n);
+    Ok(head)
+}
+
+/// A gzip input read through all its members, one after the other.
+struct AllMembers(Opened);
+
+impl Read for AllMembers {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.0.read(buf)?;
+            if n > 0 || buf.is_empty() || !self.0.next_member()? {
+                return Ok(n);
+            }
+        }
+    }
+}
+
+/// A stream of text as the read loop takes it: plain, gzip member by member, or an
+/// export's lines without their prefix.
+trait Stream: Read {
+    fn is_gzip(&self) -> bool;
+    /// See [`Opened::next_member`].
+    fn next_member(&mut self) -> io::Result<bool>;
+}
+
+impl Stream for Opened {
+    fn is_gzip(&self) -> bool {
+        Opened::is_gzip(self)
+    }
+    fn next_member(&mut self) -> io::Result<bool> {
+        Opened::next_member(self)
+    }
+}
+
+impl Stream for Unprefixed<Opened> {
+    fn is_gzip(&self) -> bool {
+        self.get_ref().is_gzip()
+    }
+    fn next_member(&mut self) -> io::Result<bool> {
+        self.resume();
+        self.get_mut().next_member()
     }
 }
 
@@ -129,14 +247,15 @@ struct Decoded {
 /// made here, a local (so that the decoder's line loop, inlined here, keeps its state
 /// in this frame rather than behind a pointer), and the function is not inlined.
 #[inline(never)]
-fn decode(
-    reader: &mut Opened,
+fn decode<R: Stream>(
+    reader: &mut R,
+    head: &[u8],
     first_byte: u64,
     options: &ScanOptions,
     out: &mut Out,
     raw: &AtomicU64,
 ) -> Result<Decoded, crate::Error> {
-    let mut decoder = decoder(options, first_byte);
+    let mut decoder = super::decoder(options, first_byte);
     let mut held = Held::new(reader.is_gzip(), &decoder);
     // Blocks start small and double while reads fill them, up to the buffer size: a
     // small file (most S3 objects) never pays for zeroing a large buffer.
@@ -144,7 +263,15 @@ fn decode(
     let mut block = max_block.min(FIRST_BLOCK);
     let mut buf = Buffer::take();
     let mut start = 0; // first unconsumed byte of buf
-    let mut end = 0; // end of the bytes read into buf
+                       // end of the bytes read into buf; what was peeked at is first
+    if buf.len() < head.len() {
+        buf.resize(head.len(), 0);
+    }
+    buf[..head.len()].copy_from_slice(head);
+    let mut end = head.len();
+    out.stats.text_bytes += head.len() as u64;
+    // What was peeked at is decoded first, as a block read would be.
+    start += feed(&mut decoder, &mut held, out, &buf[..end], false)?;
     let mut failure = None;
     loop {
         // Roll the unfinished line to the front, then read another block after it.
@@ -193,21 +320,7 @@ fn decode(
             }
             break;
         }
-        loop {
-            let rest = &buf[start..end];
-            start += if eof {
-                decoder.finish(rest)
-            } else {
-                decoder.decode(rest)
-            };
-            for reject in decoder.take_rejects() {
-                held.event(Event::Reject(reject), out)?;
-            }
-            if !decoder.ready() {
-                break;
-            }
-            emit(&mut decoder, &mut held, out)?;
-        }
+        start += feed(&mut decoder, &mut held, out, &buf[start..end], eof)?;
         if held.over_limit(&decoder) {
             emit(&mut decoder, &mut held, out)?;
             held.release(&decoder, out)?;
@@ -222,6 +335,34 @@ fn decode(
         held,
         failure,
     })
+}
+
+/// Feeds `rest` (ending the input if `eof`) through the decoder, flushing each batch it
+/// fills; returns the bytes consumed.
+#[inline]
+fn feed(
+    decoder: &mut Decoder,
+    held: &mut Held,
+    out: &mut Out,
+    rest: &[u8],
+    eof: bool,
+) -> Result<usize, crate::Error> {
+    let mut used = 0;
+    loop {
+        let rest = &rest[used..];
+        used += if eof {
+            decoder.finish(rest)
+        } else {
+            decoder.decode(rest)
+        };
+        for reject in decoder.take_rejects() {
+            held.event(Event::Reject(reject), out)?;
+        }
+        if !decoder.ready() {
+            return Ok(used);
+        }
+        emit(decoder, held, out)?;
+    }
 }
 
 /// The end of a unit: its counts, and the error that broke its reading off, if one
@@ -264,23 +405,6 @@ fn settle(
             })
         }
     }
-}
-
-/// A decoder for a unit starting at byte `start` of its source.
-fn decoder(options: &ScanOptions, start: u64) -> Decoder {
-    Decoder::new(DecoderOptions {
-        batch_size: options.batch_size,
-        layout: options.layout.clone(),
-        projection: options.projection.clone(),
-        max_line_bytes: options.max_line_bytes,
-        window: options.windowed().then(|| {
-            (
-                options.since.unwrap_or(i64::MIN),
-                options.until.unwrap_or(i64::MAX),
-            )
-        }),
-    })
-    .with_position(0, start)
 }
 
 /// The read buffer of [`read`], reused by the units a thread reads one after the

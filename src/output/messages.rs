@@ -59,6 +59,8 @@ impl fmt::Display for RejectKind {
                 "the line is incomplete: reading stopped {bytes} bytes into it"
             ),
             RejectKind::Tabs => write!(f, "fields are separated by spaces; this line has tabs"),
+            RejectKind::Ocsf(problem) => write!(f, "not an OCSF flow-log record: {problem}"),
+            RejectKind::NoMessage => write!(f, "a log event without a \"message\" string"),
         }
     }
 }

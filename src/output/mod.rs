@@ -1,4 +1,6 @@
-//! Writers for decoded batches: JSON Lines, CSV and Parquet.
+//! Writers for decoded batches (JSON Lines, CSV and Parquet) and for findings (a table,
+//! JSON Lines, CSV, and for Security Hub and Security Lake, ASFF and OCSF: `findings`,
+//! `asff`, `ocsf`, beside what they share, `exchange`).
 //!
 //! Text writers share [`Col`], a typed view of one column that writes a value without
 //! going through `String` or `serde`: flow-log output is millions of rows, and the
@@ -15,10 +17,13 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Int32Type};
 use arrow::record_batch::RecordBatch;
 
+pub mod asff;
 pub mod csv;
+pub mod exchange;
 pub mod findings;
 pub mod jsonl;
 pub mod messages;
+pub mod ocsf;
 pub mod parquet;
 pub mod rows;
 pub mod table;

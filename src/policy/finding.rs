@@ -30,6 +30,15 @@ impl Severity {
     }
 }
 
+/// Which way the connections of a finding went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// The peer opened them (into the task).
+    In,
+    /// The task opened them.
+    Out,
+}
+
 /// One finding: a task ENI's traffic with one peer, of one protocol and action, that
 /// breaks one rule of the policy.
 #[derive(Clone, Debug, Serialize)]
@@ -63,6 +72,10 @@ pub struct Finding {
     #[serde(serialize_with = "as_rfc3339")]
     pub last_seen: i64,
     pub reason: String,
+    /// Who opened its connections: the peer ([`Direction::In`]) or the task
+    /// ([`Direction::Out`]); `None` when they differ or nothing decided it.
+    #[serde(skip)]
+    pub direction: Option<Direction>,
 }
 
 fn as_rfc3339<S: serde::Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {

@@ -11,10 +11,10 @@
 //! The S3 layouts put the delivery time in the path, which lets `--since`/`--until`
 //! skip whole files unread:
 //! `AWSLogs/<acct>/vpcflowlogs/<region>/YYYY/MM/DD/[HH/]<acct>_vpcflowlogs_<region>_<flow-log-id>_YYYYMMDDTHHmmZ_<hash>.log.gz`
-//! and the Hive-style `.../year=YYYY/month=MM/day=DD/hour=HH/...`; Amazon Security
-//! Lake's `.../eventDay=YYYYMMDD/...`. Under a window, an `s3://` prefix is listed one
-//! folder at a time ([`discover_s3`]), and the date folders that the same spans put
-//! outside the window are never listed.
+//! the Hive-style `.../year=YYYY/month=MM/day=DD/hour=HH/...`, and Amazon Security Lake's
+//! `aws/VPC_FLOW/<1.0|2.0>/region=<region>/accountId=<acct>/eventDay=YYYYMMDD/...`. Under a
+//! window, an `s3://` prefix is listed one folder at a time ([`discover_s3`]), and the date
+//! folders that the same spans put outside the window are never listed.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -666,6 +666,18 @@ mod tests {
         assert_eq!(
             path_time_span(p),
             Some((ts("2026-11-01T07:00:00Z"), ts("2026-11-01T08:00:00Z")))
+        );
+        let p = Path::new(
+            "lake/aws/VPC_FLOW/2.0/region=us-east-1/accountId=123456789012/eventDay=20261101/\
+             f.gz.parquet",
+        );
+        assert_eq!(
+            path_time_span(p),
+            Some((ts("2026-11-01T00:00:00Z"), ts("2026-11-02T00:00:00Z")))
+        );
+        assert_eq!(
+            path_time_span(Path::new("aws/VPC_FLOW/2.0/eventDay=2026111/f.parquet")),
+            None
         );
         assert_eq!(path_time_span(Path::new("logs/flows.log")), None);
         assert_eq!(path_time_span(Path::new("1/2/3/flows.log")), None);

@@ -74,8 +74,20 @@ fn map_columns() -> Vec<(&'static str, Type)> {
         .collect()
 }
 
+/// What the flow-log table is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Flow-log columns: `vpcflow convert` output or AWS's Parquet delivery.
+    FlowLogs,
+    /// Amazon Security Lake's OCSF Network Activity (source version 2.0) in its own
+    /// layout, read through a view of flow-log columns (see `sql/ddl_lake.rs`).
+    SecurityLake,
+}
+
 /// What the DDL is made for.
 pub struct Ddl<'a> {
+    /// What the flow-log table is over.
+    pub source: Source,
     pub dialect: Dialect,
     pub tables: &'a Tables,
     /// The flow logs: a `.parquet` file, or a folder (a Hive tree when partitioned).
@@ -111,11 +123,36 @@ impl Ddl<'_> {
             d => d.quoting(),
         };
         let (flows, map) = self.tables.quoted(q)?;
+        if self.source == Source::SecurityLake {
+            if !self.partition_by.is_empty() {
+                return Err(SqlError::LakePartitions);
+            }
+            return match self.dialect {
+                Dialect::Duckdb => Ok(super::ddl_lake::duckdb(
+                    &flows,
+                    &map,
+                    self.flows_location,
+                    &self.map_files(),
+                    self.columns,
+                )),
+                Dialect::Spark => Err(SqlError::LakeDialect("spark")),
+                Dialect::Trino => Err(SqlError::LakeDialect("trino")),
+            };
+        }
         Ok(match self.dialect {
             Dialect::Duckdb => self.duckdb(&flows, &map),
             Dialect::Spark => self.spark(&flows, &map),
             Dialect::Trino => self.athena(&flows, &map),
         })
+    }
+
+    /// The map's Parquet files as DuckDB reads them: the file, or a folder's.
+    fn map_files(&self) -> String {
+        if self.map_location.ends_with(".parquet") {
+            self.map_location.to_string()
+        } else {
+            format!("{}*.parquet", folder(self.map_location))
+        }
     }
 
     fn columns(&self, list: &[(&str, Type)], indent: &str) -> String {
@@ -169,11 +206,7 @@ impl Ddl<'_> {
             files = d.lit(&files),
             hive = !self.partition_by.is_empty(),
             nulls = nulls.join(", "),
-            maps = d.lit(&if self.map_location.ends_with(".parquet") {
-                self.map_location.to_string()
-            } else {
-                format!("{}*.parquet", folder(self.map_location))
-            }),
+            maps = d.lit(&self.map_files()),
         );
         s
     }

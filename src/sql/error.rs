@@ -38,6 +38,19 @@ pub enum SqlError {
         at: usize,
         location: String,
     },
+    /// A Security Lake source (`--source security-lake`) asked of a dialect whose DDL
+    /// for it is not written.
+    #[error(
+        "--source security-lake: the DDL of a Security Lake source is written for \
+         --dialect duckdb only (not {0})"
+    )]
+    LakeDialect(&'static str),
+    /// A Security Lake source with partition keys of vpcflow convert's trees.
+    #[error(
+        "--source security-lake: the partitions are Security Lake's own (region, \
+         accountId, eventDay); --partition-by is for trees written by vpcflow convert"
+    )]
+    LakePartitions,
 }
 
 impl From<SqlError> for crate::Error {

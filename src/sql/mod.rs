@@ -50,6 +50,7 @@ use crate::policy::{Peers, Policy, Rule};
 mod addresses;
 mod connections;
 pub mod ddl;
+mod ddl_lake;
 mod dialect;
 mod error;
 mod findings;

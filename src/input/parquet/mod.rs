@@ -36,6 +36,9 @@
 //! row whose values add up to more than `--max-line-bytes` is rejected as a long line.
 //! A column of a type that cannot hold a field (a struct, a list, a map) makes the file
 //! unreadable, naming the column.
+//!
+//! A file whose footer says it is Security Lake's OCSF (a `class_uid` column, a
+//! `src_endpoint` struct) is read by `ocsf.rs`, whole, with the same checks.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -60,6 +63,7 @@ use crate::source::Source;
 mod cells;
 mod convert;
 mod footer;
+pub mod ocsf;
 mod open;
 mod pages;
 
@@ -139,11 +143,10 @@ impl Form for Parquet {
         out: &mut Out,
         raw: &Arc<AtomicU64>,
     ) -> Result<Option<Arc<Layout>>, crate::Error> {
-        let (range, footer) = (unit.range, unit.footer.clone());
         match (&unit.source, input.stream) {
             // A file is read by path, not from the stream its sniff opened.
             (Source::File(path), _) => match std::fs::File::open(path) {
-                Ok(file) => read_rows(&unit.source, file, range, footer, options, out, raw),
+                Ok(file) => read_body(unit, file, options, out, raw),
                 Err(e) => {
                     out.file_error(FileError::Unreadable(e))?;
                     Ok(None)
@@ -153,10 +156,7 @@ impl Form for Parquet {
             (Source::S3(_), Some(mut stream)) => {
                 let mut body = Vec::new();
                 match io::Read::read_to_end(&mut stream, &mut body) {
-                    Ok(_) => {
-                        let body = bytes::Bytes::from(body);
-                        read_rows(&unit.source, body, range, footer, options, out, raw)
-                    }
+                    Ok(_) => read_body(unit, bytes::Bytes::from(body), options, out, raw),
                     Err(e) => {
                         out.file_error(FileError::Unreadable(e))?;
                         Ok(None)
@@ -173,6 +173,27 @@ impl Form for Parquet {
             }
         }
     }
+}
+
+/// Reads a unit from its file's or object's bytes: a whole one may be Security Lake's
+/// OCSF, told from its footer (a file of flow-log columns split into rows is not).
+fn read_body(
+    unit: &Unit,
+    body: impl open::Body,
+    options: &ScanOptions,
+    out: &mut Out,
+    raw: &Arc<AtomicU64>,
+) -> Result<Option<Arc<Layout>>, crate::Error> {
+    let mut footer = unit.footer.clone();
+    if unit.range.is_none() {
+        if let Ok((meta, is_ocsf)) = catching(|| ocsf_footer(&body)) {
+            if is_ocsf {
+                return ocsf::read(body, meta, options, out, raw);
+            }
+            footer = Some(meta);
+        }
+    }
+    read_rows(&unit.source, body, unit.range, footer, options, out, raw)
 }
 
 /// Runs `f`, turning a panic inside it into an error with the panic's message, printed
@@ -211,6 +232,15 @@ fn catching<T>(f: impl FnOnce() -> Result<T, ParquetError>) -> Result<T, Parquet
     })
 }
 
+/// A file's footer, checked, and whether its columns are OCSF's.
+fn ocsf_footer(
+    body: &impl parquet::file::reader::ChunkReader,
+) -> Result<(Arc<ParquetMetaData>, bool), ParquetError> {
+    let meta = Arc::new(footer::footer(body)?);
+    let arrow = ArrowReaderMetadata::try_new(meta.clone(), ArrowReaderOptions::new())?;
+    Ok((meta, ocsf::is_ocsf(arrow.schema())))
+}
+
 /// How a Parquet file splits into units of rows (see [`row_units`]).
 pub struct RowUnits {
     /// `[first, end)` row numbers of each unit.
@@ -235,6 +265,10 @@ pub fn row_units(path: &Path, chunk: u64) -> Option<RowUnits> {
         )?)
     })
     .ok()?;
+    if ocsf::is_ocsf(meta.schema()) {
+        // Read whole: OCSF rows are mapped one after the other.
+        return None;
+    }
     let columns = open::flow_columns(meta.schema());
     let layout = Layout::new(columns.iter().map(|(_, n)| n.as_str())).ok()?;
     let chunk = chunk.max(1);

@@ -210,7 +210,7 @@ fn select(
 
 /// Checks the page headers of the chunks read (`roots`: the top-level columns read) of
 /// row groups `groups`, before the crate sizes buffers from them.
-fn check_pages(
+pub fn check_pages(
     file: &impl Body,
     meta: &ParquetMetaData,
     groups: &[usize],

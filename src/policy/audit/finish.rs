@@ -13,7 +13,7 @@ use super::summary::AuditSummary;
 use super::Auditor;
 use crate::initiator::{self, Connection};
 use crate::intern::NONE;
-use crate::policy::finding::{Finding, Severity, Text};
+use crate::policy::finding::{Direction, Finding, Severity, Text};
 use crate::policy::rules::cleartext::{BY_PORT, BY_STATUS};
 use crate::policy::rules::{Check, Facts, Opened};
 use crate::policy::{Rule, RuleId};
@@ -282,6 +282,11 @@ impl AuditState {
                 first_seen: traffic.first,
                 last_seen: traffic.last,
                 reason: String::new(),
+                direction: match d.opened {
+                    o if o == Opened::ByPeer as u8 => Some(Direction::In),
+                    o if o == Opened::ByTask as u8 => Some(Direction::Out),
+                    _ => None,
+                },
             };
             let facts = Facts {
                 opened: d.opened,

@@ -36,7 +36,7 @@ mod finish;
 mod state;
 mod summary;
 
-pub use super::finding::{Finding, Severity, Text};
+pub use super::finding::{Direction, Finding, Severity, Text};
 pub use super::rules::private_aws::unknown_words as aws_unknown_words;
 pub use super::rules::{Check, Checks};
 pub use finish::order;

@@ -19,6 +19,11 @@ pub struct Cleartext;
 impl AuditRule for Cleartext {
     const NAME: &'static str = "cleartext";
     const ASKED_BY: &'static str = "require_encryption = true";
+    const TITLE: &'static str = "Unencrypted traffic";
+    const FINDING_TYPES: &'static [&'static str] = &[
+        "Software and Configuration Checks/AWS Security Best Practices",
+        "Effects/Data Exposure",
+    ];
     const COLUMNS: &'static [&'static str] = &["encryption_status"];
 
     fn asks(rule: &Rule) -> bool {

@@ -23,6 +23,11 @@ impl Egress {
 impl AuditRule for Egress {
     const NAME: &'static str = "unexpected-egress";
     const ASKED_BY: &'static str = "an egress_to_* list";
+    const TITLE: &'static str = "Unexpected outbound connection";
+    const FINDING_TYPES: &'static [&'static str] = &[
+        "Software and Configuration Checks/AWS Security Best Practices/Network Reachability",
+        "Unusual Behaviors/Network Flow",
+    ];
 
     fn asks(rule: &Rule) -> bool {
         rule.egress.is_some()

@@ -13,6 +13,11 @@ pub struct Ingress;
 impl AuditRule for Ingress {
     const NAME: &'static str = "unexpected-ingress";
     const ASKED_BY: &'static str = "";
+    const TITLE: &'static str = "Unexpected inbound connection";
+    const FINDING_TYPES: &'static [&'static str] = &[
+        "Software and Configuration Checks/AWS Security Best Practices/Network Reachability",
+        "Unusual Behaviors/Network Flow",
+    ];
 
     fn asks(_: &Rule) -> bool {
         true

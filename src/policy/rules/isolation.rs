@@ -13,6 +13,11 @@ pub struct Isolation;
 impl AuditRule for Isolation {
     const NAME: &'static str = "isolation";
     const ASKED_BY: &'static str = "isolated = true";
+    const TITLE: &'static str = "Isolated service reached";
+    const FINDING_TYPES: &'static [&'static str] = &[
+        "Software and Configuration Checks/AWS Security Best Practices/Network Reachability",
+        "Unusual Behaviors/Network Flow",
+    ];
 
     fn asks(rule: &Rule) -> bool {
         rule.isolated

@@ -37,6 +37,13 @@ pub trait AuditRule {
     /// The flow-log columns the rule reads besides the audit's own (projection
     /// pushdown: audits without the rule do not decode them).
     const COLUMNS: &'static [&'static str] = &[];
+    /// What a finding of the rule is, as a title's first words
+    /// (`Unexpected inbound connection`).
+    const TITLE: &'static str;
+    /// The finding's types in the AWS Security Finding Format's taxonomy
+    /// (`namespace/category[/classifier]`), for `--format asff` and OCSF's
+    /// `finding_info.types`.
+    const FINDING_TYPES: &'static [&'static str];
 
     /// Whether `rule` (a service's or `[defaults]`) asks for this check.
     fn asks(rule: &Rule) -> bool;
@@ -182,6 +189,20 @@ macro_rules! rules {
             pub fn asked_by(self) -> &'static str {
                 match self {
                     $(Check::$Variant => $module::$Rule::ASKED_BY,)*
+                }
+            }
+
+            /// What a finding of the rule is, as a title's first words.
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(Check::$Variant => $module::$Rule::TITLE,)*
+                }
+            }
+
+            /// The finding's types in ASFF's taxonomy.
+            pub fn finding_types(self) -> &'static [&'static str] {
+                match self {
+                    $(Check::$Variant => $module::$Rule::FINDING_TYPES,)*
                 }
             }
 

@@ -22,6 +22,9 @@ pub struct PrivatelinkBypass;
 impl AuditRule for PrivatelinkBypass {
     const NAME: &'static str = "privatelink-bypass";
     const ASKED_BY: &'static str = "private_aws_access = true";
+    const TITLE: &'static str = "AWS service reached over the internet";
+    const FINDING_TYPES: &'static [&'static str] =
+        &["Software and Configuration Checks/AWS Security Best Practices/Network Reachability"];
     const COLUMNS: &'static [&'static str] =
         &["traffic_path", "pkt_src_aws_service", "pkt_dst_aws_service"];
 
