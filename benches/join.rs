@@ -67,12 +67,12 @@ fn records(n: u32) -> Vec<u8> {
         let peer = ((x >> 20) % TASKS_PER_SLOT as u64) as u32;
         let t = T0 + slot * SLOT + (x >> 40) as i64 % SLOT;
         let own_ip = vpcflow::net::addr_string(&addr(own));
-        let peer_ip = if x % 5 == 0 {
+        let peer_ip = if x.is_multiple_of(5) {
             format!("198.51.100.{}", x % 250)
         } else {
             vpcflow::net::addr_string(&addr(peer))
         };
-        let line = if x % 2 == 0 {
+        let line = if x.is_multiple_of(2) {
             format!("5 eni-{slot:02}{own:015x} {peer_ip} {own_ip} 40000 8080 6 5 900 {t} {t} ACCEPT OK ingress\n")
         } else {
             format!("5 eni-{slot:02}{own:015x} {own_ip} {peer_ip} 8080 40000 6 5 900 {t} {t} ACCEPT OK egress\n")
