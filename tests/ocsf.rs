@@ -507,25 +507,34 @@ fn elastic_security_lake_samples_read_in_place() {
     }
 }
 
-#[test]
-fn sql_ddl_of_a_security_lake_source_gives_the_native_findings_on_duckdb() {
-    let test = "sql_ddl_of_a_security_lake_source_gives_the_native_findings_on_duckdb";
+/// Whether `engine` (duckdb, spark: the Python package `module`) runs for `test` under
+/// `VPCFLOW_SQL_ENGINES` (skip, require, or an engine alone); panics where it is
+/// required and missing.
+fn sql_engine(test: &str, engine: &str, module: &str) -> bool {
     let mode = std::env::var("VPCFLOW_SQL_ENGINES").unwrap_or_default();
-    if mode == "skip" || mode == "spark" || mode == "trino" {
-        skip(test, &format!("duckdb: VPCFLOW_SQL_ENGINES={mode}"));
-        return;
+    if mode == "skip" || ["duckdb", "spark", "trino"].contains(&mode.as_str()) && mode != engine {
+        skip(test, &format!("{engine}: VPCFLOW_SQL_ENGINES={mode}"));
+        return false;
     }
-    if !python_imports("duckdb") {
+    if !python_imports(module) {
         assert!(
-            mode != "require" && mode != "duckdb",
-            "VPCFLOW_SQL_ENGINES={mode}, but the Python package duckdb is not installed"
+            mode != "require" && mode != engine,
+            "VPCFLOW_SQL_ENGINES={mode}, but the Python package {module} is not installed"
         );
         skip(
             test,
-            "duckdb: python3 cannot import duckdb (pip install duckdb)",
+            &format!("{engine}: python3 cannot import {module} (pip install {module})"),
         );
-        return;
+        return false;
     }
+    true
+}
+
+/// The demo written as Security Lake OCSF Parquet, its tables made by `vpcflow sql
+/// --ddl --source security-lake` for `engine` (with `lake_opts`, as `--lake-table`),
+/// the audit query run there by `scripts/run-sql`: the findings must be the lines of
+/// `vpcflow audit --format json` on the demo's text (14), then the judged status row.
+fn lake_sql_gives_the_native_findings(test: &str, engine: &str, lake_opts: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let demo = root("testdata/demo");
     let lake = dir.path().join("lake");
@@ -543,22 +552,31 @@ fn sql_ddl_of_a_security_lake_source_gives_the_native_findings_on_duckdb() {
         map.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let case = dir.path().join("duckdb");
+    let case = dir.path().join(engine);
     std::fs::create_dir_all(&case).unwrap();
-    let ddl = vpcflow(&[
+    let mut args = vec![
         "sql",
         "--dialect",
-        "duckdb",
+        engine,
         "--ddl",
         "--source",
         "security-lake",
-        "--flows-location",
-        lake.to_str().unwrap(),
         "--map-location",
         map.to_str().unwrap(),
-    ]);
+    ];
+    // Athena's view reads the lake's table (no Trino here: a DuckDB view of the files).
+    if engine != "trino" {
+        args.extend(["--flows-location", lake.to_str().unwrap()]);
+    }
+    args.extend(lake_opts);
+    let ddl = vpcflow(&args);
     assert!(ddl.status.success(), "{}", stderr(&ddl));
-    std::fs::write(case.join("ddl.sql"), &ddl.stdout).unwrap();
+    let ddl = if engine == "trino" {
+        athena_view_on_duckdb(&stdout(&ddl), &lake, &map)
+    } else {
+        stdout(&ddl)
+    };
+    std::fs::write(case.join("ddl.sql"), ddl).unwrap();
     let (policy, ranges) = (
         demo.join("policy.toml"),
         root("testdata/aws-ip-ranges.json"),
@@ -569,14 +587,14 @@ fn sql_ddl_of_a_security_lake_source_gives_the_native_findings_on_duckdb() {
         "--aws-ip-ranges",
         ranges.to_str().unwrap(),
     ];
-    let mut args = vec!["sql", "--dialect", "duckdb"];
+    let mut args = vec!["sql", "--dialect", engine];
     args.extend(rules);
     let query = vpcflow(&args);
     assert!(query.status.success(), "{}", stderr(&query));
     std::fs::write(case.join("query.sql"), &query.stdout).unwrap();
     let o = Command::new("python3")
         .arg(root("scripts/run-sql"))
-        .args(["--engine", "duckdb"])
+        .args(["--engine", engine])
         .arg(&case)
         .output()
         .unwrap();
@@ -595,30 +613,127 @@ fn sql_ddl_of_a_security_lake_source_gives_the_native_findings_on_duckdb() {
     let native: Vec<&str> = native.lines().collect();
     assert_eq!(native.len(), 14);
     assert_eq!(got, native);
-    // Other dialects, and convert's partitions, are refused in words (exit 2).
-    for extra in [
-        vec!["--dialect", "spark"],
-        vec!["--dialect", "duckdb", "--partition-by", "year,month,day"],
+}
+
+/// Athena's DDL (its view over the lake's table `ocsf`, then the map's table) as
+/// DuckDB's, for `scripts/run-sql --engine trino`: `ocsf` a view of the files under
+/// `lake`, the view translated from Trino by sqlglot, the map a view of its file.
+fn athena_view_on_duckdb(ddl: &str, lake: &Path, map: &Path) -> String {
+    let view = ddl.split(";\n").next().unwrap();
+    let o = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, sqlglot; \
+             print(sqlglot.transpile(sys.stdin.read(), read='trino', write='duckdb')[0])",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(view.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(o.status.success(), "sqlglot: {}", stderr(&o));
+    format!(
+        "CREATE VIEW ocsf AS SELECT * FROM read_parquet('{}/**/*.parquet', \
+         union_by_name = true);\n{};\nCREATE VIEW eni_map AS SELECT * FROM read_parquet('{}');\n",
+        lake.display().to_string().replace('\'', "''"),
+        stdout(&o).trim(),
+        map.display().to_string().replace('\'', "''")
+    )
+}
+
+#[test]
+fn sql_ddl_of_a_security_lake_source_gives_the_native_findings_on_duckdb() {
+    let test = "sql_ddl_of_a_security_lake_source_gives_the_native_findings_on_duckdb";
+    if sql_engine(test, "duckdb", "duckdb") {
+        lake_sql_gives_the_native_findings(test, "duckdb", &[]);
+    }
+}
+
+#[test]
+fn sql_ddl_of_a_security_lake_source_gives_the_native_findings_on_spark() {
+    // One Spark session (the slowest test here): the lake's table made over its files.
+    let test = "sql_ddl_of_a_security_lake_source_gives_the_native_findings_on_spark";
+    if sql_engine(test, "spark", "pyspark") {
+        lake_sql_gives_the_native_findings(test, "spark", &["--lake-table", "ocsf_vpc_flow"]);
+    }
+}
+
+#[test]
+fn sql_ddl_of_a_security_lake_source_for_athena_gives_the_native_findings() {
+    // No Trino here: the view (over Security Lake's table, as on Athena) and the query
+    // translated to DuckDB's by sqlglot, as tests/sql_engines.rs runs the trino dialect.
+    let test = "sql_ddl_of_a_security_lake_source_for_athena_gives_the_native_findings";
+    if sql_engine(test, "trino", "sqlglot") && sql_engine(test, "trino", "duckdb") {
+        lake_sql_gives_the_native_findings(test, "trino", &["--lake-table", "ocsf"]);
+    }
+}
+
+#[test]
+fn sql_ddl_of_a_security_lake_source_is_refused_in_words_where_it_cannot_be_written() {
+    // Athena reads Security Lake's own table, convert's partitions are not the lake's,
+    // and the view must read something: each refused in words (exit 2), nothing printed.
+    for (extra, words) in [
+        (
+            vec!["--dialect", "trino", "--flows-location", "s3://b/lake/"],
+            "--source security-lake --dialect trino: Athena reads Security Lake's own Glue table",
+        ),
+        (
+            vec![
+                "--dialect",
+                "duckdb",
+                "--flows-location",
+                "x",
+                "--partition-by",
+                "year,month,day",
+            ],
+            "--source security-lake: the partitions are Security Lake's own",
+        ),
+        (
+            vec!["--dialect", "spark"],
+            "--source security-lake: give --lake-table TABLE",
+        ),
+        (
+            vec!["--dialect", "spark", "--lake-table", "a.b.c.d"],
+            "--lake-table: ",
+        ),
     ] {
         let mut args = vec![
             "sql",
             "--ddl",
             "--source",
             "security-lake",
-            "--flows-location",
-            "x",
             "--map-location",
             "m.parquet",
         ];
         args.extend(extra);
         let o = vpcflow(&args);
-        assert_eq!(o.status.code(), Some(2));
-        assert!(
-            stderr(&o).contains("--source security-lake: "),
-            "{}",
-            stderr(&o)
-        );
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        assert!(stderr(&o).contains(words), "{args:?}: {}", stderr(&o));
     }
+    let o = vpcflow(&[
+        "sql",
+        "--ddl",
+        "--dialect",
+        "spark",
+        "--lake-table",
+        "x",
+        "--flows-location",
+        "y",
+        "--map-location",
+        "m.parquet",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--lake-table is for --source security-lake"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

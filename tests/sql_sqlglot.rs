@@ -1,7 +1,7 @@
 //! `scripts/check-sql-sqlglot`: the query and the DDL that `vpcflow sql` prints for
 //! policies, table names and locations full of hostile names parse with sqlglot for
-//! each dialect, as exactly the statements printed, and the names that must be refused
-//! are. Needs python3 and sqlglot: skipped with a message when they are missing,
+//! each dialect, as exactly the statements printed (a Security Lake source's too, its
+//! lake table's name read back), and the names that must be refused are. Needs python3 and sqlglot: skipped with a message when they are missing,
 //! unless `VPCFLOW_SQL_ENGINES=require` (CI), which makes that a failure.
 
 mod common;

@@ -70,7 +70,8 @@ pub struct SqlArgs {
     fields: Option<String>,
 
     /// Print the statements that create the two tables over Parquet instead of the
-    /// query (needs --flows-location and --map-location).
+    /// query (needs --flows-location, or --lake-table with --source security-lake, and
+    /// --map-location).
     #[arg(long)]
     ddl: bool,
 
@@ -88,11 +89,21 @@ pub struct SqlArgs {
 
     /// With --ddl: what the flow logs are. flow-logs: flow-log columns (vpcflow convert
     /// output, AWS's Parquet delivery). security-lake: Amazon Security Lake's OCSF
-    /// (source version 2.0) at --flows-location, the folder of its
-    /// aws/VPC_FLOW/2.0/region=/accountId=/eventDay= tree (or a folder inside it); the
-    /// flow-log table is then a view of it with the flow-log columns (duckdb only).
+    /// (source version 2.0), the table --lake-table names (Athena: Security Lake's own
+    /// Glue table) or the files at --flows-location, the folder of its
+    /// aws/VPC_FLOW/2.0/region=/accountId=/eventDay= tree (or a folder inside it; duckdb
+    /// and spark); the flow-log table --flows is then a view of it with the flow-log
+    /// columns.
     #[arg(long, value_enum, default_value = "flow-logs")]
     source: SourceArg,
+
+    /// With --ddl --source security-lake: the lake's OCSF table, named as --flows (as
+    /// amazon_security_lake_glue_db_us_east_1.amazon_security_lake_table_us_east_1_vpc_flow_2_0
+    /// on Athena). Alone: the table exists and the view reads it. With --flows-location:
+    /// it is made over the files (duckdb: a view; spark: a table, by default
+    /// security_lake_vpc_flow).
+    #[arg(long, value_name = "TABLE")]
+    lake_table: Option<String>,
 
     /// With --ddl: the partition keys of the flow-log tree, as given to convert.
     #[arg(long, value_name = "KEYS", value_delimiter = ',')]
@@ -159,7 +170,23 @@ fn ddl(args: &SqlArgs, dialect: Dialect, tables: &Tables) -> Result<String, Erro
         v.clone()
             .ok_or_else(|| Error::Usage(format!("--ddl needs --{name} PATH")))
     };
-    let flows = need(&args.flows_location, "flows-location")?;
+    // A Security Lake source may read an existing table instead (said by the DDL).
+    let flows = match args.source {
+        SourceArg::SecurityLake => args.flows_location.clone(),
+        SourceArg::FlowLogs => Some(need(&args.flows_location, "flows-location")?),
+    };
+    let lake_table = args
+        .lake_table
+        .as_deref()
+        .map(|t| {
+            sql::TableName::parse(t).map_err(|error| {
+                Error::from(sql::SqlError::Name {
+                    flag: "lake-table",
+                    error,
+                })
+            })
+        })
+        .transpose()?;
     let map = need(&args.map_location, "map-location")?;
     let keys = ["year", "month", "day", "hour"];
     let expected: Vec<&str> = keys[..args.partition_by.len().min(4)].to_vec();
@@ -183,9 +210,10 @@ fn ddl(args: &SqlArgs, dialect: Dialect, tables: &Tables) -> Result<String, Erro
     let years = match &args.years {
         Some(y) => years(y)?,
         None => {
-            let local = (!flows.contains("://"))
-                .then(|| sql::ddl::partition_years(std::path::Path::new(&flows)))
-                .flatten();
+            let local = flows
+                .as_deref()
+                .filter(|f| !f.contains("://"))
+                .and_then(|f| sql::ddl::partition_years(std::path::Path::new(f)));
             if local.is_none() && projected {
                 let (from, to) = sql::ddl::DEFAULT_YEARS;
                 eprintln!(
@@ -204,7 +232,8 @@ fn ddl(args: &SqlArgs, dialect: Dialect, tables: &Tables) -> Result<String, Erro
         },
         dialect,
         tables,
-        flows_location: &flows,
+        flows_location: flows.as_deref(),
+        lake_table: lake_table.as_ref(),
         map_location: &map,
         partition_by: &args.partition_by,
         columns: &columns,

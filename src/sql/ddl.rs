@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use super::{char_words, control_char, Dialect, Quoting, SqlError, Tables, Type};
+use super::{char_words, control_char, Dialect, Quoting, SqlError, TableName, Tables, Type};
 
 /// The years Athena's projection covers when nothing says which the data has.
 pub const DEFAULT_YEARS: (u16, u16) = (2015, 2099);
@@ -90,8 +90,13 @@ pub struct Ddl<'a> {
     pub source: Source,
     pub dialect: Dialect,
     pub tables: &'a Tables,
-    /// The flow logs: a `.parquet` file, or a folder (a Hive tree when partitioned).
-    pub flows_location: &'a str,
+    /// The flow logs: a `.parquet` file, or a folder (a Hive tree when partitioned);
+    /// for a Security Lake source, the folder of the lake's files. `None`: a Security
+    /// Lake source read from `lake_table` only.
+    pub flows_location: Option<&'a str>,
+    /// A Security Lake source's OCSF table (`--lake-table`): the view reads it; made
+    /// over `flows_location` when that is given too (DuckDB a view, Spark a table).
+    pub lake_table: Option<&'a TableName>,
     /// The map: a `.parquet` file alone in its folder, or that folder (Spark and Athena
     /// take the folder).
     pub map_location: &'a str,
@@ -115,7 +120,9 @@ fn folder(loc: &str) -> String {
 impl Ddl<'_> {
     /// The statements; an error (in words) for a location or a name they cannot hold.
     pub fn statements(&self) -> Result<String, SqlError> {
-        check_location(self.dialect, "--flows-location", self.flows_location)?;
+        if let Some(loc) = self.flows_location {
+            check_location(self.dialect, "--flows-location", loc)?;
+        }
         check_location(self.dialect, "--map-location", self.map_location)?;
         // Athena's DDL is Hive's language, its queries Trino's.
         let q = match self.dialect {
@@ -124,26 +131,63 @@ impl Ddl<'_> {
         };
         let (flows, map) = self.tables.quoted(q)?;
         if self.source == Source::SecurityLake {
-            if !self.partition_by.is_empty() {
-                return Err(SqlError::LakePartitions);
-            }
-            return match self.dialect {
-                Dialect::Duckdb => Ok(super::ddl_lake::duckdb(
-                    &flows,
-                    &map,
-                    self.flows_location,
-                    &self.map_files(),
-                    self.columns,
-                )),
-                Dialect::Spark => Err(SqlError::LakeDialect("spark")),
-                Dialect::Trino => Err(SqlError::LakeDialect("trino")),
-            };
+            return self.lake(&map);
         }
+        if self.lake_table.is_some() {
+            return Err(SqlError::LakeTableAlone);
+        }
+        let loc = self.flows_location.ok_or(SqlError::NoFlowsLocation)?;
         Ok(match self.dialect {
-            Dialect::Duckdb => self.duckdb(&flows, &map),
-            Dialect::Spark => self.spark(&flows, &map),
-            Dialect::Trino => self.athena(&flows, &map),
+            Dialect::Duckdb => self.duckdb(loc, &flows, &map),
+            Dialect::Spark => self.spark(loc, &flows, &map),
+            Dialect::Trino => self.athena(loc, &flows, &map),
         })
+    }
+
+    /// A Security Lake source: its table (over its files, or one that exists), the view
+    /// of flow-log columns over it, and the map's table.
+    fn lake(&self, map: &str) -> Result<String, SqlError> {
+        use super::ddl_lake::{self, From};
+        if !self.partition_by.is_empty() {
+            return Err(SqlError::LakePartitions);
+        }
+        let d = self.dialect;
+        // The view is the query's language (Athena's views are Trino's).
+        let (flows, _) = self.tables.quoted(d.quoting())?;
+        let lake = self
+            .lake_table
+            .map(|t| {
+                t.quoted(d.quoting()).map_err(|error| SqlError::Name {
+                    flag: "lake-table",
+                    error,
+                })
+            })
+            .transpose()?;
+        let from = match (d, self.flows_location, lake) {
+            (_, None, None) => return Err(SqlError::LakeNothing),
+            (Dialect::Trino, Some(_), _) => return Err(SqlError::LakeAthenaFiles),
+            (Dialect::Duckdb, Some(loc), None) => From::Files(loc),
+            (Dialect::Spark, Some(loc), None) => From::NewTable {
+                name: d.ident(ddl_lake::DEFAULT_TABLE),
+                location: loc,
+            },
+            (_, Some(loc), Some(name)) => From::NewTable {
+                name,
+                location: loc,
+            },
+            (_, None, Some(name)) => From::Table(name),
+        };
+        let mut s = ddl_lake::statements(d, &flows, &from, self.columns);
+        let map = match d {
+            Dialect::Duckdb => format!(
+                "CREATE OR REPLACE VIEW {map} AS SELECT * FROM read_parquet({});\n",
+                d.lit(&self.map_files())
+            ),
+            Dialect::Spark => self.spark_map(map),
+            Dialect::Trino => self.athena_map(map),
+        };
+        s.push_str(&map);
+        Ok(s)
     }
 
     /// The map's Parquet files as DuckDB reads them: the file, or a folder's.
@@ -182,12 +226,12 @@ impl Ddl<'_> {
         self.columns.iter().map(|(n, t)| (n.as_str(), *t)).collect()
     }
 
-    fn duckdb(&self, flows: &str, map: &str) -> String {
+    fn duckdb(&self, loc: &str, flows: &str, map: &str) -> String {
         let d = self.dialect;
-        let files = if self.flows_location.ends_with(".parquet") {
-            self.flows_location.to_string()
+        let files = if loc.ends_with(".parquet") {
+            loc.to_string()
         } else {
-            format!("{}**/*.parquet", folder(self.flows_location))
+            format!("{}**/*.parquet", folder(loc))
         };
         let nulls: Vec<String> = self
             .columns
@@ -211,7 +255,7 @@ impl Ddl<'_> {
         s
     }
 
-    fn spark(&self, flows: &str, map: &str) -> String {
+    fn spark(&self, loc: &str, flows: &str, map: &str) -> String {
         let d = self.dialect;
         let mut cols = self.flow_columns();
         cols.extend(self.partition_by.iter().map(|p| (p.as_str(), Type::Int)));
@@ -225,7 +269,7 @@ impl Ddl<'_> {
         if !self.partition_by.is_empty() {
             let _ = writeln!(s, "PARTITIONED BY ({})", self.partition_by.join(", "));
         }
-        let _ = writeln!(s, "LOCATION {};", d.lit(self.flows_location));
+        let _ = writeln!(s, "LOCATION {};", d.lit(loc));
         if !self.partition_by.is_empty() {
             let _ = writeln!(
                 s,
@@ -233,22 +277,26 @@ impl Ddl<'_> {
                  MSCK REPAIR TABLE {flows};"
             );
         }
-        // A table's location is a folder (the metastore insists): the map file's own.
-        let _ = writeln!(
-            s,
-            "-- The ENI map: its folder holds map.parquet (vpcflow map --format parquet) alone.\n\
-             CREATE TABLE IF NOT EXISTS {map} (\n{cols}\n) USING parquet\nLOCATION {loc};",
-            cols = self.columns(&map_columns(), "  "),
-            loc = d.lit(&folder(self.map_location)),
-        );
+        s.push_str(&self.spark_map(map));
         s
     }
 
+    /// Spark's map table.
+    fn spark_map(&self, map: &str) -> String {
+        // A table's location is a folder (the metastore insists): the map file's own.
+        format!(
+            "-- The ENI map: its folder holds map.parquet (vpcflow map --format parquet) alone.\n\
+             CREATE TABLE IF NOT EXISTS {map} (\n{cols}\n) USING parquet\nLOCATION {loc};\n",
+            cols = self.columns(&map_columns(), "  "),
+            loc = self.dialect.lit(&folder(self.map_location)),
+        )
+    }
+
     /// Athena: Hive DDL, partitions found by projection (no crawler, no `MSCK`).
-    fn athena(&self, table: &str, map: &str) -> String {
+    fn athena(&self, loc: &str, table: &str, map: &str) -> String {
         let hive = Quoting::Hive;
         let mut s = String::new();
-        let flows = folder(self.flows_location);
+        let flows = folder(loc);
         let _ = writeln!(
             s,
             "-- Athena: the flow logs, every column the audit may read (null where the files have none).\n\
@@ -290,14 +338,18 @@ impl Ddl<'_> {
             let _ = writeln!(s, "TBLPROPERTIES (\n  {}\n)", props.join(",\n  "));
         }
         s.push_str(";\n");
-        let _ = writeln!(
-            s,
+        s.push_str(&self.athena_map(map));
+        s
+    }
+
+    /// Athena's map table (Hive DDL).
+    fn athena_map(&self, map: &str) -> String {
+        format!(
             "-- The ENI map: its folder holds map.parquet (vpcflow map --format parquet) alone.\n\
-             CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n{}\n)\nSTORED AS PARQUET\nLOCATION {};",
+             CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n{}\n)\nSTORED AS PARQUET\nLOCATION {};\n",
             map,
             self.columns(&map_columns(), "  "),
-            hive.literal(&folder(self.map_location))
-        );
-        s
+            Quoting::Hive.literal(&folder(self.map_location))
+        )
     }
 }

@@ -1,27 +1,36 @@
 //! The DDL of a Security Lake source: Amazon Security Lake's OCSF Network Activity
-//! (VPC flow logs, source version 2.0, OCSF 1.1.0) in its own layout
-//! (`aws/VPC_FLOW/2.0/region=…/accountId=…/eventDay=YYYYMMDD/`), and a view of it with
-//! the flow-log column names that the audit query reads. The view maps OCSF back as
-//! the native reader does ([`crate::input::ocsf`], whose attribute paths it uses): the
-//! interface's ids from `dst_endpoint` for ingress and `src_endpoint` for egress,
-//! `intermediate_ips[1]` (else `ip`) as the address and `ip` as `pkt-*addr`, times in
-//! milliseconds, `boundary_id` 4..11 as `traffic-path` 1..8, the action from
-//! `action_id`, else `disposition_id`, else `activity_id`, each other field from the
-//! `unmapped` key of its name; `-` is null.
+//! (VPC flow logs, source version 2.0, OCSF 1.1.0), and a view of it with the flow-log
+//! column names that the audit query reads. The OCSF is read from a table that exists
+//! (`--lake-table`: on Athena, Security Lake's own Glue table,
+//! `amazon_security_lake_table_<region>_vpc_flow_2_0`), or from the files of the lake's
+//! layout (`aws/VPC_FLOW/2.0/region=…/accountId=…/eventDay=YYYYMMDD/`): DuckDB's view
+//! reads them itself (or a view of them `--lake-table` names), Spark makes a table
+//! over them (`CREATE TABLE … USING parquet`, every file under the folder, without
+//! partition columns). Athena's table over the files is not written: Security Lake
+//! registers its own.
 //!
-//! DuckDB only so far. Unlike the native reader, the view reads the end from
-//! `end_time` only (not the text `end_time_dt`), and the account from
-//! `cloud.account.uid` (OCSF 1.1.0; source version 1.0's `cloud.account_uid` is not
-//! read).
+//! The view maps OCSF back as the native reader does ([`crate::input::ocsf`], whose
+//! attribute paths it uses): the interface's ids from `dst_endpoint` for ingress and
+//! `src_endpoint` for egress, `intermediate_ips[1]` (else `ip`) as the address and `ip`
+//! as `pkt-*addr`, times in milliseconds, `boundary_id` 4..11 as `traffic-path` 1..8,
+//! the action from `action_id`, else `disposition_id`, else `activity_id`, each other
+//! field from the `unmapped` key of its name; `-` is null. One mapping serves the three
+//! dialects: they differ only in how an array's first element and a map's value are
+//! read, null where missing ([`first`], [`value_of`]).
+//!
+//! Unlike the native reader, the view reads the end from `end_time` only (not the text
+//! `end_time_dt`), and the account from `cloud.account.uid` (OCSF 1.1.0; source
+//! version 1.0's `cloud.account_uid` is not read): a struct field the table does not
+//! have is an error in each engine, not null, so a `COALESCE` of both would fail on
+//! every table that has one only.
 
 use std::fmt::Write;
 
 use super::{Dialect, Type};
 use crate::input::ocsf::Attr;
 
-/// An attribute's path as a DuckDB expression (`src_endpoint.ip`).
-fn at(attr: Attr) -> String {
-    let d = Dialect::Duckdb;
+/// An attribute's path as an expression of the dialect (`src_endpoint.ip`).
+fn at(d: Dialect, attr: Attr) -> String {
     attr.path()
         .iter()
         .map(|p| d.ident(p))
@@ -30,20 +39,40 @@ fn at(attr: Attr) -> String {
 }
 
 /// A text attribute, `-` null.
-fn text(attr: Attr) -> String {
-    format!("NULLIF({}, '-')", at(attr))
+fn text(d: Dialect, attr: Attr) -> String {
+    format!("NULLIF({}, '-')", at(d, attr))
+}
+
+/// The first element of an array, null when it is empty or null (Spark's ANSI mode
+/// fails `element_at` out of bounds; Trino's gives null).
+fn first(d: Dialect, array: &str) -> String {
+    match d {
+        Dialect::Duckdb => format!("{array}[1]"),
+        Dialect::Trino => format!("element_at({array}, 1)"),
+        Dialect::Spark => format!("try_element_at({array}, 1)"),
+    }
+}
+
+/// A map's value of a key, null when the key is missing (Trino's `m[k]` and Spark's
+/// ANSI `element_at` fail there).
+fn value_of(d: Dialect, map: &str, key: &str) -> String {
+    match d {
+        Dialect::Duckdb => format!("{map}[{}]", d.lit(key)),
+        Dialect::Trino => format!("element_at({map}, {})", d.lit(key)),
+        Dialect::Spark => format!("try_element_at({map}, {})", d.lit(key)),
+    }
 }
 
 /// The interface's own side's attribute: `dst` for ingress, `src` for egress, else the
 /// source's when it has an interface, else the destination's.
-fn own(src: Attr, dst: Attr) -> String {
-    let dir = at(Attr::DirectionId);
+fn own(d: Dialect, src: Attr, dst: Attr) -> String {
+    let dir = at(d, Attr::DirectionId);
     format!(
         "NULLIF(CASE WHEN {dir} = 1 THEN {d} WHEN {dir} = 2 THEN {s} \
          WHEN COALESCE(NULLIF({si}, '-'), '') <> '' THEN {s} ELSE {d} END, '-')",
-        d = at(dst),
-        s = at(src),
-        si = at(Attr::SrcInterface),
+        d = at(d, dst),
+        s = at(d, src),
+        si = at(d, Attr::SrcInterface),
     )
 }
 
@@ -54,21 +83,23 @@ fn seconds(ms: &str) -> String {
 
 /// The expression of a flow-log field in the view (its dashed name), of type `t`: the
 /// fields of [`crate::input::ocsf::BASE`] from their attributes, the others from `unmapped`.
-fn field(name: &str, t: Type) -> String {
-    let d = Dialect::Duckdb;
+fn field(d: Dialect, name: &str, t: Type) -> String {
+    let at = |attr| at(d, attr);
+    let text = |attr| text(d, attr);
+    let own = |src, dst| own(d, src, dst);
     let number = |attr: Attr| format!("TRY_CAST({} AS {})", at(attr), d.ty(t));
     match name {
         "version" => format!("TRY_CAST({} AS {})", text(Attr::ProductVersion), d.ty(t)),
         "account-id" => text(Attr::AccountUid),
         "interface-id" => own(Attr::SrcInterface, Attr::DstInterface),
         "srcaddr" => format!(
-            "COALESCE({}[1], {})",
-            at(Attr::SrcIntermediate),
+            "COALESCE({}, {})",
+            first(d, &at(Attr::SrcIntermediate)),
             at(Attr::SrcIp)
         ),
         "dstaddr" => format!(
-            "COALESCE({}[1], {})",
-            at(Attr::DstIntermediate),
+            "COALESCE({}, {})",
+            first(d, &at(Attr::DstIntermediate)),
             at(Attr::DstIp)
         ),
         "srcport" => number(Attr::SrcPort),
@@ -123,7 +154,7 @@ fn field(name: &str, t: Type) -> String {
         // Every other field: the unmapped key of its name.
         other => {
             let key = crate::format::column_name(other);
-            let value = format!("NULLIF({}[{}], '-')", d.ident("unmapped"), d.lit(&key));
+            let value = format!("NULLIF({}, '-')", value_of(d, &d.ident("unmapped"), &key));
             match t {
                 Type::Text => value,
                 t => format!("TRY_CAST({value} AS {})", d.ty(t)),
@@ -132,36 +163,72 @@ fn field(name: &str, t: Type) -> String {
     }
 }
 
-/// DuckDB's statements: the flow-log view `flows` over the OCSF files under
-/// `location` (a folder: its `**/*.parquet`), with `columns` (flow-log column names and
-/// types), and the map view `map` over `map_files`.
-pub fn duckdb(
-    flows: &str,
-    map: &str,
-    location: &str,
-    map_files: &str,
-    columns: &[(String, Type)],
-) -> String {
-    let d = Dialect::Duckdb;
+/// The table Spark makes over the lake's files when `--lake-table` names none.
+pub const DEFAULT_TABLE: &str = "security_lake_vpc_flow";
+
+/// What the view reads the lake's OCSF from.
+pub enum From<'a> {
+    /// DuckDB: the files under a folder (its `**/*.parquet`), read by the view itself.
+    Files(&'a str),
+    /// A table (a quoted name) made first over the files under a folder: DuckDB a
+    /// view, Spark a table (its schema the files', read recursively, without
+    /// partition columns: the view reads the region and account from the records).
+    NewTable { name: String, location: &'a str },
+    /// A table that exists (a quoted name), as Security Lake's own in Glue.
+    Table(String),
+}
+
+/// The statements that make the OCSF table when it is to be made, and the flow-log
+/// view `flows` (a quoted name) over it with `columns` (flow-log column names and
+/// types).
+pub fn statements(d: Dialect, flows: &str, from: &From, columns: &[(String, Type)]) -> String {
     let dashed = |c: &str| c.replace('_', "-");
     let exprs: Vec<String> = columns
         .iter()
-        .map(|(c, t)| format!("  {} AS {}", field(&dashed(c), *t), d.ident(c)))
+        .map(|(c, t)| format!("  {} AS {}", field(d, &dashed(c), *t), d.ident(c)))
         .collect();
+    let files = |location: &str| d.lit(&format!("{}/**/*.parquet", location.trim_end_matches('/')));
+    let read_files = |location: &str| {
+        format!(
+            "read_parquet({}, hive_partitioning = true, hive_types_autocast = false, \
+             union_by_name = true)",
+            files(location)
+        )
+    };
     let mut s = String::new();
+    let source = match from {
+        From::Files(location) => read_files(location),
+        From::Table(name) => name.clone(),
+        From::NewTable { name, location } => {
+            let _ = match d {
+                Dialect::Duckdb => writeln!(
+                    s,
+                    "-- Amazon Security Lake's OCSF Network Activity (VPC flow logs).\n\
+                     CREATE OR REPLACE VIEW {name} AS SELECT * FROM {};",
+                    read_files(location)
+                ),
+                // Trino's is Security Lake's own table: never made here.
+                Dialect::Spark | Dialect::Trino => writeln!(
+                    s,
+                    "-- Amazon Security Lake's OCSF Network Activity (VPC flow logs): every\n\
+                     -- Parquet file under the folder, its schema theirs (merged).\n\
+                     CREATE TABLE IF NOT EXISTS {name} USING parquet\n\
+                     OPTIONS ('recursiveFileLookup' = 'true', 'mergeSchema' = 'true')\n\
+                     LOCATION {};",
+                    d.lit(location)
+                ),
+            };
+            name.clone()
+        }
+    };
     let _ = writeln!(
         s,
         "-- Amazon Security Lake's OCSF Network Activity (VPC flow logs, source version 2.0:\n\
-         -- OCSF 1.1.0), its partitions region, accountId and eventDay kept as text, as the\n\
-         -- flow-log columns the audit reads (null where OCSF has none).\n\
+         -- OCSF 1.1.0) as the flow-log columns the audit reads (null where OCSF has none).\n\
          CREATE OR REPLACE VIEW {flows} AS\n\
          SELECT\n{exprs}\n\
-         FROM read_parquet({files}, hive_partitioning = true, hive_types_autocast = false, \
-         union_by_name = true);\n\
-         CREATE OR REPLACE VIEW {map} AS SELECT * FROM read_parquet({maps});",
+         FROM {source};",
         exprs = exprs.join(",\n"),
-        files = d.lit(&format!("{}/**/*.parquet", location.trim_end_matches('/'))),
-        maps = d.lit(map_files),
     );
     s
 }
@@ -173,11 +240,21 @@ mod tests {
     #[test]
     fn every_mapped_field_has_its_own_expression() {
         for name in crate::input::ocsf::BASE {
-            assert!(!field(name, Type::Text).contains("unmapped"), "{name}");
+            for d in [Dialect::Duckdb, Dialect::Spark, Dialect::Trino] {
+                assert!(!field(d, name, Type::Text).contains("unmapped"), "{name}");
+            }
         }
         assert_eq!(
-            field("sublocation-id", Type::Text),
+            field(Dialect::Duckdb, "sublocation-id", Type::Text),
             "NULLIF(\"unmapped\"['sublocation_id'], '-')"
+        );
+        assert_eq!(
+            field(Dialect::Trino, "sublocation-id", Type::Text),
+            "NULLIF(element_at(\"unmapped\", 'sublocation_id'), '-')"
+        );
+        assert_eq!(
+            field(Dialect::Spark, "sublocation-id", Type::Text),
+            "NULLIF(try_element_at(`unmapped`, 'sublocation_id'), '-')"
         );
     }
 }

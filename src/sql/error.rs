@@ -38,13 +38,26 @@ pub enum SqlError {
         at: usize,
         location: String,
     },
-    /// A Security Lake source (`--source security-lake`) asked of a dialect whose DDL
-    /// for it is not written.
+    /// A Security Lake source read from neither its files nor an existing table.
     #[error(
-        "--source security-lake: the DDL of a Security Lake source is written for \
-         --dialect duckdb only (not {0})"
+        "--source security-lake: give --lake-table TABLE (the lake's OCSF table, as \
+         Security Lake registers it in Glue) or --flows-location PATH (the folder of its files)"
     )]
-    LakeDialect(&'static str),
+    LakeNothing,
+    /// A Security Lake source over its files for Athena, whose table is Security
+    /// Lake's own.
+    #[error(
+        "--source security-lake --dialect trino: Athena reads Security Lake's own Glue \
+         table: name it with --lake-table (as amazon_security_lake_glue_db_us_east_1.\
+         amazon_security_lake_table_us_east_1_vpc_flow_2_0) instead of --flows-location"
+    )]
+    LakeAthenaFiles,
+    /// Flow-log DDL without the location of the files.
+    #[error("--ddl needs --flows-location PATH")]
+    NoFlowsLocation,
+    /// `--lake-table` without a Security Lake source.
+    #[error("--lake-table is for --source security-lake")]
+    LakeTableAlone,
     /// A Security Lake source with partition keys of vpcflow convert's trees.
     #[error(
         "--source security-lake: the partitions are Security Lake's own (region, \
