@@ -497,6 +497,10 @@ pub fn folder_time_span(parts: &[&str]) -> Option<(i64, i64)> {
     };
     for (i, p) in parts.iter().enumerate() {
         if let Some(day) = p.strip_prefix("eventDay=") {
+            // Exactly eight digits: chrono reads `2026111` as 2026-11-1.
+            if day.len() != 8 || !day.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
             let date = NaiveDate::parse_from_str(day, "%Y%m%d").ok()?;
             let day = Utc
                 .from_utc_datetime(&date.and_hms_opt(0, 0, 0)?)
@@ -681,6 +685,16 @@ mod tests {
         );
         assert_eq!(path_time_span(Path::new("logs/flows.log")), None);
         assert_eq!(path_time_span(Path::new("1/2/3/flows.log")), None);
+    }
+
+    /// `eventDay=2026111` (seven digits) bounded a file to 2026-11-01 and could skip it
+    /// under a window; it proves nothing.
+    #[test]
+    fn event_day_of_seven_digits_was_read_as_a_date() {
+        let parts = ["aws", "VPC_FLOW", "2.0", "eventDay=2026111"];
+        assert_eq!(folder_time_span(&parts), None);
+        let parts = ["aws", "VPC_FLOW", "2.0", "eventDay=+2026111"];
+        assert_eq!(folder_time_span(&parts), None);
     }
 
     #[test]
