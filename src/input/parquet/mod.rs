@@ -362,12 +362,6 @@ fn read_rows(
     out: &mut Out,
     raw: &AtomicU64,
 ) -> Result<Option<Arc<Layout>>, crate::Error> {
-    let fail = |out: &mut Out, e: ParquetError| {
-        out.file_error(FileError::Unreadable(io::Error::new(
-            io::ErrorKind::InvalidData,
-            NotReadable(e),
-        )))
-    };
     let len = body.len();
     let open::Opened {
         mut reader,
@@ -376,7 +370,7 @@ fn read_rows(
     } = match catching(|| open::open(body, range, footer, options)) {
         Ok(o) => o,
         Err(e) => {
-            fail(out, e)?;
+            unreadable(out, e)?;
             return Ok(None);
         }
     };
@@ -402,7 +396,7 @@ fn read_rows(
             Ok(Some(c)) => c,
             Err(e) => {
                 held.flush(options, out)?;
-                fail(out, at(e))?;
+                unreadable(out, at(e))?;
                 break;
             }
         };
@@ -489,6 +483,14 @@ impl Coalesced {
         }
         Ok(())
     }
+}
+
+/// A Parquet file that cannot be read (`e`: what is wrong), as a file error.
+fn unreadable(out: &mut Out, e: ParquetError) -> Result<(), crate::Error> {
+    out.file_error(FileError::Unreadable(io::Error::new(
+        io::ErrorKind::InvalidData,
+        NotReadable(e),
+    )))
 }
 
 #[cfg(test)]

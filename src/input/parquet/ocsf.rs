@@ -13,7 +13,6 @@
 //! type, times from integers (milliseconds) or Parquet timestamps of any unit, texts
 //! from strings.
 
-use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -32,8 +31,7 @@ use parquet::file::metadata::ParquetMetaData;
 
 use super::footer::check_sizes;
 use super::open::check_pages;
-use super::{catching, NotReadable, ParquetError};
-use crate::error::FileError;
+use super::{catching, unreadable, ParquetError};
 use crate::format::Layout;
 use crate::input::ocsf::{Attr, Lines, Record, Val, ROOTS};
 use crate::input::{Out, ScanOptions};
@@ -55,17 +53,11 @@ pub fn read(
     out: &mut Out,
     raw: &AtomicU64,
 ) -> Result<Option<Arc<Layout>>, crate::Error> {
-    let fail = |out: &mut Out, e: ParquetError| {
-        out.file_error(FileError::Unreadable(io::Error::new(
-            io::ErrorKind::InvalidData,
-            NotReadable(e),
-        )))
-    };
     let len = body.len();
     let mut reader = match catching(|| open(body, meta, options)) {
         Ok(r) => r,
         Err(e) => {
-            fail(out, e)?;
+            unreadable(out, e)?;
             return Ok(None);
         }
     };
@@ -78,7 +70,7 @@ pub fn read(
             Ok(None) => break,
             Err(e) => {
                 let layout = lines.finish(out)?;
-                fail(
+                unreadable(
                     out,
                     ParquetError::AtRow {
                         row: row + 1,
@@ -92,7 +84,7 @@ pub fn read(
             Ok(c) => c,
             Err(e) => {
                 let layout = lines.finish(out)?;
-                fail(out, e)?;
+                unreadable(out, e)?;
                 return Ok(Some(layout));
             }
         };
