@@ -72,30 +72,25 @@ impl Form for Text {
         if matches!(unit.source, Source::Stdin) {
             super::looks::note_stdin(&head);
         }
-        // Log-events JSON that was gzipped: read as the JSON it holds.
-        if reader.is_gzip() && super::events::is_log_events(&head) {
-            let mut bytes = head;
-            loop {
-                if let Err(e) = reader.read_to_end(&mut bytes) {
-                    out.file_error(FileError::Unreadable(e))?;
-                    return Ok(None);
-                }
-                match reader.next_member() {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => {
+        // Gzip of one of the JSON forms: the inflated text is sniffed as the input's first
+        // bytes are, and read, member after member, by its form.
+        if reader.is_gzip() {
+            match super::sniff(&head) {
+                Format::LogEvents => {
+                    let mut bytes = head;
+                    if let Err(e) = AllMembers(reader).read_to_end(&mut bytes) {
                         out.file_error(FileError::Unreadable(e))?;
                         return Ok(None);
                     }
+                    return super::events::read_bytes(&bytes, options, out);
                 }
+                Format::OcsfJson => {
+                    let inflated = io::Cursor::new(head).chain(AllMembers(reader));
+                    let mut lines = io::BufReader::new(inflated);
+                    return super::ocsf::json::read_lines(&mut lines, options, out, raw);
+                }
+                _ => {}
             }
-            return super::events::read_bytes(&bytes, options, out);
-        }
-        // OCSF JSON Lines that were gzipped: read as the lines they hold, member after
-        // member.
-        if reader.is_gzip() && super::ocsf::json::sniff(&head) {
-            let mut lines = io::BufReader::new(io::Cursor::new(head).chain(AllMembers(reader)));
-            return super::ocsf::json::read_lines(&mut lines, options, out, raw);
         }
         let first_byte = unit.range.map_or(0, |r| r.0);
         // A CloudWatch Logs export: its lines lose their timestamp prefix on the way in,

@@ -267,14 +267,25 @@ fn own_column(key: &str) -> bool {
 }
 
 /// The unmapped keys of `record` that `keys` lacks (lowercase, as a header would spell
-/// them), in their order; empty (and not allocated) when there are none.
-pub fn new_keys(record: &dyn Record, keys: &[String]) -> Result<Vec<String>, String> {
+/// them), in their order; empty (and not allocated) when there are none. A key that is
+/// no column of its own is judged once and kept in `ignored`, so that later records
+/// pass it by without allocating.
+pub fn new_keys(
+    record: &dyn Record,
+    keys: &[String],
+    ignored: &mut Vec<String>,
+) -> Result<Vec<String>, String> {
     let mut new: Vec<String> = Vec::new();
     record.unmapped(&mut |k, _| {
         let known = |have: &String| same_name(have, k);
-        if !keys.iter().any(known) && !new.iter().any(known) && own_column(&k.to_ascii_lowercase())
-        {
-            new.push(k.to_ascii_lowercase());
+        if keys.iter().any(known) || new.iter().any(known) || ignored.iter().any(known) {
+            return;
+        }
+        let lower = k.to_ascii_lowercase();
+        if own_column(&lower) {
+            new.push(lower);
+        } else {
+            ignored.push(lower);
         }
     })?;
     Ok(new)
@@ -534,6 +545,8 @@ pub struct Lines {
     decoder: Decoder,
     options: ScanOptions,
     keys: Vec<String>,
+    /// Unmapped keys that are no column of their own (see [`new_keys`]).
+    ignored: Vec<String>,
     /// Lines written, not yet decoded.
     buf: Vec<u8>,
     /// Lines pushed.
@@ -559,6 +572,7 @@ impl Lines {
             decoder: decoder(options, &[], 0),
             options: options.clone(),
             keys: Vec::new(),
+            ignored: Vec::new(),
             buf: Vec::new(),
             pushed: 0,
             buf_first: 0,
@@ -612,7 +626,7 @@ impl Lines {
         record: &dyn Record,
         out: &mut Out,
     ) -> Result<Result<(), String>, crate::Error> {
-        let new = match new_keys(record, &self.keys) {
+        let new = match new_keys(record, &self.keys, &mut self.ignored) {
             Ok(new) => new,
             Err(problem) => return Ok(Err(problem)),
         };
