@@ -32,15 +32,21 @@ class Proxy(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def answer(self, status, code, message):
+    def record(self, key, status):
+        # Logged before the answer is sent: a client that has its answer has its line
+        # in the log (a test that empties the log next never sees a late line).
+        with lock, open(LOG, "a") as f:
+            f.write(f"{self.command} {self.path} {key} {status}\n")
+
+    def answer(self, key, status, code, message):
         body = ERROR.format(code=code, message=message).encode()
+        self.record(key, status)
         self.send_response(status)
         self.send_header("Content-Type", "application/xml")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        return status
 
     def forward(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -55,16 +61,16 @@ class Proxy(BaseHTTPRequestHandler):
             if first:
                 slowed.add(path)
         if DENY and bucket == DENY:
-            status = self.answer(403, "AccessDenied", "Access Denied")
+            self.answer(key, 403, "AccessDenied", "Access Denied")
         elif SLOWDOWN and first:
-            status = self.answer(503, "SlowDown", "Please reduce your request rate.")
+            self.answer(key, 503, "SlowDown", "Please reduce your request rate.")
         else:
             up = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=60)
             headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
             up.request(self.command, self.path, body=body, headers=headers)
             r = up.getresponse()
             data = r.read()
-            status = r.status
+            self.record(key, r.status)
             self.send_response(r.status)
             for k, v in r.getheaders():
                 if k.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -77,8 +83,6 @@ class Proxy(BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 self.wfile.write(data)
             up.close()
-        with lock, open(LOG, "a") as f:
-            f.write(f"{self.command} {self.path} {key} {status}\n")
 
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = forward
 
