@@ -407,6 +407,16 @@ impl EniMap {
     }
 
     /// Every service name the map knows, sorted, without repeats.
+    /// The task definition families of tasks outside any service, sorted.
+    pub fn known_families(&self) -> Vec<&str> {
+        sorted_unique(
+            self.holders
+                .iter()
+                .filter(|h| h.service.is_none())
+                .filter_map(|h| h.task_family.as_deref()),
+        )
+    }
+
     pub fn known_services(&self) -> Vec<&str> {
         sorted_unique(self.holders.iter().filter_map(|h| h.service.as_deref()))
     }

@@ -1,7 +1,7 @@
 //! A policy checked against the ENI map: every service and security group it names must
 //! be known, so that a typo does not silently admit no one.
 
-use super::{Peers, Policy, PolicyError, Rule};
+use super::{Of, Peers, Policy, PolicyError, Rule};
 use crate::enrich::EniMap;
 
 /// A rule's peer lists with the prefix of their keys (`ingress_from`, `egress_to`).
@@ -39,6 +39,7 @@ impl Policy {
         let services = map.known_services();
         let groups = map.known_security_groups();
         let balancers = map.known_load_balancers();
+        let families = map.known_families();
         let known = |list: &[&str], x: &str| list.binary_search(&x).is_ok();
         // Task ENIs whose task no source names may be any service's: a service the map
         // does not name is then not a typo, and the audit says what it could not judge.
@@ -51,7 +52,16 @@ impl Policy {
             .skip(self.defaults.iter().count())
             .zip(&self.services)
         {
-            if !known(&services, &s.name) && !unnamed {
+            if s.of == Of::Family {
+                if !known(&families, &s.name) && !unnamed {
+                    return Err(PolicyError::UnknownFamily {
+                        file: file(),
+                        at: at.0.clone(),
+                        family: s.name.clone(),
+                        known: families.join(", "),
+                    });
+                }
+            } else if !known(&services, &s.name) && !unnamed {
                 return Err(PolicyError::UnknownService {
                     file: file(),
                     at: at.0.clone(),
@@ -81,6 +91,18 @@ impl Policy {
                         at: at(),
                         dir,
                         service: s.clone(),
+                    });
+                }
+                if let Some(f) = peers
+                    .families
+                    .iter()
+                    .find(|f| !known(&families, f) && !unnamed)
+                {
+                    return Err(PolicyError::UnknownPeerFamily {
+                        file: file(),
+                        at: at(),
+                        dir,
+                        family: f.clone(),
                     });
                 }
                 if let Some(lb) = peers
@@ -124,6 +146,8 @@ fn without_map(name: &str, rules: &[(String, &Rule)]) -> Result<(), PolicyError>
                 "services"
             } else if !peers.load_balancers.is_empty() {
                 "load_balancers"
+            } else if !peers.families.is_empty() {
+                "families"
             } else {
                 continue;
             };

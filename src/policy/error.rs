@@ -36,8 +36,28 @@ pub enum PolicyError {
          audited (add egress_to_cidrs, egress_to_security_groups or egress_to_services)"
     )]
     EgressPortsAlone { file: String, at: String },
-    #[error("{file}: service[{index}].name is empty")]
-    EmptyName { file: String, index: usize },
+    #[error("{file}: service[{index}].{key} is empty")]
+    EmptyName {
+        file: String,
+        index: usize,
+        key: &'static str,
+    },
+    /// A `[[service]]` with neither `name` nor `family`, or with both.
+    #[error(
+        "{file}: service[{index}]: {}",
+        if *both {
+            "gives both name and family; a rule is for a service (name) or for the tasks of \
+             a task definition family outside any service (family), not both"
+        } else {
+            "missing name (the ECS service) or family (a task definition family, for tasks \
+             outside any service)"
+        }
+    )]
+    NameOrFamily {
+        file: String,
+        index: usize,
+        both: bool,
+    },
     #[error("{file}: {at}: service {service} is listed twice")]
     ListedTwice {
         file: String,
@@ -76,6 +96,20 @@ pub enum PolicyError {
         at: String,
         dir: &'static str,
         group: String,
+    },
+    #[error("{file}: {at}: the map has no task of family {family:?} (known: {known})")]
+    UnknownFamily {
+        file: String,
+        at: String,
+        family: String,
+        known: String,
+    },
+    #[error("{file}: {at}.{dir}_families: the map has no task of family {family:?}")]
+    UnknownPeerFamily {
+        file: String,
+        at: String,
+        dir: &'static str,
+        family: String,
     },
     #[error("{file}: {at}.{dir}_services: the map has no task of service {service:?}")]
     UnknownPeerService {

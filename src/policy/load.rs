@@ -7,9 +7,16 @@ use std::collections::HashSet;
 use serde::Deserialize;
 
 use super::{
-    CommandLineRules, Peers, Policy, PolicyError, Rule, RuleIndex, ServiceRule,
+    CommandLineRules, Of, Peers, Policy, PolicyError, Rule, RuleIndex, ServiceRule,
     DEFAULT_CLEARTEXT_PORTS,
 };
+
+/// What a `[[service]]` names: one of `name` and `family`, or not exactly one.
+enum Named {
+    One(String, Of),
+    Neither,
+    Both,
+}
 use crate::net::Cidr;
 
 /// A policy file as written.
@@ -51,18 +58,26 @@ macro_rules! rule_keys {
         #[derive(Debug, Deserialize)]
         #[serde(deny_unknown_fields)]
         struct ServiceFile {
-            name: String,
+            name: Option<String>,
+            family: Option<String>,
             cluster: Option<String>,
             $($(#[$attr])* $key: $ty,)*
         }
 
         impl ServiceFile {
-            /// Its name, its cluster and its rule's keys.
-            fn split(self) -> (String, Option<String>, RuleFile) {
+            /// Its name (`name`, else `family`, with which), its cluster and its
+            /// rule's keys.
+            fn split(self) -> (Named, Option<String>, RuleFile) {
                 let rule = RuleFile {
                     $($key: self.$key,)*
                 };
-                (self.name, self.cluster, rule)
+                let named = match (self.name, self.family) {
+                    (Some(n), None) => Named::One(n, Of::Service),
+                    (None, Some(f)) => Named::One(f, Of::Family),
+                    (None, None) => Named::Neither,
+                    (Some(_), Some(_)) => Named::Both,
+                };
+                (named, self.cluster, rule)
             }
         }
     };
@@ -79,10 +94,13 @@ rule_keys! {
     ingress_from_services: Vec<String>,
     #[serde(default)]
     ingress_from_load_balancers: Vec<String>,
+    #[serde(default)]
+    ingress_from_families: Vec<String>,
     egress_to_security_groups: Option<Vec<String>>,
     egress_to_cidrs: Option<Vec<String>>,
     egress_to_services: Option<Vec<String>>,
     egress_to_load_balancers: Option<Vec<String>>,
+    egress_to_families: Option<Vec<String>>,
     egress_ports: Option<Vec<u16>>,
     #[serde(default)]
     require_encryption: bool,
@@ -148,7 +166,7 @@ impl Policy {
             cli_cidrs.to_vec()
         };
         let mut defaults = file.defaults;
-        let mut service: Vec<(String, Option<String>, RuleFile)> =
+        let mut service: Vec<(Named, Option<String>, RuleFile)> =
             file.service.into_iter().map(ServiceFile::split).collect();
         if !extra.is_empty() {
             if defaults.is_none() && service.is_empty() {
@@ -175,16 +193,30 @@ impl Policy {
             .transpose()?;
         let mut services: Vec<ServiceRule> = Vec::new();
         // (name, cluster) as written: a set, so that the check stays linear in the rules.
-        let mut seen: HashSet<(&str, Option<&str>)> = HashSet::new();
-        for (index, (service, cluster, r)) in service.iter().enumerate() {
-            let at = format!("service[{index}] ({service})");
+        let mut seen: HashSet<(&str, Of, Option<&str>)> = HashSet::new();
+        for (index, (named, cluster, r)) in service.iter().enumerate() {
+            let (service, of) = match named {
+                Named::One(n, of) => (n, *of),
+                Named::Neither | Named::Both => {
+                    return Err(PolicyError::NameOrFamily {
+                        file: file_name(),
+                        index,
+                        both: matches!(named, Named::Both),
+                    })
+                }
+            };
+            let at = match of {
+                Of::Service => format!("service[{index}] ({service})"),
+                Of::Family => format!("service[{index}] (family {service})"),
+            };
             if service.is_empty() {
                 return Err(PolicyError::EmptyName {
                     file: file_name(),
                     index,
+                    key: of.key(),
                 });
             }
-            if !seen.insert((service.as_str(), cluster.as_deref())) {
+            if !seen.insert((service.as_str(), of, cluster.as_deref())) {
                 return Err(PolicyError::ListedTwice {
                     file: file_name(),
                     at,
@@ -193,6 +225,7 @@ impl Policy {
             }
             services.push(ServiceRule {
                 name: service.clone(),
+                of,
                 cluster: cluster.clone(),
                 rule: resolver.rule(r, &at)?,
             });
@@ -247,7 +280,8 @@ impl Resolver<'_> {
         let egress_keys = r.egress_to_security_groups.is_some()
             || r.egress_to_cidrs.is_some()
             || r.egress_to_services.is_some()
-            || r.egress_to_load_balancers.is_some();
+            || r.egress_to_load_balancers.is_some()
+            || r.egress_to_families.is_some();
         if r.egress_ports.is_some() && !egress_keys {
             return Err(PolicyError::EgressPortsAlone {
                 file: self.file.to_string(),
@@ -262,6 +296,7 @@ impl Resolver<'_> {
                 cidr_names,
                 services: r.egress_to_services.clone().unwrap_or_default(),
                 load_balancers: r.egress_to_load_balancers.clone().unwrap_or_default(),
+                families: r.egress_to_families.clone().unwrap_or_default(),
             })
         } else {
             None
@@ -274,6 +309,7 @@ impl Resolver<'_> {
                 cidr_names: r.ingress_from_cidrs.clone(),
                 services: r.ingress_from_services.clone(),
                 load_balancers: r.ingress_from_load_balancers.clone(),
+                families: r.ingress_from_families.clone(),
             },
             egress,
             egress_ports: r.egress_ports.clone(),

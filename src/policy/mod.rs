@@ -60,6 +60,8 @@ pub struct Peers {
     pub services: Vec<String>,
     /// Load balancers (`app/web-alb`): every ENI of each, whatever its addresses.
     pub load_balancers: Vec<String>,
+    /// Task definition families of tasks outside any service (`*_families`).
+    pub families: Vec<String>,
 }
 
 /// A peer as a rule sees it, as of a record's time: its address, and what the map says
@@ -70,6 +72,8 @@ pub struct PeerRef<'a> {
     pub groups: &'a [String],
     pub service: Option<&'a str>,
     pub load_balancer: Option<&'a str>,
+    /// The task definition family of a task outside any service.
+    pub family: Option<&'a str>,
 }
 
 impl<'a> PeerRef<'a> {
@@ -80,6 +84,7 @@ impl<'a> PeerRef<'a> {
             groups,
             service,
             load_balancer: None,
+            family: None,
         }
     }
 }
@@ -91,6 +96,7 @@ impl Peers {
             && self.cidrs.is_empty()
             && self.services.is_empty()
             && self.load_balancers.is_empty()
+            && self.families.is_empty()
     }
 
     /// Whether the peer is in the list.
@@ -101,6 +107,8 @@ impl Peers {
                 .is_some_and(|s| self.services.iter().any(|x| x == s))
             || p.load_balancer
                 .is_some_and(|lb| self.load_balancers.iter().any(|x| x == lb))
+            || p.family
+                .is_some_and(|f| self.families.iter().any(|x| x == f))
     }
 
     /// "security group sg-0abc (ALB), services web and admin-gateway, and 10.0.0.50/32".
@@ -133,6 +141,13 @@ impl Peers {
                 "load balancer{} {}",
                 plural(self.load_balancers.len()),
                 list(&self.load_balancers)
+            ));
+        }
+        if !self.families.is_empty() {
+            parts.push(format!(
+                "task famil{} {}",
+                if self.families.len() == 1 { "y" } else { "ies" },
+                list(&self.families)
             ));
         }
         parts.extend(self.cidr_names.iter().map(|c| {
@@ -254,12 +269,53 @@ fn list(items: &[String]) -> String {
     }
 }
 
-/// A service's rule.
+/// A `[[service]]` rule: for the tasks of a service (`name`), or of a task definition
+/// family outside any service (`family`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRule {
+    /// The service's name, or the family's when `of` is [`Of::Family`].
     pub name: String,
+    pub of: Of,
     pub cluster: Option<String>,
     pub rule: Rule,
+}
+
+/// What a `[[service]]` rule names: a service (`name = "web"`) or a task definition
+/// family (`family = "nightly"`, for standalone and scheduled tasks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Of {
+    Service,
+    Family,
+}
+
+impl Of {
+    /// The key that names it in a policy file.
+    pub fn key(self) -> &'static str {
+        match self {
+            Of::Service => "name",
+            Of::Family => "family",
+        }
+    }
+}
+
+/// Whose rule a task takes: its service's, or, for a task outside any service, its task
+/// definition family's (ECS's `group`, `service:NAME` or `family:NAME`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Subject<'a> {
+    Service(&'a str),
+    Family(&'a str),
+    Neither,
+}
+
+impl<'a> Subject<'a> {
+    /// The service when there is one, else the family.
+    pub fn of(service: Option<&'a str>, family: Option<&'a str>) -> Subject<'a> {
+        match (service, family) {
+            (Some(s), _) => Subject::Service(s),
+            (None, Some(f)) => Subject::Family(f),
+            (None, None) => Subject::Neither,
+        }
+    }
 }
 
 /// The resolved policy.
@@ -290,6 +346,8 @@ pub enum RuleId {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct RuleIndex {
     by_name: HashMap<String, Named>,
+    /// The rules by `family`, as `by_name`.
+    by_family: HashMap<String, Named>,
 }
 
 /// The rules of one service name.
@@ -306,8 +364,13 @@ struct Named {
 impl RuleIndex {
     fn of(services: &[ServiceRule]) -> RuleIndex {
         let mut by_name: HashMap<String, Named> = HashMap::new();
+        let mut by_family: HashMap<String, Named> = HashMap::new();
         for (i, s) in services.iter().enumerate() {
-            let named = by_name.entry(s.name.clone()).or_default();
+            let index = match s.of {
+                Of::Service => &mut by_name,
+                Of::Family => &mut by_family,
+            };
+            let named = index.entry(s.name.clone()).or_default();
             match &s.cluster {
                 Some(c) => {
                     named.by_cluster.entry(arn_name(c).to_string()).or_insert(i);
@@ -317,7 +380,7 @@ impl RuleIndex {
                 }
             }
         }
-        RuleIndex { by_name }
+        RuleIndex { by_name, by_family }
     }
 }
 
@@ -363,9 +426,19 @@ impl Policy {
     /// Which rule [`Policy::rule_for`] gives, as an id that a caller can keep (the audit
     /// keeps one per service and cluster it meets).
     pub fn rule_id(&self, service: Option<&str>, cluster: Option<&str>) -> Option<RuleId> {
+        self.rule_id_of(Subject::of(service, None), cluster)
+    }
+
+    /// The rule of a task of a service or, outside any service, of a task definition
+    /// family (see [`Policy::rule_for`]), as an id.
+    pub fn rule_id_of(&self, subject: Subject, cluster: Option<&str>) -> Option<RuleId> {
         #[cfg(test)]
         RULE_LOOKUPS.with(|n| n.set(n.get() + 1));
-        let named = service.and_then(|s| self.index.by_name.get(s));
+        let named = match subject {
+            Subject::Service(s) => self.index.by_name.get(s),
+            Subject::Family(f) => self.index.by_family.get(f),
+            Subject::Neither => None,
+        };
         named
             .and_then(|n| {
                 cluster
@@ -374,6 +447,11 @@ impl Policy {
             })
             .map(|&i| RuleId::Service(i))
             .or(self.defaults.as_ref().map(|_| RuleId::Defaults))
+    }
+
+    /// [`Policy::rule_id_of`]'s rule.
+    pub fn rule_of(&self, subject: Subject, cluster: Option<&str>) -> Option<&Rule> {
+        self.rule_id_of(subject, cluster).map(|id| self.rule(id))
     }
 
     /// The rule of an id from [`Policy::rule_id`].
@@ -439,6 +517,57 @@ ingress_from_services = ["web"]
             &[],
             Some("worker")
         )));
+    }
+
+    #[test]
+    fn a_rule_by_family_judges_tasks_outside_any_service_only() {
+        let text = r#"
+[[service]]
+family = "nightly"
+ingress_from_families = ["bastion"]
+egress_to_families = []
+
+[[service]]
+name = "nightly"
+ports = [9000]
+"#;
+        let p = Policy::parse("p.toml", text, &[], &CommandLineRules::default()).unwrap();
+        let by_family = p.rule_of(Subject::Family("nightly"), None).unwrap();
+        assert!(by_family.ports.is_empty());
+        assert_eq!(
+            by_family.egress.as_ref().unwrap().families,
+            Vec::<String>::new()
+        );
+        // The service of the same name is another rule.
+        assert_eq!(
+            p.rule_of(Subject::Service("nightly"), None).unwrap().ports,
+            [9000]
+        );
+        assert!(p.rule_of(Subject::Family("other"), None).is_none());
+        assert!(p.rule_of(Subject::of(None, None), None).is_none());
+        let a: [u8; 16] = crate::net::parse_addr(b"10.0.9.9").unwrap();
+        let mut peer = PeerRef::of(&a, &[], None);
+        assert!(!by_family.admits(&peer));
+        peer.family = Some("bastion");
+        assert!(by_family.admits(&peer));
+        assert!(by_family
+            .describe(&EniMap::default())
+            .contains("task family bastion"));
+    }
+
+    #[test]
+    fn a_rule_names_a_service_or_a_family_not_both() {
+        for (text, words) in [
+            (
+                "[[service]]\nname = \"a\"\nfamily = \"b\"\n",
+                "both name and family",
+            ),
+            ("[[service]]\nports = [1]\n", "missing name"),
+            ("[[service]]\nfamily = \"\"\n", "service[0].family is empty"),
+        ] {
+            let e = Policy::parse("p.toml", text, &[], &CommandLineRules::default()).unwrap_err();
+            assert!(e.to_string().contains(words), "{e}");
+        }
     }
 
     #[test]

@@ -170,6 +170,7 @@ impl Compile<'_> {
                 return Err(SqlError::MissingColumns { missing });
             }
         }
+        families(self.policy)?;
         let (flows, map) = self.tables.quoted(self.dialect.quoting())?;
         let mut q = Query {
             c: self,
@@ -181,6 +182,26 @@ impl Compile<'_> {
         };
         q.collect_sgs();
         Ok(q.build())
+    }
+}
+
+/// Refuses a policy with rules by task definition family (see [`SqlError::Families`]).
+fn families(policy: &Policy) -> Result<(), SqlError> {
+    let by_family = |r: &Rule| {
+        !r.ingress.families.is_empty() || r.egress.as_ref().is_some_and(|e| !e.families.is_empty())
+    };
+    for (i, s) in policy.services.iter().enumerate() {
+        if s.of == crate::policy::Of::Family || by_family(&s.rule) {
+            return Err(SqlError::Families {
+                at: format!("service[{i}] ({})", s.name),
+            });
+        }
+    }
+    match &policy.defaults {
+        Some(d) if by_family(d) => Err(SqlError::Families {
+            at: "defaults".to_string(),
+        }),
+        _ => Ok(()),
     }
 }
 

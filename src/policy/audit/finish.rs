@@ -8,7 +8,7 @@ use super::conn::{
     first_service, Conn, ConnKey, Traffic, AWS_BY, AWS_VIA_GATEWAY, ENCRYPTED, NO_PROTOCOL,
     PEER_CLUSTER, PEER_ENI, PEER_KIND, PEER_LB, PEER_SERVICE, PEER_TASK,
 };
-use super::state::{rule_of, AuditState, Audited};
+use super::state::{rule_of, AuditState, Audited, Rules};
 use super::summary::AuditSummary;
 use super::Auditor;
 use crate::initiator::{self, Connection};
@@ -16,7 +16,7 @@ use crate::intern::NONE;
 use crate::policy::finding::{Direction, Finding, Severity, Text};
 use crate::policy::rules::cleartext::{BY_PORT, BY_STATUS};
 use crate::policy::rules::{Check, Facts, Opened};
-use crate::policy::{Rule, RuleId};
+use crate::policy::{Rule, Subject};
 
 /// What [`AuditState::finish`] gathers while it decides the connections: findings in
 /// a compact form first, one per (check, ENI, peer, protocol, action), while the
@@ -24,7 +24,7 @@ use crate::policy::{Rule, RuleId};
 struct Gathered {
     summary: AuditSummary,
     /// The rule of each (service, cluster), as [`AuditState`] keeps them.
-    rules: FxHashMap<(u32, u32), Option<RuleId>>,
+    rules: Rules,
     drafts: Drafts,
 }
 
@@ -136,7 +136,7 @@ impl AuditState {
         let s = &self.strings;
         let own = self.owners.values[k.owner as usize];
         let peer = self.peers.values[k.peer as usize];
-        let Some(rule) = rule_of(rules, s, auditor.policy, own[1], own[2]) else {
+        let Some(rule) = rule_of(rules, s, auditor.policy, [own[1], own[3], own[2]]) else {
             return;
         };
         // A peer without a service listens where no rule says (not `[defaults]`).
@@ -146,8 +146,7 @@ impl AuditState {
                     rules,
                     s,
                     auditor.policy,
-                    peer[PEER_SERVICE],
-                    peer[PEER_CLUSTER],
+                    [peer[PEER_SERVICE], NONE, peer[PEER_CLUSTER]],
                 )
             })
             .flatten()
@@ -294,9 +293,10 @@ impl AuditState {
                 aws_service: s.get(d.aws_service),
                 peer_cluster: s.get(peer[PEER_CLUSTER]),
                 peer_lb: s.get(peer[PEER_LB]),
-                rule: auditor
-                    .policy
-                    .rule_for(f.service.as_deref(), f.cluster.as_deref()),
+                rule: auditor.policy.rule_of(
+                    Subject::of(f.service.as_deref(), s.get(own[3])),
+                    f.cluster.as_deref(),
+                ),
                 map: auditor.map,
             };
             f.reason = d.check.reason(&f, &facts);

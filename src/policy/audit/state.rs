@@ -20,13 +20,14 @@ use crate::intern::{Attribution, DictIds, Strings, NONE};
 use crate::policy::rules::egress::Egress;
 use crate::policy::rules::private_aws::{BY_FIELD, BY_RANGES};
 use crate::policy::rules::{self, Check, Checks, PeerView};
-use crate::policy::{PeerRef, Policy, Rule, RuleId};
+use crate::policy::{PeerRef, Policy, Rule, RuleId, Subject};
 
 /// The audit's mergeable state.
 #[derive(Default, Clone)]
 pub struct AuditState {
     pub(super) strings: Strings,
-    pub(super) owners: Tuples<3>,
+    /// Task, service, cluster and (for a task outside any service) task family.
+    pub(super) owners: Tuples<4>,
     pub(super) peers: Tuples<6>,
     pub(super) conns: FxHashMap<ConnKey, Conn>,
     /// Task (its ARN's id, or its ENI's when no source names it, and whether it is
@@ -34,25 +35,29 @@ pub struct AuditState {
     pub(super) tasks: FxHashMap<(u32, bool), Audited>,
     /// Services of tasks that are not audited.
     pub(super) unaudited_services: BTreeSet<u32>,
-    /// The rule of each (service, cluster) met, by their interned ids: the policy is
-    /// asked once per pair, not once per record. Valid for this state's strings (a
-    /// merge keeps its own and drops the other's).
-    pub(super) rules: FxHashMap<(u32, u32), Option<RuleId>>,
+    /// The rule of each (service, family, cluster) met, by their interned ids (the
+    /// family `NONE` when there is a service): the policy is asked once per triple, not
+    /// once per record. Valid for this state's strings (a merge keeps its own and drops
+    /// the other's).
+    pub(super) rules: Rules,
     pub(super) counts: Counts,
 }
 
-/// The rule of a task of the interned `service` in `cluster`, asked of the policy the
-/// first time the pair is met.
+/// The rule of each (service, family, cluster) met (see [`AuditState::rules`]).
+pub(super) type Rules = FxHashMap<(u32, u32, u32), Option<RuleId>>;
+
+/// The rule of a task of the interned `service` (else `family`) in `cluster`, asked of
+/// the policy the first time the triple is met.
 pub(super) fn rule_of<'p>(
-    rules: &mut FxHashMap<(u32, u32), Option<RuleId>>,
+    rules: &mut Rules,
     strings: &Strings,
     policy: &'p Policy,
-    service: u32,
-    cluster: u32,
+    [service, family, cluster]: [u32; 3],
 ) -> Option<&'p Rule> {
-    let id = *rules
-        .entry((service, cluster))
-        .or_insert_with(|| policy.rule_id(strings.get(service), strings.get(cluster)));
+    let id = *rules.entry((service, family, cluster)).or_insert_with(|| {
+        let subject = Subject::of(strings.get(service), strings.get(family));
+        policy.rule_id_of(subject, strings.get(cluster))
+    });
     id.map(|id| policy.rule(id))
 }
 
@@ -94,6 +99,7 @@ struct Judged<'p> {
     task: u32,
     service: u32,
     cluster: u32,
+    family: u32,
 }
 
 /// A port as logged (0 when absent).
@@ -158,12 +164,12 @@ impl AuditState {
         &mut self,
         c: &mut Columns,
         row: usize,
-        policy: &'p Policy,
+        auditor: &Auditor<'p>,
     ) -> Option<Judged<'p>> {
-        if c.eni.str(row).is_none() {
+        let Some(eni) = c.eni.str(row) else {
             self.counts.without_interface += 1;
             return None;
-        }
+        };
         if c.who.kind.str(row) != Some(PeerKind::Task.as_str()) {
             return None;
         }
@@ -180,7 +186,22 @@ impl AuditState {
         self.counts.on_tasks += 1;
         let service = c.who.service.id(row, &mut self.strings);
         let cluster = c.who.cluster.id(row, &mut self.strings);
-        let rule = rule_of(&mut self.rules, &self.strings, policy, service, cluster);
+        // A task outside any service takes its task definition family's rule.
+        let family = if service == NONE {
+            auditor
+                .map
+                .eni_at(eni, c.times.at(row))
+                .and_then(|h| h.task_family.as_deref())
+                .map_or(NONE, |f| self.strings.id(f))
+        } else {
+            NONE
+        };
+        let rule = rule_of(
+            &mut self.rules,
+            &self.strings,
+            auditor.policy,
+            [service, family, cluster],
+        );
         let directed = c.peer_addr.is_valid(row) && c.inbound.is_valid(row);
         // NODATA/SKIPDATA records carry no addresses: nothing to judge, and no
         // reason not to call the task audited.
@@ -211,6 +232,7 @@ impl AuditState {
             task,
             service,
             cluster,
+            family,
         })
     }
 
@@ -224,7 +246,8 @@ impl AuditState {
             task,
             service,
             cluster,
-        }) = self.judged(c, row, auditor.policy)
+            family,
+        }) = self.judged(c, row, auditor)
         else {
             return;
         };
@@ -244,6 +267,9 @@ impl AuditState {
                     .unwrap_or(&[]),
                 service: c.who.peer_service.str(row),
                 load_balancer: peer_holder.and_then(|h| h.load_balancer.as_deref()),
+                family: peer_holder
+                    .filter(|h| h.service.is_none())
+                    .and_then(|h| h.task_family.as_deref()),
             },
             kind: c.who.peer_kind.str(row),
             cluster: peer_holder.and_then(|h| h.cluster.as_deref()),
@@ -270,7 +296,7 @@ impl AuditState {
         } else {
             None
         };
-        let owner = self.owners.id([task, service, cluster]);
+        let owner = self.owners.id([task, service, cluster, family]);
         let peer_cluster = view.cluster.map_or(NONE, |c| self.strings.id(c));
         let peer_lb = view.who.load_balancer.map_or(NONE, |c| self.strings.id(c));
         let peer_id = self.peers.id([
