@@ -72,6 +72,49 @@ impl Cidr {
 }
 
 impl Cidr {
+    /// The block of one address (`/32`, `/128`).
+    pub fn host(addr: &[u8; 16]) -> Cidr {
+        Cidr {
+            network: u128::from_be_bytes(*addr),
+            prefix: 128,
+            v4: is_v4(addr),
+        }
+    }
+
+    /// The fewest blocks that hold exactly these addresses and no other: two sibling
+    /// blocks become their parent only when both are there, so a prefix wider than a
+    /// host appears only where the addresses fill it. Sorted; IPv4 first.
+    pub fn collapse(addrs: &[[u8; 16]]) -> Vec<Cidr> {
+        let mut sorted: Vec<[u8; 16]> = addrs.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut stack: Vec<Cidr> = Vec::with_capacity(sorted.len());
+        for a in &sorted {
+            stack.push(Cidr::host(a));
+            while let [.., lo, hi] = stack.as_slice() {
+                let floor = if hi.v4 { 96 } else { 0 };
+                let sibling = lo.prefix == hi.prefix
+                    && lo.v4 == hi.v4
+                    && hi.prefix > floor
+                    && lo.network ^ hi.network == 1u128 << (128 - hi.prefix as u32)
+                    && lo.network < hi.network;
+                if !sibling {
+                    break;
+                }
+                let parent = Cidr {
+                    network: lo.network,
+                    prefix: lo.prefix - 1,
+                    v4: lo.v4,
+                };
+                stack.truncate(stack.len() - 2);
+                stack.push(parent);
+            }
+        }
+        stack
+    }
+}
+
+impl Cidr {
     /// The prefix length as written (`/8` of an IPv4 block is 8).
     pub fn prefix_len(&self) -> u8 {
         if self.v4 {

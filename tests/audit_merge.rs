@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use vpcflow::enrich::load::parse_map;
 use vpcflow::enrich::{EniMap, Enricher};
 use vpcflow::parse::{decode_slice, DecoderOptions};
-use vpcflow::policy::audit::{AuditState, Auditor};
+use vpcflow::policy::audit::{AuditState, Auditor, Check};
 use vpcflow::policy::{CommandLineRules, Policy};
 
 const MAP: &str = "\
@@ -46,6 +46,16 @@ isolated = true
 name = "worker"
 egress_to_cidrs = ["0.0.0.0/0"]
 egress_ports = [443]
+"#;
+
+const BASELINE: &str = r#"
+[[service]]
+name = "web"
+ingress_from_cidrs = ["10.0.0.0/16"]
+egress_to_cidrs = ["52.216.8.117/32"]
+[[service]]
+name = "api"
+ingress_from_services = ["web"]
 "#;
 
 const HEADER: &str = "version interface-id srcaddr dstaddr srcport dstport protocol packets \
@@ -121,12 +131,20 @@ fn records() -> impl Strategy<Value = Vec<Rec>> {
 
 /// The findings and summary figures of one state over every record, and of states
 /// over the parts between `cuts` merged (in reverse order if asked): both as text.
-fn whole_and_merged(recs: &[Rec], cuts: &[usize], reverse: bool) -> [(String, [u64; 5]); 2] {
+fn whole_and_merged(
+    recs: &[Rec],
+    cuts: &[usize],
+    reverse: bool,
+) -> [(String, [u64; Check::COUNT]); 2] {
     let map = Arc::new(EniMap::from_facts(
         parse_map("map.csv", MAP.as_bytes()).unwrap().facts,
     ));
-    let policy = Policy::parse("p.toml", POLICY, &[], &CommandLineRules::default()).unwrap();
+    let mut policy = Policy::parse("p.toml", POLICY, &[], &CommandLineRules::default()).unwrap();
     policy.check_against("p.toml", &map).unwrap();
+    // A baseline that knows some peers of web and api, and nothing of the others: every
+    // rule, new-peer too, has findings to merge.
+    let baseline = Policy::parse("b.toml", BASELINE, &[], &CommandLineRules::default()).unwrap();
+    policy.add_baseline(&baseline);
     let enricher = Enricher::new(map.clone(), &policy.vpc_cidrs);
     let auditor = Auditor::new(&policy, &map);
     let text: String = std::iter::once(format!("{HEADER}\n"))

@@ -93,9 +93,16 @@ pub struct RuleOpts {
     aws_ip_ranges: Option<String>,
 
     /// Run only this rule (repeatable): unexpected-ingress, unexpected-egress, cleartext,
-    /// isolation, privatelink-bypass. Default: every rule.
+    /// isolation, privatelink-bypass, new-peer. Default: every rule the policy asks for.
     #[arg(long = "rule", value_name = "NAME")]
     rules: Vec<String>,
+
+    /// A baseline policy (as `vpcflow learn` writes from a quiet window): adds the rule
+    /// new-peer, a peer that no list of the task's rule in the baseline admits, either
+    /// direction, in accepted traffic (internet peers high, others medium). Without
+    /// --policy, new-peer is the only rule run.
+    #[arg(long, value_name = "POLICY")]
+    baseline: Option<String>,
 }
 
 impl RuleOpts {
@@ -107,29 +114,62 @@ impl RuleOpts {
             cidrs: self.allow_cidr.clone(),
             services: self.allow_service.clone(),
         };
-        match &self.policy {
-            Some(path) => {
+        let baseline = self.baseline_policy(cidrs)?;
+        let mut policy = match (&self.policy, &baseline) {
+            (Some(path), _) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| Error::Usage(format!("--policy: cannot read {path}: {e}")))?;
                 Policy::parse(path, &text, cidrs, &extra)
             }
-            None if !extra.is_empty() => Policy::from_command_line(cidrs, &extra),
-            None => {
+            (None, _) if !extra.is_empty() => Policy::from_command_line(cidrs, &extra),
+            (None, Some(b)) => return Ok(Policy::of_baseline(b)),
+            (None, None) => {
                 return Err(Error::Usage(
-                    "the audit needs --policy FILE, or rules for every task with --allow-sg, \
-                     --allow-cidr or --allow-service"
+                    "the audit needs --policy FILE, --baseline FILE, or rules for every task \
+                     with --allow-sg, --allow-cidr or --allow-service"
                         .into(),
                 ))
             }
         }
-        .map_err(|e| Error::Usage(format!("--policy: {e}")))
+        .map_err(|e| Error::Usage(format!("--policy: {e}")))?;
+        if let Some(b) = &baseline {
+            policy.add_baseline(b);
+        }
+        Ok(policy)
+    }
+
+    /// The baseline policy, when `--baseline` gives one.
+    pub fn baseline_policy(&self, cidrs: &[Cidr]) -> Result<Option<Policy>, Error> {
+        let Some(path) = &self.baseline else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Usage(format!("--baseline: cannot read {path}: {e}")))?;
+        Policy::parse(path, &text, cidrs, &CommandLineRules::default())
+            .map(Some)
+            .map_err(|e| Error::Usage(format!("--baseline: {e}")))
+    }
+
+    /// The baseline file's name, when `--baseline` gives one.
+    pub fn baseline_name(&self) -> Option<&str> {
+        self.baseline.as_deref()
     }
 
     /// The checks `--rule` asks for (every one by default); a rule that no service of
     /// the policy asks for has nothing to check and is an error.
     pub fn checks(&self, policy: &Policy) -> Result<Checks, Error> {
         if self.rules.is_empty() {
-            return Ok(Checks::ALL);
+            // A baseline alone runs new-peer alone.
+            let alone = self.baseline.is_some()
+                && self.policy.is_none()
+                && self.allow_sg.is_empty()
+                && self.allow_cidr.is_empty()
+                && self.allow_service.is_empty();
+            return Ok(if alone {
+                Checks::of(&[Check::NewPeer])
+            } else {
+                Checks::ALL
+            });
         }
         let mut checks = Vec::new();
         for name in &self.rules {
@@ -282,38 +322,27 @@ impl<X> Audited<X> {
             allow_damaged,
         } = scan;
         let mut config = read.config(true)?;
-        // The file the command writes is not one of its inputs (a report written into
-        // the folder of logs it reads, run again).
-        if let Some(out) = output.and_then(|p| std::fs::canonicalize(p).ok()) {
-            config.input.sources.retain(|s| match s {
-                Source::File(p) => {
-                    p.file_name() != out.file_name()
-                        || std::fs::canonicalize(p).map_or(true, |c| c != out)
-                }
-                Source::S3(_) | Source::Stdin => true,
-            });
-        }
-        let policy = rules.policy(&map.cidrs()?)?;
+        leave_out(&mut config, output);
+        let map_cidrs = map.cidrs()?;
+        let policy = rules.policy(&map_cidrs)?;
         let checks = rules.checks(&policy)?;
         let ranges = rules.ranges()?;
         let map = Arc::new(map.load(read.quiet)?);
         policy
             .check_against(rules.policy_name(), &map)
             .map_err(|e| Error::Usage(format!("--policy: {e}")))?;
-        let enricher = Enricher::new(map.clone(), &policy.vpc_cidrs);
+        if let (Some(b), Some(name)) = (rules.baseline_policy(&map_cidrs)?, rules.baseline_name()) {
+            b.check_against(name, &map)
+                .map_err(|e| Error::Usage(format!("--baseline: {e}")))?;
+        }
         let auditor = Auditor {
             checks,
             aws_ranges: ranges.as_ref(),
             ..Auditor::new(&policy, &map)
         };
-        let mut projection = auditor.projection();
-        projection.extend(columns.iter().map(|c| c.to_string()));
-        config.input.options.projection = Some(Arc::new(projection));
         let extra = extra(&map);
-        let ran = execute(&mut config, Some(&enricher), |run, reporter| {
-            pipeline::fold(run, &Both(&auditor, extra), reporter)
-        })?;
-        let ((state, extra), totals, unreadable) = (ran.value, ran.totals, ran.unreadable);
+        let ((state, extra), totals, unreadable) =
+            fold(&mut config, &map, &auditor, extra, columns)?;
         let (findings, summary) = state.finish(&auditor);
         let nothing = nothing_audited(&summary, &totals.enrich, !map.is_empty());
         Ok(Audited {
@@ -333,17 +362,7 @@ impl<X> Audited<X> {
     /// What part of the input was lost (inputs that could not be read, files read only
     /// in part), in words; `None` when every input was read whole.
     pub fn lost(&self) -> Option<String> {
-        let reporter = &self.config.reporter;
-        let mut lost: Vec<String> = self.config.missing.clone();
-        let unreadable = reporter.unreadable_files();
-        if unreadable > 0 {
-            lost.push(format!(
-                "{unreadable} file{} that could not be read",
-                if unreadable == 1 { "" } else { "s" }
-            ));
-        }
-        lost.extend(reporter.damaged().iter().cloned());
-        (!lost.is_empty()).then(|| lost.join("; "))
+        lost(&self.config)
     }
 
     /// Why a run that found nothing is not clean because it lost part of its input, in
@@ -418,6 +437,57 @@ impl<X> Audited<X> {
             ExitCode::SUCCESS
         })
     }
+}
+
+/// What part of the input a run lost (inputs that could not be read, files read only in
+/// part), in words; `None` when every input was read whole.
+pub fn lost(config: &ReadConfig) -> Option<String> {
+    let reporter = &config.reporter;
+    let mut lost: Vec<String> = config.missing.clone();
+    let unreadable = reporter.unreadable_files();
+    if unreadable > 0 {
+        lost.push(format!(
+            "{unreadable} file{} that could not be read",
+            if unreadable == 1 { "" } else { "s" }
+        ));
+    }
+    lost.extend(reporter.damaged().iter().cloned());
+    (!lost.is_empty()).then(|| lost.join("; "))
+}
+
+/// Leaves the file the command writes out of its inputs (a report written into the
+/// folder of logs it reads, run again).
+pub fn leave_out(config: &mut ReadConfig, output: Option<&Path>) {
+    if let Some(out) = output.and_then(|p| std::fs::canonicalize(p).ok()) {
+        config.input.sources.retain(|s| match s {
+            Source::File(p) => {
+                p.file_name() != out.file_name()
+                    || std::fs::canonicalize(p).map_or(true, |c| c != out)
+            }
+            Source::S3(_) | Source::Stdin => true,
+        });
+    }
+}
+
+/// The audit's fold over the inputs, with another fold (`extra`, reading `columns`
+/// besides the audit's) in the same pass: the states, the totals, and whether an input
+/// could not be read.
+#[allow(clippy::type_complexity)]
+pub fn fold<F: Fold>(
+    config: &mut ReadConfig,
+    map: &Arc<EniMap>,
+    auditor: &Auditor,
+    extra: F,
+    columns: &[&str],
+) -> Result<((audit::AuditState, F::State), Totals, bool), Error> {
+    let enricher = Enricher::new(map.clone(), &auditor.policy.vpc_cidrs);
+    let mut projection = auditor.projection();
+    projection.extend(columns.iter().map(|c| c.to_string()));
+    config.input.options.projection = Some(Arc::new(projection));
+    let ran = execute(config, Some(&enricher), |run, reporter| {
+        pipeline::fold(run, &Both(auditor, extra), reporter)
+    })?;
+    Ok((ran.value, ran.totals, ran.unreadable))
 }
 
 /// Records in layouts without the addresses the audit judges, in words.

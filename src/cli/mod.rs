@@ -24,6 +24,7 @@ mod args;
 mod audit;
 mod cat;
 mod convert;
+mod learn;
 mod map;
 mod query;
 mod report;
@@ -78,6 +79,20 @@ enum Command {
         vpcflow audit logs/ --map eni-map.csv --policy policy.toml --format ocsf --region us-east-1"
     )]
     Audit(audit::AuditArgs),
+    /// Learn the tightest policy that admits every accepted connection of the window,
+    /// per service and task family, each entry commented with its evidence. Exit 0: a
+    /// policy was written; 2: nothing to learn from, or part of the input was lost.
+    #[command(
+        after_help = "Peers are named by the most durable name the map gives: load \
+        balancer, service, task family, security group; addresses only where nothing names \
+        them, collapsed no wider than observed. REJECTed attempts and connections of \
+        undecided opener are listed in comments, never admitted.\n\n\
+        Examples:\n  \
+        vpcflow learn quiet-week/ --map eni-map.csv --vpc-cidr 10.0.0.0/16 -o learned.toml\n  \
+        vpcflow audit today/ --map eni-map.csv --policy learned.toml\n  \
+        vpcflow audit today/ --map eni-map.csv --baseline learned.toml   # only what is new"
+    )]
+    Learn(learn::LearnArgs),
     /// Filter, group and total flow records: who talked to what, how much, when.
     #[command(after_help = "Examples:\n  \
         vpcflow query logs/ --map eni-map.csv --service api --group-by peer --top 10\n  \
@@ -147,6 +162,7 @@ pub fn run() -> ExitCode {
         Command::Convert(_) => "convert",
         Command::Map(_) => "map",
         Command::Audit(_) => "audit",
+        Command::Learn(_) => "learn",
         Command::Query(_) => "query",
         Command::Sql(_) => "sql",
         Command::Report(_) => "report",
@@ -156,6 +172,7 @@ pub fn run() -> ExitCode {
         Command::Convert(args) => convert::convert(args),
         Command::Map(args) => map::map(args),
         Command::Audit(args) => audit::audit(args),
+        Command::Learn(args) => learn::learn(args),
         Command::Query(args) => query::query(*args),
         Command::Sql(args) => sql::sql(args),
         Command::Report(args) => report::report(args),

@@ -96,6 +96,13 @@ impl Reporter {
         move |msg: &str| warn_line(quiet, bar.as_ref(), msg)
     }
 
+    /// Says a closing line on stderr as it is, unless `--quiet`.
+    pub fn say(&self, msg: &str) {
+        if !self.quiet {
+            print_line(self.bar.as_ref(), msg);
+        }
+    }
+
     /// Tells the user something on stderr, unless `--quiet`.
     pub fn warn(&self, msg: &str) {
         warn_line(self.quiet, self.bar.as_ref(), msg);

@@ -163,16 +163,7 @@ pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// `1234567` -> `1.2 MB`.
-pub fn human_bytes(n: u64) -> String {
-    let n = n as f64;
-    match n {
-        n if n >= 1e9 => format!("{:.2} GB", n / 1e9),
-        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
-        n if n >= 1e3 => format!("{:.1} kB", n / 1e3),
-        n => format!("{n} B"),
-    }
-}
+pub use crate::text::human_bytes;
 
 /// A temporary file that is removed when dropped, unless kept.
 pub(crate) struct Temp {

@@ -316,6 +316,7 @@ impl Resolver<'_> {
             require_encryption: r.require_encryption,
             isolated: r.isolated,
             private_aws_access: r.private_aws_access,
+            baseline: None,
         })
     }
 }

@@ -39,6 +39,7 @@ pub mod audit;
 mod check;
 mod error;
 pub mod finding;
+pub mod learn;
 mod load;
 pub mod rules;
 
@@ -183,6 +184,9 @@ pub struct Rule {
     pub require_encryption: bool,
     pub isolated: bool,
     pub private_aws_access: bool,
+    /// The rule of the same tasks in the baseline policy (`--baseline`), for
+    /// `new-peer`: an empty rule where the baseline has none for them.
+    pub baseline: Option<Box<Rule>>,
 }
 
 impl Rule {
@@ -282,7 +286,7 @@ pub struct ServiceRule {
 
 /// What a `[[service]]` rule names: a service (`name = "web"`) or a task definition
 /// family (`family = "nightly"`, for standalone and scheduled tasks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Of {
     Service,
     Family,
@@ -460,6 +464,67 @@ impl Policy {
             RuleId::Service(i) => &self.services[i].rule,
             RuleId::Defaults => self.defaults.as_ref().expect("an id of [defaults]"),
         }
+    }
+}
+
+impl Policy {
+    /// Adds a baseline (`--baseline`): each rule learns the baseline's rule for the same
+    /// tasks, for `new-peer`. Tasks the baseline has a rule for and this policy judges
+    /// only by a wider rule (`[defaults]`, or a rule for any cluster) get a copy of that
+    /// rule of their own, so that each rule has one baseline.
+    pub fn add_baseline(&mut self, baseline: &Policy) {
+        for b in &baseline.services {
+            let subject = match b.of {
+                Of::Service => Subject::Service(&b.name),
+                Of::Family => Subject::Family(&b.name),
+            };
+            let exact = self
+                .services
+                .iter()
+                .any(|s| s.of == b.of && s.name == b.name && s.cluster == b.cluster);
+            if exact {
+                continue;
+            }
+            if let Some(wider) = self.rule_of(subject, b.cluster.as_deref()).cloned() {
+                self.services.push(ServiceRule {
+                    name: b.name.clone(),
+                    of: b.of,
+                    cluster: b.cluster.clone(),
+                    rule: wider,
+                });
+            }
+        }
+        self.index = RuleIndex::of(&self.services);
+        let none = Box::<Rule>::default;
+        for s in &mut self.services {
+            let subject = match s.of {
+                Of::Service => Subject::Service(&s.name),
+                Of::Family => Subject::Family(&s.name),
+            };
+            s.rule.baseline = Some(
+                baseline
+                    .rule_of(subject, s.cluster.as_deref())
+                    .map_or_else(none, |r| Box::new(r.clone())),
+            );
+        }
+        if let Some(d) = &mut self.defaults {
+            d.baseline = Some(baseline.defaults.clone().map_or_else(none, Box::new));
+        }
+    }
+
+    /// The policy of `audit --baseline` without `--policy`: the baseline's own rules,
+    /// each its own baseline, and `[defaults]` with an empty baseline, so that tasks of a
+    /// service the baseline never saw are judged too (every peer of theirs is new).
+    pub fn of_baseline(baseline: &Policy) -> Policy {
+        let mut p = baseline.clone();
+        if p.defaults.is_none() {
+            p.defaults = Some(Rule::default());
+        }
+        p.add_baseline(baseline);
+        if let Some(d) = &mut p.defaults {
+            d.baseline = Some(Box::new(baseline.defaults.clone().unwrap_or_default()));
+        }
+        p
     }
 }
 

@@ -240,7 +240,8 @@ mod tests {
 
     #[test]
     fn every_check_has_a_kind_and_kind_finds_it() {
-        for c in Check::ALL {
+        // new-peer needs a baseline, which `sql` does not compile.
+        for c in Check::ALL.into_iter().filter(|c| *c != Check::NewPeer) {
             assert_eq!(KINDS[kind(c)].check, c);
         }
         assert!(KINDS.iter().all(|k| Check::ALL.contains(&k.check)));

@@ -84,6 +84,8 @@ impl Query<'_> {
                 d.lit("by the flow log's pkt-*-aws-service field"),
                 d.lit("by AWS's ip-ranges.json")
             ),
+            // A baseline is not compiled (`sql` takes no --baseline): never asked.
+            Check::NewPeer => "''".to_string(),
         }
     }
 

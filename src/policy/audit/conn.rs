@@ -27,14 +27,14 @@ pub(super) struct ConnKey {
     pub(super) peer: u32,
 }
 
-/// Traffic of one direction and action: counts and time span.
+/// Traffic of one direction and action: counts and time span (unix seconds).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Traffic {
-    pub(super) records: u64,
-    pub(super) packets: u64,
-    pub(super) bytes: u64,
-    pub(super) first: i64,
-    pub(super) last: i64,
+pub struct Traffic {
+    pub records: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first: i64,
+    pub last: i64,
 }
 
 impl Traffic {
@@ -48,7 +48,7 @@ impl Traffic {
         });
     }
 
-    pub(super) fn merge(&mut self, o: &Traffic) {
+    pub fn merge(&mut self, o: &Traffic) {
         if o.records == 0 {
             return;
         }

@@ -98,23 +98,38 @@ impl AuditState {
     /// The connections, taken out of the state, in an order that does not depend on
     /// what the hash maps and the interning did.
     fn sorted_connections(&mut self) -> Vec<(ConnKey, Conn)> {
-        let text = |id: u32| self.strings.get(id);
-        let sort_key = |k: &ConnKey| {
-            let p = self.peers.values[k.peer as usize];
-            (
-                text(k.eni),
-                text(self.owners.values[k.owner as usize][0]),
-                k.peer_addr,
-                k.protocol,
-                text(p[PEER_ENI]),
-                text(p[PEER_TASK]),
-                k.own_port,
-                k.peer_port,
-            )
-        };
         let mut conns: Vec<(ConnKey, Conn)> = std::mem::take(&mut self.conns).into_iter().collect();
-        conns.sort_by_cached_key(|(k, _)| sort_key(k));
+        conns.sort_by_cached_key(|(k, _)| self.sort_key(k));
         conns
+    }
+
+    /// A connection's place in that order: its ENI, task, peer, protocol and ports.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn sort_key(
+        &self,
+        k: &ConnKey,
+    ) -> (
+        Option<&str>,
+        Option<&str>,
+        [u8; 16],
+        u16,
+        Option<&str>,
+        Option<&str>,
+        u16,
+        u16,
+    ) {
+        let text = |id: u32| self.strings.get(id);
+        let p = self.peers.values[k.peer as usize];
+        (
+            text(k.eni),
+            text(self.owners.values[k.owner as usize][0]),
+            k.peer_addr,
+            k.protocol,
+            text(p[PEER_ENI]),
+            text(p[PEER_TASK]),
+            k.own_port,
+            k.peer_port,
+        )
     }
 
     /// One connection: who opened it, and its traffic into the draft of each rule it
@@ -207,6 +222,16 @@ impl AuditState {
                     d.traffic.merge(&t);
                     add_port(d);
                 }
+            }
+        }
+        // New peers: the accepted records, either direction.
+        if !c.allowed.has(Check::NewPeer) {
+            let mut t = c.traffic(0)[0];
+            t.merge(&c.traffic(1)[0]);
+            if t.records > 0 {
+                let d = drafts.get(Check::NewPeer, k, 0, opened);
+                d.traffic.merge(&t);
+                add_port(d);
             }
         }
         // Cleartext: records marked not encrypted, and records without the mark
@@ -307,7 +332,13 @@ impl AuditState {
 }
 
 /// Who opened a connection, as [`initiator::opener`] decides from its records.
-fn opener(k: &ConnKey, c: &Conn, rule: &Rule, peer_listens: bool, stable: [bool; 2]) -> Opened {
+pub(super) fn opener(
+    k: &ConnKey,
+    c: &Conn,
+    rule: &Rule,
+    peer_listens: bool,
+    stable: [bool; 2],
+) -> Opened {
     let connection = Connection {
         sent: c.sent,
         ports: [k.own_port, k.peer_port],

@@ -32,13 +32,15 @@ use crate::aws_ranges::AwsRanges;
 use crate::enrich::EniMap;
 
 mod conn;
+mod decide;
 mod finish;
 mod state;
 mod summary;
 
 pub use super::finding::{Direction, Finding, Severity, Text};
 pub use super::rules::private_aws::unknown_words as aws_unknown_words;
-pub use super::rules::{Check, Checks};
+pub use super::rules::{Check, Checks, Opened};
+pub use decide::{Decision, Seen};
 pub use finish::order;
 pub use state::AuditState;
 pub use summary::{AuditSummary, Counts};

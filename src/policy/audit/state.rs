@@ -332,10 +332,11 @@ impl AuditState {
         if inbound {
             conn.inbound[rejected as usize].merge(&traffic);
         }
-        // Outbound records matter to egress and isolation only.
+        // Outbound records matter to egress, isolation and new peers only.
         let keep_outbound = !inbound
             && (checks.has(Check::UnexpectedEgress) && rule.egress.is_some()
-                || checks.has(Check::Isolation) && rule.isolated);
+                || checks.has(Check::Isolation) && rule.isolated
+                || !allowed.has(Check::NewPeer));
         let gateway = aws_applies && int32(c.path, row) == Some(GATEWAY_ENDPOINT);
         let status = int32(c.encryption, row);
         let clear_ports = &auditor.policy.cleartext_ports;

@@ -4,7 +4,8 @@
 //! Each rule of Amazon's ECS network-security guidance is one [`AuditRule`]: who may
 //! open connections to a task ([`ingress`]), whom a task may open connections to
 //! ([`egress`]), encryption in transit ([`cleartext`]), strict isolation
-//! ([`isolation`]) and AWS APIs through VPC endpoints only ([`private_aws`]).
+//! ([`isolation`]) and AWS APIs through VPC endpoints only ([`private_aws`]); and, against
+//! a baseline learned from a quiet window, peers that are new ([`new_peer`]).
 //!
 //! The list at the bottom (`rules! { ... }`) is the one place that names them all:
 //! [`Check`], [`Check::ALL`], [`Check::COUNT`], the bits of [`Checks`] (`1 << check`) and
@@ -25,6 +26,7 @@ pub mod cleartext;
 pub mod egress;
 pub mod ingress;
 pub mod isolation;
+pub mod new_peer;
 pub mod private_aws;
 pub mod words;
 
@@ -265,6 +267,7 @@ rules! {
     Cleartext => cleartext::Cleartext,
     Isolation => isolation::Isolation,
     PrivatelinkBypass => private_aws::PrivatelinkBypass,
+    NewPeer => new_peer::NewPeer,
 }
 
 const _: () = assert!(

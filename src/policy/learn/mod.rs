@@ -1,0 +1,500 @@
+//! Learning a policy from traffic (`vpcflow learn`): the tightest policy, in the format
+//! the audit reads, that admits every accepted connection of the window.
+//!
+//! The traffic is folded by the audit itself, under a policy that admits no one
+//! ([`learning_policy`]), so that every connection of every task is kept and decided as
+//! the audit decides it. Each accepted connection then admits its peer, in the direction
+//! of whoever opened it, by the most durable name the map gives ([`name`]): its load
+//! balancer, its service, its task family, its most specific security group, and its
+//! address only where nothing names it. Addresses are collapsed no wider than observed
+//! (see [`crate::net::Cidr::collapse`]); a service that talks to more than `max_hosts`
+//! internet addresses on one port gets `0.0.0.0/0` (`::/0`), said in a comment.
+//!
+//! Listener ports change who opened a connection (the audit's step 4), so the ports are
+//! learned to a fixed point: the connections are decided again under the policy learned
+//! so far until its ports stop growing; the policy written is decided under the ports it
+//! declares, so that the audit of the same window with it finds nothing that it admitted.
+//! REJECTed attempts and connections whose opener stays undecided are listed in
+//! comments, never admitted.
+
+mod write;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::audit::{AuditState, Auditor, Check, Checks, Decision, Opened, Seen};
+use super::{CommandLineRules, Of, Policy, PolicyError};
+use crate::enrich::{arn_name, EniMap, PeerKind};
+use crate::net::Cidr;
+
+/// How `learn` names and widens peers.
+#[derive(Clone, Debug)]
+pub struct LearnOptions {
+    /// A service talking to more than this many distinct internet addresses on one port
+    /// gets `0.0.0.0/0` (`::/0`) instead of the hosts.
+    pub max_hosts: usize,
+    /// The VPC's blocks as given (`--vpc-cidr`), written to `[network]`.
+    pub vpc_cidrs: Vec<Cidr>,
+}
+
+impl Default for LearnOptions {
+    fn default() -> LearnOptions {
+        LearnOptions {
+            max_hosts: 16,
+            vpc_cidrs: Vec::new(),
+        }
+    }
+}
+
+/// The checks a learning fold runs: ingress and egress, whose connections are all kept
+/// under [`learning_policy`].
+pub const LEARNING_CHECKS: Checks =
+    Checks::of(&[Check::UnexpectedIngress, Check::UnexpectedEgress]);
+
+/// The policy a learning fold runs under: `[defaults]` admitting no one either way, so
+/// that the audit keeps every connection of every task.
+pub fn learning_policy(vpc_cidrs: &[Cidr]) -> Policy {
+    Policy::parse(
+        "learning",
+        "[defaults]\negress_to_cidrs = []\n",
+        vpc_cidrs,
+        &CommandLineRules::default(),
+    )
+    .expect("the learning policy parses")
+}
+
+/// Whose rule a learned entry is: a service or a task family, in a cluster when the
+/// name is met in several.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Whose {
+    pub of: Of,
+    pub name: String,
+    /// The cluster's name (an ARN's last part); kept in the rule only where the name is
+    /// met in several clusters.
+    pub cluster: Option<String>,
+}
+
+/// What a learned entry rests on: connections, bytes, first and last seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    pub connections: u64,
+    pub bytes: u64,
+    pub first: i64,
+    pub last: i64,
+}
+
+impl Evidence {
+    fn of(t: &Seen) -> Evidence {
+        Evidence {
+            connections: 1,
+            bytes: t.bytes,
+            first: t.first,
+            last: t.last,
+        }
+    }
+
+    pub fn add(&mut self, o: &Evidence) {
+        if o.connections == 0 {
+            return;
+        }
+        if self.connections == 0 {
+            *self = *o;
+            return;
+        }
+        self.connections += o.connections;
+        self.bytes = self.bytes.saturating_add(o.bytes);
+        self.first = self.first.min(o.first);
+        self.last = self.last.max(o.last);
+    }
+}
+
+/// A peer by the most durable name the map gives.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Name {
+    LoadBalancer(String),
+    Service(String),
+    Family(String),
+    /// A security group, with what holds it (`VPC endpoint`, `RDS`, ...), for comments.
+    SecurityGroup(String, String),
+    /// An address; collapsed with the others when the policy is written.
+    Addr([u8; 16]),
+}
+
+/// One direction of a rule as learned: peers and ports with their evidence.
+#[derive(Clone, Debug, Default)]
+pub struct Side {
+    pub peers: BTreeMap<Name, Evidence>,
+    /// Server ports: the task's own (ingress, `ports`) or the peer's (egress,
+    /// `egress_ports`).
+    pub ports: BTreeMap<u16, Evidence>,
+    /// Distinct internet addresses per (server port, IPv4?), for `max_hosts`.
+    internet: BTreeMap<(u16, bool), BTreeSet<[u8; 16]>>,
+    /// REJECTed attempts, never admitted: (peer address, server port, protocol).
+    pub rejected: BTreeMap<([u8; 16], u16, Option<u16>), Evidence>,
+}
+
+/// The connections with one peer whose opener stayed undecided, and their (task, peer)
+/// ports.
+pub type Undecided = (Evidence, BTreeSet<(u16, u16)>);
+
+/// What was learned of one service's (or family's) tasks.
+#[derive(Clone, Debug, Default)]
+pub struct Learning {
+    /// Its tasks (ARNs, or ENIs whose task is unnamed).
+    pub tasks: BTreeSet<String>,
+    /// Its connections' span.
+    pub seen: Evidence,
+    /// Peers that opened connections to its tasks.
+    pub ingress: Side,
+    /// Peers its tasks opened connections to.
+    pub egress: Side,
+    /// Connections whose opener stayed undecided: (peer address, protocol) with the
+    /// ports seen.
+    pub undecided: BTreeMap<([u8; 16], Option<u16>), Undecided>,
+    /// The listener ports the rule declares (`ports`): those seen in the rounds that
+    /// decided the connections (see [`learn`]).
+    pub declared: BTreeSet<u16>,
+}
+
+/// One accepted, decided connection as learned, for a review of security groups.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    pub eni: String,
+    pub whose: Whose,
+    pub opened_by_task: bool,
+    pub protocol: Option<u16>,
+    pub server_port: u16,
+    pub peer_addr: [u8; 16],
+    /// The peer's ENI, for its security groups at `evidence.first`.
+    pub peer_eni: Option<String>,
+    pub name: Name,
+    pub evidence: Evidence,
+}
+
+/// A learned policy: one rule per service and task family seen.
+#[derive(Clone, Debug, Default)]
+pub struct Learned {
+    pub rules: BTreeMap<Whose, Learning>,
+    /// The span of every connection.
+    pub window: Evidence,
+    /// Connections of task ENIs whose task no source names (no service, no family):
+    /// not learned.
+    pub unnamed: u64,
+    pub observations: Vec<Observation>,
+    pub options: LearnOptions,
+}
+
+/// Why nothing could be learned.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NothingLearned(pub String);
+
+/// How many times the connections are decided again at most while the listener ports
+/// grow (each round can only add ports; real traffic settles in two or three).
+const ROUNDS: usize = 8;
+
+/// Learns the policy from the connections of a learning fold (see [`learning_policy`]);
+/// returns it with the policy it parses to.
+pub fn learn(
+    state: &AuditState,
+    map: &EniMap,
+    options: &LearnOptions,
+) -> Result<(Learned, Policy), NothingLearned> {
+    let groups = group_sizes(map);
+    let mut policy = learning_policy(&options.vpc_cidrs);
+    // The listener ports each rule declares: those of the rounds so far.
+    let mut declared: BTreeMap<Whose, BTreeSet<u16>> = BTreeMap::new();
+    for round in 1..=ROUNDS {
+        let auditor = Auditor {
+            checks: LEARNING_CHECKS,
+            ..Auditor::new(&policy, map)
+        };
+        let mut learned = gather(state, &auditor, map, &groups, options);
+        if learned.rules.values().all(Learning::admits_nothing) {
+            return Err(NothingLearned(learned.nothing_words()));
+        }
+        // Decided under the ports declared so far: when none is new, what it admits is
+        // what the audit will judge under the policy that declares them.
+        let mut grown = false;
+        for (whose, l) in learned.rules.iter_mut() {
+            let d = declared.entry(whose.clone()).or_default();
+            l.declared = d.clone();
+            if round < ROUNDS {
+                for p in l.ingress.ports.keys().filter(|p| **p != 0) {
+                    grown |= d.insert(*p);
+                }
+            }
+        }
+        if !grown {
+            let text = learned.toml();
+            let policy = Policy::parse(
+                "learned policy",
+                &text,
+                &options.vpc_cidrs,
+                &Default::default(),
+            )
+            .map_err(|e: PolicyError| {
+                NothingLearned(format!("the learned policy does not parse: {e}"))
+            })?;
+            return Ok((learned, policy));
+        }
+        for (whose, l) in learned.rules.iter_mut() {
+            l.declared = declared[whose].clone();
+        }
+        let text = learned.toml();
+        policy = Policy::parse(
+            "learned policy",
+            &text,
+            &options.vpc_cidrs,
+            &Default::default(),
+        )
+        .map_err(|e: PolicyError| {
+            NothingLearned(format!("the learned policy does not parse: {e}"))
+        })?;
+    }
+    unreachable!("the last round adds no port")
+}
+
+/// How many ENIs of the map hold each security group (the fewest is the most specific).
+fn group_sizes(map: &EniMap) -> BTreeMap<&str, BTreeSet<&str>> {
+    let mut sizes: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for h in map.holders() {
+        for g in &h.security_groups {
+            sizes.entry(g).or_default().insert(&h.eni_id);
+        }
+    }
+    sizes
+}
+
+/// The connections decided under `auditor`'s policy, learned.
+fn gather(
+    state: &AuditState,
+    auditor: &Auditor,
+    map: &EniMap,
+    groups: &BTreeMap<&str, BTreeSet<&str>>,
+    options: &LearnOptions,
+) -> Learned {
+    let mut learned = Learned {
+        options: options.clone(),
+        ..Learned::default()
+    };
+    // Names met in several clusters keep their cluster.
+    let mut clusters: BTreeMap<(Of, String), BTreeSet<Option<String>>> = BTreeMap::new();
+    let mut all: Vec<(Whose, Opened, Learnt)> = Vec::new();
+    state.each_decision(auditor, |d| {
+        let Some((of, name)) = d
+            .service
+            .map(|s| (Of::Service, s))
+            .or(d.family.map(|f| (Of::Family, f)))
+        else {
+            learned.unnamed += 1;
+            return;
+        };
+        let cluster = d.cluster.map(|c| arn_name(c).to_string());
+        clusters
+            .entry((of, name.to_string()))
+            .or_default()
+            .insert(cluster.clone());
+        let whose = Whose {
+            of,
+            name: name.to_string(),
+            cluster,
+        };
+        all.push((whose, d.opened, Learnt::of(d, map, groups)));
+    });
+    for (mut whose, opened, l) in all {
+        if clusters[&(whose.of, whose.name.clone())].len() < 2 {
+            whose.cluster = None;
+        }
+        learned.add(whose, opened, l);
+    }
+    learned
+}
+
+/// What one decision brings: its peer's name, its traffic and its ports.
+struct Learnt {
+    task: String,
+    eni: String,
+    peer_eni: Option<String>,
+    name: Name,
+    internet: bool,
+    peer_addr: [u8; 16],
+    protocol: Option<u16>,
+    own_port: u16,
+    peer_port: u16,
+    /// Accepted and rejected traffic, each way.
+    sent: [[Seen; 2]; 2],
+}
+
+impl Learnt {
+    fn of(d: &Decision, map: &EniMap, groups: &BTreeMap<&str, BTreeSet<&str>>) -> Learnt {
+        let t = [d.sent[0][0], d.sent[1][0], d.sent[0][1], d.sent[1][1]]
+            .iter()
+            .filter(|s| s.records > 0)
+            .map(|s| s.first)
+            .min();
+        Learnt {
+            task: d.task.unwrap_or(d.eni).to_string(),
+            eni: d.eni.to_string(),
+            peer_eni: d.peer_eni.map(str::to_string),
+            name: name(d, map, groups, t),
+            internet: d.peer_kind == Some(PeerKind::Internet.as_str()),
+            peer_addr: d.peer_addr,
+            protocol: d.protocol,
+            own_port: d.own_port,
+            peer_port: d.peer_port,
+            sent: d.sent,
+        }
+    }
+}
+
+/// The most durable name the map gives a decision's peer, as of `t`: its load balancer,
+/// its service, its task family (outside any service), its most specific security group
+/// (the one the fewest ENIs hold), else its address.
+pub fn name(
+    d: &Decision,
+    map: &EniMap,
+    groups: &BTreeMap<&str, BTreeSet<&str>>,
+    t: Option<i64>,
+) -> Name {
+    if let Some(lb) = d.peer_lb {
+        return Name::LoadBalancer(lb.to_string());
+    }
+    if let Some(s) = d.peer_service {
+        return Name::Service(s.to_string());
+    }
+    let holder = d.peer_eni.and_then(|e| map.eni_at(e, t));
+    if let Some(f) = holder
+        .filter(|h| h.kind == PeerKind::Task && h.service.is_none())
+        .and_then(|h| h.task_family.as_deref())
+    {
+        return Name::Family(f.to_string());
+    }
+    let specific = holder.and_then(|h| {
+        h.security_groups
+            .iter()
+            .min_by_key(|g| (groups.get(g.as_str()).map_or(0, |s| s.len()), g.as_str()))
+    });
+    match (specific, holder) {
+        (Some(g), Some(h)) => Name::SecurityGroup(g.clone(), h.kind.words().owners.to_string()),
+        _ => Name::Addr(d.peer_addr),
+    }
+}
+
+impl Learning {
+    /// Whether the rule admits no one either way.
+    fn admits_nothing(&self) -> bool {
+        self.ingress.peers.is_empty() && self.egress.peers.is_empty()
+    }
+}
+
+impl Learned {
+    fn add(&mut self, whose: Whose, opened: Opened, l: Learnt) {
+        let rule = self.rules.entry(whose.clone()).or_default();
+        rule.tasks.insert(l.task.clone());
+        let accepted = {
+            let mut a = l.sent[0][0];
+            a.merge(&l.sent[1][0]);
+            a
+        };
+        let any = {
+            let mut a = accepted;
+            a.merge(&l.sent[0][1]);
+            a.merge(&l.sent[1][1]);
+            a
+        };
+        if any.records > 0 {
+            rule.seen.add(&Evidence::of(&any));
+            self.window.add(&Evidence::of(&any));
+        }
+        let (side, server_port, opener) = match opened {
+            Opened::ByPeer => (&mut rule.ingress, l.own_port, 1),
+            Opened::ByTask => (&mut rule.egress, l.peer_port, 0),
+            Opened::Unknown => {
+                if accepted.records > 0 {
+                    let (e, ports) = rule.undecided.entry((l.peer_addr, l.protocol)).or_default();
+                    e.add(&Evidence::of(&accepted));
+                    ports.insert((l.own_port, l.peer_port));
+                }
+                return;
+            }
+        };
+        let opener_accepted = l.sent[opener][0];
+        if opener_accepted.records == 0 {
+            // Only REJECTed attempts from the opener: listed, never admitted.
+            let rejected = l.sent[opener][1];
+            if rejected.records > 0 {
+                side.rejected
+                    .entry((l.peer_addr, server_port, l.protocol))
+                    .or_default()
+                    .add(&Evidence::of(&rejected));
+            }
+            return;
+        }
+        let e = Evidence::of(&accepted);
+        side.peers.entry(l.name.clone()).or_default().add(&e);
+        side.ports.entry(server_port).or_default().add(&e);
+        if l.internet && matches!(l.name, Name::Addr(_)) {
+            side.internet
+                .entry((server_port, crate::net::is_v4(&l.peer_addr)))
+                .or_default()
+                .insert(l.peer_addr);
+        }
+        self.observations.push(Observation {
+            eni: l.eni,
+            whose,
+            opened_by_task: opened == Opened::ByTask,
+            protocol: l.protocol,
+            server_port,
+            peer_addr: l.peer_addr,
+            peer_eni: l.peer_eni,
+            name: l.name,
+            evidence: e,
+        });
+    }
+
+    /// Why nothing could be learned, in words.
+    fn nothing_words(&self) -> String {
+        let mut why = Vec::new();
+        let rejected: usize = self
+            .rules
+            .values()
+            .map(|l| l.ingress.rejected.len() + l.egress.rejected.len())
+            .sum();
+        let undecided: usize = self.rules.values().map(|l| l.undecided.len()).sum();
+        if self.rules.is_empty() {
+            why.push("no connection of a task of a service or task family was seen".to_string());
+        } else {
+            why.push(format!(
+                "no accepted connection of the {} task group{} seen had a known opener",
+                self.rules.len(),
+                if self.rules.len() == 1 { "" } else { "s" }
+            ));
+        }
+        if rejected > 0 {
+            why.push(format!("{rejected} rejected attempts (never admitted)"));
+        }
+        if undecided > 0 {
+            why.push(format!(
+                "{undecided} peers with connections of undecided opener"
+            ));
+        }
+        if self.unnamed > 0 {
+            why.push(format!(
+                "{} connections of task ENIs whose task no map source names",
+                self.unnamed
+            ));
+        }
+        format!("nothing to learn from: {}", why.join("; "))
+    }
+
+    /// The learned policy as a policy file, every entry commented with its evidence.
+    pub fn toml(&self) -> String {
+        write::policy(self)
+    }
+
+    /// Rules whose tasks were seen for less than a quarter of the window.
+    pub fn brief(&self, l: &Learning) -> bool {
+        let window = self.window.last - self.window.first;
+        window > 0 && (l.seen.last - l.seen.first) * 4 < window
+    }
+}
