@@ -532,7 +532,7 @@ fn policy_errors_exit_2_with_file_key_and_problem() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        format!("vpcflow: error: --policy: {}:3: unknown field `port`, expected one of `name`, `cluster`, `ports`, `ingress_from_security_groups`, `ingress_from_cidrs`, `ingress_from_services`, `ingress_from_load_balancers`, `egress_to_security_groups`, `egress_to_cidrs`, `egress_to_services`, `egress_to_load_balancers`, `egress_ports`, `require_encryption`, `isolated`, `private_aws_access`\n", p.display())
+        format!("vpcflow: error: --policy: {}:3: unknown field `port`, expected one of `name`, `family`, `cluster`, `ports`, `ingress_from_security_groups`, `ingress_from_cidrs`, `ingress_from_services`, `ingress_from_load_balancers`, `ingress_from_families`, `egress_to_security_groups`, `egress_to_cidrs`, `egress_to_services`, `egress_to_load_balancers`, `egress_to_families`, `egress_ports`, `require_encryption`, `isolated`, `private_aws_access`\n", p.display())
     );
     let o = vpcflow(&["audit", &logs, "--map", map.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));

@@ -167,8 +167,11 @@ impl RuleOpts {
                 && self.allow_service.is_empty();
             return Ok(if alone {
                 Checks::of(&[Check::NewPeer])
-            } else {
+            } else if self.baseline.is_some() {
                 Checks::ALL
+            } else {
+                // new-peer runs against a baseline only.
+                Checks::ALL.without(Check::NewPeer)
             });
         }
         let mut checks = Vec::new();

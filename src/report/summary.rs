@@ -142,7 +142,7 @@ fn severity_cells(out: &mut String, m: &[u64; 3]) {
 
 /// Findings per rule and severity.
 fn per_rule(out: &mut String, r: &ReportInput) {
-    let mut m = [[0u64; 3]; 5];
+    let mut m = [[0u64; 3]; Check::COUNT];
     for f in r.findings {
         if let Some(i) = Check::ALL.iter().position(|c| c.as_str() == f.rule) {
             m[i][severity_index(f.severity)] += 1;
@@ -153,8 +153,13 @@ fn per_rule(out: &mut String, r: &ReportInput) {
         if !r.summary.checks.has(*c) {
             let _ = write!(
                 out,
-                r#"<tr class="muted"><th scope="row">{}</th><td colspan="4">not run (--rule)</td></tr>"#,
-                c.as_str()
+                r#"<tr class="muted"><th scope="row">{}</th><td colspan="4">not run ({})</td></tr>"#,
+                c.as_str(),
+                if *c == Check::NewPeer {
+                    "no --baseline"
+                } else {
+                    "--rule"
+                }
             );
             continue;
         }

@@ -158,6 +158,11 @@ impl Checks {
     pub fn and(self, o: Checks) -> Checks {
         Checks(self.0 & o.0)
     }
+
+    /// The set without `c`.
+    pub const fn without(self, c: Check) -> Checks {
+        Checks(self.0 & !c.bit())
+    }
 }
 
 /// The rule of a file, named by its variant.
