@@ -48,8 +48,9 @@
 //! traffic it would not have admitted, never unused when ICMP was seen.
 //!
 //! A prefix-list rule whose entries were not given is *not judged*: it matches
-//! nothing, is never called unused, and is kept by every proposal; a connection that
-//! such a rule could admit (direction, protocol and port fit) counts as covered.
+//! nothing, is never called unused, and is kept by every proposal; a connection that no
+//! known rule admits but such a rule could (direction, protocol and port fit) is taken
+//! to be that rule's, and no rule is proposed for it.
 //!
 //! # Judging
 //!

@@ -157,9 +157,11 @@ pub struct Review {
 ///   each observed connection that no kept rule of its ENI's groups covers, one rule
 ///   per distinct (direction, protocol, server port, learned source): one port per
 ///   rule (contiguous ports are not merged), every ICMP type (flow logs carry none).
-///   It goes to the groups whose revoked rules admitted the connection, else to the
-///   first of the ENI's groups that the input describes. A group of several owners
-///   gets the union.
+///   It goes to the group of the revoked rule that admitted the connection (the most
+///   specific, as [`admitting_rule`](super::admitting_rule) orders them), so one
+///   connection is authorized once; a connection no rule admitted goes to the first of
+///   the ENI's groups that the input describes. A group of several owners gets the
+///   union.
 pub fn review(groups: &SecurityGroups, observed: &[Observed]) -> Review {
     // Which rules each connection matched, and whether an unjudged rule could have.
     let matched: Vec<(Vec<usize>, bool)> = observed
@@ -275,23 +277,24 @@ pub fn review(groups: &SecurityGroups, observed: &[Observed]) -> Review {
     type Key = (Direction, i32, Option<u16>, Source);
     let mut adds: BTreeMap<&str, BTreeMap<Key, (Usage, BTreeSet<&str>)>> = BTreeMap::new();
     for (o, (m, unknown)) in observed.iter().zip(&matched) {
-        if *unknown || m.iter().any(|i| !revoked.contains(i)) {
+        // Covered by a kept rule; or admitted by no known rule while a prefix list of
+        // unknown entries could have (then it is that list's, not a new rule's).
+        if (m.is_empty() && *unknown) || m.iter().any(|i| !revoked.contains(i)) {
             continue;
         }
-        let mut to: Vec<&str> = m
+        // The group of the revoked rule that admitted it (the most specific, as
+        // `admitting_rule` picks), else the first of the ENI's groups described.
+        let to = m
             .iter()
-            .map(|&i| groups.rules[i].group_id.as_str())
-            .collect();
-        to.sort_unstable();
-        to.dedup();
-        if to.is_empty() {
-            to.extend(
+            .copied()
+            .min_by_key(|&i| groups.specificity(i, &o.peer_addr))
+            .map(|i| groups.rules[i].group_id.as_str())
+            .or_else(|| {
                 o.own_groups
                     .iter()
                     .find(|g| groups.group(g).is_some())
-                    .map(String::as_str),
-            );
-        }
+                    .map(String::as_str)
+            });
         let port = matches!(o.protocol, 6 | 17).then_some(o.server_port);
         let key = (
             Direction::of(o.opened_by_task),
@@ -299,7 +302,7 @@ pub fn review(groups: &SecurityGroups, observed: &[Observed]) -> Review {
             port,
             o.learned.clone(),
         );
-        for g in to {
+        if let Some(g) = to {
             let e = adds.entry(g).or_default().entry(key.clone()).or_default();
             e.0.add(o);
             e.1.insert(&o.owner);
