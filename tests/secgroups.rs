@@ -862,11 +862,12 @@ fn python(script: &str, args: &[&Path]) -> String {
     common::stdout(&o)
 }
 
-/// Whether `module` can be used here, per `VPCFLOW_<VAR>` (require, skip, unset).
-fn available(test: &str, var: &str, module: &str, install: &str) -> bool {
+/// Whether `module` (of the package `package`) can be used here, per the variable `var`:
+/// `require` fails without it, `skip` skips, unset uses it where python3 imports it.
+fn available(test: &str, var: &str, module: &str, package: &str) -> bool {
     let mode = std::env::var(var).unwrap_or_default();
     if mode == "skip" {
-        common::skip(test, &format!("{module}: {var}=skip"));
+        common::skip(test, &format!("{package}: {var}=skip"));
         return false;
     }
     let found = common::python_imports(module);
@@ -877,7 +878,7 @@ fn available(test: &str, var: &str, module: &str, install: &str) -> bool {
         );
         common::skip(
             test,
-            &format!("{module}: python3 cannot import it ({install})"),
+            &format!("{package} not installed (pip install {package})"),
         );
     }
     found
@@ -1005,17 +1006,11 @@ for path in sys.argv[1:]:
     assert!(tf.contains("terraform import"), "{tf}");
 }
 
-#[test]
-fn cli_documents_validate_against_botocores_ec2_model() {
-    let test = "cli_documents_validate_against_botocores_ec2_model";
-    let (_d, _, paths) = emitted();
-    if !available(
-        test,
-        "VPCFLOW_BOTOCORE",
-        "botocore.validate",
-        "pip install botocore",
-    ) {
-        return;
+/// Checks each CLI document among `paths` with botocore's `validate_parameters` against
+/// the input of the operation its name says; false (said skipped) without botocore.
+fn botocore_valid(test: &str, paths: &[PathBuf]) -> bool {
+    if !available(test, "VPCFLOW_BOTOCORE", "botocore.validate", "botocore") {
+        return false;
     }
     let script = r#"
 import json, os, sys
@@ -1040,13 +1035,121 @@ for path in sys.argv[1:]:
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .map(PathBuf::as_path)
         .collect();
-    assert_eq!(docs.len(), 7);
     let out = python(script, &docs);
-    assert_eq!(out.lines().count(), 7);
+    assert_eq!(out.lines().count(), docs.len());
     for line in out.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
         assert_eq!(v[1], "", "{}", v[0]);
     }
+    true
+}
+
+#[test]
+fn cli_documents_validate_against_botocores_ec2_model() {
+    let (_d, _, paths) = emitted();
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .count(),
+        7
+    );
+    botocore_valid("cli_documents_validate_against_botocores_ec2_model", &paths);
+}
+
+/// `describe-security-group-rules` output: the `sgr-` ids reach the report and the
+/// Terraform comment; ICMP is authorized for every type, `-1` without ports.
+#[test]
+fn rule_ids_icmp_and_all_protocols_in_the_emitted_change() {
+    let doc = json!({"SecurityGroupRules": [
+        {"SecurityGroupRuleId": "sgr-0a1", "GroupId": "sg-x", "IsEgress": false,
+         "IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "CidrIpv4": "0.0.0.0/0"},
+        {"SecurityGroupRuleId": "sgr-0a2", "GroupId": "sg-x", "IsEgress": true,
+         "IpProtocol": "-1", "CidrIpv6": "::/0"},
+        {"SecurityGroupRuleId": "sgr-0a3", "GroupId": "sg-x", "IsEgress": true,
+         "IpProtocol": "udp", "FromPort": 0, "ToPort": 65535, "CidrIpv4": "10.0.0.0/8"},
+    ]});
+    let g = SecurityGroups::parse("rules.json", doc.to_string().as_bytes()).unwrap();
+    let obs = vec![
+        conn(
+            "eni-x",
+            NIGHTLY,
+            &["sg-x"],
+            false,
+            1,
+            0,
+            "10.0.7.7",
+            &[],
+            6,
+            cidr("10.0.0.0/16"),
+        ),
+        conn(
+            "eni-x",
+            NIGHTLY,
+            &["sg-x"],
+            true,
+            17,
+            123,
+            "10.0.0.123",
+            &[],
+            2,
+            cidr("10.0.0.0/8"),
+        ),
+    ];
+    let r = review(&g, &obs);
+    let (revoke, add) = proposal(&r);
+    assert_eq!(
+        revoke,
+        set(&[
+            "sg-x ingress icmp all from 0.0.0.0/0 (sgr-0a1)",
+            "sg-x egress all to ::/0 (sgr-0a2)"
+        ])
+    );
+    assert_eq!(add, set(&["sg-x ingress icmp all from 10.0.0.0/16"]));
+    let d = tempfile::tempdir().unwrap();
+    let paths = r.emit(d.path()).unwrap();
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "authorize-ingress.json",
+            "main.tf",
+            "revoke-egress.json",
+            "revoke-ingress.json"
+        ]
+    );
+    let add: Value = serde_json::from_slice(&std::fs::read(&paths[0]).unwrap()).unwrap();
+    let p = &add["IpPermissions"][0];
+    assert_eq!(
+        (&p["IpProtocol"], &p["FromPort"], &p["ToPort"]),
+        (&json!("icmp"), &json!(-1), &json!(-1))
+    );
+    assert_eq!(p["IpRanges"][0]["CidrIp"], "10.0.0.0/16");
+    let revoke: Value = serde_json::from_slice(&std::fs::read(&paths[2]).unwrap()).unwrap();
+    assert_eq!(
+        revoke["IpPermissions"],
+        json!([{"IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}])
+    );
+    let tf = std::fs::read_to_string(&paths[1]).unwrap();
+    assert!(
+        tf.contains(
+            "#     terraform import aws_vpc_security_group_ingress_rule.revoke_sgr_0a1 sgr-0a1\n"
+        ),
+        "{tf}"
+    );
+    assert!(
+        tf.contains(
+            "#     terraform import aws_vpc_security_group_egress_rule.revoke_sgr_0a2 sgr-0a2\n"
+        ),
+        "{tf}"
+    );
+    botocore_valid(
+        "rule_ids_icmp_and_all_protocols_in_the_emitted_change",
+        &paths,
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -289,6 +289,20 @@ fn terraform(g: &GroupReview) -> String {
         );
         for r in &g.proposal.revoke {
             out.push_str(&format!("#   {}\n", comment(&r.to_string())));
+            if let Some(id) = &r.rule_id {
+                let kind = match r.direction {
+                    Direction::Ingress => "aws_vpc_security_group_ingress_rule",
+                    Direction::Egress => "aws_vpc_security_group_egress_rule",
+                };
+                let name: String = id
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                out.push_str(&format!(
+                    "#     terraform import {kind}.revoke_{name} {}\n",
+                    comment(id)
+                ));
+            }
         }
     }
     out
@@ -430,4 +444,56 @@ fn write_group(w: &mut dyn Write, g: &GroupReview) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hcl_strings_escape_quotes_and_interpolation() {
+        assert_eq!(
+            hcl_string("a \"b\" \\ ${x} %{y} $z"),
+            r#""a \"b\" \\ $${x} %%{y} $z""#
+        );
+        assert_eq!(hcl_string("line\nnext\u{1b}"), r#""line\nnext\u001b""#);
+    }
+
+    #[test]
+    fn resource_names_are_identifiers_and_unique() {
+        let r = SgRule {
+            group_id: "sg-1".into(),
+            rule_id: None,
+            direction: Direction::Egress,
+            protocol: 6,
+            ports: Ports::Range(443, 443),
+            source: Source::Cidr("2001:db8::/32".parse().unwrap()),
+            description: None,
+        };
+        let mut taken = HashSet::new();
+        assert_eq!(
+            resource_name(&r, &mut taken),
+            "egress_tcp_443_to_2001_db8___32"
+        );
+        assert_eq!(
+            resource_name(&r, &mut taken),
+            "egress_tcp_443_to_2001_db8___32_2"
+        );
+        let all = SgRule {
+            protocol: -1,
+            ports: Ports::All,
+            source: Source::Group("sg-\u{1b}x".into()),
+            ..r
+        };
+        // The escape text of a control character is no identifier character either.
+        assert_eq!(resource_name(&all, &mut taken), "egress_all_to_sg-_u_1b_x");
+    }
+
+    #[test]
+    fn group_ids_that_cannot_name_a_folder_are_refused() {
+        assert!(folder_name("sg-0abc").is_ok());
+        for bad in ["", "..", "sg/../x", "sg-1\u{0}"] {
+            assert!(folder_name(bad).is_err(), "{bad:?}");
+        }
+    }
 }
