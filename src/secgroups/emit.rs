@@ -212,7 +212,7 @@ fn resource_name(r: &SgRule, taken: &mut HashSet<String>) -> String {
             base.push_str(&format!("_{b}"));
         }
     }
-    base.push_str("_");
+    base.push('_');
     base.push_str(r.direction.preposition());
     base.push('_');
     base.extend(r.source.to_string().chars().map(|c| {

@@ -191,7 +191,7 @@ impl Ports {
     fn width(&self) -> u32 {
         match *self {
             Ports::All => 65_536,
-            Ports::Range(from, to) => u32::from(to) - u32::from(from) + 1,
+            Ports::Range(from, to) => u32::from(to).saturating_sub(u32::from(from)) + 1,
             Ports::Icmp { kind: -1, .. } => 256,
             Ports::Icmp { .. } => 1,
         }

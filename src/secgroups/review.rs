@@ -21,8 +21,8 @@ pub struct Usage {
 
 impl Usage {
     fn add(&mut self, o: &Observed) {
-        self.connections += o.connections;
-        self.bytes += o.bytes;
+        self.connections = self.connections.saturating_add(o.connections);
+        self.bytes = self.bytes.saturating_add(o.bytes);
         self.first_seen = Some(
             self.first_seen
                 .map_or(o.first_seen, |t| t.min(o.first_seen)),
@@ -161,7 +161,8 @@ pub struct Review {
 ///   specific, as [`admitting_rule`](super::admitting_rule) orders them), so one
 ///   connection is authorized once; a connection no rule admitted goes to the first of
 ///   the ENI's groups that the input describes. A group of several owners gets the
-///   union.
+///   union. A connection of unknown protocol (`-1`) is authorized as every protocol
+///   to its learned source (only an all-protocols rule can have admitted it).
 pub fn review(groups: &SecurityGroups, observed: &[Observed]) -> Review {
     // Which rules each connection matched, and whether an unjudged rule could have.
     let matched: Vec<(Vec<usize>, bool)> = observed
@@ -200,16 +201,16 @@ pub fn review(groups: &SecurityGroups, observed: &[Observed]) -> Review {
             });
             a.usage.add(o);
             let l = a.learned.entry(o.learned.clone()).or_default();
-            l.0 += o.connections;
-            l.1 += o.bytes;
+            l.0 = l.0.saturating_add(o.connections);
+            l.1 = l.1.saturating_add(o.bytes);
             a.narrower_only &= narrower(groups, &o.learned, &groups.rules[i].source);
             if m.len() == 1 && !unknown {
                 let s = a
                     .sole
                     .entry((o.protocol, o.server_port, o.learned.clone()))
                     .or_default();
-                s.0 += o.connections;
-                s.1 += o.bytes;
+                s.0 = s.0.saturating_add(o.connections);
+                s.1 = s.1.saturating_add(o.bytes);
             }
         }
     }

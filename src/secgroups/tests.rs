@@ -51,7 +51,7 @@ fn one_rule_per_source_of_a_permission() {
         Source::Cidr(cidr("192.168.0.0/16")),
     );
     office.description = Some("office".into());
-    let expected = vec![
+    let expected = [
         rule(
             "sg-1",
             Direction::Ingress,
@@ -447,7 +447,7 @@ fn a_prefix_list_without_entries_admits_nothing_known() {
 
 #[test]
 fn source_text_and_order() {
-    let mut s = vec![
+    let mut s = [
         Source::Cidr(cidr("::/0")),
         Source::Cidr(cidr("10.0.0.0/8")),
         Source::PrefixList("pl-1".into()),
@@ -469,4 +469,30 @@ fn descriptions_keep_to_what_ec2_accepts() {
     let d = review::aws_description("service web (cluster prod) \"x\" é\n");
     assert_eq!(d, "service web (cluster prod) _x_ __");
     assert_eq!(review::aws_description(&"a".repeat(300)).len(), 255);
+}
+
+#[test]
+fn every_cut_of_a_document_is_an_error_not_a_panic() {
+    let doc = json!({"SecurityGroups": [{"GroupId": "sg-1", "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+        {"IpProtocol": "icmpv6", "FromPort": -1, "ToPort": -1, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}]}]})
+    .to_string();
+    for cut in 0..doc.len() {
+        assert!(
+            SecurityGroups::parse("x", &doc.as_bytes()[..cut]).is_err(),
+            "{cut}"
+        );
+        let mut g = SecurityGroups::default();
+        assert!(
+            g.add_prefix_lists("pl-1", &doc.as_bytes()[..cut]).is_err(),
+            "{cut}"
+        );
+    }
+    assert_eq!(
+        SecurityGroups::parse("x", doc.as_bytes())
+            .unwrap()
+            .rules()
+            .len(),
+        2
+    );
 }
