@@ -32,6 +32,9 @@
 //! - [`parse`] — the push decoder.
 //! - [`aws_ranges`] — AWS's published address ranges (`ip-ranges.json`): which AWS
 //!   service an address is.
+//! - [`secgroups`] — security groups (`describe-security-groups`) judged against the
+//!   observed connections: the rule that admitted each, unused and too-wide rules, the
+//!   proposed change.
 //! - [`source`], [`s3`] — finding and opening inputs; S3 requests.
 //! - [`input`] — what an input is (one sniff) and one reader per form.
 //! - [`scan`] — units and one unit's read.
@@ -65,6 +68,7 @@ pub mod query;
 pub mod report;
 pub mod s3;
 pub mod scan;
+pub mod secgroups;
 pub mod source;
 pub mod sql;
 pub mod text;
