@@ -422,3 +422,78 @@ fn nothing_to_learn_is_exit_2_and_writes_nothing() {
     );
     assert!(policy.is_empty());
 }
+
+#[test]
+fn learn_reviews_the_task_security_groups_and_emits_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("map.csv"), MAP).unwrap();
+    let t = 1_793_491_200;
+    let mut log = String::from(HEADER);
+    log += &conn(
+        "eni-web",
+        "10.0.1.10",
+        40001,
+        "10.0.3.30",
+        5432,
+        t,
+        "ACCEPT",
+    );
+    std::fs::write(d.join("f.log"), log).unwrap();
+    // Used: egress 5432 to the database's group; unused: ssh from the world, 8080 out.
+    let sg = serde_json::json!({"SecurityGroups": [{
+        "GroupId": "sg-web", "GroupName": "web", "VpcId": "vpc-1",
+        "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                           "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+        "IpPermissionsEgress": [
+            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+             "UserIdGroupPairs": [{"GroupId": "sg-db"}]},
+            {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
+             "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}]});
+    std::fs::write(d.join("sg.json"), sg.to_string()).unwrap();
+    let o = vpcflow(&[
+        "learn",
+        &s(&d.join("f.log")),
+        "--map",
+        &s(&d.join("map.csv")),
+        "-o",
+        &s(&d.join("p.toml")),
+        "--security-groups",
+        &s(&d.join("sg.json")),
+        "--emit",
+        &s(&d.join("out")),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report = stdout(&o);
+    let unused = &report[report.find("unused rules:").unwrap()
+        ..report.find("\n  used rules:").unwrap_or(report.len())];
+    let listed: Vec<&str> = unused
+        .lines()
+        .skip(1)
+        .map(|l| l.trim().split(':').next().unwrap())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "sg-web ingress tcp 22 from 0.0.0.0/0",
+            "sg-web egress tcp 8080 to 0.0.0.0/0"
+        ],
+        "{report}"
+    );
+    let mut files: Vec<String> = std::fs::read_dir(d.join("out/sg-web"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["main.tf", "revoke-egress.json", "revoke-ingress.json"]
+    );
+    let revoke: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("out/sg-web/revoke-ingress.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(revoke["GroupId"], "sg-web");
+    assert_eq!(revoke["IpPermissions"][0]["FromPort"], 22);
+}

@@ -2,14 +2,18 @@
 //! window, written as a policy file the audit reads; with `--security-groups`, the task
 //! security groups as they are, judged against the same traffic.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use vpcflow::enrich::EniMap;
 use vpcflow::fold::Nothing;
 use vpcflow::policy::audit::Auditor;
-use vpcflow::policy::learn::{self, LearnOptions, Learned, LEARNING_CHECKS};
+use vpcflow::policy::learn::{self, LearnOptions, Learned, Name, Observation, LEARNING_CHECKS};
+use vpcflow::policy::Of;
+use vpcflow::secgroups::{self, Observed, SecurityGroups, Source};
 use vpcflow::Error;
 
 use super::args::{MapOpts, ReadArgs};
@@ -38,6 +42,27 @@ pub struct LearnArgs {
     /// a policy learned from part of the traffic would block the rest.
     #[arg(long = "allow-damaged")]
     allow_damaged: bool,
+
+    /// `aws ec2 describe-security-groups` (or `describe-security-group-rules`) output:
+    /// report, per task security group on stdout, the rules no accepted connection used,
+    /// the rules wider than the learned policy, and the proposed change.
+    #[arg(long = "security-groups", value_name = "FILE")]
+    security_groups: Option<PathBuf>,
+
+    /// `aws ec2 get-managed-prefix-list-entries` output, in a file whose name holds the
+    /// list's id (pl-0abc.json), or a JSON object of such outputs by id (repeatable):
+    /// prefix-list rules are judged with it, else reported as not judged.
+    #[arg(
+        long = "prefix-lists",
+        value_name = "FILE",
+        requires = "security_groups"
+    )]
+    prefix_lists: Vec<PathBuf>,
+
+    /// With --security-groups: write the proposed change per security group into DIR
+    /// (EC2 CLI --cli-input-json documents to authorize and revoke, and Terraform).
+    #[arg(long, value_name = "DIR", requires = "security_groups")]
+    emit: Option<PathBuf>,
 }
 
 pub fn learn(args: LearnArgs) -> Result<ExitCode, Error> {
@@ -90,7 +115,105 @@ pub fn learn(args: LearnArgs) -> Result<ExitCode, Error> {
     config
         .reporter
         .say(&summary_words(&learned, &args.output.display().to_string()));
+    if let Some(path) = &args.security_groups {
+        review(&args, path, &learned, &map)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The task security groups judged against the learned traffic: the report on stdout,
+/// the proposed change under `--emit`.
+fn review(args: &LearnArgs, path: &Path, learned: &Learned, map: &EniMap) -> Result<(), Error> {
+    let read = |p: &Path, flag: &str| {
+        std::fs::read(p)
+            .map_err(|e| Error::Usage(format!("{flag}: cannot read {}: {e}", p.display())))
+    };
+    let name = path.display().to_string();
+    let mut groups = SecurityGroups::parse(&name, &read(path, "--security-groups")?)
+        .map_err(|e| Error::Usage(format!("--security-groups: {e}")))?;
+    for p in &args.prefix_lists {
+        groups
+            .add_prefix_lists(&p.display().to_string(), &read(p, "--prefix-lists")?)
+            .map_err(|e| Error::Usage(format!("--prefix-lists: {e}")))?;
+    }
+    let observed: Vec<Observed> = learned
+        .observations
+        .iter()
+        .map(|o| observed(o, learned, map))
+        .collect();
+    let review = secgroups::review(&groups, &observed);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    review.write_text(&mut out)?;
+    out.flush()?;
+    if let Some(dir) = &args.emit {
+        let written = review.emit(dir).map_err(|e| {
+            Error::Usage(format!("--emit: cannot write into {}: {e}", dir.display()))
+        })?;
+        eprintln!(
+            "vpcflow: learn: {} file{} of proposed changes written under {}",
+            written.len(),
+            if written.len() == 1 { "" } else { "s" },
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// A learned connection as the review of security groups takes it: the groups of both
+/// sides as of its first record, and the learned name as a rule's source (a named peer's
+/// most specific group, else its address; the whole internet where the policy says so).
+fn observed(o: &Observation, learned: &Learned, map: &EniMap) -> Observed {
+    let at = Some(o.evidence.first);
+    let own = map.eni_at(&o.eni, at);
+    let peer = o.peer_eni.as_deref().and_then(|e| map.eni_at(e, at));
+    let peer_groups = peer.map(|h| h.security_groups.clone()).unwrap_or_default();
+    let host = || Source::Cidr(vpcflow::net::Cidr::host(&o.peer_addr));
+    let learned_source = match &o.name {
+        Name::SecurityGroup(g, _) => Source::Group(g.clone()),
+        Name::Addr(a) => {
+            let v4 = vpcflow::net::is_v4(a);
+            let rule = &learned.rules[&o.whose];
+            let side = if o.opened_by_task {
+                &rule.egress
+            } else {
+                &rule.ingress
+            };
+            if side.whole_internet(v4, learned.options.max_hosts) {
+                Source::Cidr(
+                    if v4 { "0.0.0.0/0" } else { "::/0" }
+                        .parse()
+                        .expect("a block"),
+                )
+            } else {
+                host()
+            }
+        }
+        _ => peer_groups
+            .first()
+            .cloned()
+            .map_or_else(host, Source::Group),
+    };
+    let owner = match (&o.whose.of, &o.whose.cluster) {
+        (Of::Service, Some(c)) => format!("service {} (cluster {c})", o.whose.name),
+        (Of::Service, None) => format!("service {}", o.whose.name),
+        (Of::Family, _) => format!("family {}", o.whose.name),
+    };
+    Observed {
+        eni_id: o.eni.clone(),
+        owner,
+        own_groups: own.map(|h| h.security_groups.clone()).unwrap_or_default(),
+        opened_by_task: o.opened_by_task,
+        protocol: o.protocol.map_or(-1, i32::from),
+        server_port: o.server_port,
+        peer_addr: o.peer_addr,
+        peer_groups,
+        connections: o.evidence.connections,
+        bytes: o.evidence.bytes,
+        first_seen: o.evidence.first,
+        last_seen: o.evidence.last,
+        learned: learned_source,
+    }
 }
 
 /// "vpcflow: learn: 4 rules (3 services, 1 task family) ...".

@@ -136,6 +136,16 @@ pub struct Side {
 /// ports.
 pub type Undecided = (Evidence, BTreeSet<(u16, u16)>);
 
+impl Side {
+    /// Whether more than `max_hosts` internet addresses of a family were seen on one
+    /// port: the policy admits the whole internet of that family.
+    pub fn whole_internet(&self, v4: bool, max_hosts: usize) -> bool {
+        self.internet
+            .iter()
+            .any(|((_, f), hosts)| *f == v4 && hosts.len() > max_hosts)
+    }
+}
+
 /// What was learned of one service's (or family's) tasks.
 #[derive(Clone, Debug, Default)]
 pub struct Learning {
