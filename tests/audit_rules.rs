@@ -311,7 +311,7 @@ fn rule_option_limits_the_audit_and_refuses_rules_nothing_asks_for() {
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
         "vpcflow: error: --rule: \"cleartxt\" is not a rule (one of unexpected-ingress, \
-         unexpected-egress, cleartext, isolation, privatelink-bypass)\n"
+         unexpected-egress, cleartext, isolation, privatelink-bypass, new-peer)\n"
     );
     // A policy where no service is isolated has nothing for --rule isolation to check.
     std::fs::write(dir.path().join("p2.toml"), "[[service]]\nname = \"web\"\n").unwrap();

@@ -497,3 +497,91 @@ fn learn_reviews_the_task_security_groups_and_emits_the_change() {
     assert_eq!(revoke["GroupId"], "sg-web");
     assert_eq!(revoke["IpPermissions"][0]["FromPort"], 22);
 }
+
+#[test]
+fn audit_security_groups_names_the_rule_that_let_each_finding_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("map.csv"), MAP).unwrap();
+    std::fs::write(
+        d.join("p.toml"),
+        "[[service]]\nname = \"web\"\nports = [443]\ningress_from_cidrs = [\"10.0.0.0/8\"]\n",
+    )
+    .unwrap();
+    let t = 1_793_491_200;
+    let mut log = String::from(HEADER);
+    log += &conn(
+        "eni-web",
+        "198.51.100.7",
+        40001,
+        "10.0.1.10",
+        443,
+        t,
+        "ACCEPT",
+    );
+    log += &format!("5 eni-web 203.0.113.9 10.0.1.10 51000 22 6 1 60 {t} {t} REJECT OK 2\n");
+    std::fs::write(d.join("f.log"), log).unwrap();
+    let sg = serde_json::json!({"SecurityGroups": [{
+        "GroupId": "sg-web", "GroupName": "web", "VpcId": "vpc-1",
+        "IpPermissions": [
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+             "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+            {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535,
+             "IpRanges": [{"CidrIp": "198.51.100.0/24"}]}],
+        "IpPermissionsEgress": []}]});
+    std::fs::write(d.join("sg.json"), sg.to_string()).unwrap();
+    let run = |format: &str| {
+        vpcflow(&[
+            "audit",
+            &s(&d.join("f.log")),
+            "--map",
+            &s(&d.join("map.csv")),
+            "--policy",
+            &s(&d.join("p.toml")),
+            "--security-groups",
+            &s(&d.join("sg.json")),
+            "--format",
+            format,
+        ])
+    };
+    let o = run("json");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let by_peer: Vec<(String, serde_json::Value)> = json_lines(&o)
+        .iter()
+        .map(|f| {
+            (
+                f["peer_addr"].as_str().unwrap().to_string(),
+                f["sg_rule"].clone(),
+            )
+        })
+        .collect();
+    // The /24 is the more specific of the two rules that admit 198.51.100.7 on 443; the
+    // rejected attempt was admitted by none.
+    assert_eq!(
+        by_peer,
+        [
+            (
+                "198.51.100.7".to_string(),
+                serde_json::json!("sg-web ingress tcp 0-65535 from 198.51.100.0/24")
+            ),
+            ("203.0.113.9".to_string(), serde_json::Value::Null),
+        ]
+    );
+    let csv = stdout(&run("csv"));
+    assert!(
+        csv.lines().next().unwrap().ends_with(",reason,sg_rule"),
+        "{csv}"
+    );
+    // Without the option, no such field.
+    let o = vpcflow(&[
+        "audit",
+        &s(&d.join("f.log")),
+        "--map",
+        &s(&d.join("map.csv")),
+        "--policy",
+        &s(&d.join("p.toml")),
+        "--format",
+        "json",
+    ]);
+    assert!(json_lines(&o).iter().all(|f| f.get("sg_rule").is_none()));
+}

@@ -457,6 +457,81 @@ fn sql_of_defaults_alone_load_balancer_rules_and_unnamed_task_enis_agree() {
     agree(&scenarios, dir.path(), &["duckdb"]);
 }
 
+#[test]
+fn sql_of_a_baseline_finds_the_native_new_peers() {
+    // new-peer against a baseline learned from the first half hour of the demo, beside
+    // the demo's policy and beside a policy that admits everyone, and the learned policy
+    // (rules by task family too) as the policy: the query's findings are the audit's.
+    let test = "sql_of_a_baseline_finds_the_native_new_peers";
+    if !engine_available(test, "duckdb") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = root("testdata/demo");
+    let baseline = dir.path().join("baseline.toml");
+    let o = vpcflow(&[
+        "learn",
+        d.join("logs").to_str().unwrap(),
+        "--map",
+        d.join("eni-map.csv").to_str().unwrap(),
+        "--vpc-cidr",
+        "10.0.0.0/16",
+        "--until",
+        "2026-11-01T00:30:00Z",
+        "-o",
+        baseline.to_str().unwrap(),
+        "-q",
+    ]);
+    ok(o, "learn");
+    // A policy that admits everyone, so that new-peer alone makes findings.
+    let open = dir.path().join("open.toml");
+    std::fs::write(
+        &open,
+        "[defaults]\ningress_from_cidrs = [\"0.0.0.0/0\", \"::/0\"]\n",
+    )
+    .unwrap();
+    let args = vec!["--baseline".to_string(), baseline.display().to_string()];
+    let scenarios = vec![
+        Scenario::with_args(
+            "baseline-beside-policy",
+            &d.join("logs"),
+            vec![d.join("eni-map.csv")],
+            &d.join("policy.toml"),
+            Layout::Days,
+            args.iter().cloned().chain(with_ranges()).collect(),
+        ),
+        Scenario::with_args(
+            "baseline-open",
+            &d.join("logs"),
+            vec![d.join("eni-map.csv")],
+            &open,
+            Layout::File,
+            args,
+        ),
+        // The learned policy itself, with its rule by task family (the standalone task
+        // migrate), as the policy.
+        Scenario::with_args(
+            "learned-as-policy",
+            &d.join("logs"),
+            vec![d.join("eni-map.csv")],
+            &baseline,
+            Layout::Days,
+            Vec::new(),
+        ),
+    ];
+    let learned = std::fs::read_to_string(&baseline).unwrap();
+    assert!(learned.contains("family = \"migrate\""), "{learned}");
+    for s in &scenarios[..2] {
+        assert!(
+            s.native.iter().any(|f| f.contains("\"rule\":\"new-peer\"")),
+            "{}: {:?}",
+            s.name,
+            s.native
+        );
+    }
+    agree(&scenarios, dir.path(), &["duckdb"]);
+}
+
 static SPARK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Prepares the scenarios' cases under `dir`, runs each engine on them, and requires the

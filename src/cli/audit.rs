@@ -17,6 +17,7 @@ use vpcflow::output::{asff, findings, ocsf};
 use vpcflow::pipeline::{self, Totals};
 use vpcflow::policy::audit::{self, AuditSummary, Auditor, Check, Checks, Finding};
 use vpcflow::policy::{CommandLineRules, Policy};
+use vpcflow::secgroups::{self, SecurityGroups};
 use vpcflow::source::Source;
 use vpcflow::Error;
 
@@ -38,6 +39,21 @@ pub struct AuditArgs {
 
     #[command(flatten)]
     place: PlaceOpts,
+
+    /// `aws ec2 describe-security-groups` (or `describe-security-group-rules`) output:
+    /// each finding gains `sg_rule`, the task security group rule that admitted it (null
+    /// when none did, as for REJECTed traffic or a connection of undecided opener).
+    #[arg(long = "security-groups", value_name = "FILE")]
+    security_groups: Option<std::path::PathBuf>,
+
+    /// `aws ec2 get-managed-prefix-list-entries` output for --security-groups, in a file
+    /// whose name holds the list's id, or a JSON object of such outputs by id (repeatable).
+    #[arg(
+        long = "prefix-lists",
+        value_name = "FILE",
+        requires = "security_groups"
+    )]
+    prefix_lists: Vec<std::path::PathBuf>,
 }
 
 /// What an audit reads and checks: the inputs, the map and the rules (shared by
@@ -177,6 +193,12 @@ impl RuleOpts {
         let mut checks = Vec::new();
         for name in &self.rules {
             let c = Check::parse(name).map_err(|e| Error::Usage(format!("--rule: {e}")))?;
+            if c == Check::NewPeer && self.baseline.is_none() {
+                return Err(Error::Usage(format!(
+                    "--rule {name}: new peers are told against a baseline: give --baseline \
+                     POLICY (a policy vpcflow learn wrote from a quiet window)"
+                )));
+            }
             if let Some(key) = c.unconfigured(policy) {
                 return Err(Error::Usage(format!(
                     "--rule {name}: no rule of the policy asks for it ({key} in a \
@@ -218,7 +240,17 @@ pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
         (place::Place::default(), 0)
     };
     let columns: &[&str] = if exchanged { &place::COLUMNS } else { &[] };
-    let run = Audited::run(&args.scan, |_| Places, columns, None)?;
+    let groups = args
+        .security_groups
+        .as_deref()
+        .map(|p| super::learn::security_groups(p, &args.prefix_lists))
+        .transpose()?;
+    let mut run = Audited::run(&args.scan, |_| Places, columns, None)?;
+    if let Some(groups) = &groups {
+        for f in &mut run.findings {
+            f.sg_rule = Some(admitted_by(f, groups, &run.map));
+        }
+    }
     if run.nothing.is_none() {
         let (findings, summary) = (&run.findings, &run.summary);
         let stdout = io::stdout();
@@ -238,6 +270,39 @@ pub fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
         }
     }
     run.finish()
+}
+
+/// The task security group rule that admitted a finding's traffic, in its one-line
+/// form: by the direction of its connections, its protocol, its first server port and
+/// both sides' groups as of its first record; `None` for REJECTed traffic and for
+/// connections of undecided or mixed opener.
+fn admitted_by(f: &Finding, groups: &SecurityGroups, map: &EniMap) -> Option<String> {
+    if f.action == "REJECT" {
+        return None;
+    }
+    let opened_by_task = match f.direction? {
+        audit::Direction::Out => true,
+        audit::Direction::In => false,
+    };
+    let at = Some(f.first_seen);
+    let own = map.eni_at(&f.eni_id, at)?;
+    let peer_groups = f
+        .peer_eni_id
+        .as_deref()
+        .and_then(|e| map.eni_at(e, at))
+        .map(|h| h.security_groups.as_slice())
+        .unwrap_or(&[]);
+    let peer = vpcflow::net::addr(&f.peer_addr)?;
+    secgroups::admitting_rule(
+        groups,
+        &own.security_groups,
+        opened_by_task,
+        f.protocol,
+        f.ports.first().copied().unwrap_or(0),
+        &peer,
+        peer_groups,
+    )
+    .map(|r| r.to_string())
 }
 
 /// The findings as the exchange formats take them, each filed under its account and

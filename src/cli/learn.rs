@@ -73,6 +73,12 @@ pub fn learn(args: LearnArgs) -> Result<ExitCode, Error> {
                 .into(),
         ));
     }
+    // A file that cannot be read is said before the inputs are.
+    let groups = args
+        .security_groups
+        .as_deref()
+        .map(|p| security_groups(p, &args.prefix_lists))
+        .transpose()?;
     let mut config = args.read.config(true)?;
     leave_out(&mut config, Some(&args.output));
     let cidrs = args.map.cidrs()?;
@@ -115,33 +121,26 @@ pub fn learn(args: LearnArgs) -> Result<ExitCode, Error> {
     config
         .reporter
         .say(&summary_words(&learned, &args.output.display().to_string()));
-    if let Some(path) = &args.security_groups {
-        review(&args, path, &learned, &map)?;
+    if let Some(groups) = &groups {
+        review(&args, groups, &learned, &map)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// The task security groups judged against the learned traffic: the report on stdout,
 /// the proposed change under `--emit`.
-fn review(args: &LearnArgs, path: &Path, learned: &Learned, map: &EniMap) -> Result<(), Error> {
-    let read = |p: &Path, flag: &str| {
-        std::fs::read(p)
-            .map_err(|e| Error::Usage(format!("{flag}: cannot read {}: {e}", p.display())))
-    };
-    let name = path.display().to_string();
-    let mut groups = SecurityGroups::parse(&name, &read(path, "--security-groups")?)
-        .map_err(|e| Error::Usage(format!("--security-groups: {e}")))?;
-    for p in &args.prefix_lists {
-        groups
-            .add_prefix_lists(&p.display().to_string(), &read(p, "--prefix-lists")?)
-            .map_err(|e| Error::Usage(format!("--prefix-lists: {e}")))?;
-    }
+fn review(
+    args: &LearnArgs,
+    groups: &SecurityGroups,
+    learned: &Learned,
+    map: &EniMap,
+) -> Result<(), Error> {
     let observed: Vec<Observed> = learned
         .observations
         .iter()
         .map(|o| observed(o, learned, map))
         .collect();
-    let review = secgroups::review(&groups, &observed);
+    let review = secgroups::review(groups, &observed);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     review.write_text(&mut out)?;
@@ -158,6 +157,25 @@ fn review(args: &LearnArgs, path: &Path, learned: &Learned, map: &EniMap) -> Res
         );
     }
     Ok(())
+}
+
+/// The security groups of `--security-groups`, with the entries of `--prefix-lists`.
+pub fn security_groups(path: &Path, prefix_lists: &[PathBuf]) -> Result<SecurityGroups, Error> {
+    let read = |p: &Path, flag: &str| {
+        std::fs::read(p)
+            .map_err(|e| Error::Usage(format!("{flag}: cannot read {}: {e}", p.display())))
+    };
+    let mut groups = SecurityGroups::parse(
+        &path.display().to_string(),
+        &read(path, "--security-groups")?,
+    )
+    .map_err(|e| Error::Usage(format!("--security-groups: {e}")))?;
+    for p in prefix_lists {
+        groups
+            .add_prefix_lists(&p.display().to_string(), &read(p, "--prefix-lists")?)
+            .map_err(|e| Error::Usage(format!("--prefix-lists: {e}")))?;
+    }
+    Ok(groups)
 }
 
 /// A learned connection as the review of security groups takes it: the groups of both

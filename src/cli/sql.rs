@@ -128,13 +128,6 @@ pub fn sql(args: SqlArgs) -> Result<ExitCode, Error> {
             .map(|c| c.parse())
             .collect::<Result<Vec<Cidr>, _>>()
             .map_err(|e| Error::Usage(format!("--vpc-cidr: {e}")))?;
-        if args.rules.baseline_name().is_some() {
-            return Err(Error::Usage(
-                "--baseline: new-peer is judged by vpcflow audit only; the query compiles the \
-                 policy's other rules"
-                    .into(),
-            ));
-        }
         let policy = args.rules.policy(&cidrs)?;
         let checks = args.rules.checks(&policy)?;
         if !args.map_files.is_empty() {

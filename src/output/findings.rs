@@ -46,10 +46,16 @@ pub const CSV_COLUMNS: [&str; 21] = [
 /// CSV with a header row; `ports` separated by `;`.
 pub fn write_csv(findings: &[Finding], out: impl Write) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(CSV_COLUMNS)?;
+    // `audit --security-groups` adds the column sg_rule, last.
+    let sg = findings.iter().any(|f| f.sg_rule.is_some());
+    let mut header: Vec<&str> = CSV_COLUMNS.to_vec();
+    if sg {
+        header.push("sg_rule");
+    }
+    w.write_record(&header)?;
     let o = |s: &Option<Text>| s.as_deref().unwrap_or_default().to_string();
     for f in findings {
-        w.write_record([
+        let mut row = vec![
             f.rule.to_string(),
             f.severity.as_str().to_string(),
             f.eni_id.to_string(),
@@ -71,7 +77,11 @@ pub fn write_csv(findings: &[Finding], out: impl Write) -> io::Result<()> {
             rfc3339(f.first_seen),
             rfc3339(f.last_seen),
             f.reason.clone(),
-        ])?;
+        ];
+        if sg {
+            row.push(f.sg_rule.clone().flatten().unwrap_or_default());
+        }
+        w.write_record(&row)?;
     }
     w.flush()
 }

@@ -72,6 +72,10 @@ pub struct Finding {
     #[serde(serialize_with = "as_rfc3339")]
     pub last_seen: i64,
     pub reason: String,
+    /// With `audit --security-groups`: the security group rule that admitted it
+    /// (`Some(None)` when none did, as for REJECTed traffic); absent without.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sg_rule: Option<Option<String>>,
     /// Who opened its connections: the peer ([`Direction::In`]) or the task
     /// ([`Direction::Out`]); `None` when they differ or nothing decided it.
     #[serde(skip)]

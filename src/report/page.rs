@@ -212,6 +212,7 @@ mod tests {
                 first_seen: T0 + i as i64 * 40,
                 last_seen: T0 + i as i64 * 40 + 86_400,
                 reason: format!("{i} {}", "x".repeat(5_000)),
+                sg_rule: None,
                 direction: None,
             })
             .collect()

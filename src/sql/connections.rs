@@ -47,7 +47,7 @@ impl Query<'_> {
             "-- 6. Connections (task ENI, owner, peer, protocol, ports) and who opened them.\n\
              cn AS (\n  SELECT {key},\n    \
              MIN(CASE WHEN ing_ok THEN 1 ELSE 0 END) = 1 AS ing_ok, MIN(CASE WHEN eg_ok THEN 1 ELSE 0 END) = 1 AS eg_ok,\n    \
-             MIN(CASE WHEN iso_ok THEN 1 ELSE 0 END) = 1 AS iso_ok,\n    \
+             MIN(CASE WHEN iso_ok THEN 1 ELSE 0 END) = 1 AS iso_ok, MIN(CASE WHEN np_ok THEN 1 ELSE 0 END) = 1 AS np_ok,\n    \
              {s0},\n    {s1},\n    \
              {ia},\n    {ir},\n    {oa},\n    {or},\n    {ue},\n    {uk},\n    {aw},\n    \
              {enc} AS encrypted, {gw} AS gateway, {bf} AS by_field, {br} AS by_ranges, MIN(aws_service) AS aws_service\n  \
@@ -73,7 +73,7 @@ impl Query<'_> {
     fn opened(&self, w: &mut String) {
         let group = "eni, task_arn, service, cluster, pk, protocol, p_eni, p_kind, p_task, p_service, p_cluster, p_lb";
         let listens = self.listens("rule_id", "own_port");
-        let peer_rule = self.rule_for("p_service", "p_cluster");
+        let peer_rule = self.rule_for("p_service", "p_cluster", None);
         let peer_listens = self.listens("peer_rule", "peer_port");
         let egress_flag = self.per_rule_of(
             Check::UnexpectedEgress,

@@ -52,15 +52,6 @@ pub enum SqlError {
          amazon_security_lake_table_us_east_1_vpc_flow_2_0) instead of --flows-location"
     )]
     LakeAthenaFiles,
-    /// A policy with a rule by task definition family (`family = ...`,
-    /// `*_families`), which the query does not compile: its findings would differ from
-    /// the audit's.
-    #[error(
-        "{at}: rules by task definition family (family = ..., ingress_from_families, \
-         egress_to_families) are judged by vpcflow audit only, not compiled to SQL; run \
-         the audit, or name those tasks' peers by security group or address"
-    )]
-    Families { at: String },
     /// Flow-log DDL without the location of the files.
     #[error("--ddl needs --flows-location PATH")]
     NoFlowsLocation,

@@ -45,7 +45,7 @@ use crate::net::Cidr;
 // JSON's keys), which the query returns.
 use crate::output::findings::CSV_COLUMNS as FINDING_COLUMNS;
 use crate::policy::audit::{Check, Checks, Severity};
-use crate::policy::{Peers, Policy, Rule};
+use crate::policy::{Of, Peers, Policy, Rule};
 
 mod addresses;
 mod connections;
@@ -170,7 +170,6 @@ impl Compile<'_> {
                 return Err(SqlError::MissingColumns { missing });
             }
         }
-        families(self.policy)?;
         let (flows, map) = self.tables.quoted(self.dialect.quoting())?;
         let mut q = Query {
             c: self,
@@ -182,26 +181,6 @@ impl Compile<'_> {
         };
         q.collect_sgs();
         Ok(q.build())
-    }
-}
-
-/// Refuses a policy with rules by task definition family (see [`SqlError::Families`]).
-fn families(policy: &Policy) -> Result<(), SqlError> {
-    let by_family = |r: &Rule| {
-        !r.ingress.families.is_empty() || r.egress.as_ref().is_some_and(|e| !e.families.is_empty())
-    };
-    for (i, s) in policy.services.iter().enumerate() {
-        if s.of == crate::policy::Of::Family || by_family(&s.rule) {
-            return Err(SqlError::Families {
-                at: format!("service[{i}] ({})", s.name),
-            });
-        }
-    }
-    match &policy.defaults {
-        Some(d) if by_family(d) => Err(SqlError::Families {
-            at: "defaults".to_string(),
-        }),
-        _ => Ok(()),
     }
 }
 
@@ -304,40 +283,47 @@ impl Query<'_> {
         s
     }
 
-    /// The rule of a task of `service` in `cluster` (`Policy::rule_for`), or null.
-    fn rule_for(&self, service: &str, cluster: &str) -> String {
+    /// The rule of a task of `service` in `cluster` (`Policy::rule_id_of`), or null;
+    /// with `family`, a task outside any service takes its family's rule.
+    fn rule_for(&self, service: &str, cluster: &str, family: Option<&str>) -> String {
         let p = self.c.policy;
-        let mut s = "CASE".to_string();
-        for (id, r) in p.services.iter().enumerate() {
-            if let Some(c) = &r.cluster {
-                let _ = write!(
-                    s,
-                    " WHEN {service} = {} AND {} = {} THEN {id}",
-                    self.lit(&r.name),
-                    self.d.last_part(cluster),
-                    self.lit(crate::enrich::arn_name(c))
-                );
+        let mut arms: Vec<String> = Vec::new();
+        let mut subject = |of: Of, key: &str, guard: &str| {
+            for (id, r) in p.services.iter().enumerate() {
+                if let (true, Some(c)) = (r.of == of, &r.cluster) {
+                    arms.push(format!(
+                        " WHEN {guard}{key} = {} AND {} = {} THEN {id}",
+                        self.lit(&r.name),
+                        self.d.last_part(cluster),
+                        self.lit(crate::enrich::arn_name(c))
+                    ));
+                }
             }
-        }
-        for (id, r) in p.services.iter().enumerate() {
-            if r.cluster.is_none() {
-                let _ = write!(s, " WHEN {service} = {} THEN {id}", self.lit(&r.name));
+            for (id, r) in p.services.iter().enumerate() {
+                if r.of == of && r.cluster.is_none() {
+                    arms.push(format!(
+                        " WHEN {guard}{key} = {} THEN {id}",
+                        self.lit(&r.name)
+                    ));
+                }
             }
+        };
+        subject(Of::Service, service, "");
+        if let Some(f) = family {
+            subject(Of::Family, f, &format!("{service} IS NULL AND "));
         }
-        match p.defaults {
-            Some(_) => {
-                let _ = write!(s, " ELSE {} END", p.services.len());
-            }
-            None => s.push_str(" ELSE NULL END"),
-        }
-        // No service rule: the one answer for every task (a CASE needs a WHEN).
-        if p.services.is_empty() {
+        // No rule to name: the one answer for every task (a CASE needs a WHEN).
+        if arms.is_empty() {
             return match p.defaults {
-                Some(_) => "0".to_string(),
+                Some(_) => p.services.len().to_string(),
                 None => "CAST(NULL AS INTEGER)".to_string(),
             };
         }
-        s
+        let otherwise = match p.defaults {
+            Some(_) => p.services.len().to_string(),
+            None => "NULL".to_string(),
+        };
+        format!("CASE{} ELSE {otherwise} END", arms.concat())
     }
 
     /// Whether the address key `k` lies in the block.
@@ -385,6 +371,10 @@ impl Query<'_> {
         if !peers.load_balancers.is_empty() {
             let names: Vec<String> = peers.load_balancers.iter().map(|s| self.lit(s)).collect();
             any.push(format!("p_lb IN ({})", names.join(", ")));
+        }
+        if !peers.families.is_empty() {
+            let names: Vec<String> = peers.families.iter().map(|s| self.lit(s)).collect();
+            any.push(format!("p_family IN ({})", names.join(", ")));
         }
         // A peer without a service makes `p_service IN (...)` null: the peer is then
         // not on the list, as natively, not unknown.

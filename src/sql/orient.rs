@@ -12,7 +12,7 @@ impl Query<'_> {
     /// Attribution of the record's own ENI, and its orientation.
     pub(super) fn orient(&self, w: &mut String) {
         let at = format!("COALESCE(f.t, {LAST})");
-        let rule = self.rule_for("o1.service", "o1.cluster");
+        let rule = self.rule_for("o1.service", "o1.cluster", Some("o1.family"));
         let task = self.peer_kind(PeerKind::Task);
         let learned_src = format!("COALESCE({}, FALSE)", self.d.contains("ln.owns", "au.sk"));
         let learned_dst = format!("COALESCE({}, FALSE)", self.d.contains("ln.owns", "au.dk"));
@@ -24,6 +24,7 @@ impl Query<'_> {
              CASE WHEN {by_map} THEN ow.task_arn ELSE f.ecs_task END AS task_arn,\n    \
              CASE WHEN {by_map} THEN ow.service ELSE f.ecs_service END AS service,\n    \
              CASE WHEN {by_map} THEN ow.cluster ELSE f.ecs_cluster END AS cluster,\n    \
+             CASE WHEN ow.eni_id IS NOT NULL THEN ow.family END AS family,\n    \
              ms.ak IS NOT NULL AS src_m, md.ak IS NOT NULL AS dst_m\n  \
              FROM fl f\n  \
              LEFT JOIN own_at ow ON ow.eni_id = f.eni AND ow.s_from <= {at} AND {at} < ow.s_to\n  \

@@ -84,8 +84,10 @@ impl Query<'_> {
                 d.lit("by the flow log's pkt-*-aws-service field"),
                 d.lit("by AWS's ip-ranges.json")
             ),
-            // A baseline is not compiled (`sql` takes no --baseline): never asked.
-            Check::NewPeer => "''".to_string(),
+            Check::NewPeer => format!(
+                "concat(who, ' has a peer its baseline does not know: ', happened, '; ', {})",
+                self.per_rule("rule_id", |r| self.describe_baseline(r), "''")
+            ),
         }
     }
 
@@ -170,6 +172,12 @@ impl Query<'_> {
             "load balancer",
             p.load_balancers.iter().map(|s| self.lit(s)).collect(),
         );
+        if !p.families.is_empty() {
+            let many = p.families.len() > 1;
+            let names: Vec<String> = p.families.iter().map(|s| self.lit(s)).collect();
+            let what = if many { "task families" } else { "task family" };
+            parts.push((format!("concat('{what} ', {})", list(names)), many));
+        }
         for c in &p.cidr_names {
             let text = if c == "vpc" { "the VPC" } else { c.as_str() };
             parts.push((self.lit(text), text.contains(" and ")));
@@ -185,6 +193,33 @@ impl Query<'_> {
             )
         } else {
             list(exprs)
+        }
+    }
+
+    /// What a rule's baseline admits (`NewPeer::reason`), as an SQL expression.
+    fn describe_baseline(&self, r: &Rule) -> String {
+        let Some(b) = r.baseline.as_deref() else {
+            return "''".into();
+        };
+        let egress = b.egress.as_ref().filter(|e| !e.is_empty());
+        let mut lists = Vec::new();
+        if !b.ingress.is_empty() {
+            lists.push(format!(
+                "concat('admits inbound only ', {})",
+                self.describe_peers(&b.ingress)
+            ));
+        }
+        if let Some(e) = egress {
+            lists.push(format!(
+                "concat('reaches only ', {})",
+                self.describe_peers(e)
+            ));
+        }
+        match lists.as_slice() {
+            [] => self.lit("its baseline has no rule for it, or one that admits no one"),
+            [one] => format!("concat('its baseline ', {one})"),
+            [a, b] => format!("concat('its baseline ', {a}, ' and ', {b})"),
+            _ => unreachable!("two lists at most"),
         }
     }
 
@@ -225,7 +260,12 @@ impl Query<'_> {
     pub(super) fn collect_sgs(&mut self) {
         let mut sgs: Vec<String> = Vec::new();
         for r in &self.rules {
-            for p in std::iter::once(&r.rule.ingress).chain(r.rule.egress.as_ref()) {
+            let baseline = r.rule.baseline.as_deref();
+            let lists = std::iter::once(&r.rule.ingress)
+                .chain(r.rule.egress.as_ref())
+                .chain(baseline.map(|b| &b.ingress))
+                .chain(baseline.and_then(|b| b.egress.as_ref()));
+            for p in lists {
                 for sg in &p.security_groups {
                     if !sgs.contains(sg) {
                         sgs.push(sg.clone());

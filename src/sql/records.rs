@@ -21,7 +21,7 @@ impl Query<'_> {
              {ecs_task} AS ecs_task, {ecs_service} AS ecs_service, {ecs_cluster} AS ecs_cluster,\n    \
              {enc} AS enc, {path} AS tpath, {src_aws} AS src_aws, {dst_aws} AS dst_aws, {version} AS version\n  \
              FROM {flows}\n  WHERE {iface} IS NOT NULL\n),\n\
-             m0 AS (\n  SELECT eni_id, kind, private_ip, task_arn, service, cluster, \
+             m0 AS (\n  SELECT eni_id, kind, private_ip, task_arn, service, cluster, task_family AS family, \
              COALESCE(security_groups, '') AS sgs, load_balancer AS lb,\n    \
              COALESCE(valid_from, {LOW}) AS vf, COALESCE(valid_to, {HIGH}) AS vt\n  \
              FROM {map}\n),",

@@ -17,7 +17,7 @@ impl Query<'_> {
              SELECT eni_id, CASE i WHEN 0 THEN vf WHEN 1 THEN vt ELSE {LOW} END AS b FROM m CROSS JOIN (VALUES (0), (1), (2)) AS ends(i)\n  \
              ) x WHERE b < {HIGH}\n),\n\
              es AS (SELECT eni_id, b AS s_from, COALESCE(LEAD(b) OVER (PARTITION BY eni_id ORDER BY b), {HIGH}) AS s_to FROM eb),\n\
-             ew AS (\n  SELECT es.eni_id, es.s_from, es.s_to, m.kind, m.task_arn, m.service, m.cluster,\n    \
+             ew AS (\n  SELECT es.eni_id, es.s_from, es.s_to, m.kind, m.task_arn, m.service, m.cluster, m.family,\n    \
              ROW_NUMBER() OVER (PARTITION BY es.eni_id, es.s_from ORDER BY\n      \
              CASE WHEN m.vf <= es.s_from AND es.s_from < m.vt THEN 0 WHEN m.vf <= es.s_from THEN 1 ELSE 2 END,\n      \
              CASE WHEN m.vf <= es.s_from THEN m.vf END DESC, CASE WHEN m.vf <= es.s_from THEN m.vt END DESC,\n      \
@@ -28,7 +28,7 @@ impl Query<'_> {
              SELECT ak, CASE i WHEN 0 THEN vf ELSE vt END AS b FROM m CROSS JOIN (VALUES (0), (1)) AS ends(i)\n  \
              ) x WHERE b < {HIGH}\n),\n\
              hs AS (SELECT ak, b AS s_from, COALESCE(LEAD(b) OVER (PARTITION BY ak ORDER BY b), {HIGH}) AS s_to FROM hb),\n\
-             hw AS (\n  SELECT hs.ak, hs.s_from, hs.s_to, m.eni_id, m.kind, m.task_arn, m.service, m.cluster, m.sgs, m.lb,\n    \
+             hw AS (\n  SELECT hs.ak, hs.s_from, hs.s_to, m.eni_id, m.kind, m.task_arn, m.service, m.cluster, m.family, m.sgs, m.lb,\n    \
              ROW_NUMBER() OVER (PARTITION BY hs.ak, hs.s_from ORDER BY m.vf DESC, m.vt DESC, m.eni_id) AS rn\n  \
              FROM hs JOIN m ON m.ak = hs.ak AND m.vf <= hs.s_from AND hs.s_from < m.vt\n),\n\
              held_at AS (SELECT * FROM hw WHERE rn = 1),\n\

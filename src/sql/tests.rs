@@ -112,7 +112,7 @@ fn rules_for_a_cluster_come_first_then_by_name_then_defaults() {
         map: "eni_map".into(),
     };
     assert_eq!(
-        q.rule_for("s", "c"),
+        q.rule_for("s", "c", None),
         "CASE WHEN s = 'api' AND regexp_extract(c, '[^/]*$') = 'pci' THEN 1 \
          WHEN s = 'api' THEN 0 ELSE 2 END"
     );

@@ -31,6 +31,21 @@ impl Query<'_> {
             "TRUE",
         );
         let isolation = self.isolation_ok();
+        // New peers: the baseline's lists, either way (`NewPeer::admits`).
+        let new_peer = self.per_rule_of(
+            Check::NewPeer,
+            |r| match &r.baseline {
+                None => "TRUE".into(),
+                Some(b) => {
+                    let mut lists = self.admits(&b.ingress);
+                    if let Some(e) = &b.egress {
+                        lists = format!("({lists} OR {})", self.admits(e));
+                    }
+                    lists
+                }
+            },
+            "TRUE",
+        );
         let flag = |c: Check, test: fn(&Rule) -> bool| {
             self.per_rule_of(c, |r| test(r).to_string().to_uppercase(), "FALSE")
         };
@@ -47,13 +62,14 @@ impl Query<'_> {
              CASE WHEN outbound THEN sp ELSE dp END AS own_port, CASE WHEN outbound THEN dp ELSE sp END AS peer_port\n  \
              FROM o2 WHERE outbound IS NOT NULL AND rule_id IS NOT NULL AND eni_kind = {task}\n),\n\
              o4 AS (\n  SELECT o3.*, h.eni_id AS p_eni, h.task_arn AS p_task, h.service AS p_service, h.cluster AS p_cluster,\n    \
-             COALESCE(h.sgs, '') AS p_sgs, h.lb AS p_lb,\n    \
+             COALESCE(h.sgs, '') AS p_sgs, h.lb AS p_lb, CASE WHEN h.service IS NULL THEN h.family END AS p_family,\n    \
              CASE WHEN h.ak IS NOT NULL THEN h.kind WHEN {pv} THEN {vpc} ELSE {internet} END AS p_kind\n  \
              FROM o3 LEFT JOIN held_at h ON h.ak = o3.pk AND h.s_from <= o3.t AND o3.t < h.s_to\n),\n\
              v AS (\n  SELECT o4.*,\n    \
              {ingress} AS ing_ok,\n    \
              {egress} AS eg_ok,\n    \
              {isolation} AS iso_ok,\n    \
+             {new_peer} AS np_ok,\n    \
              {clear} AS clear_v,\n    \
              ({aws}) AND p_kind = {internet} AS aws_v,\n    \
              {by_port} AS eg_ports,\n    \
@@ -113,7 +129,7 @@ impl Query<'_> {
             w,
             "{ranges_cte}-- Records no rule could make a finding of are left out, as natively.\n\
              kept AS (\n  SELECT v.*, {named} AS named, {ranged} AS ranged\n  FROM v{ranges_join}\n  \
-             WHERE NOT (ing_ok AND eg_ok AND iso_ok) OR eg_ports OR clear_v OR aws_v\n),\n\
+             WHERE NOT (ing_ok AND eg_ok AND iso_ok AND np_ok) OR eg_ports OR clear_v OR aws_v\n),\n\
              rr AS (\n  SELECT kept.*,\n    \
              CASE WHEN aws_v AND NOT rejected THEN COALESCE(named, ranged) END AS aws_service,\n    \
              aws_v AND NOT rejected AND named IS NOT NULL AS by_field,\n    \

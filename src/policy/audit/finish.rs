@@ -306,6 +306,7 @@ impl AuditState {
                 first_seen: traffic.first,
                 last_seen: traffic.last,
                 reason: String::new(),
+                sg_rule: None,
                 direction: match d.opened {
                     o if o == Opened::ByPeer as u8 => Some(Direction::In),
                     o if o == Opened::ByTask as u8 => Some(Direction::Out),
