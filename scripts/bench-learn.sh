@@ -25,7 +25,7 @@ if [ ! -e "$f" ]; then
 fi
 "$VF" learn "$f" --map "$f.map.csv" --vpc-cidr 10.0.0.0/16 -o "$DIR/learned.toml" -q
 records=$("$VF" query "$f" --format json -q | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
-bytes=$(stat -c %s "$f")
+bytes=$(stat -L -c %s "$f")
 hyperfine --warmup 1 --runs "$RUNS" --export-json "$DIR/learn.json" \
   -n "audit (scenario policy)" "$VF audit $f --map $f.map.csv --policy $f.policy.toml --format json -q > /dev/null; true" \
   -n "audit (learned policy)" "$VF audit $f --map $f.map.csv --policy $DIR/learned.toml --format json -q > /dev/null; true" \

@@ -207,6 +207,11 @@ pub fn stability_by_group<T, G: PartialEq>(
 ) -> Vec<[bool; 2]> {
     let mut out = Vec::with_capacity(conns.len());
     for run in conns.chunk_by(|a, b| group(a) == group(b)) {
+        // A connection alone shares no port with another: neither side is stable.
+        if let [_] = run {
+            out.push([false, false]);
+            continue;
+        }
         let p: Vec<[u16; 2]> = run.iter().map(&ports).collect();
         out.extend(stability(&p));
     }

@@ -40,7 +40,7 @@ mod summary;
 pub use super::finding::{Direction, Finding, Severity, Text};
 pub use super::rules::private_aws::unknown_words as aws_unknown_words;
 pub use super::rules::{Check, Checks, Opened};
-pub use decide::{Decision, Seen};
+pub use decide::{Decider, Decision, Seen};
 pub use finish::order;
 pub use state::AuditState;
 pub use summary::{AuditSummary, Counts};

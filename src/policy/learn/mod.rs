@@ -21,6 +21,8 @@ mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap;
+
 use super::audit::{AuditState, Auditor, Check, Checks, Decision, Opened, Seen};
 use super::{CommandLineRules, Of, Policy, PolicyError};
 use crate::enrich::{arn_name, EniMap, PeerKind};
@@ -210,15 +212,33 @@ pub fn learn(
     options: &LearnOptions,
 ) -> Result<(Learned, Policy), NothingLearned> {
     let groups = group_sizes(map);
-    let mut policy = learning_policy(&options.vpc_cidrs);
+    let decider = state.decider();
+    let policy = learning_policy(&options.vpc_cidrs);
+    let auditor = Auditor {
+        checks: LEARNING_CHECKS,
+        ..Auditor::new(&policy, map)
+    };
+    // Connections whose opener no listener port changes are added up once; the others
+    // again in each round.
+    let mut first = Gathered::default();
+    decider.each(&auditor, |d| first.add(d));
+    let (fixed, mut variable): (Vec<Agg>, Vec<Agg>) =
+        first.aggs.into_iter().partition(|a| !a.by_ports);
+    let unnamed = first.unnamed;
     // The listener ports each rule declares: those of the rounds so far.
     let mut declared: BTreeMap<Whose, BTreeSet<u16>> = BTreeMap::new();
+    let mut policy = policy;
     for round in 1..=ROUNDS {
-        let auditor = Auditor {
-            checks: LEARNING_CHECKS,
-            ..Auditor::new(&policy, map)
-        };
-        let mut learned = gather(state, &auditor, map, &groups, options);
+        if round > 1 {
+            let auditor = Auditor {
+                checks: LEARNING_CHECKS,
+                ..Auditor::new(&policy, map)
+            };
+            let mut again = Gathered::default();
+            decider.each_by_ports(&auditor, |d| again.add(d));
+            variable = again.aggs;
+        }
+        let mut learned = assemble(&fixed, &variable, unnamed, map, &groups, options);
         if learned.rules.values().all(Learning::admits_nothing) {
             return Err(NothingLearned(learned.nothing_words()));
         }
@@ -234,32 +254,25 @@ pub fn learn(
                 }
             }
         }
-        if !grown {
-            let text = learned.toml();
-            let policy = Policy::parse(
+        let parse = |text: &str| {
+            Policy::parse(
                 "learned policy",
-                &text,
+                text,
                 &options.vpc_cidrs,
                 &Default::default(),
             )
             .map_err(|e: PolicyError| {
                 NothingLearned(format!("the learned policy does not parse: {e}"))
-            })?;
+            })
+        };
+        if !grown {
+            let policy = parse(&learned.toml())?;
             return Ok((learned, policy));
         }
         for (whose, l) in learned.rules.iter_mut() {
             l.declared = declared[whose].clone();
         }
-        let text = learned.toml();
-        policy = Policy::parse(
-            "learned policy",
-            &text,
-            &options.vpc_cidrs,
-            &Default::default(),
-        )
-        .map_err(|e: PolicyError| {
-            NothingLearned(format!("the learned policy does not parse: {e}"))
-        })?;
+        policy = parse(&learned.toml())?;
     }
     unreachable!("the last round adds no port")
 }
@@ -275,104 +288,243 @@ fn group_sizes(map: &EniMap) -> BTreeMap<&str, BTreeSet<&str>> {
     sizes
 }
 
-/// The connections decided under `auditor`'s policy, learned.
-fn gather(
-    state: &AuditState,
-    auditor: &Auditor,
+/// Connections added up by what they teach (one ENI, owner and peer, one address,
+/// protocol, opener, server port and outcome), by the state's ids, so that names,
+/// strings and map lookups are made once per peer, not once per connection.
+#[derive(Default)]
+struct Gathered {
+    index: FxHashMap<AggKey, usize>,
+    aggs: Vec<Agg>,
+    /// Connections of task ENIs whose task no source names (no service, no family).
+    unnamed: u64,
+}
+
+impl Gathered {
+    fn add(&mut self, d: &Decision) {
+        if d.service.is_none() && d.family.is_none() {
+            self.unnamed += 1;
+            return;
+        }
+        let (outcome, server_port, evidence) = outcome(d);
+        let mut any = d.sent[0][0];
+        for t in [d.sent[1][0], d.sent[0][1], d.sent[1][1]] {
+            any.merge(&t);
+        }
+        let key = (
+            d.ids,
+            d.peer_addr,
+            d.protocol,
+            (d.opened as u8, d.by_ports),
+            server_port,
+            outcome,
+        );
+        let aggs = &mut self.aggs;
+        let at = *self.index.entry(key).or_insert_with(|| {
+            aggs.push(Agg::new(d, outcome, server_port));
+            aggs.len() - 1
+        });
+        let agg = &mut aggs[at];
+        if let Some(e) = evidence {
+            agg.evidence.add(&e);
+        }
+        if any.records > 0 {
+            agg.any.add(&Evidence::of(&any));
+        }
+        if outcome == Outcome::Undecided {
+            // The smallest few, whatever the order of the connections.
+            agg.ports.insert((d.own_port, d.peer_port));
+            if agg.ports.len() > 8 {
+                agg.ports.pop_last();
+            }
+        }
+    }
+}
+
+/// The learned policy of the added-up connections: each peer named as of its first
+/// record, rules keeping their cluster only where a name is met in several.
+fn assemble(
+    fixed: &[Agg],
+    variable: &[Agg],
+    unnamed: u64,
     map: &EniMap,
     groups: &BTreeMap<&str, BTreeSet<&str>>,
     options: &LearnOptions,
 ) -> Learned {
     let mut learned = Learned {
         options: options.clone(),
+        unnamed,
         ..Learned::default()
     };
-    // Names met in several clusters keep their cluster.
-    let mut clusters: BTreeMap<(Of, String), BTreeSet<Option<String>>> = BTreeMap::new();
-    let mut all: Vec<(Whose, Opened, Learnt)> = Vec::new();
-    state.each_decision(auditor, |d| {
-        let Some((of, name)) = d
-            .service
-            .map(|s| (Of::Service, s))
-            .or(d.family.map(|f| (Of::Family, f)))
-        else {
-            learned.unnamed += 1;
-            return;
-        };
-        let cluster = d.cluster.map(|c| arn_name(c).to_string());
+    let all = || fixed.iter().chain(variable);
+    let mut clusters: BTreeMap<(Of, &str), BTreeSet<Option<&str>>> = BTreeMap::new();
+    for a in all() {
         clusters
-            .entry((of, name.to_string()))
+            .entry((a.whose.of, &a.whose.name))
             .or_default()
-            .insert(cluster.clone());
-        let whose = Whose {
-            of,
-            name: name.to_string(),
-            cluster,
-        };
-        all.push((whose, d.opened, Learnt::of(d, map, groups)));
-    });
-    for (mut whose, opened, l) in all {
-        if clusters[&(whose.of, whose.name.clone())].len() < 2 {
+            .insert(a.whose.cluster.as_deref());
+    }
+    for a in all() {
+        let mut whose = a.whose.clone();
+        if clusters[&(whose.of, whose.name.as_str())].len() < 2 {
             whose.cluster = None;
         }
-        learned.add(whose, opened, l);
+        let name = name(&a.peer, a.peer_addr, map, groups, Some(a.any.first));
+        learned.add(a, whose, name);
     }
+    learned.observations.sort_by(|a, b| {
+        (
+            &a.eni,
+            &a.whose,
+            a.opened_by_task,
+            a.protocol,
+            a.server_port,
+            a.peer_addr,
+            &a.name,
+        )
+            .cmp(&(
+                &b.eni,
+                &b.whose,
+                b.opened_by_task,
+                b.protocol,
+                b.server_port,
+                b.peer_addr,
+                &b.name,
+            ))
+    });
     learned
 }
 
-/// What one decision brings: its peer's name, its traffic and its ports.
-struct Learnt {
+/// What a connection teaches: its peer admitted (the opener's accepted records), a
+/// REJECTed attempt, a connection of undecided opener, or nothing but its time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Outcome {
+    Admitted,
+    Rejected,
+    Undecided,
+    Seen,
+}
+
+/// The outcome of a connection, its server port (0 where none is decided) and the
+/// evidence of it.
+fn outcome(d: &Decision) -> (Outcome, u16, Option<Evidence>) {
+    let accepted = {
+        let mut a = d.sent[0][0];
+        a.merge(&d.sent[1][0]);
+        a
+    };
+    let (opener, server_port) = match d.opened {
+        Opened::ByTask => (0, d.peer_port),
+        Opened::ByPeer => (1, d.own_port),
+        Opened::Unknown if accepted.records > 0 => {
+            return (Outcome::Undecided, 0, Some(Evidence::of(&accepted)))
+        }
+        Opened::Unknown => return (Outcome::Seen, 0, None),
+    };
+    if d.sent[opener][0].records > 0 {
+        (
+            Outcome::Admitted,
+            server_port,
+            Some(Evidence::of(&accepted)),
+        )
+    } else if d.sent[opener][1].records > 0 {
+        let rejected = d.sent[opener][1];
+        (
+            Outcome::Rejected,
+            server_port,
+            Some(Evidence::of(&rejected)),
+        )
+    } else {
+        (Outcome::Seen, server_port, None)
+    }
+}
+
+/// The key of connections that teach the same thing: the state's ids of ENI, owner and
+/// peer, the peer's address, the protocol, the opener (and whether ports may change it),
+/// the server port, the outcome.
+type AggKey = ([u32; 3], [u8; 16], Option<u16>, (u8, bool), u16, Outcome);
+
+/// Connections that teach the same thing, added up.
+#[derive(Clone)]
+struct Agg {
+    whose: Whose,
     task: String,
     eni: String,
-    peer_eni: Option<String>,
-    name: Name,
+    peer: PeerFacts,
     internet: bool,
     peer_addr: [u8; 16],
     protocol: Option<u16>,
-    own_port: u16,
-    peer_port: u16,
-    /// Accepted and rejected traffic, each way.
-    sent: [[Seen; 2]; 2],
+    opened: Opened,
+    /// Whether the listener ports may change who opened them.
+    by_ports: bool,
+    outcome: Outcome,
+    server_port: u16,
+    /// Of the outcome: accepted traffic either way (admitted, undecided) or the
+    /// opener's rejected records.
+    evidence: Evidence,
+    /// Every record, for the span of the rule and of the window.
+    any: Evidence,
+    /// (task, peer) ports of undecided connections, the smallest few.
+    ports: BTreeSet<(u16, u16)>,
 }
 
-impl Learnt {
-    fn of(d: &Decision, map: &EniMap, groups: &BTreeMap<&str, BTreeSet<&str>>) -> Learnt {
-        let t = [d.sent[0][0], d.sent[1][0], d.sent[0][1], d.sent[1][1]]
-            .iter()
-            .filter(|s| s.records > 0)
-            .map(|s| s.first)
-            .min();
-        Learnt {
+/// What the map and the records say of a peer, for its name.
+#[derive(Clone, Debug, Default)]
+pub struct PeerFacts {
+    pub eni: Option<String>,
+    pub service: Option<String>,
+    pub load_balancer: Option<String>,
+}
+
+impl Agg {
+    fn new(d: &Decision, outcome: Outcome, server_port: u16) -> Agg {
+        let (of, name) = match (d.service, d.family) {
+            (Some(s), _) => (Of::Service, s),
+            (None, f) => (Of::Family, f.unwrap_or_default()),
+        };
+        Agg {
+            whose: Whose {
+                of,
+                name: name.to_string(),
+                cluster: d.cluster.map(|c| arn_name(c).to_string()),
+            },
             task: d.task.unwrap_or(d.eni).to_string(),
             eni: d.eni.to_string(),
-            peer_eni: d.peer_eni.map(str::to_string),
-            name: name(d, map, groups, t),
+            peer: PeerFacts {
+                eni: d.peer_eni.map(str::to_string),
+                service: d.peer_service.map(str::to_string),
+                load_balancer: d.peer_lb.map(str::to_string),
+            },
             internet: d.peer_kind == Some(PeerKind::Internet.as_str()),
             peer_addr: d.peer_addr,
             protocol: d.protocol,
-            own_port: d.own_port,
-            peer_port: d.peer_port,
-            sent: d.sent,
+            opened: d.opened,
+            by_ports: d.by_ports,
+            outcome,
+            server_port,
+            evidence: Evidence::default(),
+            any: Evidence::default(),
+            ports: BTreeSet::new(),
         }
     }
 }
 
-/// The most durable name the map gives a decision's peer, as of `t`: its load balancer,
-/// its service, its task family (outside any service), its most specific security group
-/// (the one the fewest ENIs hold), else its address.
+/// The most durable name the map gives a peer, as of `t`: its load balancer, its
+/// service, its task family (outside any service), its most specific security group (the
+/// one the fewest ENIs hold), else its address.
 pub fn name(
-    d: &Decision,
+    p: &PeerFacts,
+    addr: [u8; 16],
     map: &EniMap,
     groups: &BTreeMap<&str, BTreeSet<&str>>,
     t: Option<i64>,
 ) -> Name {
-    if let Some(lb) = d.peer_lb {
-        return Name::LoadBalancer(lb.to_string());
+    if let Some(lb) = &p.load_balancer {
+        return Name::LoadBalancer(lb.clone());
     }
-    if let Some(s) = d.peer_service {
-        return Name::Service(s.to_string());
+    if let Some(s) = &p.service {
+        return Name::Service(s.clone());
     }
-    let holder = d.peer_eni.and_then(|e| map.eni_at(e, t));
+    let holder = p.eni.as_deref().and_then(|e| map.eni_at(e, t));
     if let Some(f) = holder
         .filter(|h| h.kind == PeerKind::Task && h.service.is_none())
         .and_then(|h| h.task_family.as_deref())
@@ -386,7 +538,7 @@ pub fn name(
     });
     match (specific, holder) {
         (Some(g), Some(h)) => Name::SecurityGroup(g.clone(), h.kind.words().owners.to_string()),
-        _ => Name::Addr(d.peer_addr),
+        _ => Name::Addr(addr),
     }
 }
 
@@ -398,66 +550,54 @@ impl Learning {
 }
 
 impl Learned {
-    fn add(&mut self, whose: Whose, opened: Opened, l: Learnt) {
+    fn add(&mut self, a: &Agg, whose: Whose, name: Name) {
         let rule = self.rules.entry(whose.clone()).or_default();
-        rule.tasks.insert(l.task.clone());
-        let accepted = {
-            let mut a = l.sent[0][0];
-            a.merge(&l.sent[1][0]);
-            a
-        };
-        let any = {
-            let mut a = accepted;
-            a.merge(&l.sent[0][1]);
-            a.merge(&l.sent[1][1]);
-            a
-        };
-        if any.records > 0 {
-            rule.seen.add(&Evidence::of(&any));
-            self.window.add(&Evidence::of(&any));
+        rule.tasks.insert(a.task.clone());
+        if a.any.connections > 0 {
+            rule.seen.add(&a.any);
+            self.window.add(&a.any);
         }
-        let (side, server_port, opener) = match opened {
-            Opened::ByPeer => (&mut rule.ingress, l.own_port, 1),
-            Opened::ByTask => (&mut rule.egress, l.peer_port, 0),
+        let side = match a.opened {
+            Opened::ByPeer => &mut rule.ingress,
+            Opened::ByTask => &mut rule.egress,
             Opened::Unknown => {
-                if accepted.records > 0 {
-                    let (e, ports) = rule.undecided.entry((l.peer_addr, l.protocol)).or_default();
-                    e.add(&Evidence::of(&accepted));
-                    ports.insert((l.own_port, l.peer_port));
+                if a.outcome == Outcome::Undecided {
+                    let (e, ports) = rule.undecided.entry((a.peer_addr, a.protocol)).or_default();
+                    e.add(&a.evidence);
+                    ports.extend(a.ports.iter().copied());
                 }
                 return;
             }
         };
-        let opener_accepted = l.sent[opener][0];
-        if opener_accepted.records == 0 {
-            // Only REJECTed attempts from the opener: listed, never admitted.
-            let rejected = l.sent[opener][1];
-            if rejected.records > 0 {
+        match a.outcome {
+            Outcome::Rejected => {
                 side.rejected
-                    .entry((l.peer_addr, server_port, l.protocol))
+                    .entry((a.peer_addr, a.server_port, a.protocol))
                     .or_default()
-                    .add(&Evidence::of(&rejected));
+                    .add(&a.evidence);
+                return;
             }
-            return;
+            Outcome::Admitted => {}
+            Outcome::Undecided | Outcome::Seen => return,
         }
-        let e = Evidence::of(&accepted);
-        side.peers.entry(l.name.clone()).or_default().add(&e);
-        side.ports.entry(server_port).or_default().add(&e);
-        if l.internet && matches!(l.name, Name::Addr(_)) {
+        let e = a.evidence;
+        side.peers.entry(name.clone()).or_default().add(&e);
+        side.ports.entry(a.server_port).or_default().add(&e);
+        if a.internet && matches!(name, Name::Addr(_)) {
             side.internet
-                .entry((server_port, crate::net::is_v4(&l.peer_addr)))
+                .entry((a.server_port, crate::net::is_v4(&a.peer_addr)))
                 .or_default()
-                .insert(l.peer_addr);
+                .insert(a.peer_addr);
         }
         self.observations.push(Observation {
-            eni: l.eni,
+            eni: a.eni.clone(),
             whose,
-            opened_by_task: opened == Opened::ByTask,
-            protocol: l.protocol,
-            server_port,
-            peer_addr: l.peer_addr,
-            peer_eni: l.peer_eni,
-            name: l.name,
+            opened_by_task: a.opened == Opened::ByTask,
+            protocol: a.protocol,
+            server_port: a.server_port,
+            peer_addr: a.peer_addr,
+            peer_eni: a.peer.eni.clone(),
+            name,
             evidence: e,
         });
     }
