@@ -377,7 +377,7 @@ fn conversations_join_both_directions_on_both_enis() {
 #[test]
 fn bad_query_arguments_are_usage_errors() {
     for (args, msg) in [
-        (&["--group-by", "eni,bo gus"][..], "--group-by: \"bo gus\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, peer_lb, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
+        (&["--group-by", "eni,bo gus"][..], "--group-by: \"bo gus\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, peer_lb, srcport, dstport, protocol, action, status, direction, minute, hour, day, peer_aws_service) nor a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
         (&["--protocol", "tcpx"][..], "--protocol: \"tcpx\" is not a protocol (tcp, udp, icmp, icmpv6, gre, esp or 0-255)"),
         (&["--action", "DROP"][..], "--action: \"DROP\" is not one of ACCEPT, REJECT"),
         (&["--peer", "10.0.0.0/99"][..], "--peer: \"10.0.0.0/99\": prefix length must be 0 to 32"),
@@ -898,7 +898,7 @@ fn vpc_subnet_and_instance_are_where_shortcuts() {
 #[test]
 fn names_that_cannot_be_columns_are_usage_errors_before_reading() {
     for (args, msg) in [
-        (&["--group-by", "vpc_id,9vpc"][..], "--group-by: \"9vpc\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, peer_lb, srcport, dstport, protocol, action, status, direction, minute, hour, day) nor a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
+        (&["--group-by", "vpc_id,9vpc"][..], "--group-by: \"9vpc\" is not a group key (one of eni, task, service, cluster, srcaddr, dstaddr, peer, peer_kind, peer_service, peer_lb, srcport, dstport, protocol, action, status, direction, minute, hour, day, peer_aws_service) nor a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
         (&["--where", "vpc id=vpc-a"][..], "--where: \"vpc id\" is not a flow-log column (any field name of a header, by its Parquet name: vpc_id, subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service, ecs_cluster_name, instance_tag, ...)"),
         (&["--where", "service=api"][..], "--where: \"service\" is not a flow-log column; use --service"),
         (&["--where", "vpc_id"][..], "--where: \"vpc_id\" is not COLUMN=VALUE"),

@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use vpcflow::aws_ranges::AwsRanges;
 use vpcflow::enrich::PeerKind;
 use vpcflow::net::parse_protocol;
 use vpcflow::net::Cidr;
 use vpcflow::output::rows;
 use vpcflow::pipeline;
 use vpcflow::query::conversations::Conversations;
-use vpcflow::query::{Filters, Key, Query, Watched};
+use vpcflow::query::{parse_duration, Filters, Key, Query, Ranges, Watched};
 use vpcflow::Error;
 
 use super::args::{MapOpts, ReadArgs, ReportFormat};
@@ -97,12 +98,29 @@ pub struct QueryArgs {
 
     /// Group keys, comma-separated: eni, task, service, cluster, srcaddr, dstaddr, peer,
     /// peer_kind, peer_service, peer_lb, srcport, dstport, protocol, action, status, direction,
-    /// minute, hour, day, or any flow-log column by its AWS Parquet name (vpc_id,
+    /// minute, hour, day, peer_aws_service, or any flow-log column by its AWS Parquet name (vpc_id,
     /// subnet_id, instance_id, az_id, traffic_path, pkt_dst_aws_service,
     /// ecs_cluster_name, instance_tag, start, ...): its values as they are, null where
     /// a record's layout lacks it. A column that no input has is an error (exit 2).
     #[arg(long = "group-by", value_name = "KEYS")]
     group_by: Option<String>,
+    /// Add a bucket key: the start (RFC 3339) of each record's time bucket of this
+    /// size: 30s, 5m, 1h, 1d, any whole number of s, m, h or d.
+    #[arg(long, value_name = "DURATION", conflicts_with = "conversations")]
+    bucket: Option<String>,
+    /// With --bucket: split each bucket by these keys (comma-separated, as --group-by),
+    /// e.g. --bucket 5m --per dstport.
+    #[arg(long, value_name = "KEYS", requires = "bucket")]
+    per: Option<String>,
+    /// Only records whose peer's address is this AWS service's (S3, EC2, AMAZON, ...,
+    /// any case; repeatable): from the record's pkt-src-aws-service / pkt-dst-aws-service
+    /// (v5 and later), else from --aws-ip-ranges. Also a group key, peer_aws_service.
+    #[arg(long = "peer-aws-service", value_name = "NAME")]
+    peer_aws_service: Vec<String>,
+    /// AWS's published address ranges (ip-ranges.json): the peer's AWS service on logs
+    /// without the pkt-*-aws-service fields (before v5).
+    #[arg(long = "aws-ip-ranges", value_name = "FILE")]
+    aws_ip_ranges: Option<String>,
     /// Only the first N rows (by bytes).
     #[arg(long, value_name = "N")]
     top: Option<usize>,
@@ -181,6 +199,16 @@ impl QueryArgs {
                 status: one_of("status", &self.status, &["OK", "NODATA", "SKIPDATA"], true)?,
                 direction: one_of("direction", &self.direction, &["ingress", "egress"], false)?,
                 columns: Vec::new(),
+                peer_aws_service: self.peer_aws_service.clone(),
+                aws_ranges: self
+                    .aws_ip_ranges
+                    .as_deref()
+                    .map(|path| {
+                        AwsRanges::load(path)
+                            .map(|r| Ranges(Arc::new(r)))
+                            .map_err(|e| Error::Usage(format!("--aws-ip-ranges: {e}")))
+                    })
+                    .transpose()?,
             },
             keys: match &self.group_by {
                 Some(k) => {
@@ -190,6 +218,20 @@ impl QueryArgs {
             },
             stats: self.stats,
         };
+        if let Some(size) = &self.bucket {
+            let size = parse_duration(size).map_err(|e| Error::Usage(format!("--bucket: {e}")))?;
+            let per = match &self.per {
+                Some(k) => Key::parse_list(k).map_err(|e| Error::Usage(format!("--per: {e}")))?,
+                None => Vec::new(),
+            };
+            let mut keys = vec![Key::Bucket(size)];
+            for k in per.into_iter().chain(std::mem::take(&mut query.keys)) {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+            query.keys = keys;
+        }
         let f = &mut query.filters;
         for spec in &self.where_ {
             let (column, value) = spec

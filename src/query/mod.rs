@@ -26,6 +26,7 @@ use hdrhistogram::Histogram;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
+use crate::aws_ranges::AwsRanges;
 use crate::batch::Projection;
 use crate::columns::{addr, col, int32, int64, TextCol, Times};
 use crate::fold::Fold;
@@ -57,6 +58,12 @@ pub enum Key {
     Minute,
     Hour,
     Day,
+    /// The AWS service of the peer's address: the record's `pkt-src-aws-service` (the
+    /// peer sent it) or `pkt-dst-aws-service` (the task did), or, where the layout has
+    /// neither field (before v5), AWS's published ranges (`--aws-ip-ranges`).
+    PeerAwsService,
+    /// `--bucket DURATION`: the start of the record's time bucket of that many seconds.
+    Bucket(i64),
     /// A flow-log column by its Arrow name (`vpc_id`), its values as they are: numbers,
     /// text, addresses; null where the record's layout lacks the column. A name that is
     /// also a named key (`srcaddr`, `protocol`, `action`) is that key instead.
@@ -65,7 +72,7 @@ pub enum Key {
 
 impl Key {
     /// The named keys.
-    pub const ALL: [Key; 19] = [
+    pub const ALL: [Key; 20] = [
         Key::Eni,
         Key::Task,
         Key::Service,
@@ -85,6 +92,7 @@ impl Key {
         Key::Minute,
         Key::Hour,
         Key::Day,
+        Key::PeerAwsService,
     ];
 
     /// The key's name, which is also its output column's.
@@ -117,6 +125,8 @@ impl Key {
             Key::Minute => "minute",
             Key::Hour => "hour",
             Key::Day => "day",
+            Key::PeerAwsService => "peer_aws_service",
+            Key::Bucket(_) => "bucket",
             Key::Column(_) => return None,
         })
     }
@@ -135,6 +145,12 @@ impl Key {
     pub fn parse(name: &str) -> Result<Key, QueryError> {
         if let Some(k) = Key::ALL.iter().find(|k| k.named() == Some(name)) {
             return Ok(k.clone());
+        }
+        if name == "bucket" {
+            return Err(QueryError::KeyNotColumn {
+                column: name.to_string(),
+                flag: "--bucket DURATION",
+            });
         }
         let (column, _) = flow_column(name).ok_or_else(|| QueryError::NotAKey {
             name: name.to_string(),
@@ -173,6 +189,7 @@ impl Key {
                 | Key::PeerService
                 | Key::PeerLb
                 | Key::Direction
+                | Key::PeerAwsService
         )
     }
 
@@ -187,6 +204,7 @@ impl Key {
             Key::Protocol => &["protocol"],
             Key::Action => &["action"],
             Key::Status => &["log_status"],
+            Key::PeerAwsService => &PEER_AWS_COLUMNS,
             _ => &[],
         }
     }
@@ -278,6 +296,8 @@ fn flag_of_key(name: &str) -> Option<&'static str> {
         "peer_lb" => "--peer-lb",
         "status" => "--status",
         "direction" => "--direction",
+        "peer_aws_service" => "--peer-aws-service",
+        "bucket" => "--bucket",
         "minute" | "hour" | "day" => "--since/--until",
         _ => return None,
     })
@@ -310,6 +330,64 @@ pub struct Filters {
     pub direction: Vec<String>,
     /// `--where`: one entry per column (values ORed), the columns ANDed.
     pub columns: Vec<Where>,
+    /// AWS services of the peer's address (`S3`, `EC2`, any case); see
+    /// [`Key::PeerAwsService`].
+    pub peer_aws_service: Vec<String>,
+    /// AWS's published ranges, for the peer's AWS service where the layout has no
+    /// `pkt-*-aws-service` field.
+    pub aws_ranges: Option<Ranges>,
+}
+
+/// AWS's published ranges, shared by the workers.
+#[derive(Clone)]
+pub struct Ranges(pub Arc<AwsRanges>);
+
+impl std::fmt::Debug for Ranges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ranges(ip-ranges.json)")
+    }
+}
+
+/// The flow-log columns the peer's AWS service is read from.
+const PEER_AWS_COLUMNS: [&str; 2] = ["pkt_src_aws_service", "pkt_dst_aws_service"];
+
+/// The columns that say the AWS service of a record's peer (see
+/// [`Key::PeerAwsService`]), looked up once per batch.
+struct PeerAws<'a> {
+    inbound: Option<&'a BooleanArray>,
+    src: Option<TextCol<'a>>,
+    dst: Option<TextCol<'a>>,
+    peer: Option<&'a FixedSizeBinaryArray>,
+    ranges: Option<&'a AwsRanges>,
+}
+
+impl<'a> PeerAws<'a> {
+    fn of(batch: &'a RecordBatch, ranges: Option<&'a Ranges>) -> PeerAws<'a> {
+        PeerAws {
+            inbound: col(batch, "inbound"),
+            src: TextCol::of(batch, "pkt_src_aws_service"),
+            dst: TextCol::of(batch, "pkt_dst_aws_service"),
+            peer: col(batch, "peer_addr"),
+            ranges: ranges.map(|r| r.0.as_ref()),
+        }
+    }
+
+    /// The AWS service of the record's peer: the peer's side of the record's fields
+    /// where its layout has them (a `-` there: none), else AWS's ranges.
+    fn get(&self, row: usize) -> Option<&'a str> {
+        let inbound = self
+            .inbound
+            .filter(|a| a.is_valid(row))
+            .map(|a| a.value(row))?;
+        let field = if inbound { &self.src } else { &self.dst };
+        match field {
+            Some(c) => c.get(row),
+            None => {
+                let a = addr(self.peer, row)?;
+                self.ranges?.lookup(&a).map(|s| s.service)
+            }
+        }
+    }
 }
 
 impl Filters {
@@ -393,6 +471,7 @@ impl Filters {
 
     fn needs_enrichment(&self) -> bool {
         !(self.task.is_empty()
+            && self.peer_aws_service.is_empty()
             && self.service.is_empty()
             && self.cluster.is_empty()
             && self.peer.is_empty()
@@ -451,6 +530,9 @@ impl Query {
         }
         if !f.status.is_empty() {
             add(&["log_status"]);
+        }
+        if !f.peer_aws_service.is_empty() {
+            add(&PEER_AWS_COLUMNS);
         }
         if self.needs_enrichment() {
             add(&crate::enrich::join::INPUT_COLUMNS);
@@ -702,6 +784,15 @@ pub fn filter(batch: &RecordBatch, f: &Filters) -> RecordBatch {
     if !f.protocol.is_empty() {
         and(int("protocol", &f.protocol));
     }
+    if !f.peer_aws_service.is_empty() {
+        let aws = PeerAws::of(batch, f.aws_ranges.as_ref());
+        and((0..n)
+            .map(|r| {
+                aws.get(r)
+                    .is_some_and(|s| f.peer_aws_service.iter().any(|v| v.eq_ignore_ascii_case(s)))
+            })
+            .collect());
+    }
     if !f.direction.is_empty() {
         let inbound: Option<&BooleanArray> = col(batch, "inbound");
         and((0..n)
@@ -771,6 +862,7 @@ fn bucket(k: &Key) -> Option<i64> {
         Key::Minute => Some(60),
         Key::Hour => Some(3600),
         Key::Day => Some(86_400),
+        Key::Bucket(s) => Some(*s),
         _ => None,
     }
 }
@@ -784,10 +876,11 @@ enum Reader<'a> {
     Long(Option<&'a Int64Array>),
     Time(i64),
     Dir(Option<&'a BooleanArray>),
+    Aws(PeerAws<'a>),
 }
 
 impl<'a> Reader<'a> {
-    fn of(batch: &'a RecordBatch, k: &Key) -> Reader<'a> {
+    fn of(batch: &'a RecordBatch, k: &Key, ranges: Option<&'a Ranges>) -> Reader<'a> {
         let text = |name: &str| match DictIds::of(batch, name) {
             Some(d) => Reader::Dict(d),
             None => Reader::Text(TextCol::of(batch, name)),
@@ -809,7 +902,10 @@ impl<'a> Reader<'a> {
             Key::Dstport => Reader::Int(col(batch, "dstport")),
             Key::Protocol => Reader::Int(col(batch, "protocol")),
             Key::Direction => Reader::Dir(col(batch, "inbound")),
-            Key::Minute | Key::Hour | Key::Day => Reader::Time(bucket(k).unwrap_or(60)),
+            Key::Minute | Key::Hour | Key::Day | Key::Bucket(_) => {
+                Reader::Time(bucket(k).unwrap_or(60))
+            }
+            Key::PeerAwsService => Reader::Aws(PeerAws::of(batch, ranges)),
             // As the decoder typed the column; absent from this layout: null.
             Key::Column(c) => match batch.column_by_name(c).map(|a| a.data_type()) {
                 Some(DataType::Int32) => Reader::Int(col(batch, c)),
@@ -843,6 +939,10 @@ impl<'a> Reader<'a> {
                 Some(s) => KeyValue::Str(strings.id(s)),
                 None => KeyValue::Null,
             },
+            Reader::Aws(a) => match a.get(row) {
+                Some(s) => KeyValue::Str(strings.id(s)),
+                None => KeyValue::Null,
+            },
         }
     }
 }
@@ -857,7 +957,12 @@ impl QueryState {
         let packets: Option<&Int64Array> = col(&batch, "packets");
         let bytes: Option<&Int64Array> = col(&batch, "bytes");
         let times = Times::of(&batch);
-        let mut readers: Vec<Reader> = q.keys.iter().map(|k| Reader::of(&batch, k)).collect();
+        let ranges = q.filters.aws_ranges.as_ref();
+        let mut readers: Vec<Reader> = q
+            .keys
+            .iter()
+            .map(|k| Reader::of(&batch, k, ranges))
+            .collect();
         let mut key: Vec<KeyValue> = Vec::with_capacity(q.keys.len());
         for row in 0..n {
             key.clear();
@@ -1048,6 +1153,31 @@ impl Row {
         }
         out
     }
+}
+
+/// A `--bucket` duration in seconds: a positive whole number and its unit, `s`, `m`,
+/// `h` or `d` (`30s`, `5m`, `1h`, `1d`).
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let unit = s.chars().last().unwrap_or(' ');
+    let size = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        _ => {
+            return Err(format!(
+                "{s:?} is not a duration (a number and s, m, h or d: 30s, 5m, 1h, 1d)"
+            ))
+        }
+    };
+    let n: i64 = s[..s.len() - 1]
+        .parse()
+        .ok()
+        .filter(|n| *n > 0 && *n <= 366 * 86_400)
+        .ok_or_else(|| {
+            format!("{s:?} is not a duration (a number from 1 and s, m, h or d: 30s, 5m, 1h, 1d)")
+        })?;
+    Ok(n * size)
 }
 
 #[cfg(test)]
