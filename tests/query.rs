@@ -362,16 +362,82 @@ fn conversations_join_both_directions_on_both_enis() {
     assert_eq!(
         rows,
         vec![
-            serde_json::json!({"protocol": 6, "initiator": "10.0.1.10", "initiator_port": 40000,
+            // No map and both ends private: neither ENI's own side is known, so no
+            // bytes from a task's side; the row names the first ENI that logged it.
+            serde_json::json!({"eni": "eni-a", "task": null, "service": null, "peer": null,
+                "peer_kind": null, "peer_service": null, "client_port": 40000, "server_port": 9090,
+                "bytes_out": null, "bytes_in": null,
+                "protocol": 6, "initiator": "10.0.1.10", "initiator_port": 40000,
                 "responder": "10.0.2.20", "responder_port": 9090, "initiator_by": "tcp-flags", "enis": "eni-a eni-w",
                 "action": "ACCEPT", "records": 4, "request_packets": 10, "request_bytes": 1000, "response_packets": 20,
                 "response_bytes": 9000, "first_seen": "2026-11-01T00:00:05Z", "last_seen": "2026-11-01T00:01:00Z"}),
-            serde_json::json!({"protocol": 17, "initiator": "10.0.2.20", "initiator_port": 53000,
+            serde_json::json!({"eni": "eni-a", "task": null, "service": null, "peer": null,
+                "peer_kind": null, "peer_service": null, "client_port": 53000, "server_port": 53,
+                "bytes_out": null, "bytes_in": null,
+                "protocol": 17, "initiator": "10.0.2.20", "initiator_port": 53000,
                 "responder": "10.0.0.2", "responder_port": 53, "initiator_by": "port-class", "enis": "eni-a",
                 "action": "ACCEPT", "records": 2, "request_packets": 1, "request_bytes": 70, "response_packets": 1,
                 "response_bytes": 120, "first_seen": "2026-11-01T00:00:10Z", "last_seen": "2026-11-01T00:00:11Z"}),
         ]
     );
+}
+
+#[test]
+fn conversations_say_the_tasks_side_from_the_map() {
+    // The same call of web (eni-w) into api (eni-a), with the map: the row is web's
+    // task's (it opened it), its peer a task of api, its bytes out the request's.
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("c.log");
+    let map = dir.path().join("map.csv");
+    std::fs::write(
+        &map,
+        "eni_id,kind,private_ip,task_arn,cluster,service,task_family,security_groups,subnet_id,vpc_id,valid_from,valid_to\n\
+         eni-w,task,10.0.1.10,arn:aws:ecs:us-east-1:1:task/prod/w1,prod,web,web,sg-w,,,,\n\
+         eni-a,task,10.0.2.20,arn:aws:ecs:us-east-1:1:task/prod/a1,prod,api,api,sg-a,,,,\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &logs,
+        "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags\n\
+         5 eni-w 10.0.1.10 10.0.2.20 40000 9090 6 10 1000 1793491205 1793491260 ACCEPT OK 3\n\
+         5 eni-w 10.0.2.20 10.0.1.10 9090 40000 6 20 9000 1793491205 1793491260 ACCEPT OK 19\n\
+         5 eni-a 10.0.1.10 10.0.2.20 40000 9090 6 10 1000 1793491207 1793491259 ACCEPT OK 3\n\
+         5 eni-a 10.0.2.20 10.0.1.10 9090 40000 6 20 9000 1793491207 1793491259 ACCEPT OK 19\n",
+    )
+    .unwrap();
+    let o = vpcflow(&[
+        "query",
+        logs.to_str().unwrap(),
+        "--map",
+        map.to_str().unwrap(),
+        "--conversations",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    let rows = json_lines(&o);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
+    for (k, v) in [
+        ("eni", serde_json::json!("eni-w")),
+        (
+            "task",
+            serde_json::json!("arn:aws:ecs:us-east-1:1:task/prod/w1"),
+        ),
+        ("service", serde_json::json!("web")),
+        ("peer", serde_json::json!("10.0.2.20")),
+        ("peer_kind", serde_json::json!("task")),
+        ("peer_service", serde_json::json!("api")),
+        ("initiator", serde_json::json!("10.0.1.10")),
+        ("responder", serde_json::json!("10.0.2.20")),
+        ("client_port", serde_json::json!(40000)),
+        ("server_port", serde_json::json!(9090)),
+        ("records", serde_json::json!(4)),
+        ("bytes_out", serde_json::json!(1000)),
+        ("bytes_in", serde_json::json!(9000)),
+    ] {
+        assert_eq!(r[k], v, "{k}: {r}");
+    }
 }
 
 #[test]
@@ -489,7 +555,12 @@ fn conversation_split_across_two_minutes_is_one_row() {
     assert_eq!(
         rows,
         vec![
-            serde_json::json!({"protocol": 6, "initiator": "10.0.1.10", "initiator_port": 40000,
+            // 10.0.1.10 is eni-w's own side (--vpc-cidr 10.0.1.0/24): it sent 1000
+            // bytes out and got 9000 back from an internet peer.
+            serde_json::json!({"eni": "eni-w", "task": null, "service": null, "peer": "10.0.2.20",
+            "peer_kind": "internet", "peer_service": null, "client_port": 40000, "server_port": 9090,
+            "bytes_out": 1000, "bytes_in": 9000,
+            "protocol": 6, "initiator": "10.0.1.10", "initiator_port": 40000,
             "responder": "10.0.2.20", "responder_port": 9090, "initiator_by": "earlier-outbound", "enis": "eni-w",
             "action": "ACCEPT", "records": 2, "request_packets": 10, "request_bytes": 1000, "response_packets": 20,
             "response_bytes": 9000, "first_seen": "2026-11-01T00:00:50Z", "last_seen": "2026-11-01T00:01:10Z"})

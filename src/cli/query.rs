@@ -127,8 +127,11 @@ pub struct QueryArgs {
     /// Add p50, p90, p99 and max of bytes per record (HDR histogram).
     #[arg(long)]
     stats: bool,
-    /// One row per connection: request and response records joined, with initiator,
-    /// responder and both directions' packets and bytes.
+    /// One row per connection: request and response records joined, seen from the task's
+    /// side (eni, task, service, peer, peer_kind, peer_service), with who opened it as the
+    /// audit decides (initiator, responder, initiator_by, client_port, server_port),
+    /// records, bytes_out and bytes_in from the task's side, first and last seen, and both
+    /// directions' packets and bytes.
     #[arg(long, conflicts_with_all = ["group_by", "stats"])]
     conversations: bool,
 

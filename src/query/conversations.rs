@@ -2,6 +2,10 @@
 //! addresses and ports in both directions, over every window and on every ENI that
 //! logged it) as one row with initiator, responder and both directions' traffic.
 //!
+//! Each row is seen from the task's side: a task ENI that logged the connection (the
+//! opener's, where both ends are tasks), its task, service and peer as the join
+//! attributed them, and the bytes its own address sent (`bytes_out`) and received.
+//!
 //! A connection seen on two ENIs (a task calling another task) is logged twice per
 //! direction; each direction's packets and bytes are the largest seen on any one ENI,
 //! not the sum, so nothing is counted twice. Who opened it is decided by
@@ -14,8 +18,9 @@ use serde_json::Value;
 
 use super::{filter, Filters};
 use crate::columns::{addr, col, int32, int64, TextCol, Times};
+use crate::enrich::PeerKind;
 use crate::initiator::{self, Connection, Sent};
-use crate::intern::Strings;
+use crate::intern::{DictIds, Strings, NONE};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Endpoint {
@@ -37,10 +42,50 @@ struct Side {
     bytes: u64,
 }
 
+/// What one ENI's records say of a connection: the owner of the ENI, its own address
+/// and the peer, as the join attributed its first record (strings interned).
+#[derive(Clone, Copy, Debug)]
+struct Who {
+    kind: u32,
+    task: u32,
+    service: u32,
+    own: Option<[u8; 16]>,
+    peer: Option<[u8; 16]>,
+    peer_kind: u32,
+    peer_service: u32,
+}
+
+impl Default for Who {
+    fn default() -> Who {
+        Who {
+            kind: NONE,
+            task: NONE,
+            service: NONE,
+            own: None,
+            peer: None,
+            peer_kind: NONE,
+            peer_service: NONE,
+        }
+    }
+}
+
+impl Who {
+    fn remap(self, m: &dyn Fn(u32) -> u32) -> Who {
+        Who {
+            kind: m(self.kind),
+            task: m(self.task),
+            service: m(self.service),
+            peer_kind: m(self.peer_kind),
+            peer_service: m(self.peer_service),
+            ..self
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 struct Conv {
-    /// Per ENI: traffic a->b and b->a.
-    per_eni: Vec<(u32, [Side; 2])>,
+    /// Per ENI: traffic a->b and b->a, and what its records say of the connection.
+    per_eni: Vec<(u32, [Side; 2], Who)>,
     /// What a and b sent.
     sent: [Sent; 2],
     /// Whether a (b) was the own address of an ENI that logged the connection.
@@ -53,17 +98,17 @@ struct Conv {
 
 impl Conv {
     fn merge(&mut self, o: &Conv, remap: &dyn Fn(u32) -> u32) {
-        for (eni, sides) in &o.per_eni {
+        for (eni, sides, who) in &o.per_eni {
             let eni = remap(*eni);
-            match self.per_eni.iter_mut().find(|(e, _)| *e == eni) {
-                Some((_, mine)) => {
+            match self.per_eni.iter_mut().find(|(e, _, _)| *e == eni) {
+                Some((_, mine, _)) => {
                     for d in 0..2 {
                         mine[d].records += sides[d].records;
                         mine[d].packets = mine[d].packets.saturating_add(sides[d].packets);
                         mine[d].bytes = mine[d].bytes.saturating_add(sides[d].bytes);
                     }
                 }
-                None => self.per_eni.push((eni, *sides)),
+                None => self.per_eni.push((eni, *sides, who.remap(remap))),
             }
         }
         for d in 0..2 {
@@ -76,6 +121,9 @@ impl Conv {
         self.last = super::max_opt(self.last, o.last);
     }
 }
+
+/// The order of rows of equal bytes: protocol, initiator, responder.
+type Order = (i32, Endpoint, Endpoint);
 
 /// The conversations of the records that pass some filters, as a fold over the input.
 pub struct Conversations<'a>(pub &'a Filters);
@@ -131,6 +179,12 @@ impl ConversationState {
         let bytes: Option<&Int64Array> = col(&batch, "bytes");
         let times = Times::of(&batch);
         let action = TextCol::of(&batch, "action");
+        let peer: Option<&FixedSizeBinaryArray> = col(&batch, "peer_addr");
+        let mut kind = DictIds::of(&batch, "eni_kind");
+        let mut task = DictIds::of(&batch, "task_arn");
+        let mut service = DictIds::of(&batch, "service");
+        let mut peer_kind = DictIds::of(&batch, "peer_kind");
+        let mut peer_service = DictIds::of(&batch, "peer_service");
         for row in 0..batch.num_rows() {
             let (Some(s), Some(d)) = (addr(src, row), addr(dst, row)) else {
                 continue; // NODATA / SKIPDATA records belong to no connection
@@ -159,10 +213,21 @@ impl ConversationState {
                 None => crate::intern::NONE,
             };
             let c = self.convs.entry(key).or_default();
-            let sides = match c.per_eni.iter().position(|(e, _)| *e == eni_id) {
+            let strings = &mut self.enis;
+            let mut id = |d: &mut Option<DictIds>| d.as_mut().map_or(NONE, |d| d.id(row, strings));
+            let sides = match c.per_eni.iter().position(|(e, _, _)| *e == eni_id) {
                 Some(i) => &mut c.per_eni[i].1,
                 None => {
-                    c.per_eni.push((eni_id, [Side::default(); 2]));
+                    let who = Who {
+                        kind: id(&mut kind),
+                        task: id(&mut task),
+                        service: id(&mut service),
+                        own: addr(own, row),
+                        peer: addr(peer, row),
+                        peer_kind: id(&mut peer_kind),
+                        peer_service: id(&mut peer_service),
+                    };
+                    c.per_eni.push((eni_id, [Side::default(); 2], who));
                     &mut c.per_eni.last_mut().expect("just pushed").1
                 }
             };
@@ -216,7 +281,7 @@ impl ConversationState {
             |(k, _)| (k.protocol, k.a.addr, k.b.addr),
             |(k, _)| [k.a.port as u16, k.b.port as u16],
         );
-        let mut rows: Vec<(u64, Vec<(&'static str, Value)>)> = convs
+        let mut rows: Vec<(u64, Order, Vec<(&'static str, Value)>)> = convs
             .into_iter()
             .zip(stable)
             .map(|((k, c), stable)| {
@@ -235,7 +300,7 @@ impl ConversationState {
                 let best = |d: usize| -> Side {
                     c.per_eni
                         .iter()
-                        .map(|(_, s)| s[d])
+                        .map(|(_, s, _)| s[d])
                         .max_by_key(|s| (s.bytes, s.packets))
                         .unwrap_or_default()
                 };
@@ -243,15 +308,47 @@ impl ConversationState {
                 let mut enis: Vec<&str> = c
                     .per_eni
                     .iter()
-                    .filter_map(|(e, _)| self.enis.get(*e))
+                    .filter_map(|(e, _, _)| self.enis.get(*e))
                     .collect();
                 enis.sort_unstable();
                 let port = |p: i32| if p > 0 { Value::from(p) } else { Value::Null };
                 let records: u64 = c
                     .per_eni
                     .iter()
-                    .map(|(_, s)| s[0].records + s[1].records)
+                    .map(|(_, s, _)| s[0].records + s[1].records)
                     .sum();
+                // The task's side: a task ENI that logged it, the opener's first; else
+                // any ENI that did, by the same order.
+                let side = c
+                    .per_eni
+                    .iter()
+                    .min_by_key(|(e, _, w)| {
+                        (
+                            self.enis.get(w.kind) != Some(PeerKind::Task.as_str()),
+                            w.own != Some(i.addr),
+                            self.enis.get(*e),
+                        )
+                    })
+                    .map(|(e, _, w)| (*e, *w));
+                let text = |id: u32| self.enis.get(id).map_or(Value::Null, Value::from);
+                // Bytes from the own side of that ENI, when its address is an end.
+                let out_dir = side.and_then(|(_, w)| {
+                    let own = w.own?;
+                    (own == k.a.addr)
+                        .then_some(0)
+                        .or((own == k.b.addr).then_some(1))
+                });
+                let (bytes_out, bytes_in) = match out_dir {
+                    Some(d) => (Value::from(best(d).bytes), Value::from(best(1 - d).bytes)),
+                    None => (Value::Null, Value::Null),
+                };
+                let (eni, who) = match side {
+                    Some((e, w)) => (text(e), w),
+                    None => (Value::Null, Who::default()),
+                };
+                let peer_addr = who
+                    .peer
+                    .map_or(Value::Null, |p| Value::from(crate::net::addr_string(&p)));
                 let action = match (c.accept, c.reject) {
                     (true, false) => "ACCEPT",
                     (false, true) => "REJECT",
@@ -262,39 +359,41 @@ impl ConversationState {
                     x.map_or(Value::Null, |t| Value::from(crate::time::rfc3339(t)))
                 };
                 let row = vec![
+                    ("eni", eni),
+                    ("task", text(who.task)),
+                    ("service", text(who.service)),
+                    ("peer", peer_addr),
+                    ("peer_kind", text(who.peer_kind)),
+                    ("peer_service", text(who.peer_service)),
                     ("protocol", Value::from(k.protocol)),
                     ("initiator", Value::from(crate::net::addr_string(&i.addr))),
-                    ("initiator_port", port(i.port)),
                     ("responder", Value::from(crate::net::addr_string(&r.addr))),
-                    ("responder_port", port(r.port)),
                     ("initiator_by", Value::from(how)),
+                    ("client_port", port(i.port)),
+                    ("server_port", port(r.port)),
+                    ("records", Value::from(records)),
+                    ("bytes_out", bytes_out),
+                    ("bytes_in", bytes_in),
+                    ("first_seen", t(c.first)),
+                    ("last_seen", t(c.last)),
+                    ("initiator_port", port(i.port)),
+                    ("responder_port", port(r.port)),
                     ("enis", Value::from(enis.join(" "))),
                     ("action", Value::from(action)),
-                    ("records", Value::from(records)),
                     ("request_packets", Value::from(sent.packets)),
                     ("request_bytes", Value::from(sent.bytes)),
                     ("response_packets", Value::from(recv.packets)),
                     ("response_bytes", Value::from(recv.bytes)),
-                    ("first_seen", t(c.first)),
-                    ("last_seen", t(c.last)),
                 ];
-                (sent.bytes + recv.bytes, row)
+                let order = (k.protocol, i, r);
+                (sent.bytes + recv.bytes, order, row)
             })
             .collect();
-        rows.sort_by(|x, y| {
-            y.0.cmp(&x.0).then_with(|| {
-                let key = |r: &Vec<(&'static str, Value)>| {
-                    r.iter()
-                        .take(5)
-                        .map(|(_, v)| v.to_string())
-                        .collect::<Vec<_>>()
-                };
-                key(&x.1).cmp(&key(&y.1))
-            })
-        });
+        // Most bytes first, then by protocol, opener and responder.
+        rows.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
         if let Some(n) = top {
             rows.truncate(n);
         }
-        rows.into_iter().map(|(_, r)| r).collect()
+        rows.into_iter().map(|(_, _, r)| r).collect()
     }
 }
