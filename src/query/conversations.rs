@@ -125,6 +125,9 @@ impl Conv {
 /// The order of rows of equal bytes: protocol, initiator, responder.
 type Order = (i32, Endpoint, Endpoint);
 
+/// One row: its columns' names and values.
+type Row = Vec<(&'static str, Value)>;
+
 /// The conversations of the records that pass some filters, as a fold over the input.
 pub struct Conversations<'a>(pub &'a Filters);
 
@@ -281,7 +284,7 @@ impl ConversationState {
             |(k, _)| (k.protocol, k.a.addr, k.b.addr),
             |(k, _)| [k.a.port as u16, k.b.port as u16],
         );
-        let mut rows: Vec<(u64, Order, Vec<(&'static str, Value)>)> = convs
+        let mut rows: Vec<(u64, Order, Row)> = convs
             .into_iter()
             .zip(stable)
             .map(|((k, c), stable)| {
