@@ -376,10 +376,41 @@ fn report_exits_as_audit_does_and_holds_every_finding() {
                 text(&f["action"])
             );
             assert!(html.contains(&key), "{name}: no row {key}");
+            // The row names the task by its service and short id, not by its ENI.
+            if let Some(arn) = f["task_arn"].as_str() {
+                let id = arn.rsplit('/').next().unwrap();
+                let service = f["service"].as_str().unwrap_or("task");
+                let label = format!(
+                    "<div class=\"sub\">{service}/{}</div>",
+                    &id[..id.len().min(8)]
+                );
+                assert!(
+                    html.contains(&label),
+                    "{name}: no task name {label} for {key}"
+                );
+            }
             assert!(
                 html.contains(&escaped(&text(&f["reason"]))),
                 "{name}: no reason for {key}"
             );
+        }
+        // Within a service, the worst first.
+        let mut rows: Vec<(String, usize)> = Vec::new();
+        for part in html.split("<tr id=\"f-").skip(1) {
+            let attr = |a: &str| {
+                let at = part.find(&format!("{a}=\"")).unwrap() + a.len() + 2;
+                part[at..at + part[at..].find('"').unwrap()].to_string()
+            };
+            let sev = ["high", "medium", "low"]
+                .iter()
+                .position(|s| *s == attr("data-severity"))
+                .unwrap();
+            rows.push((attr("data-service"), sev));
+        }
+        for w in rows.windows(2) {
+            if w[0].0 == w[1].0 {
+                assert!(w[0].1 <= w[1].1, "{name}: {rows:?}");
+            }
         }
         if n == 0 {
             assert!(html.contains("<strong>No findings</strong>"), "{name}");

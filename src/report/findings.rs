@@ -7,7 +7,7 @@ use std::fmt::Write;
 use super::fmt::{bytes, count, esc};
 use super::input::ReportInput;
 use super::view::finding_id;
-use super::words::{cut, ports, protocol, service_name, severity_index, span};
+use super::words::{cut, ports, protocol, service_name, severity_index, span, task_name};
 use crate::policy::audit::Check;
 
 /// Ports listed in a finding's row; its reason, cut at this many characters (a scan of
@@ -107,6 +107,8 @@ fn row(out: &mut String, r: &ReportInput, i: usize) {
         _ => String::new(),
     };
     let task = f.task_arn.as_deref().unwrap_or("no task");
+    let name = task_name(f.service.as_deref(), f.task_arn.as_deref(), &f.eni_id);
+    let title = format!("{task} ({})", f.eni_id);
     let _ = write!(
         out,
         r#"<tr id="{}" data-service="{}" data-rule="{}" data-severity="{sev}" data-key="{}|{}|{}|{}|{}"><td data-v="{}"><span class="sev {sev}">{sev}</span></td><td>{}</td><td title="{}">{}<div class="sub">{}</div></td><td data-v="{}">{}<div class="sub">{}</div></td><td class="conn">{} {}<div class="sub">{}</div></td><td class="num" data-v="{}">{}</td><td class="num" data-v="{}">{}</td><td class="seen" data-v="{}">{}</td><td class="reason">{}</td></tr>"#,
@@ -120,9 +122,9 @@ fn row(out: &mut String, r: &ReportInput, i: usize) {
         f.action,
         severity_index(f.severity),
         f.rule,
-        esc(task),
+        esc(&title),
         esc(&service),
-        esc(&f.eni_id),
+        esc(&name),
         esc(&sortable_addr(&f.peer_addr)),
         esc(&f.peer_addr),
         esc(&peer_sub),

@@ -87,8 +87,9 @@ pub fn service_views<'a>(r: &ReportInput<'a>) -> Vec<ServiceView<'a>> {
     views
 }
 
-/// The findings the table shows (indices, in the audit's order): all, or the worst
-/// when there are too many.
+/// The findings the table shows (indices into the audit's): all, or the worst when there
+/// are too many; by service in the audit's order (the worst service first), and within a
+/// service the worst first, then in the audit's order (by rule).
 pub fn shown_findings(r: &ReportInput) -> Vec<usize> {
     let mut shown: Vec<usize> = (0..r.findings.len()).collect();
     if shown.len() > r.limits.findings {
@@ -97,8 +98,23 @@ pub fn shown_findings(r: &ReportInput) -> Vec<usize> {
             (f.severity, std::cmp::Reverse(f.bytes), i)
         });
         shown.truncate(r.limits.findings);
-        shown.sort_unstable();
     }
+    // Each service's place: its first finding in the audit's order.
+    let mut first: std::collections::HashMap<(Option<&str>, Option<&str>), usize> =
+        std::collections::HashMap::new();
+    for (i, f) in r.findings.iter().enumerate() {
+        first
+            .entry((f.service.as_deref(), f.cluster.as_deref()))
+            .or_insert(i);
+    }
+    shown.sort_by_key(|&i| {
+        let f = &r.findings[i];
+        (
+            first[&(f.service.as_deref(), f.cluster.as_deref())],
+            f.severity,
+            i,
+        )
+    });
     shown
 }
 

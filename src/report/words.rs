@@ -171,6 +171,19 @@ pub fn service_name(service: Option<&str>, cluster: Option<&str>) -> String {
     }
 }
 
+/// A task by name: its service and the first 8 characters of its task id (`web/c386bbc4`),
+/// its family's for a task outside any service, else its ENI (no source names the task).
+pub fn task_name(service: Option<&str>, task_arn: Option<&str>, eni: &str) -> String {
+    match task_arn {
+        Some(arn) => {
+            let id = crate::enrich::arn_name(arn);
+            let short: String = id.chars().take(8).collect();
+            format!("{}/{short}", service.unwrap_or("task"))
+        }
+        None => eni.to_string(),
+    }
+}
+
 /// A peer group's name: `web · prod`, `ALB sg-0a1b`, `198.51.100.0/24`.
 pub fn group_name(kind: &str, label: Option<&str>, prefix: &[u8; 16]) -> String {
     let net = || {
