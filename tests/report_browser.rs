@@ -411,6 +411,28 @@ fn the_demo_report_renders_in_chromium_offline_with_every_finding() {
     );
     assert_eq!(charts["timelines"], 6);
     assert_eq!(charts["graphs"], 6);
+    // In every peer graph, no two labels' boxes meet and none leaves the drawing.
+    let labels = b.eval(
+        r#"Array.from(document.querySelectorAll('svg.graph')).map(svg => {
+            const vb = svg.viewBox.baseVal;
+            const boxes = Array.from(svg.querySelectorAll('text.label')).map(t => t.getBBox());
+            const bad = [];
+            boxes.forEach((a, i) => {
+                if (a.x < vb.x || a.y < vb.y || a.x + a.width > vb.x + vb.width
+                    || a.y + a.height > vb.y + vb.height) bad.push(`label ${i} outside`);
+                boxes.slice(i + 1).forEach((c, k) => {
+                    if (a.x < c.x + c.width && c.x < a.x + a.width
+                        && a.y < c.y + c.height && c.y < a.y + a.height)
+                        bad.push(`labels ${i} and ${i + 1 + k} meet`);
+                });
+            });
+            return { labels: boxes.length, bad };
+        })"#,
+    );
+    for g in labels.as_array().unwrap() {
+        assert!(g["labels"].as_u64().unwrap() > 1, "{labels}");
+        assert!(g["bad"].as_array().unwrap().is_empty(), "{labels}");
+    }
     assert!(charts["areas"].as_u64().unwrap() >= 10, "{charts}");
     // Each service with findings marks them; api's six findings and web's four, at
     // least one mark for each service with findings.

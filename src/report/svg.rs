@@ -244,9 +244,48 @@ pub struct Node {
     pub bad: bool,
 }
 
-const GW: f64 = 560.0;
+const GW: f64 = 760.0;
 const GH: f64 = 420.0;
 const RADIUS: f64 = 150.0;
+/// A peer's label: at most this many characters, each at most this wide (11 px text),
+/// and lines of labels this far apart, so that a label stays inside the drawing and
+/// apart from the others.
+const LABEL_CHARS: usize = 26;
+const LINE: f64 = 15.0;
+
+/// Where each peer's label goes: beside its node, on the right of the drawing for nodes
+/// on the right half (anchored at its start) and on the left for the others (anchored
+/// at its end), each side's labels pushed apart to one line each and kept inside the
+/// drawing.
+fn label_places(places: &[(f64, f64)], cx: f64, cy: f64) -> Vec<(f64, f64, &'static str)> {
+    let mut out: Vec<(f64, f64, &'static str)> = places
+        .iter()
+        .map(|&(c, s)| {
+            let (x, y) = (cx + RADIUS * c, cy + RADIUS * s);
+            if c >= -1e-9 {
+                (x + 12.0, y + 4.0, "start")
+            } else {
+                (x - 12.0, y + 4.0, "end")
+            }
+        })
+        .collect();
+    for side in ["start", "end"] {
+        let mut idx: Vec<usize> = (0..out.len()).filter(|&i| out[i].2 == side).collect();
+        idx.sort_by(|&a, &b| out[a].1.total_cmp(&out[b].1));
+        // Down from the top, one line apart; then up from the bottom edge.
+        let mut prev = LINE - 4.0 - LINE;
+        for &i in &idx {
+            out[i].1 = out[i].1.max(prev + LINE);
+            prev = out[i].1;
+        }
+        let mut next = GH - 4.0 + LINE;
+        for &i in idx.iter().rev() {
+            out[i].1 = out[i].1.min(next - LINE);
+            next = out[i].1;
+        }
+    }
+    out
+}
 
 fn short(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -288,27 +327,19 @@ pub fn star(out: &mut String, center: &str, nodes: &[Node], label: &str) {
             esc(&node.title)
         );
     }
+    let places: Vec<(f64, f64)> = (0..nodes.len()).map(place).collect();
+    let labels = label_places(&places, cx, cy);
     for (i, node) in nodes.iter().enumerate() {
-        let (c, s) = place(i);
+        let (c, s) = places[i];
         let (x, y) = (cx + RADIUS * c, cy + RADIUS * s);
-        let anchor = if c > 0.2 {
-            "start"
-        } else if c < -0.2 {
-            "end"
-        } else {
-            "middle"
-        };
-        let (lx, ly) = (
-            cx + (RADIUS + 14.0) * c,
-            cy + (RADIUS + 14.0) * s + 4.0 + 8.0 * s.signum() * (c.abs() <= 0.2) as i32 as f64,
-        );
+        let (lx, ly, anchor) = labels[i];
         let _ = write!(
             out,
             r#"<g><title>{}</title><circle class="node {}{}" cx="{x:.1}" cy="{y:.1}" r="7"/><text class="label" x="{lx:.1}" y="{ly:.1}" text-anchor="{anchor}">{}</text></g>"#,
             esc(&node.title),
             node.css,
             if node.bad { " bad" } else { "" },
-            esc(&short(&node.label, 26))
+            esc(&short(&node.label, LABEL_CHARS))
         );
     }
     let _ = write!(
@@ -381,6 +412,41 @@ pub fn bars(out: &mut String, rows: &[Bar], label: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peer_labels_keep_apart_and_inside_the_drawing() {
+        // The most peers a graph draws (16 and "more"), and more: each side's labels a
+        // line apart, inside the drawing, with room for the longest label (at 7 px a
+        // character, wider than 11 px text's characters).
+        for n in [1usize, 2, 5, 17, 24] {
+            let places: Vec<(f64, f64)> = (0..n)
+                .map(|i| {
+                    let a =
+                        -std::f64::consts::FRAC_PI_2 + std::f64::consts::TAU * i as f64 / n as f64;
+                    (a.cos(), a.sin())
+                })
+                .collect();
+            let labels = label_places(&places, GW / 2.0, GH / 2.0);
+            let width = LABEL_CHARS as f64 * 7.0;
+            for side in ["start", "end"] {
+                let mut ys: Vec<f64> = labels.iter().filter(|l| l.2 == side).map(|l| l.1).collect();
+                ys.sort_by(f64::total_cmp);
+                for w in ys.windows(2) {
+                    assert!(w[1] - w[0] >= LINE - 1e-9, "{n}: {ys:?}");
+                }
+                assert!(
+                    ys.iter().all(|y| *y - 11.0 >= 0.0 && *y + 4.0 <= GH),
+                    "{n}: {ys:?}"
+                );
+            }
+            for (x, _, anchor) in &labels {
+                match *anchor {
+                    "start" => assert!(x + width <= GW && *x >= GW / 2.0, "{n}"),
+                    _ => assert!(x - width >= 0.0 && *x <= GW / 2.0, "{n}"),
+                }
+            }
+        }
+    }
 
     #[test]
     fn nice_rounds_up_to_a_round_number() {
