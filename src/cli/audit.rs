@@ -537,17 +537,20 @@ pub fn leave_out(config: &mut ReadConfig, output: Option<&Path>) {
     }
 }
 
+/// What [`fold`] hands back: the audit's state and the other fold's, the totals, and
+/// whether an input could not be read.
+pub type Folded<X> = ((audit::AuditState, X), Totals, bool);
+
 /// The audit's fold over the inputs, with another fold (`extra`, reading `columns`
 /// besides the audit's) in the same pass: the states, the totals, and whether an input
 /// could not be read.
-#[allow(clippy::type_complexity)]
 pub fn fold<F: Fold>(
     config: &mut ReadConfig,
     map: &Arc<EniMap>,
     auditor: &Auditor,
     extra: F,
     columns: &[&str],
-) -> Result<((audit::AuditState, F::State), Totals, bool), Error> {
+) -> Result<Folded<F::State>, Error> {
     let enricher = Enricher::new(map.clone(), &auditor.policy.vpc_cidrs);
     let mut projection = auditor.projection();
     projection.extend(columns.iter().map(|c| c.to_string()));

@@ -197,7 +197,10 @@ fn observed(o: &Observation, learned: &Learned, map: &EniMap) -> Observed {
             } else {
                 &rule.ingress
             };
-            if side.whole_internet(v4, learned.options.max_hosts) {
+            if side
+                .whole_internet(learned.options.max_hosts)
+                .contains_key(&v4)
+            {
                 Source::Cidr(
                     if v4 { "0.0.0.0/0" } else { "::/0" }
                         .parse()

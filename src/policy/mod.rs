@@ -284,6 +284,16 @@ pub struct ServiceRule {
     pub rule: Rule,
 }
 
+impl ServiceRule {
+    /// Whose rule it is: its service's or its family's.
+    pub fn subject(&self) -> Subject<'_> {
+        match self.of {
+            Of::Service => Subject::Service(&self.name),
+            Of::Family => Subject::Family(&self.name),
+        }
+    }
+}
+
 /// What a `[[service]]` rule names: a service (`name = "web"`) or a task definition
 /// family (`family = "nightly"`, for standalone and scheduled tasks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -474,10 +484,7 @@ impl Policy {
     /// rule of their own, so that each rule has one baseline.
     pub fn add_baseline(&mut self, baseline: &Policy) {
         for b in &baseline.services {
-            let subject = match b.of {
-                Of::Service => Subject::Service(&b.name),
-                Of::Family => Subject::Family(&b.name),
-            };
+            let subject = b.subject();
             let exact = self
                 .services
                 .iter()
@@ -497,10 +504,7 @@ impl Policy {
         self.index = RuleIndex::of(&self.services);
         let none = Box::<Rule>::default;
         for s in &mut self.services {
-            let subject = match s.of {
-                Of::Service => Subject::Service(&s.name),
-                Of::Family => Subject::Family(&s.name),
-            };
+            let subject = s.subject();
             s.rule.baseline = Some(
                 baseline
                     .rule_of(subject, s.cluster.as_deref())
@@ -521,9 +525,6 @@ impl Policy {
             p.defaults = Some(Rule::default());
         }
         p.add_baseline(baseline);
-        if let Some(d) = &mut p.defaults {
-            d.baseline = Some(Box::new(baseline.defaults.clone().unwrap_or_default()));
-        }
         p
     }
 }

@@ -139,12 +139,20 @@ pub struct Side {
 pub type Undecided = (Evidence, BTreeSet<(u16, u16)>);
 
 impl Side {
-    /// Whether more than `max_hosts` internet addresses of a family were seen on one
-    /// port: the policy admits the whole internet of that family.
-    pub fn whole_internet(&self, v4: bool, max_hosts: usize) -> bool {
-        self.internet
-            .iter()
-            .any(|((_, f), hosts)| *f == v4 && hosts.len() > max_hosts)
+    /// Per family (IPv4?), where more than `max_hosts` internet addresses were seen on
+    /// one port, the port with the most and how many: the policy admits the whole
+    /// internet of that family.
+    pub fn whole_internet(&self, max_hosts: usize) -> BTreeMap<bool, (u16, usize)> {
+        let mut world: BTreeMap<bool, (u16, usize)> = BTreeMap::new();
+        for ((port, v4), hosts) in &self.internet {
+            if hosts.len() > max_hosts {
+                let w = world.entry(*v4).or_insert((*port, hosts.len()));
+                if hosts.len() > w.1 {
+                    *w = (*port, hosts.len());
+                }
+            }
+        }
+        world
     }
 }
 
@@ -213,7 +221,7 @@ pub fn learn(
 ) -> Result<(Learned, Policy), NothingLearned> {
     let groups = group_sizes(map);
     let decider = state.decider();
-    let policy = learning_policy(&options.vpc_cidrs);
+    let mut policy = learning_policy(&options.vpc_cidrs);
     let auditor = Auditor {
         checks: LEARNING_CHECKS,
         ..Auditor::new(&policy, map)
@@ -227,7 +235,6 @@ pub fn learn(
     let unnamed = first.unnamed;
     // The listener ports each rule declares: those of the rounds so far.
     let mut declared: BTreeMap<Whose, BTreeSet<u16>> = BTreeMap::new();
-    let mut policy = policy;
     for round in 1..=ROUNDS {
         if round > 1 {
             let auditor = Auditor {

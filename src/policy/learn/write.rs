@@ -2,7 +2,6 @@
 //! every entry commented with its evidence, and what was not admitted (REJECTed
 //! attempts, connections of undecided opener) listed in comments.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{Evidence, Learned, Learning, Name, Side};
@@ -253,16 +252,7 @@ fn side(out: &mut String, learned: &Learned, s: &Side, prefix: &str) {
 fn cidrs(learned: &Learned, s: &Side, addrs: &[([u8; 16], Evidence)]) -> Vec<(String, String)> {
     let max = learned.options.max_hosts;
     let mut out = Vec::new();
-    // Per family (IPv4?), the port whose internet addresses made it the whole internet.
-    let mut world: BTreeMap<bool, (u16, usize)> = BTreeMap::new();
-    for ((port, v4), hosts) in &s.internet {
-        if hosts.len() > max {
-            let w = world.entry(*v4).or_insert((*port, hosts.len()));
-            if hosts.len() > w.1 {
-                *w = (*port, hosts.len());
-            }
-        }
-    }
+    let world = s.whole_internet(max);
     for (v4, (port, n)) in &world {
         let mut e = Evidence::default();
         for (a, x) in addrs {
